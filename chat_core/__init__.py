@@ -1,0 +1,4 @@
+"""Ark Chat core: settings, the SQLite store, the Ark model layer and their errors.
+
+Nothing in this package imports streamlit.
+"""

@@ -1,0 +1,153 @@
+"""Settings, read from environment variables or from Streamlit secrets passed in by the app.
+
+Every setting is listed in `SETTINGS` and documented in the README (a test checks that).
+An environment variable wins over a secret of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
+DEFAULT_MODEL = "doubao-seed-1-6-250615"
+DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "chat.db"
+CACHE_MODES = ("off", "context", "responses")
+THINKING_MODES = ("enabled", "disabled", "auto")
+LANGUAGES = ("auto", "en", "zh")
+# The Context API documents a TTL range of one hour to seven days.
+CONTEXT_TTL_RANGE = (3600, 604800)
+
+SETTINGS = (
+    "ARK_API_KEY",
+    "ARK_BASE_URL",
+    "ARK_MODEL",
+    "ARK_CACHE",
+    "ARK_THINKING",
+    "ARK_TEMPERATURE",
+    "ARK_MAX_TOKENS",
+    "ARK_SYSTEM_PROMPT",
+    "ARK_TIMEOUT",
+    "ARK_MAX_RETRIES",
+    "ARK_CONTEXT_TTL",
+    "ARK_HISTORY_TOKENS",
+    "ARK_PRICES",
+    "CHAT_DB",
+    "CHAT_BUSY_TIMEOUT",
+    "CHAT_MAX_MESSAGE_CHARS",
+    "CHAT_LANG",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. The API key is kept out of `repr` so it never lands in a log."""
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    model: str = DEFAULT_MODEL
+    cache: str = "off"
+    thinking: str = "auto"
+    temperature: float | None = None
+    max_tokens: int | None = None
+    system_prompt: str = ""
+    timeout: float = 120.0
+    max_retries: int = 2
+    context_ttl: int = 3600
+    history_tokens: int = 32000
+    prices_path: Path | None = None
+    db_path: Path = DEFAULT_DB
+    busy_timeout: float = 5.0
+    max_message_chars: int = 100_000
+    lang: str = "auto"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, secrets: Mapping[str, object] | None = None
+) -> Settings:
+    """Build `Settings` from `env` (default `os.environ`) and then `secrets`."""
+    source = _Source(os.environ if env is None else env, secrets or {})
+    ttl = source.integer("ARK_CONTEXT_TTL", 3600, minimum=1)
+    return Settings(
+        api_key=source.text("ARK_API_KEY") or None,
+        base_url=source.text("ARK_BASE_URL") or DEFAULT_BASE_URL,
+        model=source.text("ARK_MODEL") or DEFAULT_MODEL,
+        cache=source.choice("ARK_CACHE", CACHE_MODES, "off"),
+        thinking=source.choice("ARK_THINKING", THINKING_MODES, "auto"),
+        temperature=source.number("ARK_TEMPERATURE", None, minimum=0.0, maximum=2.0),
+        max_tokens=source.integer("ARK_MAX_TOKENS", None, minimum=1),
+        system_prompt=source.text("ARK_SYSTEM_PROMPT"),
+        timeout=source.number("ARK_TIMEOUT", 120.0, minimum=1.0),
+        max_retries=source.integer("ARK_MAX_RETRIES", 2, minimum=0),
+        context_ttl=min(max(ttl, CONTEXT_TTL_RANGE[0]), CONTEXT_TTL_RANGE[1]),
+        history_tokens=source.integer("ARK_HISTORY_TOKENS", 32000, minimum=256),
+        prices_path=Path(source.text("ARK_PRICES")) if source.text("ARK_PRICES") else None,
+        db_path=Path(source.text("CHAT_DB")).expanduser() if source.text("CHAT_DB") else DEFAULT_DB,
+        busy_timeout=source.number("CHAT_BUSY_TIMEOUT", 5.0, minimum=0.0),
+        max_message_chars=source.integer("CHAT_MAX_MESSAGE_CHARS", 100_000, minimum=1),
+        lang=source.choice("CHAT_LANG", LANGUAGES, "auto"),
+    )
+
+
+@dataclass
+class _Source:
+    env: Mapping[str, str]
+    secrets: Mapping[str, object]
+
+    def text(self, name: str) -> str:
+        value = self.env.get(name)
+        if value is None:
+            value = self.secrets.get(name)
+        return "" if value is None else str(value).strip()
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name).lower() or default
+        if value not in allowed:
+            raise ConfigError(
+                f"{name} must be one of {', '.join(allowed)}, not {value!r}.",
+                f"{name} 必须是 {'、'.join(allowed)} 之一，而不是 {value!r}。",
+            )
+        return value
+
+    def number(self, name, default, *, minimum=None, maximum=None):
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be a number, not {raw!r}.", f"{name} 必须是数字，而不是 {raw!r}。"
+            ) from None
+        return _in_range(name, value, minimum, maximum)
+
+    def integer(self, name, default, *, minimum=None, maximum=None):
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be a whole number, not {raw!r}.",
+                f"{name} 必须是整数，而不是 {raw!r}。",
+            ) from None
+        return _in_range(name, value, minimum, maximum)
+
+
+def _in_range(name, value, minimum, maximum):
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f"[{minimum if minimum is not None else '-inf'}, {maximum if maximum is not None else 'inf'}]"
+        raise ConfigError(
+            f"{name} must be within {bounds}, not {value}.",
+            f"{name} 必须在 {bounds} 范围内，而不是 {value}。",
+        )
+    return value

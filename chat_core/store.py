@@ -1,0 +1,318 @@
+"""The chat store: sessions and messages in SQLite, every call scoped to an owner.
+
+The UI and the model layer talk to `Store` only, never to sqlite-utils or SQL, so another
+backend can replace it later. A session id that belongs to another owner behaves exactly
+like an unknown id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import search as _search
+from .db import immediate, open_database, translating_errors
+from .errors import InvalidInputError, SessionNotFoundError
+from .records import MESSAGE_STATUSES, SESSION_SETTINGS, Message, SearchHit, Session
+from .text import check_message, clean_text, make_title
+
+DEFAULT_PAGE_SIZE = 50
+_CACHE_RESET = {"ark_context_id": None, "ark_context_expires_at": None, "response_id": None}
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with microseconds: sorts as text in time order."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Store:
+    """Sessions and messages of every owner, in one SQLite file.
+
+    Open one `Store` per script run or thread and close it after: a sqlite3 connection
+    must not cross threads.
+    """
+
+    def __init__(
+        self, path: Path | str, *, busy_timeout: float = 5.0, max_message_chars: int = 100_000
+    ) -> None:
+        self.path = Path(path)
+        self.max_message_chars = max_message_chars
+        self.db = open_database(self.path, busy_timeout)
+
+    @classmethod
+    def from_settings(cls, settings) -> Store:
+        return cls(
+            settings.db_path,
+            busy_timeout=settings.busy_timeout,
+            max_message_chars=settings.max_message_chars,
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- sessions ------------------------------------------------------------------------
+
+    @translating_errors
+    def new_session(self, owner: str) -> tuple[Session, bool]:
+        """The owner's latest unused session, or a new one: `(session, is_new)`.
+
+        A partial unique index keeps at most one unused session per owner, and the
+        select-or-insert runs under `BEGIN IMMEDIATE`, so concurrent calls agree.
+        """
+        with immediate(self.db):
+            row = self._one(
+                "SELECT * FROM chat_session WHERE owner = ? AND is_used = 0 "
+                "ORDER BY created_at DESC LIMIT 1",
+                [owner],
+            )
+            if row:
+                return Session.from_row(row), False
+            now = utc_now()
+            row = {"id": uuid.uuid4().hex, "owner": owner, "is_used": 0}
+            row.update(created_at=now, updated_at=now, pinned=0)
+            self.db.table("chat_session").insert(row)
+            return self._get(owner, row["id"]), True
+
+    @translating_errors
+    def find_session(self, owner: str, session_id: object) -> Session | None:
+        """The owner's session with this id, or None for an unknown or foreign id."""
+        if not isinstance(session_id, str) or not session_id.isalnum() or len(session_id) > 64:
+            return None
+        row = self._one(
+            "SELECT * FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
+        )
+        return Session.from_row(row) if row else None
+
+    def get_session(self, owner: str, session_id: object) -> Session:
+        """Like `find_session`, but raises `SessionNotFoundError`."""
+        session = self.find_session(owner, session_id)
+        if session is None:
+            raise SessionNotFoundError(
+                "This chat does not exist or belongs to someone else.",
+                "该会话不存在，或属于其他用户。",
+            )
+        return session
+
+    @translating_errors
+    def list_sessions(
+        self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, after: Session | None = None
+    ) -> list[Session]:
+        """Pinned first, then newest activity first. Pass the last session of a page as
+        `after` to get the next page (keyset paging stays fast on deep pages)."""
+        where, params = "owner = ?", [owner]
+        if after is not None:
+            where += " AND (pinned, updated_at, id) < (?, ?, ?)"
+            params += [int(after.pinned), after.updated_at, after.id]
+        rows = self.db.query(
+            f"SELECT * FROM chat_session WHERE {where} "
+            "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [Session.from_row(row) for row in rows]
+
+    @translating_errors
+    def count_sessions(self, owner: str) -> int:
+        return self._one("SELECT count(*) AS n FROM chat_session WHERE owner = ?", [owner])["n"]
+
+    @translating_errors
+    def rename(self, owner: str, session_id: str, title: str) -> Session:
+        title = make_title(title, max_chars=200)
+        if not title:
+            raise InvalidInputError("A title cannot be empty.", "标题不能为空。")
+        return self._update(owner, session_id, {"title": title})
+
+    @translating_errors
+    def set_pinned(self, owner: str, session_id: str, pinned: bool) -> Session:
+        return self._update(owner, session_id, {"pinned": int(bool(pinned))})
+
+    @translating_errors
+    def update_settings(self, owner: str, session_id: str, **settings) -> Session:
+        """Store per-session settings (model, system prompt, temperature, thinking, cache
+        mode). A change that alters what the model sees also drops the cached context."""
+        unknown = set(settings) - set(SESSION_SETTINGS)
+        if unknown:
+            raise ValueError(f"Unknown session settings: {sorted(unknown)}")
+        values = {key: clean_text(v) if isinstance(v, str) else v for key, v in settings.items()}
+        if {"model", "system_prompt", "cache_mode"} & set(values):
+            values.update(_CACHE_RESET)
+        return self._update(owner, session_id, values)
+
+    @translating_errors
+    def set_cache_state(
+        self,
+        session: Session,
+        *,
+        context_id: str | None = None,
+        context_expires_at: float | None = None,
+        response_id: str | None = None,
+    ) -> Session:
+        """Remember the Ark context or the last response id to chain from."""
+        values = {
+            "ark_context_id": context_id,
+            "ark_context_expires_at": context_expires_at,
+            "response_id": response_id,
+        }
+        return self._update(session.owner, session.id, values)
+
+    @translating_errors
+    def delete_session(self, owner: str, session_id: str) -> None:
+        """Delete a session, its messages and their search entries."""
+        with immediate(self.db):
+            self._get(owner, session_id)
+            self.db.execute(
+                "DELETE FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
+            )
+
+    # --- messages ------------------------------------------------------------------------
+
+    @translating_errors
+    def start_turn(self, session: Session, text: str) -> Message:
+        """Store a user message and, in the same transaction, mark the session used and
+        title it from its first message. Bad text raises before anything is written."""
+        text = check_message(text, self.max_message_chars)
+        now = utc_now()
+        with immediate(self.db):
+            current = self._get(session.owner, session.id)
+            message_id = self._insert_message(current.id, "user", text, now)
+            changes = {"is_used": 1, "updated_at": now, "used_at": current.used_at or now}
+            if not current.title:
+                changes["title"] = make_title(text)
+            self._set(current.id, changes)
+        return self._message(message_id)
+
+    @translating_errors
+    def begin_reply(self, session: Session, model: str | None = None) -> Message:
+        """An empty assistant message with status `streaming`, filled in as tokens arrive."""
+        with immediate(self.db):
+            self._get(session.owner, session.id)
+            message_id = self._insert_message(
+                session.id, "assistant", "", utc_now(), status="streaming", model=model
+            )
+        return self._message(message_id)
+
+    @translating_errors
+    def save_reply(
+        self,
+        session: Session,
+        message_id: int,
+        *,
+        content: str,
+        reasoning: str | None = None,
+        status: str = "streaming",
+        model: str | None = None,
+        usage: dict | None = None,
+        latency_ms: int | None = None,
+        error: str | None = None,
+    ) -> Message:
+        """Save a reply's text so far (status `streaming`) or its final state."""
+        if status not in MESSAGE_STATUSES:
+            raise ValueError(f"Unknown message status: {status!r}")
+        values = {"content": clean_text(content), "status": status}
+        values["reasoning_content"] = clean_text(reasoning) if reasoning else None
+        optional = {"model": model, "latency_ms": latency_ms, "error": error, **(usage or {})}
+        values.update({key: value for key, value in optional.items() if value is not None})
+        with immediate(self.db):
+            self._get(session.owner, session.id)
+            self.db.table("chat_message").update(message_id, values)
+            self._set(session.id, {"updated_at": utc_now()})
+        return self._message(message_id)
+
+    @translating_errors
+    def get_messages(self, session: Session, *, limit: int | None = None) -> list[Message]:
+        """The session's messages, oldest first; with `limit`, only the latest ones."""
+        rows = self.db.query(
+            "SELECT m.* FROM chat_message m WHERE m.session_id = ? AND EXISTS "
+            "(SELECT 1 FROM chat_session s WHERE s.id = m.session_id AND s.owner = ?) "
+            "ORDER BY m.id DESC LIMIT ?",
+            [session.id, session.owner, -1 if limit is None else limit],
+        )
+        return [Message.from_row(row) for row in rows][::-1]
+
+    @translating_errors
+    def count_messages(self, session: Session) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM chat_message m JOIN chat_session s ON s.id = m.session_id "
+            "WHERE m.session_id = ? AND s.owner = ?",
+            [session.id, session.owner],
+        )
+        return row["n"]
+
+    @translating_errors
+    def truncate_from(self, session: Session, message_id: int) -> Session:
+        """Delete a message and everything after it (to regenerate or edit a turn), and
+        drop the cached context, which still holds the removed turns."""
+        with immediate(self.db):
+            self._get(session.owner, session.id)
+            self.db.execute(
+                "DELETE FROM chat_message WHERE session_id = ? AND id >= ?",
+                [session.id, message_id],
+            )
+            self._set(session.id, {**_CACHE_RESET, "updated_at": utc_now()})
+        return self._get(session.owner, session.id)
+
+    # --- search and transfer -------------------------------------------------------------
+
+    @translating_errors
+    def search(self, owner: str, query: object, *, limit: int = 20) -> list[SearchHit]:
+        """Sessions whose title or messages contain the query. Never raises on odd input."""
+        return _search.search(self.db, owner, query, limit=limit)
+
+    @translating_errors
+    def import_session(self, owner: str, title: str | None, messages: Iterable[dict]) -> Session:
+        """Create a new, used session holding `messages` (already validated by transfer)."""
+        now = utc_now()
+        session_id = uuid.uuid4().hex
+        with immediate(self.db):
+            self.db.table("chat_session").insert(
+                {"id": session_id, "owner": owner, "title": title, "is_used": 1,
+                 "created_at": now, "updated_at": now, "used_at": now, "pinned": 0}
+            )
+            self.db.table("chat_message").insert_all(
+                {**message, "session_id": session_id} for message in messages
+            )
+        return self._get(owner, session_id)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _one(self, sql: str, params: list) -> dict | None:
+        return next(iter(self.db.query(sql, params)), None)
+
+    def _get(self, owner: str, session_id: str) -> Session:
+        row = self._one(
+            "SELECT * FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
+        )
+        if row is None:
+            raise SessionNotFoundError(
+                "This chat does not exist or belongs to someone else.",
+                "该会话不存在，或属于其他用户。",
+            )
+        return Session.from_row(row)
+
+    def _set(self, session_id: str, values: dict) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self.db.execute(
+            f"UPDATE chat_session SET {assignments} WHERE id = ?", [*values.values(), session_id]
+        )
+
+    def _update(self, owner: str, session_id: str, values: dict) -> Session:
+        """Change session columns without moving it in the list (no `updated_at`)."""
+        with immediate(self.db):
+            self._get(owner, session_id)
+            self._set(session_id, values)
+        return self._get(owner, session_id)
+
+    def _insert_message(self, session_id, role, content, created_at, **extra) -> int:
+        row = {"session_id": session_id, "role": role, "content": content,
+               "created_at": created_at, **extra}
+        return self.db.table("chat_message").insert(row).last_pk
+
+    def _message(self, message_id: int) -> Message:
+        return Message.from_row(self._one("SELECT * FROM chat_message WHERE id = ?", [message_id]))

@@ -1,0 +1,55 @@
+"""Cleaning and checking user text, and deriving session titles."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidInputError
+
+TITLE_MAX_CHARS = 60
+_THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.IGNORECASE | re.DOTALL)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_text(text: str) -> str:
+    """Make `text` storable: drop NUL characters and turn unpaired surrogates into U+FFFD.
+
+    Paired surrogates (as some clipboards deliver emoji) are joined into one character.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def check_message(text: object, max_chars: int) -> str:
+    """Return the cleaned message, or raise `InvalidInputError` (nothing is written then)."""
+    if not isinstance(text, str):
+        raise InvalidInputError("A message must be text.", "消息必须是文本。")
+    text = clean_text(text)
+    if not text.strip():
+        raise InvalidInputError("The message is empty.", "消息不能为空。")
+    if len(text) > max_chars:
+        raise InvalidInputError(
+            f"The message is too long: {len(text):,} characters, the limit is {max_chars:,}.",
+            f"消息过长：共 {len(text):,} 个字符，上限为 {max_chars:,}。",
+        )
+    return text
+
+
+def make_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str | None:
+    """A one-line title from a first message: no `<think>` text, whitespace collapsed,
+    cut at a word boundary (or mid-text for scripts without spaces, such as Chinese)."""
+    text = _WHITESPACE.sub(" ", _THINK_BLOCK.sub(" ", clean_text(text))).strip()
+    if not text:
+        return None
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - 1]
+    space = cut.rfind(" ")
+    if space >= max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:!?，。；：！？") + "…"

@@ -1,0 +1,54 @@
+import pytest
+
+from chat_core.config import DEFAULT_BASE_URL, DEFAULT_DB, load_settings
+from chat_core.errors import ConfigError
+
+
+def test_defaults():
+    settings = load_settings(env={})
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.cache == "off"
+    assert settings.db_path == DEFAULT_DB
+    assert DEFAULT_DB.parent.name == "data"
+    assert settings.api_key is None and not settings.has_key
+
+
+def test_environment_wins_over_secrets():
+    settings = load_settings(
+        env={"ARK_MODEL": "ep-env"}, secrets={"ARK_MODEL": "ep-secret", "ARK_CACHE": "context"}
+    )
+    assert settings.model == "ep-env"
+    assert settings.cache == "context"
+
+
+def test_key_never_appears_in_repr():
+    settings = load_settings(env={"ARK_API_KEY": "sk-very-secret"})
+    assert settings.has_key
+    assert "sk-very-secret" not in repr(settings)
+
+
+def test_context_ttl_is_kept_in_the_documented_range():
+    assert load_settings(env={"ARK_CONTEXT_TTL": "60"}).context_ttl == 3600
+    assert load_settings(env={"ARK_CONTEXT_TTL": "99999999"}).context_ttl == 604800
+    assert load_settings(env={"ARK_CONTEXT_TTL": "7200"}).context_ttl == 7200
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("ARK_CACHE", "sometimes"), ("ARK_TEMPERATURE", "hot"), ("ARK_TEMPERATURE", "9"),
+     ("ARK_MAX_TOKENS", "1.5"), ("CHAT_LANG", "fr"), ("ARK_THINKING", "maybe")],
+)
+def test_bad_values_give_a_clear_error(name, value):
+    with pytest.raises(ConfigError, match=name) as info:
+        load_settings(env={name: value})
+    assert name in info.value.message("zh")
+
+
+def test_values_are_parsed():
+    settings = load_settings(
+        env={"ARK_TEMPERATURE": "0.7", "ARK_MAX_TOKENS": "512", "CHAT_DB": "~/x.db",
+             "ARK_CACHE": "RESPONSES", "CHAT_BUSY_TIMEOUT": "2.5"}
+    )
+    assert settings.temperature == 0.7 and settings.max_tokens == 512
+    assert settings.cache == "responses" and settings.busy_timeout == 2.5
+    assert "~" not in str(settings.db_path)

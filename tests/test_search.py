@@ -1,0 +1,92 @@
+import pytest
+
+HOSTILE_QUERIES = [
+    '"', '""', "'", "*", "a*", "NEAR", "NEAR(a b)", ")", "(", "((", "-", "-x", "AND", "OR",
+    "NOT", "a AND", "title:foo", "^x", "+", "\\", "%", "_", "\x00", "\ud800", "😀",
+    "x" * 10_000, "   ", "", None, 12,
+]
+
+
+@pytest.fixture
+def chats(store):
+    def add(owner, *texts):
+        session, _ = store.new_session(owner)
+        for text in texts:
+            store.start_turn(session, text)
+        return session
+
+    return {
+        "weather": add("alice", "明天北京的天气怎么样？", "还会下雨吗"),
+        "quotes": add("alice", 'He said "hello" (loudly) AND left * NEAR the door - 50% off_x'),
+        "python": add("alice", "How do I reverse a list in Python?"),
+        "bob": add("bob", "Python secrets of bob"),
+    }
+
+
+def ids(hits):
+    return [hit.session_id for hit in hits]
+
+
+def test_cjk_word_inside_a_sentence_is_found(store, chats):
+    assert ids(store.search("alice", "北京")) == [chats["weather"].id]
+    assert ids(store.search("alice", "天气怎么")) == [chats["weather"].id]
+
+
+def test_two_character_cjk_query_uses_the_fallback(store, chats):
+    assert ids(store.search("alice", "天气")) == [chats["weather"].id]
+    assert ids(store.search("alice", "下雨")) == [chats["weather"].id]
+
+
+def test_latin_search_is_case_insensitive_and_scoped_to_owner(store, chats):
+    assert ids(store.search("alice", "PYTHON")) == [chats["python"].id]
+    assert ids(store.search("bob", "python")) == [chats["bob"].id]
+    assert store.search("carol", "python") == []
+
+
+def test_every_term_must_match(store, chats):
+    assert ids(store.search("alice", "reverse python")) == [chats["python"].id]
+    assert store.search("alice", "reverse 北京") == []
+
+
+def test_title_match_comes_with_a_snippet(store, chats):
+    store.rename("alice", chats["python"].id, "Lists and loops")
+    (hit,) = store.search("alice", "loops")
+    assert hit.session_id == chats["python"].id
+    assert "loops" in hit.snippet and hit.message_id is None
+
+
+def test_message_snippet_is_around_the_match(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "filler " * 50 + "needle" + " tail" * 50)
+    (hit,) = store.search("alice", "needle")
+    assert "needle" in hit.snippet
+    assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
+    assert len(hit.snippet) < 140
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_fts_syntax_and_odd_input_never_raise(store, chats, query):
+    hits = store.search("alice", query)
+    assert isinstance(hits, list)
+    assert all(hit.session_id != chats["bob"].id for hit in hits)
+
+
+@pytest.mark.parametrize(
+    "query", ['"hello"', "(loudly)", "AND", "*", "NEAR", "- 50%", "off_x", "50%"]
+)
+def test_fts_syntax_characters_are_searched_literally(store, chats, query):
+    assert ids(store.search("alice", query)) == [chats["quotes"].id]
+
+
+def test_like_wildcards_are_literal(store, chats):
+    assert store.search("alice", "5_%") == []
+
+
+def test_one_hit_per_session_newest_first(store):
+    older, _ = store.new_session("alice")
+    store.start_turn(older, "apple one")
+    store.start_turn(older, "apple two")
+    newer, _ = store.new_session("alice")
+    store.start_turn(newer, "apple three")
+    assert ids(store.search("alice", "apple")) == [newer.id, older.id]
+    assert ids(store.search("alice", "apple", limit=1)) == [newer.id]

@@ -1,0 +1,276 @@
+import pytest
+
+from chat_core.errors import InvalidInputError, SessionNotFoundError
+from chat_core.store import Store
+
+
+def used_flags(store):
+    return dict(store.db.execute("SELECT id, is_used FROM chat_session").fetchall())
+
+
+# --- the seed's verification scenarios -------------------------------------------------
+
+
+def test_new_session_twice_without_a_message_reuses_it(store):
+    first, first_is_new = store.new_session("alice")
+    second, second_is_new = store.new_session("alice")
+    assert first_is_new is True
+    assert second_is_new is False
+    assert second.id == first.id
+
+
+def test_after_a_first_message_new_session_creates_another(store):
+    first, _ = store.new_session("alice")
+    store.start_turn(first, "hello")
+    second, is_new = store.new_session("alice")
+    assert is_new is True
+    assert second.id != first.id
+
+
+def test_is_used_column_shows_0_for_untouched_and_1_for_used(store):
+    used, _ = store.new_session("alice")
+    store.start_turn(used, "hello")
+    untouched, _ = store.new_session("alice")
+    assert used_flags(store) == {used.id: 1, untouched.id: 0}
+
+
+# --- new_session -----------------------------------------------------------------------
+
+
+def test_new_session_returns_latest_unused_even_when_not_current(store):
+    draft, _ = store.new_session("alice")
+    again, is_new = store.new_session("alice")
+    other_owner, _ = store.new_session("bob")
+    assert (again.id, is_new) == (draft.id, False)
+    assert other_owner.id != draft.id
+
+
+def test_database_forbids_a_second_unused_session(store):
+    import sqlite3
+
+    store.new_session("alice")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute(
+            "INSERT INTO chat_session (id, owner, is_used, created_at, updated_at) "
+            "VALUES ('x', 'alice', 0, 'now', 'now')"
+        )
+
+
+# --- start_turn ------------------------------------------------------------------------
+
+
+def test_start_turn_marks_used_and_titles_in_one_go(store):
+    session, _ = store.new_session("alice")
+    message = store.start_turn(session, "  <think>plan</think> Plan   a\ttrip\nto Kyoto ")
+    after = store.get_session("alice", session.id)
+    assert after.is_used and after.used_at == message.created_at
+    assert after.title == "Plan a trip to Kyoto"
+    assert [m.content for m in store.get_messages(after)] == [message.content]
+
+
+def test_title_is_cut_at_a_word_boundary(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "word " * 40)
+    title = store.get_session("alice", session.id).title
+    assert title.endswith("…") and len(title) <= 60
+    assert title[:-1].split(" ") == ["word"] * len(title[:-1].split(" "))
+
+
+def test_title_is_kept_after_later_turns(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "first question")
+    store.start_turn(session, "second question")
+    assert store.get_session("alice", session.id).title == "first question"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\x00", None, 42])
+def test_start_turn_rejects_empty_text_and_writes_nothing(store, text):
+    session, _ = store.new_session("alice")
+    with pytest.raises(InvalidInputError):
+        store.start_turn(session, text)
+    assert store.count_messages(session) == 0
+    assert used_flags(store) == {session.id: 0}
+
+
+def test_start_turn_rejects_text_over_the_limit(db_path):
+    with Store(db_path, max_message_chars=100) as store:
+        session, _ = store.new_session("alice")
+        store.start_turn(session, "x" * 100)
+        with pytest.raises(InvalidInputError, match="too long"):
+            store.start_turn(session, "x" * 101)
+        assert store.count_messages(session) == 1
+
+
+def test_ten_megabyte_message_is_rejected_by_default(store):
+    session, _ = store.new_session("alice")
+    with pytest.raises(InvalidInputError) as info:
+        store.start_turn(session, "x" * 10_000_000)
+    assert "100,000" in info.value.message("en") and "100,000" in info.value.message("zh")
+    assert store.count_messages(session) == 0
+
+
+@pytest.mark.parametrize(
+    "text, stored",
+    [
+        ("a\x00b", "ab"),
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        ("pair \ud83d\ude00", "pair 😀"),
+        ("مرحبا \u200f\u200b zero-width", "مرحبا \u200f\u200b zero-width"),
+        ("中文 😀 emoji", "中文 😀 emoji"),
+    ],
+)
+def test_odd_unicode_is_stored_safely(store, text, stored):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, text)
+    assert store.get_messages(session)[0].content == stored
+
+
+# --- replies ---------------------------------------------------------------------------
+
+
+def test_reply_is_saved_while_streaming_and_finished_with_usage(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "hi")
+    reply = store.begin_reply(session, model="doubao")
+    assert reply.status == "streaming" and reply.content == ""
+    store.save_reply(session, reply.id, content="Hel", reasoning="think")
+    assert store.get_messages(session)[-1].content == "Hel"
+    usage = {"prompt_tokens": 5, "completion_tokens": 7, "cached_tokens": 2,
+             "reasoning_tokens": 1}
+    store.save_reply(session, reply.id, content="Hello", reasoning="think", status="complete",
+                     usage=usage, latency_ms=120)
+    final = store.get_messages(session)[-1]
+    assert (final.content, final.status, final.reasoning_content) == ("Hello", "complete", "think")
+    assert (final.prompt_tokens, final.completion_tokens, final.cached_tokens,
+            final.reasoning_tokens, final.latency_ms) == (5, 7, 2, 1, 120)
+
+
+def test_interrupted_reply_keeps_partial_text_and_error(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "hi")
+    reply = store.begin_reply(session)
+    store.save_reply(session, reply.id, content="partial", status="error", error="boom")
+    final = store.get_messages(session)[-1]
+    assert (final.content, final.status, final.error) == ("partial", "error", "boom")
+
+
+def test_unknown_status_is_refused(store):
+    session, _ = store.new_session("alice")
+    reply = store.begin_reply(session)
+    with pytest.raises(ValueError):
+        store.save_reply(session, reply.id, content="x", status="done")
+
+
+def test_get_messages_limit_returns_latest_in_order(store):
+    session, _ = store.new_session("alice")
+    for i in range(5):
+        store.start_turn(session, f"m{i}")
+    assert [m.content for m in store.get_messages(session, limit=2)] == ["m3", "m4"]
+    assert store.count_messages(session) == 5
+
+
+def test_truncate_from_removes_turn_and_cache_state(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "one")
+    second = store.start_turn(session, "two")
+    store.set_cache_state(session, context_id="ctx-1", context_expires_at=1.0)
+    after = store.truncate_from(session, second.id)
+    assert [m.content for m in store.get_messages(after)] == ["one"]
+    assert after.ark_context_id is None and after.response_id is None
+
+
+# --- listing ---------------------------------------------------------------------------
+
+
+def test_list_sessions_pinned_first_then_newest_with_keyset_pages(store):
+    ids = []
+    for i in range(7):
+        session, _ = store.new_session("alice")
+        store.start_turn(session, f"chat {i}")
+        ids.append(session.id)
+    store.set_pinned("alice", ids[2], True)
+    expected = [ids[2]] + [sid for sid in reversed(ids) if sid != ids[2]]
+    pages, after = [], None
+    while page := store.list_sessions("alice", limit=3, after=after):
+        pages.append([s.id for s in page])
+        after = page[-1]
+    assert [sid for page in pages for sid in page] == expected
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert store.count_sessions("alice") == 7
+
+
+def test_rename_and_pin_do_not_reorder_by_activity(store):
+    first, _ = store.new_session("alice")
+    store.start_turn(first, "first")
+    second, _ = store.new_session("alice")
+    store.start_turn(second, "second")
+    store.rename("alice", first.id, "  Renamed\n title ")
+    assert [s.id for s in store.list_sessions("alice")] == [second.id, first.id]
+    assert store.get_session("alice", first.id).title == "Renamed title"
+    with pytest.raises(InvalidInputError):
+        store.rename("alice", first.id, "   ")
+
+
+def test_delete_cascades_to_messages_and_search(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "delete me please")
+    store.delete_session("alice", session.id)
+    assert store.db.execute("SELECT count(*) FROM chat_message").fetchone()[0] == 0
+    assert store.search("alice", "delete") == []
+    assert store.find_session("alice", session.id) is None
+
+
+def test_settings_are_stored_and_reset_the_cache(store):
+    session, _ = store.new_session("alice")
+    store.set_cache_state(session, response_id="resp_1")
+    updated = store.update_settings(
+        "alice", session.id, model="ep-1", system_prompt="Be brief", temperature=0.3,
+        thinking="disabled", cache_mode="responses",
+    )
+    assert (updated.model, updated.system_prompt, updated.temperature, updated.thinking,
+            updated.cache_mode) == ("ep-1", "Be brief", 0.3, "disabled", "responses")
+    assert updated.response_id is None
+    assert not updated.is_used
+    with pytest.raises(ValueError):
+        store.update_settings("alice", session.id, is_used=1)
+
+
+# --- owner isolation ------------------------------------------------------------------
+
+
+def test_another_owner_cannot_touch_a_session_even_with_its_id(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "secret plans")
+    as_bob = store.find_session("alice", session.id)
+    bob_view = type(as_bob)(**{**as_bob.__dict__, "owner": "bob"})
+    assert store.find_session("bob", session.id) is None
+    assert store.search("bob", "secret") == []
+    assert store.list_sessions("bob") == []
+    calls = [
+        lambda: store.get_session("bob", session.id),
+        lambda: store.rename("bob", session.id, "mine"),
+        lambda: store.set_pinned("bob", session.id, True),
+        lambda: store.delete_session("bob", session.id),
+        lambda: store.update_settings("bob", session.id, model="x"),
+        lambda: store.start_turn(bob_view, "hi"),
+        lambda: store.begin_reply(bob_view),
+        lambda: store.truncate_from(bob_view, 1),
+        lambda: store.set_cache_state(bob_view, response_id="x"),
+    ]
+    for call in calls:
+        with pytest.raises(SessionNotFoundError):
+            call()
+    assert store.get_messages(bob_view) == []
+    assert store.count_messages(bob_view) == 0
+    assert [m.content for m in store.get_messages(session)] == ["secret plans"]
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["", "nope", "1 OR 1=1", "' OR ''='", "../../etc/passwd", "x" * 10_000, None, 5, "é"],
+)
+def test_unknown_or_malformed_ids_are_just_not_found(store, bad_id):
+    store.new_session("alice")
+    assert store.find_session("alice", bad_id) is None
+    with pytest.raises(SessionNotFoundError):
+        store.get_session("alice", bad_id)

@@ -47,10 +47,13 @@ def _title_hits(db, owner, terms, limit):
     match, likes = _split(terms)
     source = "chat_session s"
     if match:
-        source = "chat_session_fts JOIN chat_session s ON s.seq = chat_session_fts.rowid"
+        # CROSS JOIN keeps the index lookup first; otherwise SQLite may walk every session
+        # in list order and probe the index once per row.
+        source = "chat_session_fts CROSS JOIN chat_session s ON s.seq = chat_session_fts.rowid"
     where, params = _where(owner, "chat_session_fts", "s.title", match, likes)
     rows = db.query(
-        f"SELECT s.id, s.title FROM {source} WHERE {where} ORDER BY s.updated_at DESC LIMIT ?",
+        f"SELECT s.id, s.title FROM {source} WHERE {where} "
+        "ORDER BY s.pinned DESC, s.updated_at DESC LIMIT ?",
         [*params, limit],
     )
     return [SearchHit(row["id"], row["title"], _snippet(row["title"], terms)) for row in rows]
@@ -60,10 +63,11 @@ def _message_hits(db, owner, terms, limit):
     match, likes = _split(terms)
     if match:
         # Walking the index in rowid order lets SQLite stop at the limit.
-        source = "chat_message_fts JOIN chat_message m ON m.id = chat_message_fts.rowid"
+        source = "chat_message_fts CROSS JOIN chat_message m ON m.id = chat_message_fts.rowid"
         order = "chat_message_fts.rowid"
     else:
-        source, order = "chat_message m", "m.id"
+        # Newest messages first, so a common short term stops at the limit early.
+        source, order = "chat_message m CROSS", "m.id"
     where, params = _where(owner, "chat_message_fts", "m.content", match, likes)
     rows = db.query(
         f"SELECT m.id, m.session_id, m.content, s.title FROM {source} "

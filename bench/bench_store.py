@@ -23,8 +23,49 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chat_core.store import Store
 
 OWNER = "bench"
-WORDS = ["python", "sqlite", "stream", "token", "model", "reply", "cache", "context", "session", "search", "index", "query", "weather", "travel", "recipe", "budget", "deploy", "cluster", "latency", "vector", "matrix", "garden", "music"]
-CJK = ["今天", "天气", "北京", "上海", "模型", "缓存", "会话", "搜索", "学习", "编程", "旅行", "音乐", "数据", "问题", "回答", "工作"]
+WORDS = [
+    "python",
+    "sqlite",
+    "stream",
+    "token",
+    "model",
+    "reply",
+    "cache",
+    "context",
+    "session",
+    "search",
+    "index",
+    "query",
+    "weather",
+    "travel",
+    "recipe",
+    "budget",
+    "deploy",
+    "cluster",
+    "latency",
+    "vector",
+    "matrix",
+    "garden",
+    "music",
+]
+CJK = [
+    "今天",
+    "天气",
+    "北京",
+    "上海",
+    "模型",
+    "缓存",
+    "会话",
+    "搜索",
+    "学习",
+    "编程",
+    "旅行",
+    "音乐",
+    "数据",
+    "问题",
+    "回答",
+    "工作",
+]
 SEARCH_TARGET_MS = 50
 
 
@@ -43,8 +84,9 @@ def build(path: Path, sessions: int, messages: int, rng: random.Random) -> float
         for i in range(sessions):
             sid = uuid.uuid4().hex
             stamp = f"2025-01-01T00:00:00.{i:06d}+00:00" if i < 10**6 else "2025-06-01"
-            session_rows.append((sid, OWNER, f"chat {i} {rng.choice(WORDS)}", 1, stamp, stamp,
-                                 stamp))
+            session_rows.append(
+                (sid, OWNER, f"chat {i} {rng.choice(WORDS)}", 1, stamp, stamp, stamp)
+            )
             for _ in range(per_session):
                 role = "user" if len(message_rows) % 2 == 0 else "assistant"
                 message_rows.append((sid, role, sentence(rng), "complete", stamp))
@@ -114,13 +156,23 @@ def measure(path: Path, runs: int) -> list[tuple[str, float, float, float | None
 
         add("list_sessions first page (50)", lambda: store.list_sessions(OWNER, limit=50), 5)
         deep = store.list_sessions(OWNER, limit=5000)[-1]
-        add("list_sessions page after 5,000", lambda: store.list_sessions(
-            OWNER, limit=50, after=deep), None)
+        add(
+            "list_sessions page after 5,000",
+            lambda: store.list_sessions(OWNER, limit=50, after=deep),
+            None,
+        )
         long_chat = store.get_session(OWNER, long_chat.id)
         add("get_messages (1,000 messages)", lambda: store.get_messages(long_chat), 20)
         add("get_messages (latest 50)", lambda: store.get_messages(long_chat, limit=50), None)
-        for query in ("latency", "matrix garden", "北京 天气", "天气", "编程学", "zzzznothing",
-                      '"NEAR(*'):
+        for query in (
+            "latency",
+            "matrix garden",
+            "北京 天气",
+            "天气",
+            "编程学",
+            "zzzznothing",
+            '"NEAR(*',
+        ):
             add(f"search {query!r}", lambda q=query: store.search(OWNER, q), SEARCH_TARGET_MS)
     return results
 

@@ -1,0 +1,223 @@
+"""One assistant reply end to end: build the request, stream it, and save it whatever
+happens (finished, failed, or abandoned by a rerun or a closed tab).
+
+The UI iterates a `Reply`; the store row is written as the reply starts, refreshed while
+it streams, and finished in a `finally`, so a cut-off reply keeps the text that arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+from .ark import CacheUpdate, ContentDelta, Finish, ReasoningDelta, TurnRequest, Usage, stream_turn
+from .config import Settings
+from .errors import ChatError, ContentFilterError, InvalidInputError
+from .records import Message, Session
+from .store import Store
+from .text import check_message
+
+log = logging.getLogger(__name__)
+PROGRESS_SAVE_SECONDS = 1.0
+_FILTERED = ContentFilterError(
+    "The reply was stopped by content moderation.", "回复因内容审核而被中止。"
+)
+
+
+def effective(session: Session, settings: Settings) -> dict:
+    """The session's settings with the configured defaults filled in."""
+    return {
+        "model": session.model or settings.model,
+        "system_prompt": settings.system_prompt if session.system_prompt is None
+        else session.system_prompt,
+        "temperature": settings.temperature if session.temperature is None
+        else session.temperature,
+        "thinking": session.thinking or settings.thinking,
+        "cache_mode": session.cache_mode or settings.cache,
+    }
+
+
+def build_request(settings: Settings, session: Session, messages: list[Message]) -> TurnRequest:
+    """The request for a reply to the last message of `messages` (a user message)."""
+    *earlier, last = messages
+    chosen = effective(session, settings)
+    history = [(m.role, m.content) for m in earlier if m.content.strip()]
+    return TurnRequest(
+        model=chosen["model"],
+        new_message=last.content,
+        history=history,
+        system_prompt=chosen["system_prompt"] or "",
+        temperature=chosen["temperature"],
+        max_tokens=settings.max_tokens,
+        thinking=chosen["thinking"],
+        cache_mode=chosen["cache_mode"],
+        context_id=session.ark_context_id,
+        context_expires_at=session.ark_context_expires_at,
+        previous_response_id=session.response_id,
+        context_ttl=settings.context_ttl,
+        history_tokens=settings.history_tokens,
+    )
+
+
+class Reply:
+    """Iterate to stream the reply's `ContentDelta`s and `ReasoningDelta`s; use it as a
+    context manager so an abandoned reply is saved at once.
+
+    A `ChatError` from the service is re-raised after the partial reply is saved with
+    status `error`; abandoning the iteration saves it as `interrupted`.
+    """
+
+    def __init__(self, store: Store, session: Session, client, request: TurnRequest) -> None:
+        self.store, self.session, self.client, self.request = store, session, client, request
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.usage: Usage | None = None
+        self.finish: str | None = None
+        self.cache: CacheUpdate | None = None
+        self.status = "streaming"
+        self.error: ChatError | None = None
+        self.message: Message | None = None
+        self._events: Iterator | None = None
+
+    def __iter__(self) -> Iterator[ContentDelta | ReasoningDelta]:
+        if self._events is None:
+            self._events = self._run()
+        return self._events
+
+    def close(self) -> None:
+        """Save now if the iteration was abandoned (Streamlit stops a run between chunks,
+        outside the generator, which would otherwise be closed only when collected)."""
+        if self._events is not None:
+            self._events.close()
+
+    def __enter__(self) -> Reply:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.content)
+
+    def _run(self) -> Iterator[ContentDelta | ReasoningDelta]:
+        started = time.monotonic()
+        self.message = self.store.begin_reply(self.session, model=self.request.model)
+        last_save = started
+        self.status = "interrupted"
+        try:
+            for event in stream_turn(self.client, self.request):
+                if isinstance(event, ContentDelta):
+                    self.content.append(event.text)
+                    yield event
+                elif isinstance(event, ReasoningDelta):
+                    self.reasoning.append(event.text)
+                    yield event
+                else:
+                    self._note(event)
+                if time.monotonic() - last_save >= PROGRESS_SAVE_SECONDS:
+                    last_save = time.monotonic()
+                    self._save("streaming", started)
+            self.status, self.error = self._outcome()
+        except ChatError as exc:
+            self.status, self.error = "error", exc
+            raise
+        except Exception as exc:  # a bug: keep the text, then let it surface
+            self.status = "error"
+            self.error = ChatError(f"Unexpected failure: {type(exc).__name__}.")
+            raise
+        finally:
+            self._finish(started)
+        if self.error is not None:
+            raise self.error
+
+    def _note(self, event) -> None:
+        if isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, Finish):
+            self.finish = event.reason
+        elif isinstance(event, CacheUpdate):
+            self.cache = event
+
+    def _outcome(self) -> tuple[str, ChatError | None]:
+        if self.finish == "content_filter":
+            return "error", _FILTERED
+        return "complete", None
+
+    def _save(self, status: str, started: float) -> None:
+        usage = None
+        if self.usage is not None:
+            usage = {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+                "cached_tokens": self.usage.cached_tokens,
+                "reasoning_tokens": self.usage.reasoning_tokens,
+            }
+        self.message = self.store.save_reply(
+            self.session,
+            self.message.id,
+            content=self.text,
+            reasoning="".join(self.reasoning) or None,
+            status=status,
+            model=self.usage.model if self.usage and self.usage.model else None,
+            usage=usage,
+            latency_ms=round((time.monotonic() - started) * 1000),
+            error=self.error.message("en") if self.error else None,
+        )
+
+    def _finish(self, started: float) -> None:
+        try:
+            self._save(self.status, started)
+            self._store_cache_state()
+        except ChatError:
+            log.exception("could not save the final state of reply %s", self.message.id)
+            if self.status == "complete":
+                raise
+
+    def _store_cache_state(self) -> None:
+        if self.status == "complete" and self.cache is not None:
+            self.session = self.store.set_cache_state(
+                self.session,
+                context_id=self.cache.context_id,
+                context_expires_at=self.cache.context_expires_at,
+                response_id=self.cache.response_id,
+            )
+        elif self.status != "complete" and self.request.cache_mode != "off":
+            # The service may hold part of this turn; replay from the store next time.
+            self.session = self.store.set_cache_state(self.session)
+
+
+def send(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:
+    """Store the user's message (marking the session used) and return its `Reply`."""
+    store.start_turn(session, text)
+    return reply_to_last(store, settings, session, client)
+
+
+def reply_to_last(store: Store, settings: Settings, session: Session, client) -> Reply:
+    """A `Reply` to the session's last message, which must be the user's."""
+    session = store.get_session(session.owner, session.id)
+    messages = store.get_messages(session)
+    if not messages or messages[-1].role != "user":
+        raise InvalidInputError("There is no message to answer.", "没有需要回复的消息。")
+    return Reply(store, session, client, build_request(settings, session, messages))
+
+
+def regenerate(store: Store, settings: Settings, session: Session, client) -> Reply:
+    """Drop the last reply (complete, failed or interrupted) and answer again."""
+    messages = store.get_messages(session, limit=2)
+    if messages and messages[-1].role == "assistant":
+        store.truncate_from(session, messages[-1].id)
+    return reply_to_last(store, settings, session, client)
+
+
+def edit_last(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:
+    """Replace the last user message (and its reply) with `text`, then answer it."""
+    text = check_message(text, store.max_message_chars)
+    last_user = next(
+        (m for m in reversed(store.get_messages(session, limit=2)) if m.role == "user"), None
+    )
+    if last_user is None:
+        raise InvalidInputError("There is no message to edit.", "没有可编辑的消息。")
+    store.truncate_from(session, last_user.id)
+    return send(store, settings, session, client, text)

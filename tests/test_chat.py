@@ -1,0 +1,192 @@
+"""A whole turn: real store file, real Ark SDK, loopback emulator."""
+
+import httpx
+import pytest
+
+from chat_core import chat
+from chat_core.ark import make_client
+from chat_core.config import load_settings
+from chat_core.emulator import ArkEmulator
+from chat_core.errors import (
+    AuthenticationError,
+    ContentFilterError,
+    InvalidInputError,
+    StreamInterruptedError,
+)
+
+KEY = "test-key"
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with ArkEmulator(api_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(emu, db_path):
+    emu.clear_requests()
+    return load_settings(env={
+        "ARK_API_KEY": KEY, "ARK_BASE_URL": emu.base_url, "ARK_MODEL": "ep-test-model",
+        "ARK_MAX_RETRIES": "0", "CHAT_DB": str(db_path), "ARK_THINKING": "disabled",
+    })
+
+
+@pytest.fixture
+def client(settings):
+    http = httpx.Client(trust_env=False)
+    yield make_client(settings, http_client=http)
+    http.close()
+
+
+def run(reply):
+    with reply:
+        return "".join(event.text for event in reply if type(event).__name__ == "ContentDelta")
+
+
+def test_a_turn_is_stored_with_usage_and_latency(store, settings, client):
+    session, _ = store.new_session("alice")
+    text = run(chat.send(store, settings, session, client, "hello there"))
+    assert text == "Echo: hello there"
+    user, reply = store.get_messages(session)
+    assert (user.role, user.content) == ("user", "hello there")
+    assert (reply.role, reply.content, reply.status) == ("assistant", text, "complete")
+    assert reply.prompt_tokens > 0 and reply.completion_tokens > 0
+    assert reply.latency_ms is not None and reply.model
+    assert store.get_session("alice", session.id).is_used
+
+
+def test_second_turn_sends_the_history(store, settings, client, emu):
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "first"))
+    run(chat.send(store, settings, session, client, "second"))
+    sent = emu.requests[-1].body["messages"]
+    assert [m["content"] for m in sent] == ["first", "Echo: first", "second"]
+
+
+def test_thinking_is_stored_apart_from_the_answer(store, settings, client):
+    session, _ = store.new_session("alice")
+    store.update_settings("alice", session.id, thinking="enabled")
+    reply = chat.send(store, settings, session, client, "why is the sky blue")
+    with reply:
+        kinds = {type(event).__name__ for event in reply}
+    assert kinds == {"ContentDelta", "ReasoningDelta"}
+    stored = store.get_messages(session)[-1]
+    assert stored.reasoning_content == "Thinking about: why is the sky blue"
+    assert stored.content == "Echo: why is the sky blue"
+    assert stored.reasoning_tokens > 0
+
+
+def test_abandoned_reply_is_saved_as_interrupted_with_partial_text(store, settings, client):
+    session, _ = store.new_session("alice")
+    reply = chat.send(store, settings, session, client, "one two three four five six")
+    with reply:
+        events = iter(reply)
+        first = [next(events).text for _ in range(3)]
+    stored = store.get_messages(session)[-1]
+    assert stored.status == "interrupted"
+    assert stored.content == "".join(first) and stored.content
+    # The user message stays, and the session can be answered again.
+    again = run(chat.regenerate(store, settings, session, client))
+    assert again == "Echo: one two three four five six"
+    assert [m.status for m in store.get_messages(session)] == ["complete", "complete"]
+
+
+def test_error_mid_stream_keeps_partial_text_and_raises(store, settings, client, emu):
+    session, _ = store.new_session("alice")
+    emu.fail_next("stream_error", after_tokens=2)
+    reply = chat.send(store, settings, session, client, "alpha beta gamma delta")
+    with pytest.raises(StreamInterruptedError), reply:
+        list(reply)
+    stored = store.get_messages(session)[-1]
+    assert (stored.status, stored.content) == ("error", "Echo: alpha ")
+    assert stored.error
+
+
+def test_dropped_connection_keeps_partial_text(store, settings, client, emu):
+    session, _ = store.new_session("alice")
+    emu.fail_next("drop", after_tokens=3)
+    reply = chat.send(store, settings, session, client, "alpha beta gamma delta")
+    with pytest.raises(StreamInterruptedError), reply:
+        list(reply)
+    stored = store.get_messages(session)[-1]
+    assert (stored.status, stored.content) == ("error", "Echo: alpha beta ")
+
+
+def test_refused_key_saves_an_error_and_keeps_the_user_message(store, settings, emu):
+    session, _ = store.new_session("alice")
+    with httpx.Client(trust_env=False) as http:
+        bad = make_client(settings, api_key="wrong-key", http_client=http)
+        reply = chat.send(store, settings, session, bad, "hello")
+        with pytest.raises(AuthenticationError) as info, reply:
+            list(reply)
+    assert "wrong-key" not in info.value.message("en") + info.value.message("zh")
+    user, failed = store.get_messages(session)
+    assert user.content == "hello"
+    assert (failed.status, failed.content) == ("error", "")
+    assert "wrong-key" not in (failed.error or "")
+
+
+def test_content_filter_finish_is_an_error_with_partial_text(store, settings, client, emu):
+    session, _ = store.new_session("alice")
+    emu.fail_next("content_filter", after_tokens=2)
+    reply = chat.send(store, settings, session, client, "tell me something")
+    with pytest.raises(ContentFilterError), reply:
+        list(reply)
+    stored = store.get_messages(session)[-1]
+    assert (stored.status, stored.content) == ("error", "Echo: tell ")
+
+
+def test_edit_last_replaces_the_turn(store, settings, client):
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "first"))
+    run(chat.send(store, settings, session, client, "typo"))
+    assert run(chat.edit_last(store, settings, session, client, "fixed")) == "Echo: fixed"
+    assert [m.content for m in store.get_messages(session)] == [
+        "first", "Echo: first", "fixed", "Echo: fixed"]
+
+
+def test_edit_with_empty_text_deletes_nothing(store, settings, client):
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "keep"))
+    with pytest.raises(InvalidInputError):
+        chat.edit_last(store, settings, session, client, "   ")
+    assert store.count_messages(session) == 2
+
+
+def test_reply_to_nothing_is_refused(store, settings, client):
+    session, _ = store.new_session("alice")
+    with pytest.raises(InvalidInputError):
+        chat.reply_to_last(store, settings, session, client)
+
+
+@pytest.mark.parametrize("mode", ["context", "responses"])
+def test_caching_modes_store_their_state_and_recover_from_expiry(
+    store, settings, client, emu, mode
+):
+    session, _ = store.new_session("alice")
+    store.update_settings("alice", session.id, cache_mode=mode)
+    run(chat.send(store, settings, session, client, "one"))
+    run(chat.send(store, settings, session, client, "two"))
+    cached = store.get_session("alice", session.id)
+    assert cached.ark_context_id if mode == "context" else cached.response_id
+    emu.expire_contexts()
+    emu.expire_responses()
+    assert run(chat.send(store, settings, session, client, "three")) == "Echo: three"
+    assert [m.content for m in store.get_messages(session)][-2:] == ["three", "Echo: three"]
+
+
+def test_failed_turn_in_a_caching_mode_drops_the_cache_state(store, settings, client, emu):
+    session, _ = store.new_session("alice")
+    store.update_settings("alice", session.id, cache_mode="responses")
+    run(chat.send(store, settings, session, client, "one"))
+    emu.fail_next("stream_error", after_tokens=1)
+    reply = chat.send(store, settings, session, client, "two")
+    with pytest.raises(StreamInterruptedError), reply:
+        list(reply)
+    assert store.get_session("alice", session.id).response_id is None
+    assert run(chat.regenerate(store, settings, session, client)) == "Echo: two"
+    sent = emu.requests[-1].body
+    assert sent["previous_response_id"] is None
+    texts = [str(item) for item in sent["input"]]
+    assert any("one" in text for text in texts)

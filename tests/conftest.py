@@ -1,15 +1,15 @@
 import sqlite3
 import sys
+from importlib.metadata import version
 
 import pytest
-import sqlite_utils
 
 from chat_core.store import Store
 
 
 def pytest_report_header(config):
     return (
-        f"sqlite {sqlite3.sqlite_version}, sqlite-utils {sqlite_utils.__version__}, "
+        f"sqlite {sqlite3.sqlite_version}, sqlite-utils {version('sqlite-utils')}, "
         f"python {sys.version.split()[0]}"
     )
 

@@ -1,0 +1,128 @@
+"""One HTTP request as the routes see it: the parsed body, ids, the fault to serve, and replies."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from . import sse
+from .errors import ApiError, invalid_parameter, missing_parameter
+from .faults import Injection
+
+if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler
+
+    from .server import ArkEmulator
+
+
+def new_request_id() -> str:
+    """A server request id shaped like real Ark's: "021" + milliseconds + random digits."""
+    return f"021{int(time.time() * 1000)}{secrets.randbelow(10**20):020d}"
+
+
+class Call:
+    """The request being served. Routes read `body` and answer through the send_* methods."""
+
+    def __init__(
+        self,
+        emulator: ArkEmulator,
+        handler: BaseHTTPRequestHandler,
+        body: dict,
+        started: float,
+    ) -> None:
+        self.emulator = emulator
+        self.body = body
+        self.started = started
+        self.request_id = new_request_id()
+        self.injection: Injection | None = None
+        self.headers_sent = False
+        self._handler = handler
+        self._client_request_id = handler.headers.get("X-Client-Request-Id", "")
+
+    # --- reading the body (nulls were already dropped) -----------------------------------
+
+    def get(self, key: str, default=None):
+        return self.body.get(key, default)
+
+    def require(self, key: str):
+        value = self.body.get(key)
+        if value in (None, "", []):
+            raise missing_parameter(key)
+        return value
+
+    def positive_int(self, key: str) -> int | None:
+        value = self.body.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise invalid_parameter(key, f"{key} must be a positive integer")
+        return value
+
+    @property
+    def model(self) -> str:
+        return str(self.body.get("model") or "")
+
+    @property
+    def wants_stream(self) -> bool:
+        return self.body.get("stream") is True
+
+    def thinking_type(self) -> str | None:
+        thinking = self.body.get("thinking")
+        return thinking.get("type") if isinstance(thinking, dict) else None
+
+    # --- answering -----------------------------------------------------------------------
+
+    def send_json(self, status: int, obj: object) -> None:
+        data = sse.dumps(obj)
+        self._start(status, "application/json", {"Content-Length": str(len(data))})
+        self._handler.wfile.write(data)
+
+    def send_error(self, error: ApiError) -> None:
+        self.send_json(error.status, error.body(self.request_id))
+
+    def send_no_content(self) -> None:
+        self._start(204, None, {"Content-Length": "0"})
+
+    def send_truncated_json(self, obj: object) -> None:
+        """Announce the whole body, send half of it and close: a "drop" on a non-stream call."""
+        data = sse.dumps(obj)
+        self._start(200, "application/json", {"Content-Length": str(len(data))})
+        self._handler.wfile.write(data[: len(data) // 2])
+        self._handler.close_connection = True
+
+    def send_stream(self, events: Iterable[tuple[int, bytes]]) -> bool:
+        """Stream SSE events; False if the stream was dropped on purpose."""
+        self._start(200, "text/event-stream", {"Transfer-Encoding": "chunked"})
+        emulator = self.emulator
+        finished = sse.pump(
+            self._handler.wfile,
+            events,
+            started=self.started,
+            ttft=emulator.ttft,
+            token_delay=emulator.token_delay,
+        )
+        if not finished:
+            self._handler.close_connection = True
+        return finished
+
+    def wait_for_generation(self, output_tokens: int) -> None:
+        """Non-stream calls take as long as streaming the same reply would."""
+        delay = self.emulator.ttft + output_tokens * self.emulator.token_delay
+        remaining = self.started + delay - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+
+    def _start(self, status: int, content_type: str | None, headers: dict[str, str]) -> None:
+        handler = self._handler
+        handler.send_response(status)
+        if content_type:
+            handler.send_header("Content-Type", content_type)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        if self._client_request_id:
+            handler.send_header("X-Client-Request-Id", self._client_request_id)
+        handler.send_header("x-request-id", self.request_id)
+        handler.end_headers()
+        self.headers_sent = True

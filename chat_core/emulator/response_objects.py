@@ -1,0 +1,201 @@
+"""Response objects and the Responses API event stream (ark-api.md §6; SDK types/responses/)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from . import errors
+from .faults import Fault
+from .replies import Reply
+from .sse import DONE, DROP, EVENT, TOKEN, dumps, sse_event
+
+_INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+@dataclass
+class Turn:
+    """Everything a response object shows about one POST /responses."""
+
+    request_id: str
+    created_at: int
+    model: str
+    reply: Reply
+    usage: dict
+    previous_response_id: str | None
+    caching: dict
+    store: bool
+    expire_at: int
+    thinking: dict | None
+    instructions: str | None
+    max_output_tokens: int | None
+
+    @property
+    def id(self) -> str:
+        return f"resp_{self.request_id}"
+
+    @property
+    def message_id(self) -> str:
+        return f"msg_{self.request_id}"
+
+    @property
+    def reasoning_id(self) -> str:
+        return f"rs_{self.request_id}"
+
+    @property
+    def status(self) -> str:
+        return "incomplete" if self.reply.finish_reason in _INCOMPLETE_REASONS else "completed"
+
+
+def response_usage(input_tokens: int, cached_tokens: int, reply: Reply) -> dict:
+    return {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": cached_tokens},
+        "output_tokens": reply.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": len(reply.reasoning)},
+        "total_tokens": input_tokens + reply.output_tokens,
+    }
+
+
+def response_object(turn: Turn, final: bool = True) -> dict:
+    """The `response` object: finished (with output and usage) or just started."""
+    status = turn.status if final else "in_progress"
+    reason = _INCOMPLETE_REASONS.get(turn.reply.finish_reason) if final else None
+    return {
+        "id": turn.id,
+        "object": "response",
+        "created_at": turn.created_at,
+        "model": turn.model,
+        "status": status,
+        "output": output_items(turn) if final else [],
+        "tools": [],
+        "usage": turn.usage if final else None,
+        "error": None,
+        "incomplete_details": {"reason": reason} if reason else None,
+        "previous_response_id": turn.previous_response_id,
+        "caching": turn.caching,
+        "store": turn.store,
+        "expire_at": turn.expire_at,
+        "thinking": turn.thinking,
+        "instructions": turn.instructions,
+        "max_output_tokens": turn.max_output_tokens,
+        "service_tier": "default",
+    }
+
+
+def output_items(turn: Turn) -> list[dict]:
+    items = [_reasoning_item(turn, done=True)] if turn.reply.reasoning else []
+    return [*items, _message_item(turn, done=True)]
+
+
+def response_events(turn: Turn) -> Iterator[tuple[int, bytes]]:
+    """created, in_progress, [reasoning item], message item, completed|incomplete, [DONE]."""
+    sequence = itertools.count()
+
+    def event(obj: dict) -> tuple[int, bytes]:
+        obj["sequence_number"] = next(sequence)
+        return EVENT, sse_event(obj)
+
+    started = response_object(turn, final=False)
+    yield event({"type": "response.created", "response": started})
+    yield event({"type": "response.in_progress", "response": started})
+    output_index = 0
+    if turn.reply.reasoning:
+        yield from _reasoning_events(turn, event, sequence)
+        output_index = 1
+    yield from _message_events(turn, output_index, event, sequence)
+    if turn.reply.failure is Fault.DROP:
+        yield DROP, b""
+        return
+    if turn.reply.failure is Fault.STREAM_ERROR:
+        yield EVENT, sse_event(errors.internal_error().body(turn.request_id))
+        return
+    done_type = "response.completed" if turn.status == "completed" else "response.incomplete"
+    yield event({"type": done_type, "response": response_object(turn)})
+    yield EVENT, DONE
+
+
+def _reasoning_events(turn: Turn, event, sequence) -> Iterator[tuple[int, bytes]]:
+    where = {"item_id": turn.reasoning_id, "output_index": 0, "summary_index": 0}
+    text = turn.reply.reasoning_text
+    yield event(
+        {"type": "response.output_item.added", "output_index": 0, "item": _reasoning_item(turn)}
+    )
+    yield event(
+        {
+            "type": "response.reasoning_summary_part.added",
+            **where,
+            "part": {"type": "summary_text", "text": ""},
+        }
+    )
+    head = b'data: {"type":"response.reasoning_summary_text.delta",%b,"delta":' % _fields(where)
+    for token in turn.reply.reasoning:
+        yield TOKEN, head + dumps(token) + b',"sequence_number":%d}\n\n' % next(sequence)
+    yield event({"type": "response.reasoning_summary_text.done", **where, "text": text})
+    yield event(
+        {
+            "type": "response.reasoning_summary_part.done",
+            **where,
+            "part": {"type": "summary_text", "text": text},
+        }
+    )
+    yield event(
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": _reasoning_item(turn, done=True),
+        }
+    )
+
+
+def _message_events(turn: Turn, index: int, event, sequence) -> Iterator[tuple[int, bytes]]:
+    where = {"item_id": turn.message_id, "output_index": index, "content_index": 0}
+    yield event(
+        {"type": "response.output_item.added", "output_index": index, "item": _message_item(turn)}
+    )
+    yield event({"type": "response.content_part.added", **where, "part": _text_part("")})
+    head = b'data: {"type":"response.output_text.delta",%b,"delta":' % _fields(where)
+    for token in turn.reply.content:
+        yield TOKEN, head + dumps(token) + b',"sequence_number":%d}\n\n' % next(sequence)
+    if turn.reply.failure is not None:
+        return
+    text = turn.reply.text
+    yield event({"type": "response.output_text.done", **where, "text": text})
+    yield event({"type": "response.content_part.done", **where, "part": _text_part(text)})
+    yield event(
+        {
+            "type": "response.output_item.done",
+            "output_index": index,
+            "item": _message_item(turn, done=True),
+        }
+    )
+
+
+def _reasoning_item(turn: Turn, done: bool = False) -> dict:
+    summary = [{"type": "summary_text", "text": turn.reply.reasoning_text}] if done else []
+    return {
+        "id": turn.reasoning_id,
+        "type": "reasoning",
+        "summary": summary,
+        "status": "completed" if done else "in_progress",
+    }
+
+
+def _message_item(turn: Turn, done: bool = False) -> dict:
+    return {
+        "id": turn.message_id,
+        "type": "message",
+        "role": "assistant",
+        "content": [_text_part(turn.reply.text)] if done else [],
+        "status": turn.status if done else "in_progress",
+    }
+
+
+def _text_part(text: str) -> dict:
+    return {"type": "output_text", "text": text, "annotations": []}
+
+
+def _fields(fields: dict) -> bytes:
+    """`{"a":1,"b":2}` as `"a":1,"b":2`, to splice into a pre-encoded event."""
+    return dumps(fields)[1:-1]

@@ -1,0 +1,36 @@
+"""Build the Ark SDK client from `Settings`."""
+
+from __future__ import annotations
+
+import httpx
+from volcenginesdkarkruntime import Ark
+
+from ..config import Settings
+from ..errors import MissingKeyError
+
+
+def make_client(
+    settings: Settings, api_key: str | None = None, *, http_client: httpx.Client | None = None
+) -> Ark:
+    """Return an `Ark` client for `settings`, using `api_key` when given.
+
+    Raises `MissingKeyError` when there is no key (the SDK would raise a bare
+    AssertionError). The SDK ignores ARK_BASE_URL, so the base URL is passed here.
+    The SDK client is not thread-safe: make one per script run or per thread,
+    never a process-wide one.
+    """
+    key = (api_key or settings.api_key or "").strip()
+    if not key:
+        raise MissingKeyError(
+            "No Ark API key is set. Set the ARK_API_KEY environment variable "
+            "(or ARK_API_KEY in .streamlit/secrets.toml), or enter a key in the app.",
+            "未设置方舟 API Key。请设置环境变量 ARK_API_KEY"
+            "（或在 .streamlit/secrets.toml 中设置 ARK_API_KEY），或在应用中输入 Key。",
+        )
+    return Ark(
+        api_key=key,
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        http_client=http_client,
+    )

@@ -1,0 +1,74 @@
+"""Estimate tokens and trim old history so a request fits the history budget.
+
+The estimate needs no tokenizer: one token per CJK character (Doubao's tokenizer
+averages a little under one per Han character) and one per four other characters,
+plus `MESSAGE_OVERHEAD` per message for the role and separators. It errs on the
+high side, so trimming keeps requests under the budget rather than just over it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+MESSAGE_OVERHEAD = 4
+CHARS_PER_TOKEN = 4
+# CJK punctuation, kana, Han (incl. extension A), Hangul, compatibility and full-width forms.
+_CJK = re.compile(
+    r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+)
+
+Message = tuple[str, str]
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count of `text` (see the module docstring)."""
+    cjk = len(_CJK.findall(text))
+    other = len(text) - cjk
+    return cjk + -(-other // CHARS_PER_TOKEN)
+
+
+def message_tokens(content: str) -> int:
+    """Estimated tokens of one chat message, overhead included."""
+    return estimate_tokens(content) + MESSAGE_OVERHEAD
+
+
+def trim_history(
+    history: Sequence[Message], budget: int, *, system_prompt: str = "", new_message: str = ""
+) -> list[Message]:
+    """Drop the oldest whole turns of `history` until everything fits `budget` tokens.
+
+    A turn is a user message with the replies that follow it, so a user message never
+    loses its answer. The system prompt and the new message are always kept and
+    counted, even when they alone exceed the budget (then no history is sent).
+    """
+    fixed = message_tokens(new_message)
+    if system_prompt:
+        fixed += message_tokens(system_prompt)
+    turns = _group_turns(history)
+    costs = [sum(message_tokens(content) for _, content in turn) for turn in turns]
+    total = fixed + sum(costs)
+    first = 0
+    while first < len(turns) and total > budget:
+        total -= costs[first]
+        first += 1
+    return [message for turn in turns[first:] for message in turn]
+
+
+def _group_turns(history: Sequence[Message]) -> list[list[Message]]:
+    turns: list[list[Message]] = []
+    for role, content in history:
+        if role == "user" or not turns:
+            turns.append([])
+        turns[-1].append((role, content))
+    return turns
+
+
+def prefix_messages(
+    system_prompt: str, history: Sequence[Message], budget: int, new_message: str
+) -> list[dict[str, str]]:
+    """The system prompt (if any) and the trimmed history, as API message dicts."""
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    kept = trim_history(history, budget, system_prompt=system_prompt, new_message=new_message)
+    messages.extend({"role": role, "content": content} for role, content in kept)
+    return messages

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from .ark import CacheUpdate, ContentDelta, Finish, ReasoningDelta, TurnRequest, Usage, stream_turn
 from .config import Settings
 from .errors import ChatError, ContentFilterError, InvalidInputError
+from .pricing import PriceTable, cost
 from .records import Message, Session
 from .store import Store
 from .text import check_message
@@ -221,3 +222,17 @@ def edit_last(store: Store, settings: Settings, session: Session, client, text: 
         raise InvalidInputError("There is no message to edit.", "没有可编辑的消息。")
     store.truncate_from(session, last_user.id)
     return send(store, settings, session, client, text)
+
+
+def message_cost(message: Message, prices: PriceTable | None = None):
+    """A stored reply's cost in CNY, or None without usage or a known price."""
+    if message.prompt_tokens is None or message.completion_tokens is None:
+        return None
+    usage = Usage(
+        prompt_tokens=message.prompt_tokens,
+        completion_tokens=message.completion_tokens,
+        cached_tokens=message.cached_tokens or 0,
+        reasoning_tokens=message.reasoning_tokens or 0,
+        model=message.model,
+    )
+    return cost(usage, message.model, prices)

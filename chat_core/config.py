@@ -15,7 +15,8 @@ from .errors import ConfigError
 
 DEFAULT_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
 DEFAULT_MODEL = "doubao-seed-1-6-250615"
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "chat.db"
+APP_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DB = APP_DIR / "data" / "chat.db"
 CACHE_MODES = ("off", "context", "responses")
 THINKING_MODES = ("enabled", "disabled", "auto")
 LANGUAGES = ("auto", "en", "zh")
@@ -40,6 +41,7 @@ SETTINGS = (
     "CHAT_BUSY_TIMEOUT",
     "CHAT_MAX_MESSAGE_CHARS",
     "CHAT_LANG",
+    "CHAT_COMMUNITY_CLOUD",
 )
 
 
@@ -64,6 +66,7 @@ class Settings:
     busy_timeout: float = 5.0
     max_message_chars: int = 100_000
     lang: str = "auto"
+    community_cloud: bool = False
 
     @property
     def has_key(self) -> bool:
@@ -94,7 +97,13 @@ def load_settings(
         busy_timeout=source.number("CHAT_BUSY_TIMEOUT", 5.0, minimum=0.0),
         max_message_chars=source.integer("CHAT_MAX_MESSAGE_CHARS", 100_000, minimum=1),
         lang=source.choice("CHAT_LANG", LANGUAGES, "auto"),
+        community_cloud=source.flag("CHAT_COMMUNITY_CLOUD", default=_served_from_cloud()),
     )
+
+
+def _served_from_cloud() -> bool:
+    # Community Cloud checks apps out under /mount/src.
+    return APP_DIR.parts[:3] == ("/", "mount", "src")
 
 
 @dataclass
@@ -107,6 +116,19 @@ class _Source:
         if value is None:
             value = self.secrets.get(name)
         return "" if value is None else str(value).strip()
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.text(name).lower()
+        if not value:
+            return default
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(
+            f"{name} must be true or false, not {value!r}.",
+            f"{name} 必须是 true 或 false，而不是 {value!r}。",
+        )
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.text(name).lower() or default

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -33,6 +34,12 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         # HTTPServer.server_bind calls socket.getfqdn(), a DNS lookup that can stall.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address) -> None:
+        # A client closing a keep-alive connection is normal; anything else is a bug.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:

@@ -167,7 +167,9 @@ class _Source:
 
 def _in_range(name, value, minimum, maximum):
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = f"[{minimum if minimum is not None else '-inf'}, {maximum if maximum is not None else 'inf'}]"
+        low = "-inf" if minimum is None else minimum
+        high = "inf" if maximum is None else maximum
+        bounds = f"[{low}, {high}]"
         raise ConfigError(
             f"{name} must be within {bounds}, not {value}.",
             f"{name} 必须在 {bounds} 范围内，而不是 {value}。",

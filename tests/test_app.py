@@ -1,0 +1,307 @@
+"""AppTest: the page's logic against a real SQLite file and the loopback emulator."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from chat_core.emulator import ArkEmulator
+from chat_core.store import Store
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+KEY = "test-key"
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with ArkEmulator(api_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def env(monkeypatch, emu, db_path):
+    emu.clear_faults()
+    for name, value in {
+        "ARK_API_KEY": KEY, "ARK_BASE_URL": emu.base_url, "ARK_MODEL": "ep-test",
+        "ARK_MAX_RETRIES": "0", "CHAT_DB": str(db_path), "NO_PROXY": "127.0.0.1",
+        "ARK_THINKING": "disabled",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("ARK_CACHE", "CHAT_LANG"):
+        monkeypatch.delenv(name, raising=False)
+    return db_path
+
+
+def app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.user = {}  # no login and no proxy header: the single-user owner "local"
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def param(at, key="session"):
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) else value
+
+
+def texts(at):
+    return [(m.name, [md.value for md in m.markdown]) for m in at.chat_message]
+
+
+def flags(db_path):
+    with Store(db_path) as store:
+        return dict(store.db.execute("SELECT id, is_used FROM chat_session").fetchall())
+
+
+def test_smoke_opens_an_unused_session(env):
+    at = app().run()
+    assert not at.exception
+    assert at.sidebar.button(key="new_chat").label == "New chat"
+    assert flags(env) == {param(at): 0}
+    assert len(at.chat_message) == 0
+
+
+def test_round_trip_streams_and_stores_the_reply(env):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("hello there").run()
+    assert not at.exception
+    assert texts(at) == [("user", ["hello there"]), ("assistant", ["Echo: hello there"])]
+    caption = at.chat_message[1].caption[0].value
+    assert "in (0 cached)" in caption and " out" in caption
+    assert flags(env) == {param(at): 1}
+    assert at.sidebar.button(key=f"session-{param(at)}").label == "hello there"
+
+
+def test_new_chat_reuses_the_unused_session_with_a_notice(env):
+    at = app().run()
+    first = param(at)
+    at.sidebar.button(key="new_chat").click().run()
+    assert param(at) == first
+    assert [i.value for i in at.info] == ["Continue in the session you have not started yet"]
+    at.chat_input(key="chat_input").set_value("first message").run()
+    at.sidebar.button(key="new_chat").click().run()
+    second = param(at)
+    assert second != first and not at.info
+    at.sidebar.button(key="new_chat").click().run()
+    assert param(at) == second
+    assert flags(env) == {first: 1, second: 0}
+
+
+def test_reuse_notice_in_chinese(env):
+    at = app()
+    at.context = {"locale": "zh-CN"}
+    at.run()
+    at.sidebar.button(key="new_chat").click().run()
+    assert [i.value for i in at.info] == ["请继续使用当前未开始的会话"]
+    assert at.sidebar.button(key="new_chat").label == "新建会话"
+
+
+def test_session_in_the_url_is_restored(env):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("remember me").run()
+    sid = param(at)
+    reopened = app(session=sid).run()
+    assert param(reopened) == sid
+    assert texts(reopened)[0] == ("user", ["remember me"])
+
+
+@pytest.mark.parametrize("bad", ["nope", "1 OR 1=1", "../../etc/passwd", "x" * 10_000, "%00"])
+def test_unknown_or_malformed_session_falls_back_with_a_notice(env, bad):
+    at = app(session=bad).run()
+    assert not at.exception
+    assert param(at) != bad and param(at) in flags(env)
+    assert any("does not exist" in i.value for i in at.info)
+
+
+def test_foreign_session_is_never_shown(env):
+    with Store(env) as store:
+        theirs, _ = store.new_session("mallory")
+        store.start_turn(theirs, "mallory's secret")
+    at = app(session=theirs.id).run()
+    assert param(at) != theirs.id
+    assert all("secret" not in str(m.markdown) for m in at.chat_message)
+    assert f"session-{theirs.id}" not in [b.key for b in at.sidebar.button]
+    assert any("does not exist" in i.value for i in at.info)
+
+
+def test_error_shows_a_message_and_retry_recovers(env, emu):
+    at = app().run()
+    emu.fail_next("500")
+    at.chat_input(key="chat_input").set_value("please answer").run()
+    assert not at.exception
+    assert texts(at)[0] == ("user", ["please answer"])
+    assert at.chat_message[1].error[0].value.startswith("Reply failed")
+    at.button(key="retry").click().run()
+    assert texts(at) == [("user", ["please answer"]), ("assistant", ["Echo: please answer"])]
+    assert not at.error
+
+
+def test_error_partial_text_is_kept(env, emu):
+    at = app().run()
+    emu.fail_next("stream_error", after_tokens=2)
+    at.chat_input(key="chat_input").set_value("alpha beta gamma").run()
+    assert texts(at)[1] == ("assistant", ["Echo: alpha"])
+    assert at.chat_message[1].error
+
+
+def test_no_key_first_run_still_browses_history(env, monkeypatch):
+    with Store(env) as store:
+        old, _ = store.new_session("local")
+        store.start_turn(old, "an older question")
+    monkeypatch.delenv("ARK_API_KEY")
+    at = app(session=old.id).run()
+    assert not at.exception
+    assert texts(at)[0] == ("user", ["an older question"])
+    assert at.chat_input(key="chat_input").disabled
+    assert any("ARK_API_KEY" in i.value for i in at.sidebar.info)
+    at.sidebar.text_input(key="api_key_input").input(KEY).run()
+    assert not at.chat_input(key="chat_input").disabled
+    at.chat_input(key="chat_input").set_value("now with a key").run()
+    assert texts(at)[-1] == ("assistant", ["Echo: now with a key"])
+    with Store(env) as store:
+        dump = "\n".join(str(row) for row in store.db.execute("SELECT * FROM chat_session"))
+        dump += "\n".join(str(row) for row in store.db.execute("SELECT * FROM chat_message"))
+    assert KEY not in dump
+
+
+def test_regenerate_and_edit_last(env):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("first try").run()
+    at.button(key="regenerate").click().run()
+    assert texts(at) == [("user", ["first try"]), ("assistant", ["Echo: first try"])]
+    at.button(key="edit_last").click().run()
+    at.text_area(key="edit_text").input("second try")
+    at.button(key="FormSubmitter:edit_form-Save and resend").click().run()
+    assert texts(at) == [("user", ["second try"]), ("assistant", ["Echo: second try"])]
+
+
+def test_settings_are_kept_on_the_draft_session(env, emu):
+    at = app().run()
+    sid = param(at)
+    at.text_input[0].input("ep-custom")
+    at.text_area[0].input("Answer briefly.")
+    at.button(key=f"FormSubmitter:settings-{sid}-Save").click().run()
+    assert any("Settings saved" in i.value for i in at.info)
+    at.chat_input(key="chat_input").set_value("with settings").run()
+    sent = emu.requests[-1].body
+    assert sent["model"] == "ep-custom"
+    assert sent["messages"][0] == {"role": "system", "content": "Answer briefly."}
+    assert flags(env)[sid] == 1
+
+
+def test_rename_pin_and_delete(env):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("to be renamed").run()
+    sid = param(at)
+    at.sidebar.text_input[1].input("Renamed chat")
+    at.sidebar.button(key=f"FormSubmitter:rename-{sid}-Save").click().run()
+    assert at.sidebar.button(key=f"session-{sid}").label == "Renamed chat"
+    at.sidebar.button(key="pin").click().run()
+    assert at.sidebar.button(key=f"session-{sid}").label == "📌 Renamed chat"
+    assert at.sidebar.caption[0].value == "Pinned"
+    at.sidebar.button(key="delete").click().run()
+    assert "Delete this chat" in at.sidebar.warning[0].value
+    at.sidebar.button(key="delete_yes").click().run()
+    assert param(at) != sid and sid not in flags(env)
+    assert any("deleted" in i.value for i in at.info)
+
+
+def test_search_finds_chats_with_snippets(env):
+    with Store(env) as store:
+        for text in ("明天北京的天气怎么样？", "How do I sort a list in Python?"):
+            session, _ = store.new_session("local")
+            store.start_turn(session, text)
+    at = app().run()
+    at.sidebar.text_input(key="search").input("天气").run()
+    hits = [b.label for b in at.sidebar.button if b.key.startswith("hit-")]
+    assert hits == ["明天北京的天气怎么样？"]
+    at.sidebar.text_input(key="search").input('sort" AND (NEAR *').run()
+    assert not at.exception
+    assert any("No chat matches" in c.value for c in at.sidebar.caption)
+
+
+def test_import_of_an_export(env):
+    with Store(env) as store:
+        session, _ = store.new_session("local")
+        store.start_turn(session, "exported question")
+        from chat_core.transfer import export_json
+
+        exported = export_json(store, "local", session.id)
+    # AppTest has no file-upload driver for st.file_uploader; the same code path is the
+    # store-level import, exercised here through the page's selection afterwards.
+    with Store(env) as store:
+        from chat_core.transfer import import_json
+
+        imported = import_json(store, "local", exported)
+    at = app(session=imported.id).run()
+    assert texts(at)[0] == ("user", ["exported question"])
+    assert json.loads(exported)["format"] == "ark-chat-session"
+
+
+def test_logged_in_users_see_only_their_own_sessions(env):
+    with Store(env) as store:
+        mine, _ = store.new_session("alice@example.com")
+        store.start_turn(mine, "alice's chat")
+        theirs, _ = store.new_session("bob@example.com")
+        store.start_turn(theirs, "bob's chat")
+    at = app()
+    at.user = {"email": "alice@example.com"}
+    at.run()
+    keys = [b.key for b in at.sidebar.button]
+    assert f"session-{mine.id}" in keys and f"session-{theirs.id}" not in keys
+    at.query_params["session"] = theirs.id
+    at.run()
+    assert param(at) != theirs.id
+
+
+def test_login_is_required_when_auth_is_configured(env):
+    at = app()
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
+                          "cookie_secret": "x", "client_id": "x", "client_secret": "x",
+                          "server_metadata_url": "https://example.invalid/.well-known"}
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception
+    assert at.button(key="log_in")
+    assert not at.chat_input
+    assert flags(env) == {}
+
+
+def test_language_switch(env):
+    at = app().run()
+    at.sidebar.segmented_control(key="lang_choice").set_value("zh").run()
+    assert at.sidebar.button(key="new_chat").label == "新建会话"
+
+
+def test_interrupted_reply_is_marked_and_offers_regenerate(env):
+    with Store(env) as store:
+        session, _ = store.new_session("local")
+        store.start_turn(session, "cut me off")
+        reply = store.begin_reply(session)
+        store.save_reply(session, reply.id, content="Echo: cut", status="interrupted")
+    at = app(session=session.id).run()
+    assert texts(at)[1] == ("assistant", ["Echo: cut"])
+    assert at.chat_message[1].warning[0].value == "Reply interrupted"
+    at.button(key="regenerate").click().run()
+    assert texts(at)[1] == ("assistant", ["Echo: cut me off"])
+
+
+def test_model_output_html_is_not_rendered_as_html(env, emu):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("<script>alert(1)</script> **bold**").run()
+    assert not at.exception
+    for message in at.chat_message:
+        for block in message.markdown:
+            assert block.allow_html is False if hasattr(block, "allow_html") else True
+    assert texts(at)[1][1] == ["Echo: <script>alert(1)</script> **bold**"]
+
+
+def test_empty_and_huge_messages_get_a_clear_message(env):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("x" * 200_000).run()
+    assert not at.exception
+    assert "too long" in at.error[0].value
+    assert len(at.chat_message) == 0
+    assert flags(env) == {param(at): 0}

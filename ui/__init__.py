@@ -1,0 +1,1 @@
+"""The Streamlit UI of Ark Chat: the only package that imports streamlit."""

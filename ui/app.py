@@ -1,0 +1,61 @@
+"""The page: settings, identity and the store for this run, then sidebar and chat."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chat_core.chat import effective
+from chat_core.errors import ChatError
+
+from .chat_view import chat_area
+from .runtime import (
+    Visit,
+    language,
+    notify,
+    owner_or_stop,
+    select_session,
+    settings_or_stop,
+    show_notices,
+    store_or_stop,
+)
+from .settings_view import render_settings
+from .sidebar import render_sidebar
+from .text import t
+
+
+def main() -> None:
+    st.set_page_config(page_title="Ark Chat", page_icon="💬", layout="wide")
+    settings = settings_or_stop()
+    lang = language(settings)
+    visit = Visit(settings, owner_or_stop(lang), lang)
+    with store_or_stop(settings, lang) as store:
+        try:
+            session = current_session(visit, store)
+            render_sidebar(visit, store, session)
+            render_header(visit, store, session)
+        except ChatError as exc:
+            st.error(exc.message(lang), icon="⚠️")
+            st.stop()
+    chat_area(visit, session.id)
+
+
+def current_session(visit: Visit, store):
+    """The session in `?session=`, if it is the visitor's; else their unused one."""
+    requested = st.query_params.get("session")
+    session = store.find_session(visit.owner, requested) if requested else None
+    if requested and session is None:
+        notify("unknown_session")
+    if session is None:
+        session, _ = store.new_session(visit.owner)
+        select_session(session.id)
+    return session
+
+
+def render_header(visit: Visit, store, session) -> None:
+    chosen = effective(session, visit.settings)
+    title, controls = st.columns([0.8, 0.2], vertical_alignment="bottom")
+    title.subheader(session.title or t(visit.lang, "untitled"), anchor=False)
+    title.caption(f"{chosen['model']} · {t(visit.lang, 'cache_' + chosen['cache_mode'])}")
+    with controls:
+        render_settings(visit, store, session)
+    show_notices(visit.lang)

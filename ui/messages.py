@@ -1,0 +1,51 @@
+"""Rendering stored messages: Markdown answers, collapsed reasoning, status and usage."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chat_core.chat import message_cost
+from chat_core.markdown import for_display
+from chat_core.records import Message
+
+from .text import t
+
+STATUS_KEYS = {"interrupted": "interrupted", "streaming": "streaming_elsewhere"}
+
+
+def render_message(message: Message, lang: str, prices) -> None:
+    with st.chat_message(message.role):
+        if message.reasoning_content:
+            with st.expander(t(lang, "thinking"), expanded=False, icon="💭"):
+                st.markdown(for_display(message.reasoning_content))
+        if message.content:
+            st.markdown(for_display(message.content) if message.role == "assistant"
+                        else message.content)
+        render_status(message, lang)
+        if message.role == "assistant" and message.status == "complete":
+            st.caption(usage_line(message, lang, prices))
+
+
+def render_status(message: Message, lang: str) -> None:
+    if message.status == "error":
+        st.error(f"{t(lang, 'failed')}: {message.error or ''}".rstrip(": "), icon="⚠️")
+    elif message.status in STATUS_KEYS:
+        st.warning(t(lang, STATUS_KEYS[message.status]), icon="✂️")
+
+
+def usage_line(message: Message, lang: str, prices) -> str:
+    parts = []
+    if message.prompt_tokens is not None:
+        parts.append(t(lang, "tokens", prompt=message.prompt_tokens,
+                       cached=message.cached_tokens or 0,
+                       completion=message.completion_tokens or 0))
+        if message.reasoning_tokens:
+            parts.append(t(lang, "reasoning_tokens", count=message.reasoning_tokens))
+        cost = message_cost(message, prices)
+        if cost is not None:
+            parts.append(t(lang, "cost", cost=f"{cost:.4f}"))
+    if message.latency_ms is not None:
+        parts.append(t(lang, "latency", seconds=message.latency_ms / 1000))
+    if message.model:
+        parts.append(message.model)
+    return " · ".join(parts)

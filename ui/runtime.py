@@ -1,0 +1,131 @@
+"""Per-run plumbing: settings, identity, the store, the Ark client, language, notices."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from chat_core.ark import make_client
+from chat_core.config import Settings, load_settings
+from chat_core.errors import ChatError
+from chat_core.identity import LOCAL_OWNER, owner_from_user
+from chat_core.store import Store
+
+from .text import language_for, t
+
+KEY_INPUT = "api_key_input"
+LANG_CHOICE = "lang_choice"
+NOTICES = "notices"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What every part of the page needs for this run."""
+
+    settings: Settings
+    owner: str
+    lang: str
+
+    @property
+    def api_key(self) -> str | None:
+        return st.session_state.get(KEY_INPUT) or self.settings.api_key
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
+
+
+def secrets() -> Mapping[str, object]:
+    """`st.secrets` as a dict; empty when there is no secrets file at all."""
+    try:
+        return st.secrets.to_dict()
+    except (FileNotFoundError, KeyError):
+        return {}
+
+
+def settings_or_stop() -> Settings:
+    try:
+        return load_settings(secrets=secrets())
+    except ChatError as exc:
+        st.error(exc.message(language_for(st.context.locale)))
+        st.stop()
+
+
+def language(settings: Settings) -> str:
+    chosen = st.session_state.get(LANG_CHOICE) or settings.lang
+    return language_for(st.context.locale, chosen)
+
+
+def owner_or_stop(lang: str) -> str:
+    """The logged-in or proxy-asserted user, else `local`. Stops the page when a login or
+    proxy is configured but nobody is identified."""
+    user = st.user.to_dict()
+    if "auth" in secrets():
+        if not user.get("is_logged_in"):
+            st.title(t(lang, "app_title"))
+            st.info(t(lang, "login_needed"))
+            st.button(t(lang, "log_in"), on_click=st.login, key="log_in")
+            st.stop()
+        return owner_from_user(user) or st.stop()
+    owner = owner_from_user(user)
+    if owner is None and st.get_option("server.trustedUserHeaders"):
+        st.error(t(lang, "proxy_identity_missing"))
+        st.stop()
+    return owner or LOCAL_OWNER
+
+
+def open_store(settings: Settings) -> Store:
+    """A store for this run (or fragment run): sqlite3 connections must not cross the
+    threads Streamlit runs scripts on."""
+    return Store.from_settings(settings)
+
+
+def store_or_stop(settings: Settings, lang: str) -> Store:
+    try:
+        return open_store(settings)
+    except ChatError as exc:
+        st.error(exc.message(lang))
+        st.stop()
+
+
+def client(visit: Visit):
+    """The Ark client of this browser session, rebuilt when the key or endpoint changes.
+
+    Kept across runs so the HTTPS connection to Ark stays open between turns. Raises
+    `MissingKeyError` without a key.
+    """
+    key = visit.api_key or ""
+    fingerprint = hashlib.sha256(
+        f"{visit.settings.base_url}\0{key}\0{visit.settings.timeout}".encode()
+    ).hexdigest()
+    cached = st.session_state.get("_ark_client")
+    if cached and cached[0] == fingerprint:
+        return cached[1]
+    built = make_client(visit.settings, api_key=key)
+    st.session_state["_ark_client"] = (fingerprint, built)
+    return built
+
+
+def notify(key: str, **values: object) -> None:
+    """Queue a notice for the next run of the page."""
+    st.session_state.setdefault(NOTICES, []).append((key, values))
+
+
+def show_notices(lang: str) -> None:
+    for key, values in st.session_state.pop(NOTICES, []):
+        st.info(t(lang, key, **values), icon="ℹ️")
+
+
+def select_session(session_id: str) -> None:
+    st.query_params["session"] = session_id
+
+
+def rerun_fragment_or_page() -> None:
+    """Rerun only the running fragment when this is a fragment run; during a full run
+    (a fragment-scoped rerun is not allowed then) rerun the page."""
+    ctx = get_script_run_ctx()
+    st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run else "app")

@@ -1,0 +1,180 @@
+"""The sidebar: New chat, search, the grouped session list, the current chat's actions,
+import, language, API key and identity."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from chat_core.errors import ChatError
+from chat_core.grouping import group_sessions, user_zone
+from chat_core.markdown import escape
+from chat_core.records import Session
+from chat_core.transfer import export_json, export_markdown, import_json
+
+from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, open_store, select_session
+from .text import t
+
+PAGE = 30
+LIST_LIMIT = "list_limit"
+CONFIRM_DELETE = "confirm_delete"
+
+
+def render_sidebar(visit: Visit, store, current: Session) -> None:
+    with st.sidebar:
+        st.button(t(visit.lang, "new_chat"), key="new_chat", icon="✏️", type="primary",
+                  width="stretch", on_click=_new_chat, args=(visit,))
+        query = st.text_input(t(visit.lang, "search"), key="search", icon="🔍",
+                              placeholder=t(visit.lang, "search"), label_visibility="collapsed")
+        if query.strip():
+            _search_results(visit, store, query, current)
+        else:
+            _session_list(visit, store, current)
+        st.divider()
+        _import(visit, store)
+        _preferences(visit)
+
+
+def _new_chat(visit: Visit) -> None:
+    try:
+        with open_store(visit.settings) as store:
+            session, is_new = store.new_session(visit.owner)
+    except ChatError as exc:
+        st.session_state["sidebar_error"] = exc.message(visit.lang)
+        return
+    if not is_new:
+        notify("reused_notice")
+    st.session_state.pop(CONFIRM_DELETE, None)
+    select_session(session.id)
+
+
+def _session_list(visit: Visit, store, current: Session) -> None:
+    limit = st.session_state.get(LIST_LIMIT, PAGE)
+    sessions = store.list_sessions(visit.owner, limit=limit + 1)
+    zone = user_zone(st.context.timezone)
+    now = datetime.now(timezone.utc)
+    for group, items in group_sessions(sessions[:limit], now, zone):
+        st.caption(t(visit.lang, f"group_{group}"))
+        for session in items:
+            _entry(visit, store, session, session.id == current.id)
+    if len(sessions) > limit:
+        st.button(t(visit.lang, "show_more"), key="show_more_sessions", width="stretch",
+                  on_click=st.session_state.__setitem__, args=(LIST_LIMIT, limit + PAGE))
+
+
+def _entry(visit: Visit, store, session: Session, is_current: bool) -> None:
+    label = _label(session, visit.lang)
+    if not is_current:
+        st.button(label, key=f"session-{session.id}", width="stretch",
+                  on_click=select_session, args=(session.id,))
+        return
+    left, right = st.columns([0.8, 0.2], gap="small", vertical_alignment="center")
+    left.button(label, key=f"session-{session.id}", type="primary", width="stretch")
+    with right.popover("", icon=":material/more_vert:", help=t(visit.lang, "chat_actions")):
+        _actions(visit, store, session)
+
+
+def _label(session: Session, lang: str) -> str:
+    title = session.title or t(lang, "untitled")
+    return ("📌 " if session.pinned else "") + escape(title)
+
+
+def _actions(visit: Visit, store, session: Session) -> None:
+    lang, owner = visit.lang, visit.owner
+    with st.form(f"rename-{session.id}", border=False):
+        title = st.text_input(t(lang, "rename"), value=session.title or "", max_chars=200)
+        if st.form_submit_button(t(lang, "save")):
+            _safely(lambda: store.rename(owner, session.id, title), lang)
+            st.rerun()
+    pin_label = t(lang, "unpin" if session.pinned else "pin")
+    if st.button(pin_label, key="pin", icon="📌", width="stretch"):
+        _safely(lambda: store.set_pinned(owner, session.id, not session.pinned), lang)
+        st.rerun()
+    name = (session.title or "chat")[:40]
+    st.download_button(t(lang, "export_md"), key="export_md", width="stretch", icon="⬇️",
+                       data=lambda: _export(visit, export_markdown, session.id),
+                       file_name=f"{name}.md", mime="text/markdown", on_click="ignore")
+    st.download_button(t(lang, "export_json"), key="export_json", width="stretch", icon="⬇️",
+                       data=lambda: _export(visit, export_json, session.id),
+                       file_name=f"{name}.json", mime="application/json", on_click="ignore")
+    _delete(visit, store, session)
+
+
+def _export(visit: Visit, export, session_id: str) -> str:
+    """Downloads are built on click, after this run's store has closed: open a fresh one."""
+    with open_store(visit.settings) as store:
+        return export(store, visit.owner, session_id)
+
+
+def _delete(visit: Visit, store, session: Session) -> None:
+    lang = visit.lang
+    if st.session_state.get(CONFIRM_DELETE) != session.id:
+        st.button(t(lang, "delete"), key="delete", icon="🗑️", width="stretch",
+                  on_click=st.session_state.__setitem__, args=(CONFIRM_DELETE, session.id))
+        return
+    st.warning(t(lang, "delete_confirm"))
+    if st.button(t(lang, "delete_yes"), key="delete_yes", type="primary", width="stretch"):
+        _safely(lambda: store.delete_session(visit.owner, session.id), lang)
+        st.session_state.pop(CONFIRM_DELETE, None)
+        replacement, _ = store.new_session(visit.owner)
+        select_session(replacement.id)
+        notify("deleted")
+        st.rerun()
+
+
+def _search_results(visit: Visit, store, query: str, current: Session) -> None:
+    hits = store.search(visit.owner, query)
+    if not hits:
+        st.caption(t(visit.lang, "search_none", query=escape(query[:80])))
+    for hit in hits:
+        title = escape(hit.title or t(visit.lang, "untitled"))
+        st.button(title, key=f"hit-{hit.session_id}", width="stretch",
+                  type="primary" if hit.session_id == current.id else "secondary",
+                  on_click=select_session, args=(hit.session_id,))
+        if hit.snippet and hit.snippet != hit.title:
+            st.caption(escape(hit.snippet))
+
+
+def _import(visit: Visit, store) -> None:
+    with st.expander(t(visit.lang, "import"), icon="📥"):
+        st.caption(t(visit.lang, "backup_note"))
+        upload = st.file_uploader(t(visit.lang, "import"), type=["json"], key="import_file",
+                                  label_visibility="collapsed")
+        if upload is None or st.session_state.get("imported_file") == upload.file_id:
+            return
+        st.session_state["imported_file"] = upload.file_id
+        try:
+            session = import_json(store, visit.owner, upload.getvalue())
+        except ChatError as exc:
+            st.error(exc.message(visit.lang))
+            return
+        select_session(session.id)
+        notify("imported", title=session.title or t(visit.lang, "untitled"))
+        st.rerun()
+
+
+def _preferences(visit: Visit) -> None:
+    lang = visit.lang
+    st.segmented_control(t(lang, "language"), ["en", "zh"], key=LANG_CHOICE,
+                         format_func={"en": "English", "zh": "中文"}.get, default=lang)
+    if not visit.settings.has_key:
+        st.text_input(t(lang, "api_key"), type="password", key=KEY_INPUT,
+                      help=t(lang, "api_key_help"))
+        if not visit.has_key:
+            st.info(t(lang, "setup_note"))
+    if visit.owner != "local":
+        st.caption(t(lang, "signed_in_as", owner=escape(visit.owner)))
+        if st.user.get("is_logged_in"):
+            st.button(t(lang, "log_out"), key="log_out", on_click=st.logout)
+    if visit.settings.community_cloud:
+        st.caption(t(lang, "cloud_notice"))
+    if error := st.session_state.pop("sidebar_error", None):
+        st.error(error)
+
+
+def _safely(action, lang: str) -> None:
+    try:
+        action()
+    except ChatError as exc:
+        st.session_state["sidebar_error"] = exc.message(lang)

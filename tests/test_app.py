@@ -199,7 +199,7 @@ def test_rename_pin_and_delete(env):
     at.sidebar.button(key=f"FormSubmitter:rename-{sid}-Save").click().run()
     assert at.sidebar.button(key=f"session-{sid}").label == "Renamed chat"
     at.sidebar.button(key="pin").click().run()
-    assert at.sidebar.button(key=f"session-{sid}").label == "📌 Renamed chat"
+    assert at.sidebar.button(key=f"session-{sid}").label == ":material/keep: Renamed chat"
     assert at.sidebar.caption[0].value == "Pinned"
     at.sidebar.button(key="delete").click().run()
     assert "Delete this chat" in at.sidebar.warning[0].value

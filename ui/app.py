@@ -6,6 +6,7 @@ import streamlit as st
 
 from chat_core.chat import effective
 from chat_core.errors import ChatError
+from chat_core.markdown import escape
 
 from .chat_view import chat_area
 from .runtime import (
@@ -34,7 +35,7 @@ def main() -> None:
             render_sidebar(visit, store, session)
             render_header(visit, store, session)
         except ChatError as exc:
-            st.error(exc.message(lang), icon="⚠️")
+            st.error(exc.message(lang), icon=":material/error:")
             st.stop()
     chat_area(visit, session.id)
 
@@ -54,7 +55,7 @@ def current_session(visit: Visit, store):
 def render_header(visit: Visit, store, session) -> None:
     chosen = effective(session, visit.settings)
     title, controls = st.columns([0.8, 0.2], vertical_alignment="bottom")
-    title.subheader(session.title or t(visit.lang, "untitled"), anchor=False)
+    title.subheader(escape(session.title or t(visit.lang, "untitled")), anchor=False)
     title.caption(f"{chosen['model']} · {t(visit.lang, 'cache_' + chosen['cache_mode'])}")
     with controls:
         render_settings(visit, store, session)

@@ -77,19 +77,19 @@ def _reply_actions(visit: Visit, messages) -> None:
     if not messages or not visit.has_key:
         return
     last = messages[-1]
-    columns = st.columns(3, gap="small", width=360)
+    row = st.container(horizontal=True, gap="small")
     if last.role == "assistant" and last.status == "error":
-        columns[0].button(t(visit.lang, "retry"), key="retry", icon="🔁",
-                          on_click=_queue, args=("regenerate",))
+        row.button(t(visit.lang, "retry"), key="retry", icon=":material/refresh:",
+                   on_click=_queue, args=("regenerate",))
     elif last.role == "assistant":
-        columns[0].button(t(visit.lang, "regenerate"), key="regenerate", icon="🔄",
-                          on_click=_queue, args=("regenerate",))
+        row.button(t(visit.lang, "regenerate"), key="regenerate", icon=":material/autorenew:",
+                   on_click=_queue, args=("regenerate",))
     else:  # the user's message has no reply yet (it was cut off before one started)
-        columns[0].button(t(visit.lang, "retry"), key="retry", icon="🔁",
-                          on_click=_queue, args=("answer",))
+        row.button(t(visit.lang, "retry"), key="retry", icon=":material/refresh:",
+                   on_click=_queue, args=("answer",))
     if any(m.role == "user" for m in messages[-2:]):
-        columns[1].button(t(visit.lang, "edit"), key="edit_last", icon="✏️",
-                          on_click=st.session_state.__setitem__, args=(EDITING, True))
+        row.button(t(visit.lang, "edit"), key="edit_last", icon=":material/edit:",
+                   on_click=st.session_state.__setitem__, args=(EDITING, True))
 
 
 def _edit_form(visit: Visit, messages) -> None:
@@ -119,7 +119,7 @@ def _answer(visit: Visit, store, session, make_reply, prompt: str | None = None)
     try:
         reply = make_reply(client(visit))
     except ChatError as exc:
-        st.error(exc.message(visit.lang), icon="⚠️")
+        st.error(exc.message(visit.lang), icon=":material/error:")
         return
     if prompt is not None:
         with st.chat_message("user"):
@@ -157,7 +157,7 @@ def _content(reply, thinking, lang):
 
 
 def _paint(slot, reasoning, lang) -> None:
-    with slot.container(), st.expander(t(lang, "thinking"), expanded=False, icon="💭"):
+    with slot.container(), st.expander(t(lang, "thinking"), expanded=False, icon=":material/psychology:"):
         st.markdown(for_display("".join(reasoning)))
 
 

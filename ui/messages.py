@@ -16,11 +16,10 @@ STATUS_KEYS = {"interrupted": "interrupted", "streaming": "streaming_elsewhere"}
 def render_message(message: Message, lang: str, prices) -> None:
     with st.chat_message(message.role):
         if message.reasoning_content:
-            with st.expander(t(lang, "thinking"), expanded=False, icon="💭"):
+            with st.expander(t(lang, "thinking"), expanded=False, icon=":material/psychology:"):
                 st.markdown(for_display(message.reasoning_content))
         if message.content:
-            st.markdown(for_display(message.content) if message.role == "assistant"
-                        else message.content)
+            st.markdown(for_display(message.content))
         render_status(message, lang)
         if message.role == "assistant" and message.status == "complete":
             st.caption(usage_line(message, lang, prices))
@@ -28,9 +27,9 @@ def render_message(message: Message, lang: str, prices) -> None:
 
 def render_status(message: Message, lang: str) -> None:
     if message.status == "error":
-        st.error(f"{t(lang, 'failed')}: {message.error or ''}".rstrip(": "), icon="⚠️")
+        st.error(f"{t(lang, 'failed')}: {message.error or ''}".rstrip(": "), icon=":material/error:")
     elif message.status in STATUS_KEYS:
-        st.warning(t(lang, STATUS_KEYS[message.status]), icon="✂️")
+        st.warning(t(lang, STATUS_KEYS[message.status]), icon=":material/content_cut:")
 
 
 def usage_line(message: Message, lang: str, prices) -> str:

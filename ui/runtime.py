@@ -117,7 +117,7 @@ def notify(key: str, **values: object) -> None:
 
 def show_notices(lang: str) -> None:
     for key, values in st.session_state.pop(NOTICES, []):
-        st.info(t(lang, key, **values), icon="ℹ️")
+        st.info(t(lang, key, **values), icon=":material/info:")
 
 
 def select_session(session_id: str) -> None:

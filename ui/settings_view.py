@@ -17,7 +17,7 @@ from .text import t
 def render_settings(visit: Visit, store, session: Session) -> None:
     lang = visit.lang
     current = effective(session, visit.settings)
-    with st.popover(t(lang, "settings"), icon="⚙️"), st.form(f"settings-{session.id}"):
+    with st.popover(t(lang, "settings"), icon=":material/tune:"), st.form(f"settings-{session.id}"):
         model = st.text_input(t(lang, "model"), value=current["model"], max_chars=200)
         system_prompt = st.text_area(t(lang, "system_prompt"),
                                      value=current["system_prompt"] or "", max_chars=20_000)

@@ -23,9 +23,9 @@ CONFIRM_DELETE = "confirm_delete"
 
 def render_sidebar(visit: Visit, store, current: Session) -> None:
     with st.sidebar:
-        st.button(t(visit.lang, "new_chat"), key="new_chat", icon="✏️", type="primary",
+        st.button(t(visit.lang, "new_chat"), key="new_chat", icon=":material/edit_square:", type="primary",
                   width="stretch", on_click=_new_chat, args=(visit,))
-        query = st.text_input(t(visit.lang, "search"), key="search", icon="🔍",
+        query = st.text_input(t(visit.lang, "search"), key="search", icon=":material/search:",
                               placeholder=t(visit.lang, "search"), label_visibility="collapsed")
         if query.strip():
             _search_results(visit, store, query, current)
@@ -77,7 +77,7 @@ def _entry(visit: Visit, store, session: Session, is_current: bool) -> None:
 
 def _label(session: Session, lang: str) -> str:
     title = session.title or t(lang, "untitled")
-    return ("📌 " if session.pinned else "") + escape(title)
+    return (":material/keep: " if session.pinned else "") + escape(title)
 
 
 def _actions(visit: Visit, store, session: Session) -> None:
@@ -88,14 +88,14 @@ def _actions(visit: Visit, store, session: Session) -> None:
             _safely(lambda: store.rename(owner, session.id, title), lang)
             st.rerun()
     pin_label = t(lang, "unpin" if session.pinned else "pin")
-    if st.button(pin_label, key="pin", icon="📌", width="stretch"):
+    if st.button(pin_label, key="pin", icon=":material/keep:", width="stretch"):
         _safely(lambda: store.set_pinned(owner, session.id, not session.pinned), lang)
         st.rerun()
     name = (session.title or "chat")[:40]
-    st.download_button(t(lang, "export_md"), key="export_md", width="stretch", icon="⬇️",
+    st.download_button(t(lang, "export_md"), key="export_md", width="stretch", icon=":material/download:",
                        data=lambda: _export(visit, export_markdown, session.id),
                        file_name=f"{name}.md", mime="text/markdown", on_click="ignore")
-    st.download_button(t(lang, "export_json"), key="export_json", width="stretch", icon="⬇️",
+    st.download_button(t(lang, "export_json"), key="export_json", width="stretch", icon=":material/download:",
                        data=lambda: _export(visit, export_json, session.id),
                        file_name=f"{name}.json", mime="application/json", on_click="ignore")
     _delete(visit, store, session)
@@ -110,7 +110,7 @@ def _export(visit: Visit, export, session_id: str) -> str:
 def _delete(visit: Visit, store, session: Session) -> None:
     lang = visit.lang
     if st.session_state.get(CONFIRM_DELETE) != session.id:
-        st.button(t(lang, "delete"), key="delete", icon="🗑️", width="stretch",
+        st.button(t(lang, "delete"), key="delete", icon=":material/delete:", width="stretch",
                   on_click=st.session_state.__setitem__, args=(CONFIRM_DELETE, session.id))
         return
     st.warning(t(lang, "delete_confirm"))
@@ -137,7 +137,7 @@ def _search_results(visit: Visit, store, query: str, current: Session) -> None:
 
 
 def _import(visit: Visit, store) -> None:
-    with st.expander(t(visit.lang, "import"), icon="📥"):
+    with st.expander(t(visit.lang, "import"), icon=":material/upload_file:"):
         st.caption(t(visit.lang, "backup_note"))
         upload = st.file_uploader(t(visit.lang, "import"), type=["json"], key="import_file",
                                   label_visibility="collapsed")

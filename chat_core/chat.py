@@ -30,10 +30,10 @@ def effective(session: Session, settings: Settings) -> dict:
     """The session's settings with the configured defaults filled in."""
     return {
         "model": session.model or settings.model,
-        "system_prompt": settings.system_prompt if session.system_prompt is None
+        "system_prompt": settings.system_prompt
+        if session.system_prompt is None
         else session.system_prompt,
-        "temperature": settings.temperature if session.temperature is None
-        else session.temperature,
+        "temperature": settings.temperature if session.temperature is None else session.temperature,
         "thinking": session.thinking or settings.thinking,
         "cache_mode": session.cache_mode or settings.cache,
     }

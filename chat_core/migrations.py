@@ -8,12 +8,15 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from .search import CHAR_INDEXES, rebuild_char_indexes
+
 migrations = Migrations("chat_core")
 
 # Trigram lets FTS5 find words inside CJK sentences (which have no spaces) and substrings
 # in general; it cannot match queries shorter than three characters (see search.py).
 FTS_TOKENIZER = "trigram"
 FTS_COLUMNS = {"chat_message": ["content"], "chat_session": ["title"]}
+CHAR_TOKENIZER = "unicode61 remove_diacritics 2"
 
 
 @migrations()
@@ -106,6 +109,17 @@ def m003_full_text_search(db: sqlite_utils.Database) -> None:
     _create_fts_triggers(db)
 
 
+@migrations()
+def m004_short_term_search(db: sqlite_utils.Database) -> None:
+    """Indexes for queries shorter than a trigram (see search.py)."""
+    for index, column, _ in CHAR_INDEXES.values():
+        db.execute(
+            f"CREATE VIRTUAL TABLE {index} USING fts5({column}, tokenize='{CHAR_TOKENIZER}')"
+        )
+    _create_char_triggers(db)
+    rebuild_char_indexes(db)
+
+
 def ensure_fts_triggers(db: sqlite_utils.Database) -> None:
     """Re-create the FTS triggers and re-index after a `table.transform()`.
 
@@ -113,9 +127,26 @@ def ensure_fts_triggers(db: sqlite_utils.Database) -> None:
     849), after which new rows stop being searchable. Every migration that transforms an
     indexed table must call this at its end.
     """
-    _create_fts_triggers(db)
-    for table in FTS_COLUMNS:
-        db.table(table).rebuild_fts()
+    with db.atomic():
+        _create_fts_triggers(db)
+        _create_char_triggers(db)
+        for table in FTS_COLUMNS:
+            db.table(table).rebuild_fts()
+        rebuild_char_indexes(db)
+
+
+def _create_char_triggers(db: sqlite_utils.Database) -> None:
+    # The store writes these indexes itself (the text needs splitting in Python); a
+    # delete, including a cascade from a deleted session, removes the entry here.
+    for table, (index, _, key) in CHAR_INDEXES.items():
+        db.executescript(
+            f"""
+            DROP TRIGGER IF EXISTS {index}_ad;
+            CREATE TRIGGER {index}_ad AFTER DELETE ON {table} BEGIN
+              DELETE FROM {index} WHERE rowid = old.{key};
+            END;
+            """
+        )
 
 
 def _create_fts_triggers(db: sqlite_utils.Database) -> None:

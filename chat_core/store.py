@@ -8,26 +8,20 @@ like an unknown id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import search as _search
 from .db import immediate, open_database, translating_errors
 from .errors import InvalidInputError, SessionNotFoundError
-from .records import MESSAGE_STATUSES, SESSION_SETTINGS, Message, SearchHit, Session
-from .text import check_message, clean_text, make_title
+from .records import SESSION_SETTINGS, SearchHit, Session
+from .store_messages import CACHE_RESET, MessageOperations, utc_now
+from .text import clean_text, make_title
 
 DEFAULT_PAGE_SIZE = 50
-_CACHE_RESET = {"ark_context_id": None, "ark_context_expires_at": None, "response_id": None}
+__all__ = ["Store", "utc_now"]
 
 
-def utc_now() -> str:
-    """ISO 8601 UTC with microseconds: sorts as text in time order."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-class Store:
+class Store(MessageOperations):
     """Sessions and messages of every owner, in one SQLite file.
 
     Open one `Store` per script run or thread and close it after: a sqlite3 connection
@@ -142,7 +136,7 @@ class Store:
             raise ValueError(f"Unknown session settings: {sorted(unknown)}")
         values = {key: clean_text(v) if isinstance(v, str) else v for key, v in settings.items()}
         if {"model", "system_prompt", "cache_mode"} & set(values):
-            values.update(_CACHE_RESET)
+            values.update(CACHE_RESET)
         return self._update(owner, session_id, values)
 
     @translating_errors
@@ -171,93 +165,6 @@ class Store:
                 "DELETE FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
             )
 
-    # --- messages ------------------------------------------------------------------------
-
-    @translating_errors
-    def start_turn(self, session: Session, text: str) -> Message:
-        """Store a user message and, in the same transaction, mark the session used and
-        title it from its first message. Bad text raises before anything is written."""
-        text = check_message(text, self.max_message_chars)
-        now = utc_now()
-        with immediate(self.db):
-            current = self._get(session.owner, session.id)
-            message_id = self._insert_message(current.id, "user", text, now)
-            changes = {"is_used": 1, "updated_at": now, "used_at": current.used_at or now}
-            if not current.title:
-                changes["title"] = make_title(text)
-            self._set(current.id, changes)
-        return self._message(message_id)
-
-    @translating_errors
-    def begin_reply(self, session: Session, model: str | None = None) -> Message:
-        """An empty assistant message with status `streaming`, filled in as tokens arrive."""
-        with immediate(self.db):
-            self._get(session.owner, session.id)
-            message_id = self._insert_message(
-                session.id, "assistant", "", utc_now(), status="streaming", model=model
-            )
-        return self._message(message_id)
-
-    @translating_errors
-    def save_reply(
-        self,
-        session: Session,
-        message_id: int,
-        *,
-        content: str,
-        reasoning: str | None = None,
-        status: str = "streaming",
-        model: str | None = None,
-        usage: dict | None = None,
-        latency_ms: int | None = None,
-        error: str | None = None,
-    ) -> Message:
-        """Save a reply's text so far (status `streaming`) or its final state."""
-        if status not in MESSAGE_STATUSES:
-            raise ValueError(f"Unknown message status: {status!r}")
-        values = {"content": clean_text(content), "status": status}
-        values["reasoning_content"] = clean_text(reasoning) if reasoning else None
-        optional = {"model": model, "latency_ms": latency_ms, "error": error, **(usage or {})}
-        values.update({key: value for key, value in optional.items() if value is not None})
-        with immediate(self.db):
-            self._get(session.owner, session.id)
-            self.db.table("chat_message").update(message_id, values)
-            self._set(session.id, {"updated_at": utc_now()})
-        return self._message(message_id)
-
-    @translating_errors
-    def get_messages(self, session: Session, *, limit: int | None = None) -> list[Message]:
-        """The session's messages, oldest first; with `limit`, only the latest ones."""
-        rows = self.db.query(
-            "SELECT m.* FROM chat_message m WHERE m.session_id = ? AND EXISTS "
-            "(SELECT 1 FROM chat_session s WHERE s.id = m.session_id AND s.owner = ?) "
-            "ORDER BY m.id DESC LIMIT ?",
-            [session.id, session.owner, -1 if limit is None else limit],
-        )
-        return [Message.from_row(row) for row in rows][::-1]
-
-    @translating_errors
-    def count_messages(self, session: Session) -> int:
-        row = self._one(
-            "SELECT count(*) AS n FROM chat_message m JOIN chat_session s ON s.id = m.session_id "
-            "WHERE m.session_id = ? AND s.owner = ?",
-            [session.id, session.owner],
-        )
-        return row["n"]
-
-    @translating_errors
-    def truncate_from(self, session: Session, message_id: int) -> Session:
-        """Delete a message and everything after it (to regenerate or edit a turn), and
-        drop the cached context, which still holds the removed turns."""
-        with immediate(self.db):
-            self._get(session.owner, session.id)
-            self.db.execute(
-                "DELETE FROM chat_message WHERE session_id = ? AND id >= ?",
-                [session.id, message_id],
-            )
-            self._set(session.id, {**_CACHE_RESET, "updated_at": utc_now()})
-        return self._get(session.owner, session.id)
-
     # --- search and transfer -------------------------------------------------------------
 
     @translating_errors
@@ -266,19 +173,10 @@ class Store:
         return _search.search(self.db, owner, query, limit=limit)
 
     @translating_errors
-    def import_session(self, owner: str, title: str | None, messages: Iterable[dict]) -> Session:
-        """Create a new, used session holding `messages` (already validated by transfer)."""
-        now = utc_now()
-        session_id = uuid.uuid4().hex
+    def rebuild_short_term_index(self) -> None:
+        """Re-fill the index for short queries, e.g. after rows were bulk-loaded."""
         with immediate(self.db):
-            self.db.table("chat_session").insert(
-                {"id": session_id, "owner": owner, "title": title, "is_used": 1,
-                 "created_at": now, "updated_at": now, "used_at": now, "pinned": 0}
-            )
-            self.db.table("chat_message").insert_all(
-                {**message, "session_id": session_id} for message in messages
-            )
-        return self._get(owner, session_id)
+            _search.rebuild_char_indexes(self.db)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -301,6 +199,8 @@ class Store:
         self.db.execute(
             f"UPDATE chat_session SET {assignments} WHERE id = ?", [*values.values(), session_id]
         )
+        if "title" in values:
+            _search.index_title(self.db, session_id, values["title"])
 
     def _update(self, owner: str, session_id: str, values: dict) -> Session:
         """Change session columns without moving it in the list (no `updated_at`)."""
@@ -308,11 +208,3 @@ class Store:
             self._get(owner, session_id)
             self._set(session_id, values)
         return self._get(owner, session_id)
-
-    def _insert_message(self, session_id, role, content, created_at, **extra) -> int:
-        row = {"session_id": session_id, "role": role, "content": content,
-               "created_at": created_at, **extra}
-        return self.db.table("chat_message").insert(row).last_pk
-
-    def _message(self, message_id: int) -> Message:
-        return Message.from_row(self._one("SELECT * FROM chat_message WHERE id = ?", [message_id]))

@@ -19,12 +19,26 @@ VERSION = 1
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_MESSAGES = 20_000
 _MESSAGE_FIELDS = (
-    "role", "content", "reasoning_content", "status", "created_at", "model",
-    "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
-    "latency_ms", "error",
+    "role",
+    "content",
+    "reasoning_content",
+    "status",
+    "created_at",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "latency_ms",
+    "error",
 )
-_INT_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
-               "latency_ms")
+_INT_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "latency_ms",
+)
 _STATUS_LABELS = {"interrupted": "interrupted", "error": "failed", "streaming": "incomplete"}
 
 
@@ -40,8 +54,10 @@ def export_json(store: Store, owner: str, session_id: str) -> str:
             "id": session.id,
             "title": session.title,
             "created_at": session.created_at,
-            **{key: getattr(session, key) for key in
-               ("model", "system_prompt", "temperature", "thinking", "cache_mode")},
+            **{
+                key: getattr(session, key)
+                for key in ("model", "system_prompt", "temperature", "thinking", "cache_mode")
+            },
         },
         "messages": [
             {"id": m.id, **{key: getattr(m, key) for key in _MESSAGE_FIELDS}} for m in messages
@@ -109,9 +125,7 @@ def _message(raw: object, index: int) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise _format_error(f"{where_en} is not an object.", f"{where_zh}不是对象。")
     if raw.get("role") not in ("user", "assistant"):
-        raise _format_error(
-            f"{where_en} has an unknown role.", f"{where_zh}的角色无效。"
-        )
+        raise _format_error(f"{where_en} has an unknown role.", f"{where_zh}的角色无效。")
     if not isinstance(raw.get("content"), str):
         raise _format_error(f"{where_en} has no text.", f"{where_zh}没有文本内容。")
     message = {key: raw.get(key) for key in _MESSAGE_FIELDS}

@@ -23,8 +23,12 @@ def emu():
 def env(monkeypatch, emu, db_path):
     emu.clear_faults()
     for name, value in {
-        "ARK_API_KEY": KEY, "ARK_BASE_URL": emu.base_url, "ARK_MODEL": "ep-test",
-        "ARK_MAX_RETRIES": "0", "CHAT_DB": str(db_path), "NO_PROXY": "127.0.0.1",
+        "ARK_API_KEY": KEY,
+        "ARK_BASE_URL": emu.base_url,
+        "ARK_MODEL": "ep-test",
+        "ARK_MAX_RETRIES": "0",
+        "CHAT_DB": str(db_path),
+        "NO_PROXY": "127.0.0.1",
         "ARK_THINKING": "disabled",
     }.items():
         monkeypatch.setenv(name, value)
@@ -258,9 +262,13 @@ def test_logged_in_users_see_only_their_own_sessions(env):
 
 def test_login_is_required_when_auth_is_configured(env):
     at = app()
-    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
-                          "cookie_secret": "x", "client_id": "x", "client_secret": "x",
-                          "server_metadata_url": "https://example.invalid/.well-known"}
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x",
+        "client_id": "x",
+        "client_secret": "x",
+        "server_metadata_url": "https://example.invalid/.well-known",
+    }
     at.user = {"is_logged_in": False}
     at.run()
     assert not at.exception

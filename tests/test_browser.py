@@ -28,8 +28,13 @@ CHROMIUM = shutil.which("chromium")
 KEY = "browser-test-key"
 HEADER = "X-Forwarded-Email"
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 if CHROMIUM is None:
@@ -56,15 +61,34 @@ def emu():
 def server(emu, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     db_path, log_path, port = folder / "chat.db", folder / "server.log", free_port()
-    env = dict(os.environ, ARK_API_KEY=KEY, ARK_BASE_URL=emu.base_url, ARK_MODEL="ep-e2e",
-               ARK_MAX_RETRIES="0", CHAT_DB=str(db_path), NO_PROXY="127.0.0.1,localhost",
-               ARK_THINKING="disabled")
+    env = dict(
+        os.environ,
+        ARK_API_KEY=KEY,
+        ARK_BASE_URL=emu.base_url,
+        ARK_MODEL="ep-e2e",
+        ARK_MAX_RETRIES="0",
+        CHAT_DB=str(db_path),
+        NO_PROXY="127.0.0.1,localhost",
+        ARK_THINKING="disabled",
+    )
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-        "--server.trustedUserHeaders", json.dumps({HEADER: "email"}),
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "streamlit_app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.trustedUserHeaders",
+        json.dumps({HEADER: "email"}),
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -105,8 +129,9 @@ def open_as(browser, server):
     contexts = []
 
     def open_page(owner: str, path: str = ""):
-        context = browser.new_context(extra_http_headers={HEADER: owner},
-                                      viewport={"width": 1280, "height": 860})
+        context = browser.new_context(
+            extra_http_headers={HEADER: owner}, viewport={"width": 1280, "height": 860}
+        )
         contexts.append(context)
         page = context.new_page()
         page.goto(server["url"] + path)
@@ -123,9 +148,11 @@ def open_as(browser, server):
 def wait_for_app(page) -> None:
     page.wait_for_timeout(200)
     page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
-        state="attached", timeout=30_000)
+        state="attached", timeout=30_000
+    )
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
-        state="attached", timeout=30_000)
+        state="attached", timeout=30_000
+    )
     expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
 
 
@@ -143,7 +170,8 @@ def send(page, text: str) -> None:
 def sessions_of(server, owner: str) -> dict[str, int]:
     with Store(server["db"]) as store:
         rows = store.db.execute(
-            "SELECT id, is_used FROM chat_session WHERE owner = ?", [owner]).fetchall()
+            "SELECT id, is_used FROM chat_session WHERE owner = ?", [owner]
+        ).fetchall()
     return dict(rows)
 
 
@@ -185,7 +213,8 @@ def test_reload_with_session_in_the_url_shows_the_history(open_as, server):
     page = open_as("three@example.com")
     send(page, "remember this")
     expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text(
-        "Echo: remember this", timeout=20_000)
+        "Echo: remember this", timeout=20_000
+    )
     sid = session_of(page)
     page.reload()
     wait_for_app(page)
@@ -217,7 +246,9 @@ def wait_for_final_reply(server, sid: str) -> dict:
         with Store(server["db"]) as store:
             row = store.db.execute(
                 "SELECT status, content FROM chat_message WHERE session_id = ? "
-                "AND role = 'assistant' ORDER BY id DESC LIMIT 1", [sid]).fetchone()
+                "AND role = 'assistant' ORDER BY id DESC LIMIT 1",
+                [sid],
+            ).fetchone()
         if row and row[0] != "streaming":
             return {"status": row[0], "content": row[1]}
         time.sleep(0.2)
@@ -228,7 +259,8 @@ def test_two_owners_never_see_each_other(open_as, server):
     alice = open_as("alice@example.com")
     send(alice, "alice private note")
     expect(alice.get_by_test_id("stChatMessage").nth(1)).to_contain_text(
-        "Echo: alice private note", timeout=20_000)
+        "Echo: alice private note", timeout=20_000
+    )
     alice_sid = session_of(alice)
     bob = open_as("bob@example.com")
     bob_sid = session_of(bob)

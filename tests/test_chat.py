@@ -26,10 +26,16 @@ def emu():
 @pytest.fixture
 def settings(emu, db_path):
     emu.clear_requests()
-    return load_settings(env={
-        "ARK_API_KEY": KEY, "ARK_BASE_URL": emu.base_url, "ARK_MODEL": "ep-test-model",
-        "ARK_MAX_RETRIES": "0", "CHAT_DB": str(db_path), "ARK_THINKING": "disabled",
-    })
+    return load_settings(
+        env={
+            "ARK_API_KEY": KEY,
+            "ARK_BASE_URL": emu.base_url,
+            "ARK_MODEL": "ep-test-model",
+            "ARK_MAX_RETRIES": "0",
+            "CHAT_DB": str(db_path),
+            "ARK_THINKING": "disabled",
+        }
+    )
 
 
 @pytest.fixture
@@ -143,7 +149,11 @@ def test_edit_last_replaces_the_turn(store, settings, client):
     run(chat.send(store, settings, session, client, "typo"))
     assert run(chat.edit_last(store, settings, session, client, "fixed")) == "Echo: fixed"
     assert [m.content for m in store.get_messages(session)] == [
-        "first", "Echo: first", "fixed", "Echo: fixed"]
+        "first",
+        "Echo: first",
+        "fixed",
+        "Echo: fixed",
+    ]
 
 
 def test_edit_with_empty_text_deletes_nothing(store, settings, client):

@@ -35,8 +35,14 @@ def test_context_ttl_is_kept_in_the_documented_range():
 
 @pytest.mark.parametrize(
     "name, value",
-    [("ARK_CACHE", "sometimes"), ("ARK_TEMPERATURE", "hot"), ("ARK_TEMPERATURE", "9"),
-     ("ARK_MAX_TOKENS", "1.5"), ("CHAT_LANG", "fr"), ("ARK_THINKING", "maybe")],
+    [
+        ("ARK_CACHE", "sometimes"),
+        ("ARK_TEMPERATURE", "hot"),
+        ("ARK_TEMPERATURE", "9"),
+        ("ARK_MAX_TOKENS", "1.5"),
+        ("CHAT_LANG", "fr"),
+        ("ARK_THINKING", "maybe"),
+    ],
 )
 def test_bad_values_give_a_clear_error(name, value):
     with pytest.raises(ConfigError, match=name) as info:
@@ -46,8 +52,13 @@ def test_bad_values_give_a_clear_error(name, value):
 
 def test_values_are_parsed():
     settings = load_settings(
-        env={"ARK_TEMPERATURE": "0.7", "ARK_MAX_TOKENS": "512", "CHAT_DB": "~/x.db",
-             "ARK_CACHE": "RESPONSES", "CHAT_BUSY_TIMEOUT": "2.5"}
+        env={
+            "ARK_TEMPERATURE": "0.7",
+            "ARK_MAX_TOKENS": "512",
+            "CHAT_DB": "~/x.db",
+            "ARK_CACHE": "RESPONSES",
+            "CHAT_BUSY_TIMEOUT": "2.5",
+        }
     )
     assert settings.temperature == 0.7 and settings.max_tokens == 512
     assert settings.cache == "responses" and settings.busy_timeout == 2.5

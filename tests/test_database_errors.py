@@ -52,7 +52,8 @@ def test_a_read_only_database(tmp_path, monkeypatch):
 
     real_connect = sqlite3.connect
     monkeypatch.setattr(
-        db_module.sqlite3, "connect",
+        db_module.sqlite3,
+        "connect",
         lambda p, **kw: real_connect(f"file:{p}?mode=ro", uri=True, **kw),
     )
     with pytest.raises(DatabaseReadOnlyError) as info, Store(path) as store:

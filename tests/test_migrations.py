@@ -81,6 +81,7 @@ def test_applying_twice_is_a_no_op(db, db_path):
         "m001_create_tables",
         "m002_one_unused_session_per_owner",
         "m003_full_text_search",
+        "m004_short_term_search",
     ]
     assert migrations.pending(db) == []
 
@@ -99,8 +100,12 @@ def test_legacy_duplicate_unused_sessions_are_collapsed(db_path):
             {"id": sid, "owner": owner, "is_used": used, "created_at": when, "updated_at": when}
         )
     db.table("chat_message").insert(
-        {"session_id": "holds-messages", "role": "user", "content": "hi",
-         "created_at": "2024-01-03T00:00:01"}
+        {
+            "session_id": "holds-messages",
+            "role": "user",
+            "content": "hi",
+            "created_at": "2024-01-03T00:00:01",
+        }
     )
     db.close()
     with Store(db_path) as store:

@@ -1,9 +1,36 @@
 import pytest
 
 HOSTILE_QUERIES = [
-    '"', '""', "'", "*", "a*", "NEAR", "NEAR(a b)", ")", "(", "((", "-", "-x", "AND", "OR",
-    "NOT", "a AND", "title:foo", "^x", "+", "\\", "%", "_", "\x00", "\ud800", "😀",
-    "x" * 10_000, "   ", "", None, 12,
+    '"',
+    '""',
+    "'",
+    "*",
+    "a*",
+    "NEAR",
+    "NEAR(a b)",
+    ")",
+    "(",
+    "((",
+    "-",
+    "-x",
+    "AND",
+    "OR",
+    "NOT",
+    "a AND",
+    "title:foo",
+    "^x",
+    "+",
+    "\\",
+    "%",
+    "_",
+    "\x00",
+    "\ud800",
+    "😀",
+    "x" * 10_000,
+    "   ",
+    "",
+    None,
+    12,
 ]
 
 
@@ -90,3 +117,58 @@ def test_one_hit_per_session_newest_first(store):
     store.start_turn(newer, "apple three")
     assert ids(store.search("alice", "apple")) == [newer.id, older.id]
     assert ids(store.search("alice", "apple", limit=1)) == [newer.id]
+
+
+def test_single_cjk_character_and_short_latin_word(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "AI 模型很强")
+    assert ids(store.search("alice", "强")) == [session.id]
+    assert ids(store.search("alice", "ai")) == [session.id]
+    assert store.search("alice", "强模") == []  # characters must be adjacent, in order
+
+
+def test_short_terms_follow_streamed_replies_renames_and_deletes(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "hello")
+    reply = store.begin_reply(session)
+    store.save_reply(session, reply.id, content="正在")
+    store.save_reply(session, reply.id, content="正在下雪", status="complete")
+    assert ids(store.search("alice", "下雪")) == [session.id]
+    assert store.search("alice", "正在下雨") == []
+    store.rename("alice", session.id, "冬天")
+    (hit,) = store.search("alice", "冬天")
+    assert hit.message_id is None
+    store.delete_session("alice", session.id)
+    assert store.search("alice", "下雪") == []
+    counts = [
+        store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("chat_message_chars", "chat_session_chars")
+    ]
+    assert counts == [0, 0]
+
+
+def test_messages_from_before_the_short_term_index_are_indexed_by_its_migration(db_path):
+    import sqlite_utils
+
+    from chat_core.migrations import migrations
+    from chat_core.store import Store
+
+    db = sqlite_utils.Database(db_path)
+    migrations.apply(db, stop_before="m004_short_term_search")
+    db.table("chat_session").insert(
+        {
+            "id": "old",
+            "owner": "alice",
+            "title": "旧会话",
+            "is_used": 1,
+            "created_at": "2024-01-01",
+            "updated_at": "2024-01-01",
+        }
+    )
+    db.table("chat_message").insert(
+        {"session_id": "old", "role": "user", "content": "上海天气", "created_at": "2024-01-01"}
+    )
+    db.close()
+    with Store(db_path) as store:
+        assert ids(store.search("alice", "天气")) == ["old"]
+        assert ids(store.search("alice", "旧")) == ["old"]

@@ -135,14 +135,25 @@ def test_reply_is_saved_while_streaming_and_finished_with_usage(store):
     assert reply.status == "streaming" and reply.content == ""
     store.save_reply(session, reply.id, content="Hel", reasoning="think")
     assert store.get_messages(session)[-1].content == "Hel"
-    usage = {"prompt_tokens": 5, "completion_tokens": 7, "cached_tokens": 2,
-             "reasoning_tokens": 1}
-    store.save_reply(session, reply.id, content="Hello", reasoning="think", status="complete",
-                     usage=usage, latency_ms=120)
+    usage = {"prompt_tokens": 5, "completion_tokens": 7, "cached_tokens": 2, "reasoning_tokens": 1}
+    store.save_reply(
+        session,
+        reply.id,
+        content="Hello",
+        reasoning="think",
+        status="complete",
+        usage=usage,
+        latency_ms=120,
+    )
     final = store.get_messages(session)[-1]
     assert (final.content, final.status, final.reasoning_content) == ("Hello", "complete", "think")
-    assert (final.prompt_tokens, final.completion_tokens, final.cached_tokens,
-            final.reasoning_tokens, final.latency_ms) == (5, 7, 2, 1, 120)
+    assert (
+        final.prompt_tokens,
+        final.completion_tokens,
+        final.cached_tokens,
+        final.reasoning_tokens,
+        final.latency_ms,
+    ) == (5, 7, 2, 1, 120)
 
 
 def test_interrupted_reply_keeps_partial_text_and_error(store):
@@ -224,11 +235,21 @@ def test_settings_are_stored_and_reset_the_cache(store):
     session, _ = store.new_session("alice")
     store.set_cache_state(session, response_id="resp_1")
     updated = store.update_settings(
-        "alice", session.id, model="ep-1", system_prompt="Be brief", temperature=0.3,
-        thinking="disabled", cache_mode="responses",
+        "alice",
+        session.id,
+        model="ep-1",
+        system_prompt="Be brief",
+        temperature=0.3,
+        thinking="disabled",
+        cache_mode="responses",
     )
-    assert (updated.model, updated.system_prompt, updated.temperature, updated.thinking,
-            updated.cache_mode) == ("ep-1", "Be brief", 0.3, "disabled", "responses")
+    assert (
+        updated.model,
+        updated.system_prompt,
+        updated.temperature,
+        updated.thinking,
+        updated.cache_mode,
+    ) == ("ep-1", "Be brief", 0.3, "disabled", "responses")
     assert updated.response_id is None
     assert not updated.is_used
     with pytest.raises(ValueError):

@@ -33,8 +33,9 @@ def test_two_processes_of_twenty_threads_end_with_one_unused_session(db_path):
     Store(db_path).close()  # migrate once so the race is about new_session
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    workers = [context.Process(target=_hammer, args=(str(db_path), "alice", results))
-               for _ in range(2)]
+    workers = [
+        context.Process(target=_hammer, args=(str(db_path), "alice", results)) for _ in range(2)
+    ]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=120) for _ in workers]

@@ -12,8 +12,14 @@ def chat(store):
     store.update_settings("alice", session.id, system_prompt="Be brief", temperature=0.5)
     store.start_turn(session, "What is 2+2? <b>bold</b>")
     reply = store.begin_reply(session, model="doubao-seed-1-6")
-    store.save_reply(session, reply.id, content="**4**", reasoning="add them", status="complete",
-                     usage={"prompt_tokens": 9, "completion_tokens": 3})
+    store.save_reply(
+        session,
+        reply.id,
+        content="**4**",
+        reasoning="add them",
+        status="complete",
+        usage={"prompt_tokens": 9, "completion_tokens": 3},
+    )
     store.start_turn(session, "and 3+3?")
     cut = store.begin_reply(session)
     store.save_reply(session, cut.id, content="6 bec", status="interrupted")
@@ -25,10 +31,14 @@ def test_json_round_trip_creates_a_new_session(store, chat):
     imported = import_json(store, "alice", exported)
     assert imported.id != chat.id and imported.is_used
     assert imported.title == chat.title
-    original = [(m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens)
-                for m in store.get_messages(chat)]
-    copied = [(m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens)
-              for m in store.get_messages(imported)]
+    original = [
+        (m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens)
+        for m in store.get_messages(chat)
+    ]
+    copied = [
+        (m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens)
+        for m in store.get_messages(imported)
+    ]
     assert copied == original
     assert len(store.list_sessions("alice")) == 2
 
@@ -79,12 +89,19 @@ def test_export_of_a_foreign_session_is_refused(store, chat):
         ('{"format": "other"}', "not an Ark Chat session export"),
         ('{"format": "ark-chat-session", "messages": []}', "no messages"),
         ('{"format": "ark-chat-session", "messages": [1]}', "Message 1 is not an object"),
-        ('{"format": "ark-chat-session", "messages": [{"role": "system", "content": "x"}]}',
-         "unknown role"),
-        ('{"format": "ark-chat-session", "messages": [{"role": "user", "content": 5}]}',
-         "has no text"),
-        ('{"format": "ark-chat-session", "session": [], "messages": '
-         '[{"role": "user", "content": "x"}]}', "must be an object"),
+        (
+            '{"format": "ark-chat-session", "messages": [{"role": "system", "content": "x"}]}',
+            "unknown role",
+        ),
+        (
+            '{"format": "ark-chat-session", "messages": [{"role": "user", "content": 5}]}',
+            "has no text",
+        ),
+        (
+            '{"format": "ark-chat-session", "session": [], "messages": '
+            '[{"role": "user", "content": "x"}]}',
+            "must be an object",
+        ),
     ],
 )
 def test_malformed_imports_give_a_clear_error_and_write_nothing(store, data, reason):

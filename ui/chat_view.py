@@ -38,11 +38,20 @@ def chat_area(visit: Visit, session_id: str) -> None:
         action = st.session_state.pop(PENDING, None)
         prompt = _input(visit, session)
         if prompt is not None:
-            _answer(visit, store, session, lambda c: chat.send(
-                store, visit.settings, session, c, prompt), prompt)
+            _answer(
+                visit,
+                store,
+                session,
+                lambda c: chat.send(store, visit.settings, session, c, prompt),
+                prompt,
+            )
         elif action is not None:
-            _answer(visit, store, session, lambda c: _ACTIONS[action[0]](
-                store, visit.settings, session, c, *action[1:]))
+            _answer(
+                visit,
+                store,
+                session,
+                lambda c: _ACTIONS[action[0]](store, visit.settings, session, c, *action[1:]),
+            )
         elif not st.session_state.get(EDITING):
             _reply_actions(visit, messages)
         else:
@@ -66,11 +75,15 @@ def _history(store, session, lang, prices):
 
 def _input(visit: Visit, session) -> str | None:
     model = session.model or visit.settings.model
-    placeholder = (t(visit.lang, "input_placeholder", model=model) if visit.has_key
-                   else t(visit.lang, "input_disabled"))
+    placeholder = (
+        t(visit.lang, "input_placeholder", model=model)
+        if visit.has_key
+        else t(visit.lang, "input_disabled")
+    )
     with st.bottom:
-        return st.chat_input(placeholder, key="chat_input", submit_mode="stop",
-                             disabled=not visit.has_key)
+        return st.chat_input(
+            placeholder, key="chat_input", submit_mode="stop", disabled=not visit.has_key
+        )
 
 
 def _reply_actions(visit: Visit, messages) -> None:
@@ -79,17 +92,37 @@ def _reply_actions(visit: Visit, messages) -> None:
     last = messages[-1]
     row = st.container(horizontal=True, gap="small")
     if last.role == "assistant" and last.status == "error":
-        row.button(t(visit.lang, "retry"), key="retry", icon=":material/refresh:",
-                   on_click=_queue, args=("regenerate",))
+        row.button(
+            t(visit.lang, "retry"),
+            key="retry",
+            icon=":material/refresh:",
+            on_click=_queue,
+            args=("regenerate",),
+        )
     elif last.role == "assistant":
-        row.button(t(visit.lang, "regenerate"), key="regenerate", icon=":material/autorenew:",
-                   on_click=_queue, args=("regenerate",))
+        row.button(
+            t(visit.lang, "regenerate"),
+            key="regenerate",
+            icon=":material/autorenew:",
+            on_click=_queue,
+            args=("regenerate",),
+        )
     else:  # the user's message has no reply yet (it was cut off before one started)
-        row.button(t(visit.lang, "retry"), key="retry", icon=":material/refresh:",
-                   on_click=_queue, args=("answer",))
+        row.button(
+            t(visit.lang, "retry"),
+            key="retry",
+            icon=":material/refresh:",
+            on_click=_queue,
+            args=("answer",),
+        )
     if any(m.role == "user" for m in messages[-2:]):
-        row.button(t(visit.lang, "edit"), key="edit_last", icon=":material/edit:",
-                   on_click=st.session_state.__setitem__, args=(EDITING, True))
+        row.button(
+            t(visit.lang, "edit"),
+            key="edit_last",
+            icon=":material/edit:",
+            on_click=st.session_state.__setitem__,
+            args=(EDITING, True),
+        )
 
 
 def _edit_form(visit: Visit, messages) -> None:
@@ -157,7 +190,10 @@ def _content(reply, thinking, lang):
 
 
 def _paint(slot, reasoning, lang) -> None:
-    with slot.container(), st.expander(t(lang, "thinking"), expanded=False, icon=":material/psychology:"):
+    with (
+        slot.container(),
+        st.expander(t(lang, "thinking"), expanded=False, icon=":material/psychology:"),
+    ):
         st.markdown(for_display("".join(reasoning)))
 
 

@@ -27,7 +27,9 @@ def render_message(message: Message, lang: str, prices) -> None:
 
 def render_status(message: Message, lang: str) -> None:
     if message.status == "error":
-        st.error(f"{t(lang, 'failed')}: {message.error or ''}".rstrip(": "), icon=":material/error:")
+        st.error(
+            f"{t(lang, 'failed')}: {message.error or ''}".rstrip(": "), icon=":material/error:"
+        )
     elif message.status in STATUS_KEYS:
         st.warning(t(lang, STATUS_KEYS[message.status]), icon=":material/content_cut:")
 
@@ -35,9 +37,15 @@ def render_status(message: Message, lang: str) -> None:
 def usage_line(message: Message, lang: str, prices) -> str:
     parts = []
     if message.prompt_tokens is not None:
-        parts.append(t(lang, "tokens", prompt=message.prompt_tokens,
-                       cached=message.cached_tokens or 0,
-                       completion=message.completion_tokens or 0))
+        parts.append(
+            t(
+                lang,
+                "tokens",
+                prompt=message.prompt_tokens,
+                cached=message.cached_tokens or 0,
+                completion=message.completion_tokens or 0,
+            )
+        )
         if message.reasoning_tokens:
             parts.append(t(lang, "reasoning_tokens", count=message.reasoning_tokens))
         cost = message_cost(message, prices)

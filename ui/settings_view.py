@@ -19,23 +19,39 @@ def render_settings(visit: Visit, store, session: Session) -> None:
     current = effective(session, visit.settings)
     with st.popover(t(lang, "settings"), icon=":material/tune:"), st.form(f"settings-{session.id}"):
         model = st.text_input(t(lang, "model"), value=current["model"], max_chars=200)
-        system_prompt = st.text_area(t(lang, "system_prompt"),
-                                     value=current["system_prompt"] or "", max_chars=20_000)
-        temperature = st.slider(t(lang, "temperature"), 0.0, 2.0, step=0.1,
-                                value=1.0 if current["temperature"] is None
-                                else float(current["temperature"]))
-        thinking = st.selectbox(t(lang, "thinking_mode"), THINKING_MODES,
-                                index=THINKING_MODES.index(current["thinking"]),
-                                format_func=lambda mode: t(lang, f"thinking_{mode}"))
-        cache_mode = st.selectbox(t(lang, "cache_mode"), CACHE_MODES,
-                                  index=CACHE_MODES.index(current["cache_mode"]),
-                                  format_func=lambda mode: t(lang, f"cache_{mode}"))
+        system_prompt = st.text_area(
+            t(lang, "system_prompt"), value=current["system_prompt"] or "", max_chars=20_000
+        )
+        temperature = st.slider(
+            t(lang, "temperature"),
+            0.0,
+            2.0,
+            step=0.1,
+            value=1.0 if current["temperature"] is None else float(current["temperature"]),
+        )
+        thinking = st.selectbox(
+            t(lang, "thinking_mode"),
+            THINKING_MODES,
+            index=THINKING_MODES.index(current["thinking"]),
+            format_func=lambda mode: t(lang, f"thinking_{mode}"),
+        )
+        cache_mode = st.selectbox(
+            t(lang, "cache_mode"),
+            CACHE_MODES,
+            index=CACHE_MODES.index(current["cache_mode"]),
+            format_func=lambda mode: t(lang, f"cache_{mode}"),
+        )
         st.caption(t(lang, "context_thinking_note"))
         if not st.form_submit_button(t(lang, "save"), type="primary"):
             return
-    changes = _changes(current, model=model.strip() or visit.settings.model,
-                       system_prompt=system_prompt, temperature=temperature,
-                       thinking=thinking, cache_mode=cache_mode)
+    changes = _changes(
+        current,
+        model=model.strip() or visit.settings.model,
+        system_prompt=system_prompt,
+        temperature=temperature,
+        thinking=thinking,
+        cache_mode=cache_mode,
+    )
     if changes:
         try:
             store.update_settings(visit.owner, session.id, **changes)

@@ -23,10 +23,22 @@ CONFIRM_DELETE = "confirm_delete"
 
 def render_sidebar(visit: Visit, store, current: Session) -> None:
     with st.sidebar:
-        st.button(t(visit.lang, "new_chat"), key="new_chat", icon=":material/edit_square:", type="primary",
-                  width="stretch", on_click=_new_chat, args=(visit,))
-        query = st.text_input(t(visit.lang, "search"), key="search", icon=":material/search:",
-                              placeholder=t(visit.lang, "search"), label_visibility="collapsed")
+        st.button(
+            t(visit.lang, "new_chat"),
+            key="new_chat",
+            icon=":material/edit_square:",
+            type="primary",
+            width="stretch",
+            on_click=_new_chat,
+            args=(visit,),
+        )
+        query = st.text_input(
+            t(visit.lang, "search"),
+            key="search",
+            icon=":material/search:",
+            placeholder=t(visit.lang, "search"),
+            label_visibility="collapsed",
+        )
         if query.strip():
             _search_results(visit, store, query, current)
         else:
@@ -59,15 +71,25 @@ def _session_list(visit: Visit, store, current: Session) -> None:
         for session in items:
             _entry(visit, store, session, session.id == current.id)
     if len(sessions) > limit:
-        st.button(t(visit.lang, "show_more"), key="show_more_sessions", width="stretch",
-                  on_click=st.session_state.__setitem__, args=(LIST_LIMIT, limit + PAGE))
+        st.button(
+            t(visit.lang, "show_more"),
+            key="show_more_sessions",
+            width="stretch",
+            on_click=st.session_state.__setitem__,
+            args=(LIST_LIMIT, limit + PAGE),
+        )
 
 
 def _entry(visit: Visit, store, session: Session, is_current: bool) -> None:
     label = _label(session, visit.lang)
     if not is_current:
-        st.button(label, key=f"session-{session.id}", width="stretch",
-                  on_click=select_session, args=(session.id,))
+        st.button(
+            label,
+            key=f"session-{session.id}",
+            width="stretch",
+            on_click=select_session,
+            args=(session.id,),
+        )
         return
     left, right = st.columns([0.8, 0.2], gap="small", vertical_alignment="center")
     left.button(label, key=f"session-{session.id}", type="primary", width="stretch")
@@ -92,12 +114,26 @@ def _actions(visit: Visit, store, session: Session) -> None:
         _safely(lambda: store.set_pinned(owner, session.id, not session.pinned), lang)
         st.rerun()
     name = (session.title or "chat")[:40]
-    st.download_button(t(lang, "export_md"), key="export_md", width="stretch", icon=":material/download:",
-                       data=lambda: _export(visit, export_markdown, session.id),
-                       file_name=f"{name}.md", mime="text/markdown", on_click="ignore")
-    st.download_button(t(lang, "export_json"), key="export_json", width="stretch", icon=":material/download:",
-                       data=lambda: _export(visit, export_json, session.id),
-                       file_name=f"{name}.json", mime="application/json", on_click="ignore")
+    st.download_button(
+        t(lang, "export_md"),
+        key="export_md",
+        width="stretch",
+        icon=":material/download:",
+        data=lambda: _export(visit, export_markdown, session.id),
+        file_name=f"{name}.md",
+        mime="text/markdown",
+        on_click="ignore",
+    )
+    st.download_button(
+        t(lang, "export_json"),
+        key="export_json",
+        width="stretch",
+        icon=":material/download:",
+        data=lambda: _export(visit, export_json, session.id),
+        file_name=f"{name}.json",
+        mime="application/json",
+        on_click="ignore",
+    )
     _delete(visit, store, session)
 
 
@@ -110,8 +146,14 @@ def _export(visit: Visit, export, session_id: str) -> str:
 def _delete(visit: Visit, store, session: Session) -> None:
     lang = visit.lang
     if st.session_state.get(CONFIRM_DELETE) != session.id:
-        st.button(t(lang, "delete"), key="delete", icon=":material/delete:", width="stretch",
-                  on_click=st.session_state.__setitem__, args=(CONFIRM_DELETE, session.id))
+        st.button(
+            t(lang, "delete"),
+            key="delete",
+            icon=":material/delete:",
+            width="stretch",
+            on_click=st.session_state.__setitem__,
+            args=(CONFIRM_DELETE, session.id),
+        )
         return
     st.warning(t(lang, "delete_confirm"))
     if st.button(t(lang, "delete_yes"), key="delete_yes", type="primary", width="stretch"):
@@ -129,9 +171,14 @@ def _search_results(visit: Visit, store, query: str, current: Session) -> None:
         st.caption(t(visit.lang, "search_none", query=escape(query[:80])))
     for hit in hits:
         title = escape(hit.title or t(visit.lang, "untitled"))
-        st.button(title, key=f"hit-{hit.session_id}", width="stretch",
-                  type="primary" if hit.session_id == current.id else "secondary",
-                  on_click=select_session, args=(hit.session_id,))
+        st.button(
+            title,
+            key=f"hit-{hit.session_id}",
+            width="stretch",
+            type="primary" if hit.session_id == current.id else "secondary",
+            on_click=select_session,
+            args=(hit.session_id,),
+        )
         if hit.snippet and hit.snippet != hit.title:
             st.caption(escape(hit.snippet))
 
@@ -139,8 +186,9 @@ def _search_results(visit: Visit, store, query: str, current: Session) -> None:
 def _import(visit: Visit, store) -> None:
     with st.expander(t(visit.lang, "import"), icon=":material/upload_file:"):
         st.caption(t(visit.lang, "backup_note"))
-        upload = st.file_uploader(t(visit.lang, "import"), type=["json"], key="import_file",
-                                  label_visibility="collapsed")
+        upload = st.file_uploader(
+            t(visit.lang, "import"), type=["json"], key="import_file", label_visibility="collapsed"
+        )
         if upload is None or st.session_state.get("imported_file") == upload.file_id:
             return
         st.session_state["imported_file"] = upload.file_id
@@ -156,11 +204,17 @@ def _import(visit: Visit, store) -> None:
 
 def _preferences(visit: Visit) -> None:
     lang = visit.lang
-    st.segmented_control(t(lang, "language"), ["en", "zh"], key=LANG_CHOICE,
-                         format_func={"en": "English", "zh": "中文"}.get, default=lang)
+    st.segmented_control(
+        t(lang, "language"),
+        ["en", "zh"],
+        key=LANG_CHOICE,
+        format_func={"en": "English", "zh": "中文"}.get,
+        default=lang,
+    )
     if not visit.settings.has_key:
-        st.text_input(t(lang, "api_key"), type="password", key=KEY_INPUT,
-                      help=t(lang, "api_key_help"))
+        st.text_input(
+            t(lang, "api_key"), type="password", key=KEY_INPUT, help=t(lang, "api_key_help")
+        )
         if not visit.has_key:
             st.info(t(lang, "setup_note"))
     if visit.owner != "local":

@@ -1,0 +1,68 @@
+"""Rules of the layout that code review would otherwise have to remember."""
+
+import ast
+import re
+from pathlib import Path
+
+from chat_core.config import SETTINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_chat_core_never_imports_streamlit():
+    offenders = [
+        p for p in (ROOT / "chat_core").rglob("*.py") if "streamlit" in imported_modules(p)
+    ]
+    assert offenders == []
+
+
+def test_only_the_ark_package_imports_the_sdk():
+    offenders = [
+        p.relative_to(ROOT)
+        for folder in ("chat_core", "ui")
+        for p in (ROOT / folder).rglob("*.py")
+        if "volcenginesdkarkruntime" in imported_modules(p) and "ark" not in p.parent.name
+    ]
+    offenders += [
+        p for p in [ROOT / "streamlit_app.py"] if "volcenginesdkarkruntime" in imported_modules(p)
+    ]
+    assert offenders == []
+
+
+def test_ui_has_no_sql():
+    sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b\s")
+    offenders = [p for p in (ROOT / "ui").rglob("*.py") if sql.search(p.read_text())]
+    assert offenders == []
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in SETTINGS if f"`{name}`" not in readme]
+    assert missing == []
+
+
+def test_every_setting_read_by_config_is_listed():
+    source = (ROOT / "chat_core" / "config.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'source\.\w+\("([A-Z_]+)"', source))
+    assert read == set(SETTINGS)
+
+
+def test_modules_stay_small():
+    too_long = {
+        str(p.relative_to(ROOT)): n
+        for folder in ("chat_core", "ui")
+        for p in (ROOT / folder).rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 330
+    }
+    assert too_long == {}

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from .ark import CacheUpdate, ContentDelta, Finish, ReasoningDelta, TurnRequest, Usage, stream_turn
 from .config import Settings
 from .errors import ChatError, ContentFilterError, InvalidInputError
-from .pricing import PriceTable, cost
+from .pricing import PriceTable, SessionCost, cost, session_cost
 from .records import Message, Session
 from .store import Store
 from .text import check_message
@@ -79,6 +79,7 @@ class Reply:
         self.status = "streaming"
         self.error: ChatError | None = None
         self.message: Message | None = None
+        self.lang = "en"  # the language the stored error text is written in
         self._events: Iterator | None = None
 
     def __iter__(self) -> Iterator[ContentDelta | ReasoningDelta]:
@@ -164,7 +165,7 @@ class Reply:
             model=self.usage.model if self.usage and self.usage.model else None,
             usage=usage,
             latency_ms=round((time.monotonic() - started) * 1000),
-            error=self.error.message("en") if self.error else None,
+            error=self.error.message(self.lang) if self.error else None,
         )
 
     def _finish(self, started: float) -> None:
@@ -228,11 +229,19 @@ def message_cost(message: Message, prices: PriceTable | None = None):
     """A stored reply's cost in CNY, or None without usage or a known price."""
     if message.prompt_tokens is None or message.completion_tokens is None:
         return None
-    usage = Usage(
+    return cost(_usage(message), message.model, prices)
+
+
+def chat_cost(store: Store, session: Session, prices: PriceTable | None = None) -> SessionCost:
+    """The summed cost of a session's replies; `complete` is False when a price is unknown."""
+    return session_cost(((_usage(m), m.model) for m in store.reply_usage(session)), prices)
+
+
+def _usage(message: Message) -> Usage:
+    return Usage(
         prompt_tokens=message.prompt_tokens,
-        completion_tokens=message.completion_tokens,
+        completion_tokens=message.completion_tokens or 0,
         cached_tokens=message.cached_tokens or 0,
         reasoning_tokens=message.reasoning_tokens or 0,
         model=message.model,
     )
-    return cost(usage, message.model, prices)

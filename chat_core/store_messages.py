@@ -100,6 +100,19 @@ class MessageOperations:
         return row["n"]
 
     @translating_errors
+    def reply_usage(self, session: Session) -> list[Message]:
+        """The session's replies that reported usage, with only the usage fields filled
+        (enough to price the session without loading every text)."""
+        rows = self.db.query(
+            "SELECT m.id, m.session_id, m.role, '' AS content, m.created_at, m.model, "
+            "m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens "
+            "FROM chat_message m JOIN chat_session s ON s.id = m.session_id "
+            "WHERE m.session_id = ? AND s.owner = ? AND m.prompt_tokens IS NOT NULL",
+            [session.id, session.owner],
+        )
+        return [Message.from_row(row) for row in rows]
+
+    @translating_errors
     def truncate_from(self, session: Session, message_id: int) -> Session:
         """Delete a message and everything after it (to regenerate or edit a turn), and
         drop the cached context, which still holds the removed turns."""

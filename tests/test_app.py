@@ -313,3 +313,26 @@ def test_empty_and_huge_messages_get_a_clear_message(env):
     assert "too long" in at.error[0].value
     assert len(at.chat_message) == 0
     assert flags(env) == {param(at): 0}
+
+
+def test_cost_per_reply_and_per_chat_for_a_priced_model(env, monkeypatch):
+    monkeypatch.setenv("ARK_MODEL", "doubao-seed-1-6-250615")
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("price me").run()
+    at.chat_input(key="chat_input").set_value("again").run()
+    assert "¥0.0000" in at.chat_message[1].caption[0].value
+    assert any("This chat: ¥" in c.value for c in at.caption)
+
+
+def test_errors_are_stored_in_the_users_language(env, emu):
+    at = app()
+    at.context = {"locale": "zh-CN"}
+    at.run()
+    emu.fail_next("429")
+    at.chat_input(key="chat_input").set_value("你好").run()
+    assert at.chat_message[1].error[0].value.startswith("回复失败")
+    with Store(env) as store:
+        (stored,) = store.db.execute(
+            "SELECT error FROM chat_message WHERE role = 'assistant'"
+        ).fetchone()
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in stored)

@@ -200,3 +200,18 @@ def test_failed_turn_in_a_caching_mode_drops_the_cache_state(store, settings, cl
     assert sent["previous_response_id"] is None
     texts = [str(item) for item in sent["input"]]
     assert any("one" in text for text in texts)
+
+
+def test_chat_cost_sums_priced_replies(store, settings, client):
+    from chat_core.pricing import load_prices
+
+    session, _ = store.new_session("alice")
+    store.update_settings("alice", session.id, model="doubao-seed-1-6-250615")
+    run(chat.send(store, settings, session, client, "one"))
+    run(chat.send(store, settings, session, client, "two"))
+    replies = [m for m in store.get_messages(session) if m.role == "assistant"]
+    per_reply = [chat.message_cost(m, load_prices()) for m in replies]
+    total = chat.chat_cost(store, session, load_prices())
+    assert all(cost is not None and cost > 0 for cost in per_reply)
+    assert total.complete and total.total == sum(per_reply)
+    assert chat.chat_cost(store, type(session)(**{**session.__dict__, "owner": "bob"})).total == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat_core.chat import effective
+from chat_core.chat import chat_cost, effective
 from chat_core.errors import ChatError
 from chat_core.markdown import escape
 
@@ -14,6 +14,7 @@ from .runtime import (
     language,
     notify,
     owner_or_stop,
+    prices,
     select_session,
     settings_or_stop,
     show_notices,
@@ -56,7 +57,13 @@ def render_header(visit: Visit, store, session) -> None:
     chosen = effective(session, visit.settings)
     title, controls = st.columns([0.8, 0.2], vertical_alignment="bottom")
     title.subheader(escape(session.title or t(visit.lang, "untitled")), anchor=False)
-    title.caption(f"{chosen['model']} · {t(visit.lang, 'cache_' + chosen['cache_mode'])}")
+    details = [chosen["model"], t(visit.lang, "cache_" + chosen["cache_mode"])]
+    if session.is_used:
+        spent = chat_cost(store, session, prices(visit.settings))
+        if spent.total:
+            key = "session_cost" if spent.complete else "session_cost_partial"
+            details.append(t(visit.lang, key, cost=f"{spent.total:.4f}"))
+    title.caption(" · ".join(details))
     with controls:
         render_settings(visit, store, session)
     show_notices(visit.lang)

@@ -14,11 +14,10 @@ from chat_core import chat
 from chat_core.ark import ReasoningDelta
 from chat_core.errors import ChatError
 from chat_core.markdown import for_display
-from chat_core.pricing import load_prices
 from chat_core.streaming import coalesce
 
 from .messages import render_message
-from .runtime import Visit, client, open_store, rerun_fragment_or_page
+from .runtime import Visit, client, open_store, prices, rerun_fragment_or_page
 from .text import t
 
 WINDOW = 50
@@ -33,8 +32,8 @@ def chat_area(visit: Visit, session_id: str) -> None:
         session = store.find_session(visit.owner, session_id)
         if session is None:  # deleted from another tab
             st.rerun()
-        prices = load_prices(visit.settings.prices_path)
-        messages = _history(store, session, visit.lang, prices)
+        price_table = prices(visit.settings)
+        messages = _history(store, session, visit.lang, price_table)
         action = st.session_state.pop(PENDING, None)
         prompt = _input(visit, session)
         if prompt is not None:
@@ -151,6 +150,7 @@ def _answer(visit: Visit, store, session, make_reply, prompt: str | None = None)
     first_turn = not session.is_used
     try:
         reply = make_reply(client(visit))
+        reply.lang = visit.lang
     except ChatError as exc:
         st.error(exc.message(visit.lang), icon=":material/error:")
         return

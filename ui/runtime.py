@@ -13,6 +13,7 @@ from chat_core.ark import make_client
 from chat_core.config import Settings, load_settings
 from chat_core.errors import ChatError
 from chat_core.identity import LOCAL_OWNER, owner_from_user
+from chat_core.pricing import PriceTable, load_prices
 from chat_core.store import Store
 
 from .text import language_for, t
@@ -129,3 +130,15 @@ def rerun_fragment_or_page() -> None:
     (a fragment-scoped rerun is not allowed then) rerun the page."""
     ctx = get_script_run_ctx()
     st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run else "app")
+
+
+def prices(settings: Settings) -> PriceTable:
+    """The price table, re-read only when the override file changes."""
+    path = settings.prices_path
+    stamp = path.stat().st_mtime if path is not None and path.exists() else None
+    return _prices(path, stamp)
+
+
+@st.cache_resource(show_spinner=False)
+def _prices(path, stamp) -> PriceTable:
+    return load_prices(path)

@@ -275,6 +275,45 @@ def test_two_owners_never_see_each_other(open_as, server):
     save_screenshot(alice)
 
 
+def test_stop_button_keeps_the_partial_reply_and_offers_regenerate(open_as, server, emu):
+    page = open_as("five@example.com")
+    sid = session_of(page)
+    emu.token_delay = 0.02
+    try:
+        send(page, "stop me #tokens=2000")
+        expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w10", timeout=20_000)
+        page.get_by_test_id("stChatInputStopButton").click()
+        reply = wait_for_final_reply(server, sid)
+    finally:
+        emu.token_delay = 0.002
+    assert reply["status"] == "interrupted" and reply["content"].startswith("w1 w2 w3")
+    page.reload()
+    wait_for_app(page)
+    expect(page.get_by_text("Reply interrupted")).to_be_visible()
+    page.locator(".st-key-regenerate button").click()
+    expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w2000", timeout=30_000)
+    wait_for_app(page)
+    assert wait_for_final_reply(server, sid)["status"] == "complete"
+
+
+def test_import_an_exported_chat(open_as, server, tmp_path):
+    with Store(server["db"]) as store:
+        from chat_core.transfer import export_json
+
+        source, _ = store.new_session("someone@example.com")
+        store.start_turn(source, "imported hello")
+        exported = tmp_path / "chat.json"
+        exported.write_text(export_json(store, "someone@example.com", source.id))
+    page = open_as("six@example.com")
+    page.get_by_test_id("stExpander").locator("summary").click()
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(exported)
+    expect(page.get_by_text("Imported “imported hello”")).to_be_visible(timeout=20_000)
+    expect(page.get_by_test_id("stChatMessage").nth(0)).to_contain_text("imported hello")
+    imported = session_of(page)
+    assert imported != source.id
+    assert sessions_of(server, "six@example.com")[imported] == 1
+
+
 def save_screenshot(page) -> None:
     """With ARK_CHAT_SCREENSHOT set, keep the README's screenshot current."""
     target = os.environ.get("ARK_CHAT_SCREENSHOT")

@@ -336,3 +336,40 @@ def test_errors_are_stored_in_the_users_language(env, emu):
             "SELECT error FROM chat_message WHERE role = 'assistant'"
         ).fetchone()
     assert any("\u4e00" <= ch <= "\u9fff" for ch in stored)
+
+
+def test_a_file_that_is_not_a_database_gets_a_clear_message(env):
+    env.write_text("not a database\n" * 100)
+    at = app().run()
+    assert not at.exception
+    assert "not a valid chat database" in at.error[0].value
+    assert env.read_text().startswith("not a database")
+
+
+def test_a_database_path_that_cannot_be_created(env, monkeypatch, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    monkeypatch.setenv("CHAT_DB", str(blocker / "chat.db"))
+    at = app().run()
+    assert not at.exception
+    assert "cannot be created or opened" in at.error[0].value
+
+
+def test_a_bad_setting_gets_a_clear_message(env, monkeypatch):
+    monkeypatch.setenv("ARK_CACHE", "sometimes")
+    at = app().run()
+    assert not at.exception
+    assert "ARK_CACHE must be one of" in at.error[0].value
+
+
+def test_a_message_at_the_limit_and_odd_unicode_go_through(env):
+    at = app().run()
+    # "#tokens=3" keeps the emulator's reply short; the message itself is 100,000 chars.
+    text = "界" * 99_986 + " #tokens=3 \u200f\u200b😀"
+    assert len(text) == 100_000
+    at.chat_input(key="chat_input").set_value(text).run()
+    assert not at.exception
+    assert texts(at) == [("user", [text]), ("assistant", ["w1 w2 w3"])]
+    # A browser cannot send a lone surrogate (the store's own tests cover those).
+    at.chat_input(key="chat_input").set_value("nul \x00 end").run()
+    assert texts(at)[-2] == ("user", ["nul  end"])

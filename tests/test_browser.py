@@ -314,6 +314,18 @@ def test_import_an_exported_chat(open_as, server, tmp_path):
     assert sessions_of(server, "six@example.com")[imported] == 1
 
 
+def test_html_in_prompts_and_replies_is_never_executed(open_as):
+    page = open_as("seven@example.com")
+    payload = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> **bold**'
+    send(page, payload)
+    reply = page.get_by_test_id("stChatMessage").nth(1)
+    expect(reply).to_contain_text("Echo:", timeout=20_000)
+    wait_for_app(page)
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("[data-testid='stChatMessage'] img[src='x']").count() == 0
+    expect(reply.locator("strong")).to_have_text("bold")
+
+
 def save_screenshot(page) -> None:
     """With ARK_CHAT_SCREENSHOT set, keep the README's screenshot current."""
     target = os.environ.get("ARK_CHAT_SCREENSHOT")

@@ -272,7 +272,6 @@ def test_two_owners_never_see_each_other(open_as, server):
     expect(bob.get_by_test_id("stChatMessage")).to_have_count(0)
     expect(bob.get_by_text("does not exist or is not yours")).to_be_visible()
     assert set(sessions_of(server, "bob@example.com")) == {bob_sid}
-    save_screenshot(alice)
 
 
 def test_stop_button_keeps_the_partial_reply_and_offers_regenerate(open_as, server, emu):
@@ -324,6 +323,22 @@ def test_html_in_prompts_and_replies_is_never_executed(open_as):
     assert page.evaluate("window.pwned") is None
     assert page.locator("[data-testid='stChatMessage'] img[src='x']").count() == 0
     expect(reply.locator("strong")).to_have_text("bold")
+
+
+def test_markdown_code_and_latex_render(open_as, server):
+    page = open_as("eight@example.com")
+    send(page, "Plan a trip to Kyoto")
+    expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("Kyoto", timeout=20_000)
+    wait_for_app(page)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("Show **bold**, `inline code` and \\(E = mc^2\\)")
+    box.press("Enter")
+    reply = page.get_by_test_id("stChatMessage").nth(3)
+    expect(reply.locator(".katex")).to_have_count(1, timeout=20_000)
+    expect(reply.locator("code")).to_have_text("inline code")
+    expect(reply.locator("strong")).to_have_text("bold")
+    wait_for_app(page)
+    save_screenshot(page)
 
 
 def save_screenshot(page) -> None:

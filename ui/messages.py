@@ -52,7 +52,10 @@ def usage_line(message: Message, lang: str, prices) -> str:
         if cost is not None:
             parts.append(t(lang, "cost", cost=f"{cost:.4f}"))
     if message.latency_ms is not None:
-        parts.append(t(lang, "latency", seconds=message.latency_ms / 1000))
+        if message.latency_ms < 1000:
+            parts.append(t(lang, "latency_ms", ms=message.latency_ms))
+        else:
+            parts.append(t(lang, "latency", seconds=message.latency_ms / 1000))
     if message.model:
         parts.append(message.model)
     return " · ".join(parts)

@@ -90,6 +90,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "reasoning_tokens": ("{count} reasoning", "推理 {count}"),
     "cost": ("¥{cost}", "¥{cost}"),
     "latency": ("{seconds:.1f} s", "{seconds:.1f} 秒"),
+    "latency_ms": ("{ms} ms", "{ms} 毫秒"),
     "session_cost": ("This chat: ¥{cost}", "本会话：¥{cost}"),
     "session_cost_partial": (
         "This chat: ≥ ¥{cost} (some prices unknown)",

@@ -80,6 +80,7 @@ class Reply:
         self.error: ChatError | None = None
         self.message: Message | None = None
         self.lang = "en"  # the language the stored error text is written in
+        self.saved = False  # True once the final state is in the store
         self._events: Iterator | None = None
 
     def __iter__(self) -> Iterator[ContentDelta | ReasoningDelta]:
@@ -171,6 +172,7 @@ class Reply:
     def _finish(self, started: float) -> None:
         try:
             self._save(self.status, started)
+            self.saved = True
             self._store_cache_state()
         except ChatError:
             log.exception("could not save the final state of reply %s", self.message.id)

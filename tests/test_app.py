@@ -373,3 +373,22 @@ def test_a_message_at_the_limit_and_odd_unicode_go_through(env):
     # A browser cannot send a lone surrogate (the store's own tests cover those).
     at.chat_input(key="chat_input").set_value("nul \x00 end").run()
     assert texts(at)[-2] == ("user", ["nul  end"])
+
+
+def test_a_failure_the_store_cannot_record_is_still_shown(env, monkeypatch):
+    from chat_core.errors import DatabaseLockedError
+    from chat_core.store_messages import MessageOperations
+
+    def locked(self, session, model=None):
+        raise DatabaseLockedError("The chat database is busy.", "聊天数据库正忙。")
+
+    at = app().run()
+    original = MessageOperations.begin_reply
+    monkeypatch.setattr(MessageOperations, "begin_reply", locked)  # injected fault
+    at.chat_input(key="chat_input").set_value("will the reply be saved?").run()
+    assert not at.exception
+    assert texts(at) == [("user", ["will the reply be saved?"])]
+    assert "busy" in at.error[0].value
+    monkeypatch.setattr(MessageOperations, "begin_reply", original)
+    at.button(key="retry").click().run()
+    assert texts(at)[1] == ("assistant", ["Echo: will the reply be saved?"])

@@ -24,6 +24,7 @@ WINDOW = 50
 REASONING_PAINT_SECONDS = 0.25
 PENDING = "pending_action"
 EDITING = "editing_last"
+UNSAVED_ERROR = "unsaved_error"
 
 
 @st.fragment
@@ -34,9 +35,12 @@ def chat_area(visit: Visit, session_id: str) -> None:
             st.rerun()
         price_table = prices(visit.settings)
         messages = _history(store, session, visit.lang, price_table)
+        if unsaved := st.session_state.pop(UNSAVED_ERROR, None):
+            st.error(unsaved, icon=":material/error:")
         action = st.session_state.pop(PENDING, None)
         prompt = _input(visit, session)
         if prompt is not None:
+            st.session_state.pop(EDITING, None)
             _answer(
                 visit,
                 store,
@@ -162,8 +166,11 @@ def _answer(visit: Visit, store, session, make_reply, prompt: str | None = None)
         try:
             with reply:
                 st.write_stream(coalesce(_content(reply, thinking, visit.lang)))
-        except ChatError:
-            pass  # saved with status "error"; the rerun below shows it with Retry
+        except ChatError as exc:
+            # Normally saved with status "error" and shown from the store after the rerun;
+            # a failure the store could not record is shown once instead.
+            if not reply.saved:
+                st.session_state[UNSAVED_ERROR] = exc.message(visit.lang)
     # Re-render from the store: usage, status and actions appear in one place. A first
     # turn gives the session its title, which the sidebar must show.
     if first_turn:

@@ -11,7 +11,8 @@ import logging
 import time
 from collections.abc import Iterator
 
-from .ark import CacheUpdate, ContentDelta, Finish, ReasoningDelta, TurnRequest, Usage, stream_turn
+from . import ark
+from .ark import CacheUpdate, ContentDelta, Finish, ReasoningDelta, TurnRequest, Usage
 from .config import Settings
 from .errors import ChatError, ContentFilterError, InvalidInputError
 from .pricing import PriceTable, SessionCost, cost, session_cost
@@ -110,7 +111,7 @@ class Reply:
         last_save = started
         self.status = "interrupted"
         try:
-            for event in stream_turn(self.client, self.request):
+            for event in ark.stream_turn(self.client, self.request):
                 if isinstance(event, ContentDelta):
                     self.content.append(event.text)
                     yield event

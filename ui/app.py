@@ -19,6 +19,7 @@ from .runtime import (
     settings_or_stop,
     show_notices,
     store_or_stop,
+    warm_up_model_layer,
 )
 from .settings_view import render_settings
 from .sidebar import render_sidebar
@@ -39,6 +40,7 @@ def main() -> None:
             st.error(exc.message(lang), icon=":material/error:")
             st.stop()
     chat_area(visit, session.id)
+    warm_up_model_layer()
 
 
 def current_session(visit: Visit, store):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from chat_core.ark import make_client
+from chat_core import ark
 from chat_core.config import Settings, load_settings
 from chat_core.errors import ChatError
 from chat_core.identity import LOCAL_OWNER, owner_from_user
@@ -106,7 +108,7 @@ def client(visit: Visit):
     cached = st.session_state.get("_ark_client")
     if cached and cached[0] == fingerprint:
         return cached[1]
-    built = make_client(visit.settings, api_key=key)
+    built = ark.make_client(visit.settings, api_key=key)
     st.session_state["_ark_client"] = (fingerprint, built)
     return built
 
@@ -142,3 +144,15 @@ def prices(settings: Settings) -> PriceTable:
 @st.cache_resource(show_spinner=False)
 def _prices(path, stamp) -> PriceTable:
     return load_prices(path)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_model_layer() -> None:
+    """Import the Ark SDK in the background once per process, after the first page is
+    out, so neither the first page nor the first message waits for it."""
+    modules = ("chat_core.ark.turn", "chat_core.ark.client")
+    threading.Thread(
+        target=lambda: [importlib.import_module(name) for name in modules],
+        name="warm-up-ark-sdk",
+        daemon=True,
+    ).start()

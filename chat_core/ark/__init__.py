@@ -2,10 +2,13 @@
 
 `make_client(settings)` builds a client; `stream_turn(client, TurnRequest(...))`
 streams one turn as events; failures arrive as `chat_core.errors.ChatError`s.
+
+The SDK takes a noticeable part of a second to import, so the names that need it load
+on first use: the app's first page does not wait for it.
 """
 
-from .client import make_client
-from .errors_map import to_chat_error
+import importlib
+
 from .events import (
     CacheUpdate,
     ContentDelta,
@@ -16,7 +19,15 @@ from .events import (
     Usage,
 )
 from .history import estimate_tokens, trim_history
-from .turn import stream_turn
+
+_LAZY = {"make_client": ".client", "to_chat_error": ".errors_map", "stream_turn": ".turn"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CacheUpdate",

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from . import ark
 from .ark import CacheUpdate, ContentDelta, Finish, ReasoningDelta, TurnRequest, Usage
+from .ark.history import message_tokens
 from .config import Settings
 from .errors import ChatError, ContentFilterError, InvalidInputError
 from .pricing import PriceTable, SessionCost, cost, session_cost
@@ -22,6 +23,7 @@ from .text import check_message
 
 log = logging.getLogger(__name__)
 PROGRESS_SAVE_SECONDS = 1.0
+HISTORY_PAGE = 100
 _FILTERED = ContentFilterError(
     "The reply was stopped by content moderation.", "回复因内容审核而被中止。"
 )
@@ -202,10 +204,28 @@ def send(store: Store, settings: Settings, session: Session, client, text: str) 
 def reply_to_last(store: Store, settings: Settings, session: Session, client) -> Reply:
     """A `Reply` to the session's last message, which must be the user's."""
     session = store.get_session(session.owner, session.id)
-    messages = store.get_messages(session)
+    messages = recent_messages(store, session, settings.history_tokens)
     if not messages or messages[-1].role != "user":
         raise InvalidInputError("There is no message to answer.", "没有需要回复的消息。")
     return Reply(store, session, client, build_request(settings, session, messages))
+
+
+def recent_messages(store: Store, session: Session, budget: int) -> list[Message]:
+    """The latest messages, oldest first, reaching back just past `budget` tokens.
+
+    Older ones would be trimmed from the request anyway, so a long chat costs no more
+    to answer than a short one.
+    """
+    messages: list[Message] = []
+    tokens, before = 0, None
+    while tokens < budget:
+        page = store.get_messages(session, limit=HISTORY_PAGE, before=before)
+        messages[:0] = page
+        tokens += sum(message_tokens(m.content) for m in page)
+        if len(page) < HISTORY_PAGE:
+            break
+        before = page[0].id
+    return messages
 
 
 def regenerate(store: Store, settings: Settings, session: Session, client) -> Reply:

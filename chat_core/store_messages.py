@@ -80,13 +80,16 @@ class MessageOperations:
         return self._message(message_id)
 
     @translating_errors
-    def get_messages(self, session: Session, *, limit: int | None = None) -> list[Message]:
-        """The session's messages, oldest first; with `limit`, only the latest ones."""
+    def get_messages(
+        self, session: Session, *, limit: int | None = None, before: int | None = None
+    ) -> list[Message]:
+        """The session's messages, oldest first; with `limit`, only the latest ones (older
+        than message id `before`, when given)."""
         rows = self.db.query(
-            "SELECT m.* FROM chat_message m WHERE m.session_id = ? AND EXISTS "
+            "SELECT m.* FROM chat_message m WHERE m.session_id = ? AND m.id < ? AND EXISTS "
             "(SELECT 1 FROM chat_session s WHERE s.id = m.session_id AND s.owner = ?) "
             "ORDER BY m.id DESC LIMIT ?",
-            [session.id, session.owner, -1 if limit is None else limit],
+            [session.id, before or 2**63 - 1, session.owner, -1 if limit is None else limit],
         )
         return [Message.from_row(row) for row in rows][::-1]
 

@@ -215,3 +215,19 @@ def test_chat_cost_sums_priced_replies(store, settings, client):
     assert all(cost is not None and cost > 0 for cost in per_reply)
     assert total.complete and total.total == sum(per_reply)
     assert chat.chat_cost(store, type(session)(**{**session.__dict__, "owner": "bob"})).total == 0
+
+
+def test_a_long_chat_loads_only_the_history_that_fits_the_budget(store, settings, client, emu):
+    session, _ = store.new_session("alice")
+    for i in range(250):
+        store.start_turn(session, f"message {i} " + "word " * 40)
+    budget_settings = type(settings)(**{**settings.__dict__, "history_tokens": 1000})
+    loaded = chat.recent_messages(store, session, 1000)
+    assert 100 <= len(loaded) < 250
+    assert loaded[-1].content.startswith("message 249")
+    assert [m.id for m in loaded] == sorted(m.id for m in loaded)
+    assert len(chat.recent_messages(store, session, 10**9)) == 250
+    run(chat.reply_to_last(store, budget_settings, session, client))
+    sent = emu.requests[-1].body["messages"]
+    assert sent[-1]["content"].startswith("message 249")
+    assert 1 < len(sent) < 100

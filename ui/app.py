@@ -27,7 +27,7 @@ from .text import t
 
 
 def main() -> None:
-    st.set_page_config(page_title="Ark Chat", page_icon="💬", layout="wide")
+    st.set_page_config(page_title="Ark Chat", page_icon=":material/chat:", layout="wide")
     settings = settings_or_stop()
     lang = language(settings)
     visit = Visit(settings, owner_or_stop(lang), lang)

@@ -1,0 +1,315 @@
+"""The scenarios of `e2e_perf.py`. Each takes a `Bench` and returns table rows.
+
+Prompts are unique per run ("Echo: z<hex>" comes back only for that run; "#tokens=2000
+z<hex>" yields "w1 ... w2000"), so text from earlier runs never matches. Chat runs open
+a fresh page (a fresh Streamlit session) each time; the app's long chats are cut back to
+their seeded length after each run, and the peer reloads its injected history, so every
+run starts from the same chat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from e2e_harness import (
+    ROOT,
+    SeededChat,
+    SeededDb,
+    Server,
+    copy_database,
+    open_chat,
+    page_exceptions,
+    reset_chat,
+    running,
+    server_env,
+    start_streamlit,
+    wait_for_app_run,
+    wait_healthy,
+)
+from e2e_probe import (
+    Timing,
+    arm,
+    click,
+    message_count,
+    press_enter,
+    result,
+    watch_requests,
+)
+from e2e_report import Row, make_row, rendered_note, request_note
+from playwright.sync_api import Browser, Page
+from volcenginesdkarkruntime import Ark
+
+from chat_core.emulator import ArkEmulator
+
+PEER = ROOT / "bench" / "peer_app.py"
+MODEL = "ep-bench-model"
+LONG_TOKENS = 2000
+TIMEOUT_MS = 60_000
+# Pause between "page ready" and the action. Streamlit runs gc.collect(2) right after
+# telling the page a run finished (~50-100 ms here, GIL held); a user who types a
+# message never acts that fast, so the benchmark should not time that collection.
+SETTLE_MS = 400
+
+
+@dataclass
+class Bench:
+    """What every scenario needs, and the problems found so far (any one means exit 1)."""
+
+    runs: int
+    app: Path | None
+    work: Path
+    emulator: ArkEmulator
+    browser: Browser
+    seeded: SeededDb | None = None
+    problems: list[str] = field(default_factory=list)
+    arrivals: dict[str, float] = field(default_factory=dict)  # prompt -> time.time()
+
+    def __post_init__(self) -> None:
+        watch_requests(self.emulator, self.arrivals)
+
+    def env(self, db: Path) -> dict[str, str]:
+        # Thinking off: the floor and the peer do not ask for reasoning either.
+        return server_env(
+            {
+                "ARK_API_KEY": self.emulator.api_key,
+                "ARK_BASE_URL": self.emulator.base_url,
+                "ARK_MODEL": MODEL,
+                "ARK_CACHE": "off",
+                "ARK_THINKING": "disabled",
+                "CHAT_DB": str(db),
+                "PEER_HISTORY_DIR": str(self.work / "histories"),
+            }
+        )
+
+    def check_page(self, page: Page, who: str) -> None:
+        for text in page_exceptions(page):
+            self.problems.append(f"{who}: the page shows an exception:\n{text}")
+
+    def check_log(self, server: Server) -> None:
+        if traceback := server.traceback():
+            excerpt = traceback[:4000] + ("\n[...]" if len(traceback) > 4000 else "")
+            self.problems.append(f"{server.name}: the server log has a traceback:\n{excerpt}")
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+
+def ttft(bench: Bench) -> list[Row]:
+    """Enter to the first reply token, in an empty chat and in the seeded long chats."""
+    rows = []
+    with chat_servers(bench, "ttft") as (peer, app, db):
+        client = floor_client(bench)
+        for size in (0, *bench.seeded.chats):
+            chat = bench.seeded.chats.get(size)
+            targets = {
+                "floor": lambda h=(chat.history if chat else []): floor_turn(
+                    client, h, echo_prompt
+                ),
+                "peer": lambda q=(f"/?history=h{size}" if chat else ""): browser_turn(
+                    bench, peer, peer.url + q, echo_prompt
+                ),
+            }
+            if app:
+                targets["app"] = app_turn(bench, app, db, chat, echo_prompt)
+            samples = measure(bench, targets)
+            check, target = TTFT_TARGETS.get(size, (None, ""))
+            row = make_row(f"TTFT, {size:,} msgs", samples, "first_ms", target, check)
+            row.notes.append(request_note(samples))
+            if chat:
+                row.notes.append("messages shown before Enter: " + rendered_note(samples))
+            rows.append(row)
+    return rows
+
+
+def long_answer(bench: Bench) -> list[Row]:
+    """A 2,000-token reply as fast as the emulator sends it, in an empty chat."""
+    with chat_servers(bench, "long") as (peer, app, db):
+        client = floor_client(bench)
+        targets = {
+            "floor": lambda: floor_turn(client, [], long_prompt),
+            "peer": lambda: browser_turn(bench, peer, peer.url, long_prompt),
+        }
+        if app:
+            targets["app"] = app_turn(bench, app, db, None, long_prompt)
+        samples = measure(bench, targets)
+    last = make_row(
+        f"Long answer {LONG_TOKENS:,} tok, last token",
+        samples,
+        "last_ms",
+        "<= 0.5x peer, <= floor+300",
+        lambda f, p, a: a <= 0.5 * p and a <= f + 300,
+    )
+    first = make_row(f"Long answer {LONG_TOKENS:,} tok, first token", samples, "first_ms")
+    first.notes.append(request_note(samples))
+    return [last, first]
+
+
+def open_long_chat(bench: Bench) -> list[Row]:
+    """Click a 1,000-message chat in the sidebar until its newest message shows (app only)."""
+    name = "Open 1,000-msg chat"
+    if not bench.app:
+        return [Row(name, notes=["skipped: no app (the peer has no sidebar)"])]
+    chat = bench.seeded.chats[1000]
+    with chat_servers(bench, "open", with_peer=False) as (_, app, _db):
+        samples = measure(bench, {"app": lambda: open_turn(bench, app, chat)})
+    row = make_row(name, samples, "last_ms", "<= 1000", lambda f, p, a: a <= 1000)
+    row.notes.append("messages shown after opening: " + rendered_note(samples))
+    return [row]
+
+
+def cold_start(bench: Bench) -> list[Row]:
+    """`streamlit run` to /_stcore/health, and to the chat input visible in a new page."""
+    db = copy_database(bench.seeded.path, bench.work / "cold.db")
+    targets = {"peer": lambda: cold_turn(bench, PEER, db, "peer-cold")}
+    if bench.app:
+        targets["app"] = lambda: cold_turn(bench, bench.app, db, "app-cold")
+    samples = measure(bench, targets)
+    return [
+        make_row("Cold start, health ok", samples, "first_ms"),
+        make_row(
+            "Cold start, interactive", samples, "last_ms", "<= 3000", lambda f, p, a: a <= 3000
+        ),
+    ]
+
+
+SCENARIOS = {"ttft": ttft, "long": long_answer, "open": open_long_chat, "cold": cold_start}
+TTFT_TARGETS = {
+    0: (lambda f, p, a: a <= 1.1 * p and a - f <= 150, "<= 1.1x peer, <= floor+150"),
+    1000: (lambda f, p, a: a <= 0.5 * p, "<= 0.5x peer"),
+}
+
+
+# --- one run of each kind ------------------------------------------------------------------
+
+
+def echo_prompt() -> tuple[str, str, str]:
+    """(prompt, first marker, last marker); short, so "auto" thinking would not start."""
+    tag = "z" + uuid.uuid4().hex[:8]
+    return tag, f"Echo: {tag}", f"Echo: {tag}"
+
+
+def long_prompt() -> tuple[str, str, str]:
+    return f"#tokens={LONG_TOKENS} z{uuid.uuid4().hex[:6]}", "w1", f"w{LONG_TOKENS}"
+
+
+def floor_client(bench: Bench) -> Ark:
+    return Ark(api_key=bench.emulator.api_key, base_url=bench.emulator.base_url)
+
+
+def floor_turn(client: Ark, history: list[dict], make_prompt) -> Timing:
+    """The bare SDK in this process: request to first and to last content token."""
+    prompt, _, _ = make_prompt()
+    messages = [*history, {"role": "user", "content": prompt}]
+    started, first, last = time.perf_counter(), None, None
+    for chunk in client.chat.completions.create(model=MODEL, messages=messages, stream=True):
+        if chunk.choices and chunk.choices[0].delta.content:
+            last = time.perf_counter()
+            first = first or last
+    return Timing((first - started) * 1000, (last - started) * 1000)
+
+
+def browser_turn(bench: Bench, server: Server, url: str, make_prompt) -> Timing:
+    """Open `url` in a new page, send a prompt, time the reply in the page."""
+    prompt, first, last = make_prompt()
+    page = open_chat(bench.browser, url)
+    try:
+        shown = message_count(page)
+        page.wait_for_timeout(SETTLE_MS)
+        arm(page, first, last)
+        press_enter(page, prompt)
+        timing = result(page, TIMEOUT_MS)
+        wait_for_app_run(page)  # let the run finish (and save) before the next one
+        timing.rendered = shown
+        if (arrived := bench.arrivals.pop(prompt, None)) is not None:
+            timing.request_ms = (arrived - timing.start_epoch) * 1000
+        return timing
+    finally:
+        bench.check_page(page, server.name)
+        page.close()
+
+
+def app_turn(bench: Bench, app: Server, db: Path, chat: SeededChat | None, make_prompt):
+    """A browser turn in `chat` (or in a fresh session), then undo it in the database."""
+    url = f"{app.url}/?session={chat.session_id}" if chat else app.url
+
+    def turn() -> Timing:
+        try:
+            return browser_turn(bench, app, url, make_prompt)
+        finally:
+            if chat:
+                reset_chat(db, chat.session_id, len(chat.history))
+
+    return turn
+
+
+def open_turn(bench: Bench, app: Server, chat: SeededChat) -> Timing:
+    page = open_chat(bench.browser, app.url)  # a fresh, empty session
+    try:
+        page.wait_for_timeout(SETTLE_MS)
+        arm(page, chat.last_text, chat.last_text)
+        click(page, f".st-key-session-{chat.session_id} button")
+        timing = result(page, TIMEOUT_MS)
+        wait_for_app_run(page)
+        timing.rendered = message_count(page)
+        return timing
+    finally:
+        bench.check_page(page, app.name)
+        page.close()
+
+
+def cold_turn(bench: Bench, script: Path, db: Path, name: str) -> Timing:
+    """first_ms: Popen to health ok; last_ms: Popen to the chat input visible."""
+    server = start_streamlit(script, bench.env(db), bench.work, name)
+    try:
+        health = wait_healthy(server)
+        page = bench.browser.new_page()
+        try:
+            page.goto(server.url, timeout=TIMEOUT_MS)
+            page.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=TIMEOUT_MS)
+            interactive = time.perf_counter() - server.started
+            wait_for_app_run(page)
+        finally:
+            bench.check_page(page, name)
+            page.close()
+    finally:
+        server.stop()
+        bench.check_log(server)
+    return Timing(health * 1000, interactive * 1000)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def chat_servers(
+    bench: Bench, scenario: str, with_peer: bool = True
+) -> Iterator[tuple[Server | None, Server | None, Path]]:
+    """Peer and app on a fresh copy of the seeded database, for one scenario."""
+    db = copy_database(bench.seeded.path, bench.work / f"{scenario}.db")
+    env = bench.env(db)
+    peer = start_streamlit(PEER, env, bench.work, f"peer-{scenario}") if with_peer else None
+    app = start_streamlit(bench.app, env, bench.work, f"app-{scenario}") if bench.app else None
+    servers = [server for server in (peer, app) if server]
+    try:
+        with running(*servers):
+            yield peer, app, db
+    finally:
+        for server in servers:
+            bench.check_log(server)
+
+
+def measure(bench: Bench, targets: dict[str, Callable[[], Timing]]) -> dict[str, list[Timing]]:
+    """One untimed warm-up run, then `bench.runs` runs; the order alternates each run."""
+    samples: dict[str, list[Timing]] = {name: [] for name in targets}
+    names = list(targets)
+    for run in range(bench.runs + 1):
+        for name in names if run % 2 else names[::-1]:
+            timing = targets[name]()
+            if run:
+                samples[name].append(timing)
+    return samples

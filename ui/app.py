@@ -34,12 +34,16 @@ def main() -> None:
     with store_or_stop(settings, lang) as store:
         try:
             session = current_session(visit, store)
+            header = st.container()
+            # The chat (with its input) is drawn before the header and sidebar: a run
+            # cut short by the Stop button then still leaves the input on the page.
+            chat_area(visit, session.id)
+            with header:
+                render_header(visit, store, session)
             render_sidebar(visit, store, session)
-            render_header(visit, store, session)
         except ChatError as exc:
             st.error(exc.message(lang), icon=":material/error:")
             st.stop()
-    chat_area(visit, session.id)
     warm_up_model_layer()
 
 

@@ -15,8 +15,9 @@ from chat_core.ark import ReasoningDelta
 from chat_core.errors import ChatError
 from chat_core.markdown import for_display
 from chat_core.streaming import coalesce
+from chat_core.text import clean_text
 
-from .messages import render_message
+from .messages import render_message, render_status, usage_line
 from .runtime import Visit, client, open_store, prices, rerun_fragment_or_page
 from .text import t
 
@@ -33,35 +34,30 @@ def chat_area(visit: Visit, session_id: str) -> None:
         session = store.find_session(visit.owner, session_id)
         if session is None:  # deleted from another tab
             st.rerun()
-        price_table = prices(visit.settings)
-        messages = _history(store, session, visit.lang, price_table)
-        if unsaved := st.session_state.pop(UNSAVED_ERROR, None):
-            st.error(unsaved, icon=":material/error:")
-        action = st.session_state.pop(PENDING, None)
+        # The input is drawn first: a run stopped part-way (the Stop button) must still
+        # leave it on the page.
         prompt = _input(visit, session)
+        action = None if prompt is not None else st.session_state.pop(PENDING, None)
         if prompt is not None:
             st.session_state.pop(EDITING, None)
-            _answer(
-                visit,
-                store,
-                session,
-                lambda c: chat.send(store, visit.settings, session, c, prompt),
-                prompt,
-            )
+        price_table = prices(visit.settings)
+        messages = _history(store, session, visit.lang, price_table, action)
+        if unsaved := st.session_state.pop(UNSAVED_ERROR, None):
+            st.error(unsaved, icon=":material/error:")
+        if prompt is not None:
+            send = lambda c: chat.send(store, visit.settings, session, c, prompt)  # noqa: E731
+            _answer(visit, store, session, price_table, send, prompt)
         elif action is not None:
-            _answer(
-                visit,
-                store,
-                session,
-                lambda c: _ACTIONS[action[0]](store, visit.settings, session, c, *action[1:]),
-            )
+            act = lambda c: _ACTIONS[action[0]](store, visit.settings, session, c, *action[1:])  # noqa: E731
+            _answer(visit, store, session, price_table, act, _new_text(action))
         elif not st.session_state.get(EDITING):
             _reply_actions(visit, messages)
         else:
             _edit_form(visit, messages)
 
 
-def _history(store, session, lang, prices):
+def _history(store, session, lang, prices, action=None):
+    """The latest window of messages, without those the pending action replaces."""
     key = f"window-{session.id}"
     window = st.session_state.get(key, WINDOW)
     messages = store.get_messages(session, limit=window + 1)
@@ -71,9 +67,24 @@ def _history(store, session, lang, prices):
         if st.button(t(lang, "show_earlier", count=hidden), key="show_earlier"):
             st.session_state[key] = window + WINDOW
             rerun_fragment_or_page()
-    for message in messages:
+    for message in _kept(messages, action):
         render_message(message, lang, prices)
     return messages
+
+
+def _kept(messages, action):
+    if action is None or not messages:
+        return messages
+    if action[0] == "edit":
+        last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+        return messages if last_user is None else messages[:last_user]
+    if action[0] == "regenerate" and messages[-1].role == "assistant":
+        return messages[:-1]
+    return messages
+
+
+def _new_text(action) -> str | None:
+    return action[1] if action[0] == "edit" else None
 
 
 def _input(visit: Visit, session) -> str | None:
@@ -149,8 +160,13 @@ def _queue(action: str, *args) -> None:
     st.session_state[PENDING] = (action, *args)
 
 
-def _answer(visit: Visit, store, session, make_reply, prompt: str | None = None) -> None:
-    """Start a reply and stream it into the page; the store keeps it whatever happens."""
+def _answer(visit: Visit, store, session, prices, make_reply, prompt=None) -> None:
+    """Start a reply and stream it into the page; the store keeps it whatever happens.
+
+    The finished reply is completed in place (status, usage, actions) rather than by a
+    rerun, so there is no redraw during which Stop could cut the page short. Only a
+    first turn reruns the page, to show the new title in the sidebar.
+    """
     first_turn = not session.is_used
     try:
         reply = make_reply(client(visit))
@@ -160,22 +176,27 @@ def _answer(visit: Visit, store, session, make_reply, prompt: str | None = None)
         return
     if prompt is not None:
         with st.chat_message("user"):
-            st.markdown(prompt)
+            st.markdown(for_display(clean_text(prompt)))  # as stored
+    failure = None
     with st.chat_message("assistant"):
-        thinking = st.empty()
+        thinking, answer = st.empty(), st.empty()
         try:
-            with reply:
+            with reply, answer.container():
                 st.write_stream(coalesce(_content(reply, thinking, visit.lang)))
         except ChatError as exc:
-            # Normally saved with status "error" and shown from the store after the rerun;
-            # a failure the store could not record is shown once instead.
-            if not reply.saved:
-                st.session_state[UNSAVED_ERROR] = exc.message(visit.lang)
-    # Re-render from the store: usage, status and actions appear in one place. A first
-    # turn gives the session its title, which the sidebar must show.
+            failure = exc.message(visit.lang)
+        if reply.text:  # LaTeX delimiters are converted once the text is whole
+            answer.markdown(for_display(reply.text))
+        if reply.saved:
+            render_status(reply.message, visit.lang)
+            if reply.message.status == "complete":
+                st.caption(usage_line(reply.message, visit.lang, prices))
+    if failure and not reply.saved:  # the store could not record it: say so once
+        st.session_state[UNSAVED_ERROR] = failure
+        rerun_fragment_or_page()
     if first_turn:
         st.rerun()
-    rerun_fragment_or_page()
+    _reply_actions(visit, store.get_messages(session, limit=2))
 
 
 def _content(reply, thinking, lang):

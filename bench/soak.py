@@ -2,7 +2,7 @@
 the Ark emulator with faults, in each conversation mode; then the database is checked
 against everything the users sent.
 
-    /work/venv/bin/python bench/soak.py [--seconds 180] [--users 8] [--fault-rate 0.1]
+    python bench/soak.py [--seconds 180] [--users 8] [--fault-rate 0.1]
         [--seed 1] [--mode off|context|responses] [--retries 2] [--keep DIR]
 
 `--seconds` is the whole budget, split evenly across the modes (one fresh server,

@@ -1,7 +1,7 @@
 """Reproduce a finding of the soak benchmark: Stop pressed just as a reply ends leaves the
 page without a chat input (often without any messages too) until it is reloaded.
 
-    /work/venv/bin/python bench/soak_stop_repro.py [--tries 12]
+    python bench/soak_stop_repro.py [--tries 12]
 
 One user, no load, no faults. Each try sends a 200-token prompt, waits until the last
 token is painted (the reply is done, the rerun that re-renders it from the store has

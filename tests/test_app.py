@@ -6,17 +6,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chat_core.emulator import ArkEmulator
 from chat_core.store import Store
+from tests.conftest import EMULATOR_KEY
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-KEY = "test-key"
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with ArkEmulator(api_key=KEY) as running:
-        yield running
+KEY = EMULATOR_KEY
 
 
 @pytest.fixture

@@ -6,21 +6,15 @@ import pytest
 from chat_core import chat
 from chat_core.ark import make_client
 from chat_core.config import load_settings
-from chat_core.emulator import ArkEmulator
 from chat_core.errors import (
     AuthenticationError,
     ContentFilterError,
     InvalidInputError,
     StreamInterruptedError,
 )
+from tests.conftest import EMULATOR_KEY
 
-KEY = "test-key"
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with ArkEmulator(api_key=KEY) as running:
-        yield running
+KEY = EMULATOR_KEY
 
 
 @pytest.fixture

@@ -114,26 +114,20 @@ def _actions(visit: Visit, store, session: Session) -> None:
         _safely(lambda: store.set_pinned(owner, session.id, not session.pinned), lang)
         st.rerun()
     name = (session.title or "chat")[:40]
-    st.download_button(
-        t(lang, "export_md"),
-        key="export_md",
-        width="stretch",
-        icon=":material/download:",
-        data=lambda: _export(visit, export_markdown, session.id),
-        file_name=f"{name}.md",
-        mime="text/markdown",
-        on_click="ignore",
-    )
-    st.download_button(
-        t(lang, "export_json"),
-        key="export_json",
-        width="stretch",
-        icon=":material/download:",
-        data=lambda: _export(visit, export_json, session.id),
-        file_name=f"{name}.json",
-        mime="application/json",
-        on_click="ignore",
-    )
+    for key, export, suffix, mime in (
+        ("export_md", export_markdown, "md", "text/markdown"),
+        ("export_json", export_json, "json", "application/json"),
+    ):
+        st.download_button(
+            t(lang, key),
+            key=key,
+            width="stretch",
+            icon=":material/download:",
+            data=lambda export=export: _export(visit, export, session.id),
+            file_name=f"{name}.{suffix}",
+            mime=mime,
+            on_click="ignore",
+        )
     _delete(visit, store, session)
 
 

@@ -78,8 +78,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=180.0, help="total budget (180)")
     parser.add_argument("--users", type=int, default=8, help="concurrent users (8)")
-    parser.add_argument("--fault-rate", type=float, default=0.1,
-                        help="share of model requests that fail (0.1)")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.1, help="share of model requests that fail (0.1)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mode", choices=MODES, help="run only this conversation mode")
     parser.add_argument("--retries", type=int, default=2, help="ARK_MAX_RETRIES (2)")
@@ -93,7 +94,8 @@ async def soak(args: argparse.Namespace, work: Path) -> list[tuple[str, Result]]
     results = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+        )
         try:
             for mode in modes:
                 results.append((mode, await run_mode(mode, args, browser, work, budget)))
@@ -108,8 +110,9 @@ async def run_mode(mode: str, args, browser: Browser, work: Path, budget: float)
     print(f"[{mode}] starting {args.users} users for ~{budget:.0f} s", flush=True)
     emulator = ArkEmulator(api_key=KEY, ttft=0.05, token_delay=0.005, seed=args.seed).start()
     db_path = work / f"soak-{mode}.db"
-    server = start_streamlit(ROOT / "streamlit_app.py", app_env(mode, args, emulator, db_path),
-                             work, f"soak-{mode}")
+    server = start_streamlit(
+        ROOT / "streamlit_app.py", app_env(mode, args, emulator, db_path), work, f"soak-{mode}"
+    )
     log = SoakLog(mode)
     try:
         await asyncio.to_thread(wait_healthy, server, 60.0)
@@ -131,8 +134,13 @@ async def run_mode(mode: str, args, browser: Browser, work: Path, budget: float)
         server.stop()
         emulator.stop()
     result = check_run(db_path, log)
-    result.figures.update(faults=emulator.faults_injected, rss_start=rss_start,
-                          rss_warm=rss_warm, rss_end=rss_end, streaming_left=streaming)
+    result.figures.update(
+        faults=emulator.faults_injected,
+        rss_start=rss_start,
+        rss_warm=rss_warm,
+        rss_end=rss_end,
+        streaming_left=streaming,
+    )
     if traceback := server.traceback():
         result.failures.append(f"server log has a traceback:\n{traceback[:3000]}")
     print_mode(mode, result, log, loop.time() - started)
@@ -140,16 +148,24 @@ async def run_mode(mode: str, args, browser: Browser, work: Path, budget: float)
 
 
 def app_env(mode: str, args, emulator: ArkEmulator, db_path: Path) -> dict[str, str]:
-    return server_env({
-        "ARK_API_KEY": KEY, "ARK_BASE_URL": emulator.base_url, "ARK_MODEL": MODEL,
-        "ARK_CACHE": mode, "ARK_THINKING": "disabled", "ARK_MAX_RETRIES": str(args.retries),
-        "CHAT_DB": str(db_path), "NO_PROXY": "127.0.0.1,localhost",
-        "STREAMLIT_SERVER_TRUSTED_USER_HEADERS": json.dumps({HEADER: "email"}),
-    })
+    return server_env(
+        {
+            "ARK_API_KEY": KEY,
+            "ARK_BASE_URL": emulator.base_url,
+            "ARK_MODEL": MODEL,
+            "ARK_CACHE": mode,
+            "ARK_THINKING": "disabled",
+            "ARK_MAX_RETRIES": str(args.retries),
+            "CHAT_DB": str(db_path),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "STREAMLIT_SERVER_TRUSTED_USER_HEADERS": json.dumps({HEADER: "email"}),
+        }
+    )
 
 
-async def drive(users: list[SimUser], deadline: float, emulator, log: SoakLog,
-                retries: int) -> None:
+async def drive(
+    users: list[SimUser], deadline: float, emulator, log: SoakLog, retries: int
+) -> None:
     """Run every user until the deadline (plus a grace period for actions under way)."""
     injector = asyncio.create_task(inject_periodically(emulator, log, retries))
     tasks = {asyncio.create_task(user.run(deadline)): user for user in users}
@@ -158,8 +174,9 @@ async def drive(users: list[SimUser], deadline: float, emulator, log: SoakLog,
     for task in pending:
         task.cancel()
         user = tasks[task]
-        log.driver_errors.append(f"{user.owner} still busy after the grace period, cancelled: "
-                                 f"{user.doing}")
+        log.driver_errors.append(
+            f"{user.owner} still busy after the grace period, cancelled: {user.doing}"
+        )
     await asyncio.gather(*pending, return_exceptions=True)
     for task in done:
         if task.exception() is not None:
@@ -196,20 +213,22 @@ def print_mode(mode: str, result: Result, log: SoakLog, seconds: float) -> None:
     ttft = f"{p50:.0f} / {p99:.0f} ms (n={len(result.ttft_ms)})" if p50 is not None else "n/a"
     replies = ", ".join(f"{status} {count}" for status, count in sorted(result.replies.items()))
     print(f"""[{mode}] {seconds:.0f} s
-  messages sent {f['sent']}, stored {f['stored']}, lost {f['lost']}
-  submits the page never showed {f['unconfirmed']} (stored anyway: {f['unconfirmed_stored']})
-  replies stored: {replies or 'none'}; user messages without a reply {f['no_reply']}
-  faults injected {f['faults'] + f['expired']} (failed requests {f['faults']}, expired \
-contexts or responses {f['expired']})
-  faults surfaced to the user {f['surfaced']} (failed replies: {f['retried']} retried, the \
-rest stored; {f['surfaced_seen']} seen live by the driver: {dict(log.failure_kinds)})
+  messages sent {f["sent"]}, stored {f["stored"]}, lost {f["lost"]}
+  submits the page never showed {f["unconfirmed"]} (stored anyway: {f["unconfirmed_stored"]})
+  replies stored: {replies or "none"}; user messages without a reply {f["no_reply"]}
+  faults injected {f["faults"] + f["expired"]} (failed requests {f["faults"]}, expired \
+contexts or responses {f["expired"]})
+  faults surfaced to the user {f["surfaced"]} (failed replies: {f["retried"]} retried, the \
+rest stored; {f["surfaced_seen"]} seen live by the driver: {dict(log.failure_kinds)})
   TTFT under load p50 / p99: {ttft}
-  server RSS start {f['rss_start']:.0f} MB, with users connected {f['rss_warm']:.0f} MB, \
-end {f['rss_end']:.0f} MB
-  sessions {f['sessions']}, renames {f['renames']}; actions: {dict(log.actions)}""")
+  server RSS start {f["rss_start"]:.0f} MB, with users connected {f["rss_warm"]:.0f} MB, \
+end {f["rss_end"]:.0f} MB
+  sessions {f["sessions"]}, renames {f["renames"]}; actions: {dict(log.actions)}""")
     if f["streaming_left"]:
-        print(f"  replies still streaming {SETTLE_SECONDS:.0f} s after the tabs closed: "
-              f"{f['streaming_left']}")
+        print(
+            f"  replies still streaming {SETTLE_SECONDS:.0f} s after the tabs closed: "
+            f"{f['streaming_left']}"
+        )
     for error in log.driver_errors[:10]:
         print(f"  driver: {error}")
     if len(log.driver_errors) > 10:
@@ -223,18 +242,26 @@ def print_report(results: list[tuple[str, Result]], seconds: float) -> None:
     total = sum((result.figures for _, result in results), start=Counter())
     ttft = [ms for _, result in results for ms in result.ttft_ms]
     failures = sum(len(result.failures) for _, result in results)
-    print(f"\nSOAK {'PASSED' if not failures else 'FAILED'} in {seconds:.0f} s, modes "
-          f"{', '.join(mode for mode, _ in results)}")
+    print(
+        f"\nSOAK {'PASSED' if not failures else 'FAILED'} in {seconds:.0f} s, modes "
+        f"{', '.join(mode for mode, _ in results)}"
+    )
     print(f"  messages sent {total['sent']}, stored {total['stored']}, lost {total['lost']}")
-    print(f"  faults injected {total['faults'] + total['expired']}, surfaced to the user "
-          f"{total['surfaced']}")
+    print(
+        f"  faults injected {total['faults'] + total['expired']}, surfaced to the user "
+        f"{total['surfaced']}"
+    )
     if ttft:
-        print(f"  TTFT under load p50 {percentile(ttft, 0.5):.0f} ms, p99 "
-              f"{percentile(ttft, 0.99):.0f} ms (n={len(ttft)})")
+        print(
+            f"  TTFT under load p50 {percentile(ttft, 0.5):.0f} ms, p99 "
+            f"{percentile(ttft, 0.99):.0f} ms (n={len(ttft)})"
+        )
     for mode, result in results:
         f = result.figures
-        print(f"  server RSS [{mode}] start {f['rss_start']:.0f} MB, end {f['rss_end']:.0f} MB "
-              f"(with users connected {f['rss_warm']:.0f} MB)")
+        print(
+            f"  server RSS [{mode}] start {f['rss_start']:.0f} MB, end {f['rss_end']:.0f} MB "
+            f"(with users connected {f['rss_warm']:.0f} MB)"
+        )
     if failures:
         print(f"  {failures} check(s) failed; see FAIL lines above")
 

@@ -63,11 +63,16 @@ class Result:
 
 def load_rows(db_path: Path) -> Rows:
     with Store(db_path) as store:
-        sessions = {sid: (owner, used, title) for sid, owner, used, title in store.db.execute(
-            "SELECT id, owner, is_used, title FROM chat_session").fetchall()}
+        sessions = {
+            sid: (owner, used, title)
+            for sid, owner, used, title in store.db.execute(
+                "SELECT id, owner, is_used, title FROM chat_session"
+            ).fetchall()
+        }
         messages = defaultdict(list)
         for message_id, sid, role, content, status in store.db.execute(
-                "SELECT id, session_id, role, content, status FROM chat_message ORDER BY id"):
+            "SELECT id, session_id, role, content, status FROM chat_message ORDER BY id"
+        ):
             messages[sid].append((message_id, role, content, status))
     return Rows(sessions, dict(messages))
 
@@ -79,7 +84,8 @@ def wait_replies_settled(db_path: Path, timeout: float) -> int:
     while True:
         with Store(db_path) as store:
             left = store.db.execute(
-                "SELECT count(*) FROM chat_message WHERE status = 'streaming'").fetchone()[0]
+                "SELECT count(*) FROM chat_message WHERE status = 'streaming'"
+            ).fetchone()[0]
         if left == 0 or time.monotonic() > deadline:
             return left
         time.sleep(0.5)
@@ -92,8 +98,7 @@ def check_run(db_path: Path, log: SoakLog) -> Result:
     _check_sessions(rows, log, result)
     result.fail("Streamlit exceptions shown in a page", log.exceptions)
     result.fail("searches that did not find a sent message", log.search_misses)
-    result.fail("pages left without a chat input after Stop (reload needed)",
-                log.blank_pages)
+    result.fail("pages left without a chat input after Stop (reload needed)", log.blank_pages)
     # A failed reply shows as "Reply failed" in its chat (Retry deletes it: count those too);
     # the driver saw some of them live.
     result.figures["surfaced"] = result.replies["error"] + log.retried
@@ -132,8 +137,9 @@ def _check_sent(rows: Rows, log: SoakLog, result: Result) -> None:
             lost.append(f"{sent.tag} of {sent.owner} in session {sent.session}")
         elif found[0][0] != sent.session:
             misplaced.append(f"{sent.tag} sent in {sent.session}, stored in {found[0][0]}")
-    unexpected = [f"{text[:60]!r} in {where}" for text, where in stored.items()
-                  if text not in texts]
+    unexpected = [
+        f"{text[:60]!r} in {where}" for text, where in stored.items() if text not in texts
+    ]
     result.figures["lost"] = len(lost)
     result.fail("LOST: sent messages not stored", lost)
     result.fail("messages stored more than once", doubled)
@@ -183,19 +189,25 @@ def _reply_problem(status: str, content: str, expected: str) -> str | None:
 def _check_sessions(rows: Rows, log: SoakLog, result: Result) -> None:
     owners = log.owners
     unused = Counter(owner for owner, used, _ in rows.sessions.values() if not used)
-    result.fail("owners with more than one unused session",
-                [f"{owner}: {count}" for owner, count in unused.items() if count > 1])
+    result.fail(
+        "owners with more than one unused session",
+        [f"{owner}: {count}" for owner, count in unused.items() if count > 1],
+    )
     strangers = {owner for owner, _, _ in rows.sessions.values()} - owners
     result.fail("sessions of owners no user was", sorted(strangers))
-    leaks = [f"{owner} saw {sid} of {rows.sessions[sid][0] if sid in rows.sessions else '?'}"
-             for owner, sid in sorted(log.seen_sessions)
-             if rows.sessions.get(sid, ("?",))[0] != owner]
+    leaks = [
+        f"{owner} saw {sid} of {rows.sessions[sid][0] if sid in rows.sessions else '?'}"
+        for owner, sid in sorted(log.seen_sessions)
+        if rows.sessions.get(sid, ("?",))[0] != owner
+    ]
     result.fail("sessions shown to someone who does not own them", leaks)
     result.fail("other users' messages shown", log.foreign_tags)
     last = {sid: (title, shown) for _, sid, title, shown in log.renames}
-    wrong = [f"{sid}: shown {title!r}, stored {rows.sessions.get(sid, (0, 0, None))[2]!r}"
-             for sid, (title, shown) in last.items()
-             if shown and rows.sessions.get(sid, (0, 0, None))[2] != title]
+    wrong = [
+        f"{sid}: shown {title!r}, stored {rows.sessions.get(sid, (0, 0, None))[2]!r}"
+        for sid, (title, shown) in last.items()
+        if shown and rows.sessions.get(sid, (0, 0, None))[2] != title
+    ]
     result.fail("renames not stored", wrong)
     result.figures["sessions"] = len(rows.sessions)
     result.figures["renames"] = sum(shown for *_, shown in log.renames)

@@ -43,6 +43,6 @@ class SoakLog:
 def expected_reply(text: str) -> str:
     """The emulator's deterministic answer to `text`."""
     if (at := text.find("#tokens=")) >= 0:
-        count = int(text[at + 8:].split()[0])
+        count = int(text[at + 8 :].split()[0])
         return " ".join(f"w{i}" for i in range(1, count + 1))
     return f"Echo: {text}"

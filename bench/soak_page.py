@@ -48,7 +48,9 @@ window.__soakTurn = (tag) => {
 };
 """
 
-INIT_SCRIPT = _JS_HELPERS + r"""
+INIT_SCRIPT = (
+    _JS_HELPERS
+    + r"""
 (() => {
   const seen = new Set();
   let pending = null;
@@ -77,6 +79,7 @@ INIT_SCRIPT = _JS_HELPERS + r"""
   new MutationObserver(check).observe(document, options);
 })();
 """
+)
 
 # True once the app is connected and has not been running a script for 300 ms.
 _IDLE = """() => {
@@ -136,8 +139,9 @@ async def wait_running(page: Page, timeout_ms: int = 3_000) -> None:
 async def wait_user_message(page: Page, tag: str, timeout_ms: int) -> bool:
     """Whether the user message carrying `tag` shows up: our definition of "sent"."""
     try:
-        await page.wait_for_function("(tag) => window.__soakTurn(tag) !== null", arg=tag,
-                                     polling=100, timeout=timeout_ms)
+        await page.wait_for_function(
+            "(tag) => window.__soakTurn(tag) !== null", arg=tag, polling=100, timeout=timeout_ms
+        )
         return True
     except PlaywrightTimeout:
         return False
@@ -146,7 +150,10 @@ async def wait_user_message(page: Page, tag: str, timeout_ms: int) -> bool:
 async def wait_reply_started(page: Page, tag: str, timeout_ms: int) -> None:
     await page.wait_for_function(
         "(tag) => { const t = window.__soakTurn(tag); return !!(t && t.reply && t.reply.text); }",
-        arg=tag, polling=50, timeout=timeout_ms)
+        arg=tag,
+        polling=50,
+        timeout=timeout_ms,
+    )
 
 
 async def wait_turn_done(page: Page, tag: str, timeout_ms: int) -> dict | None:
@@ -154,7 +161,10 @@ async def wait_turn_done(page: Page, tag: str, timeout_ms: int) -> dict | None:
     box) and the app is idle; the turn as read from the page."""
     await page.wait_for_function(
         "(tag) => { const t = window.__soakTurn(tag); return !!(t && t.reply && t.reply.final); }",
-        arg=tag, polling=100, timeout=timeout_ms)
+        arg=tag,
+        polling=100,
+        timeout=timeout_ms,
+    )
     await wait_idle(page, timeout_ms)
     return await read_turn(page, tag)
 
@@ -171,8 +181,11 @@ def turn_outcome(turn: dict | None) -> str:
     if reply is None:
         return "no_reply"
     alerts = " ".join(reply["alerts"])
-    for label, outcome in (("Reply failed", "failed"), ("Reply interrupted", "interrupted"),
-                           ("Reply incomplete", "incomplete")):
+    for label, outcome in (
+        ("Reply failed", "failed"),
+        ("Reply interrupted", "interrupted"),
+        ("Reply incomplete", "incomplete"),
+    ):
         if label in alerts:
             return outcome
     return "complete" if reply["final"] else "streaming"

@@ -39,20 +39,27 @@ STOP_AT_LAST_TOKEN = """(tag) => { const t = window.__soakTurn(tag);
 
 async def main(tries: int, work: Path) -> int:
     emulator = ArkEmulator(api_key="repro", ttft=0.05, token_delay=0.002).start()
-    env = server_env({
-        "ARK_API_KEY": "repro", "ARK_BASE_URL": emulator.base_url, "ARK_MODEL": "ep-repro",
-        "ARK_THINKING": "disabled", "CHAT_DB": str(work / "repro.db"),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "STREAMLIT_SERVER_TRUSTED_USER_HEADERS": json.dumps({HEADER: "email"}),
-    })
+    env = server_env(
+        {
+            "ARK_API_KEY": "repro",
+            "ARK_BASE_URL": emulator.base_url,
+            "ARK_MODEL": "ep-repro",
+            "ARK_THINKING": "disabled",
+            "CHAT_DB": str(work / "repro.db"),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "STREAMLIT_SERVER_TRUSTED_USER_HEADERS": json.dumps({HEADER: "email"}),
+        }
+    )
     server = start_streamlit(ROOT / "streamlit_app.py", env, work, "stop-repro")
     try:
         wait_healthy(server)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-            context = await browser.new_context(extra_http_headers={HEADER: "repro@soak.test"},
-                                                locale="en-US")
+                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+            )
+            context = await browser.new_context(
+                extra_http_headers={HEADER: "repro@soak.test"}, locale="en-US"
+            )
             await context.expose_function("__soakReport", lambda *args: None)
             await context.add_init_script(INIT_SCRIPT)
             page = await context.new_page()

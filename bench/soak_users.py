@@ -42,20 +42,48 @@ from soak_page import (
 HEADER = "X-Forwarded-Email"
 STEP_MS = 30_000  # one UI step (click, page load, message showing up) on a loaded machine
 REPLY_MS = 90_000  # a whole reply, SDK retries included
-WORDS = ("alpha", "bravo", "cache", "delta", "echo", "fjord", "gamma", "harbor", "index",
-         "jolt", "kite", "lemon", "mango", "nylon", "orbit", "pixel", "quartz", "river")
+WORDS = (
+    "alpha",
+    "bravo",
+    "cache",
+    "delta",
+    "echo",
+    "fjord",
+    "gamma",
+    "harbor",
+    "index",
+    "jolt",
+    "kite",
+    "lemon",
+    "mango",
+    "nylon",
+    "orbit",
+    "pixel",
+    "quartz",
+    "river",
+)
 # Relative weights of the actions (method names of SimUser).
 ACTIONS = {
-    "chat": 30, "stop_then_send": 8, "new_chat_mid_stream": 7, "switch_mid_stream": 7,
-    "switch": 9, "new_chat": 7, "reload": 7, "close_tab": 6, "search": 8, "rename": 5, "peek": 3,
+    "chat": 30,
+    "stop_then_send": 8,
+    "new_chat_mid_stream": 7,
+    "switch_mid_stream": 7,
+    "switch": 9,
+    "new_chat": 7,
+    "reload": 7,
+    "close_tab": 6,
+    "search": 8,
+    "rename": 5,
+    "peek": 3,
 }
 
 
 class SimUser:
     """One owner with one tab at a time, acting at random until the deadline."""
 
-    def __init__(self, index: int, url: str, log: SoakLog, seed: int,
-                 shots: Path | None = None) -> None:
+    def __init__(
+        self, index: int, url: str, log: SoakLog, seed: int, shots: Path | None = None
+    ) -> None:
         self.index, self.url, self.log, self.shots = index, url, log, shots
         self.owner = f"user{index:02d}@soak.test"
         log.owners.add(self.owner)
@@ -67,8 +95,10 @@ class SimUser:
 
     async def open(self, browser: Browser) -> None:
         self.context = await browser.new_context(
-            extra_http_headers={HEADER: self.owner}, locale="en-US",
-            viewport={"width": 1280, "height": 900})
+            extra_http_headers={HEADER: self.owner},
+            locale="en-US",
+            viewport={"width": 1280, "height": 900},
+        )
         self.context.set_default_timeout(STEP_MS)
         await self.context.expose_function("__soakReport", self._report)
         await self.context.add_init_script(INIT_SCRIPT)

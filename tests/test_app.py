@@ -31,8 +31,24 @@ def env(monkeypatch, emu, db_path):
     return db_path
 
 
+OPENED: list[AppTest] = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients():
+    """An AppTest session never ends, so close the Ark clients it kept (a real
+    session's client is closed when the browser session is dropped)."""
+    yield
+    while OPENED:
+        at = OPENED.pop()
+        cached = at.session_state.get("_ark_client")
+        if cached:
+            cached[1].close()
+
+
 def app(**query) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
+    OPENED.append(at)
     at.user = {}  # no login and no proxy header: the single-user owner "local"
     for key, value in query.items():
         at.query_params[key] = value

@@ -66,3 +66,18 @@ def test_modules_stay_small():
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > 330
     }
     assert too_long == {}
+
+
+def test_every_ui_text_has_both_languages_and_is_used():
+    from ui.text import TEXT
+
+    source = "".join(p.read_text() for p in (ROOT / "ui").glob("*.py") if p.name != "text.py")
+    prefixes = ("group_", "cache_", "thinking_")  # looked up by a computed key
+    quoted = ('"{}"', "'{}'")
+    unused = [
+        k
+        for k in TEXT
+        if not any(q.format(k) in source for q in quoted) and not k.startswith(prefixes)
+    ]
+    assert unused == []
+    assert all(en.strip() and zh.strip() for en, zh in TEXT.values())

@@ -96,7 +96,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "This chat: ≥ ¥{cost} (some prices unknown)",
         "本会话：≥ ¥{cost}（部分价格未知）",
     ),
-    "length_cut": ("Stopped at the token limit.", "已达到输出长度上限。"),
     # settings
     "settings": ("Settings", "设置"),
     "model": ("Model or endpoint id", "模型或接入点 ID"),
@@ -118,7 +117,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "Context API 不支持深度思考开关，将使用模型默认设置。",
     ),
     "settings_saved": ("Settings saved for this chat.", "已保存此会话的设置。"),
-    "error_prefix": ("Error", "错误"),
 }
 
 

@@ -104,31 +104,14 @@ def _reply_actions(visit: Visit, messages) -> None:
     if not messages or not visit.has_key:
         return
     last = messages[-1]
-    row = st.container(horizontal=True, gap="small")
     if last.role == "assistant" and last.status == "error":
-        row.button(
-            t(visit.lang, "retry"),
-            key="retry",
-            icon=":material/refresh:",
-            on_click=_queue,
-            args=("regenerate",),
-        )
+        key, icon, action = "retry", ":material/refresh:", "regenerate"
     elif last.role == "assistant":
-        row.button(
-            t(visit.lang, "regenerate"),
-            key="regenerate",
-            icon=":material/autorenew:",
-            on_click=_queue,
-            args=("regenerate",),
-        )
+        key, icon, action = "regenerate", ":material/autorenew:", "regenerate"
     else:  # the user's message has no reply yet (it was cut off before one started)
-        row.button(
-            t(visit.lang, "retry"),
-            key="retry",
-            icon=":material/refresh:",
-            on_click=_queue,
-            args=("answer",),
-        )
+        key, icon, action = "retry", ":material/refresh:", "answer"
+    row = st.container(horizontal=True, gap="small")
+    row.button(t(visit.lang, key), key=key, icon=icon, on_click=_queue, args=(action,))
     if any(m.role == "user" for m in messages[-2:]):
         row.button(
             t(visit.lang, "edit"),

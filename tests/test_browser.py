@@ -6,6 +6,7 @@ proxy, so every test drives its own owner and the tests cannot see each other's 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -44,6 +45,18 @@ if CHROMIUM is None:
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+FAST_TOKENS, SLOW_TOKENS = 0.002, 0.02  # seconds between tokens
+
+
+@contextlib.contextmanager
+def slow_replies(emu):
+    """Replies slow enough to interrupt mid-stream."""
+    emu.token_delay = SLOW_TOKENS
+    try:
+        yield
+    finally:
+        emu.token_delay = FAST_TOKENS
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -53,7 +66,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def emu():
-    with ArkEmulator(api_key=KEY, ttft=0.02, token_delay=0.002) as running:
+    with ArkEmulator(api_key=KEY, ttft=0.02, token_delay=FAST_TOKENS) as running:
         yield running
 
 
@@ -227,14 +240,11 @@ def test_closing_the_page_mid_stream_saves_the_partial_reply(open_as, server, em
     owner = "four@example.com"
     page = open_as(owner)
     sid = session_of(page)
-    emu.token_delay = 0.02
-    try:
+    with slow_replies(emu):
         send(page, "a long answer please #tokens=2000")
         expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w10", timeout=20_000)
         page.close()
         reply = wait_for_final_reply(server, sid)
-    finally:
-        emu.token_delay = 0.002
     assert reply["status"] == "interrupted"
     assert reply["content"].startswith("w1 w2 w3 w4 w5 w6 w7 w8 w9 w10")
     assert "w2000" not in reply["content"]
@@ -277,14 +287,11 @@ def test_two_owners_never_see_each_other(open_as, server):
 def test_stop_button_keeps_the_partial_reply_and_offers_regenerate(open_as, server, emu):
     page = open_as("five@example.com")
     sid = session_of(page)
-    emu.token_delay = 0.02
-    try:
+    with slow_replies(emu):
         send(page, "stop me #tokens=2000")
         expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w10", timeout=20_000)
         page.get_by_test_id("stChatInputStopButton").click()
         reply = wait_for_final_reply(server, sid)
-    finally:
-        emu.token_delay = 0.002
     assert reply["status"] == "interrupted" and reply["content"].startswith("w1 w2 w3")
     page.reload()
     wait_for_app(page)

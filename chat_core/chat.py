@@ -7,6 +7,7 @@ it streams, and finished in a `finally`, so a cut-off reply keeps the text that 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -15,18 +16,14 @@ from . import ark
 from .ark import CacheUpdate, ContentDelta, Finish, ReasoningDelta, TurnRequest, Usage
 from .ark.history import message_tokens
 from .config import Settings
-from .errors import ChatError, ContentFilterError, InvalidInputError
+from .errors import ChatError, ContentFilterError, InvalidInputError, ReplyReplacedError
 from .pricing import PriceTable, SessionCost, cost, session_cost
-from .records import Message, Session
-from .store import Store
+from .store import Message, Session, Store
 from .text import check_message
 
 log = logging.getLogger(__name__)
 PROGRESS_SAVE_SECONDS = 1.0
 HISTORY_PAGE = 100
-_FILTERED = ContentFilterError(
-    "The reply was stopped by content moderation.", "回复因内容审核而被中止。"
-)
 
 
 def effective(session: Session, settings: Settings) -> dict:
@@ -113,18 +110,20 @@ class Reply:
         last_save = started
         self.status = "interrupted"
         try:
-            for event in ark.stream_turn(self.client, self.request):
-                if isinstance(event, ContentDelta):
-                    self.content.append(event.text)
-                    yield event
-                elif isinstance(event, ReasoningDelta):
-                    self.reasoning.append(event.text)
-                    yield event
-                else:
-                    self._note(event)
-                if time.monotonic() - last_save >= PROGRESS_SAVE_SECONDS:
-                    last_save = time.monotonic()
-                    self._save("streaming", started)
+            # Closed as soon as this loop is left, so a stopped reply ends its request.
+            with contextlib.closing(ark.stream_turn(self.client, self.request)) as events:
+                for event in events:
+                    if isinstance(event, ContentDelta):
+                        self.content.append(event.text)
+                        yield event
+                    elif isinstance(event, ReasoningDelta):
+                        self.reasoning.append(event.text)
+                        yield event
+                    else:
+                        self._note(event)
+                    if time.monotonic() - last_save >= PROGRESS_SAVE_SECONDS:
+                        last_save = time.monotonic()
+                        self._save("streaming", started)
             self.status, self.error = self._outcome()
         except ChatError as exc:
             self.status, self.error = "error", exc
@@ -148,7 +147,9 @@ class Reply:
 
     def _outcome(self) -> tuple[str, ChatError | None]:
         if self.finish == "content_filter":
-            return "error", _FILTERED
+            return "error", ContentFilterError(
+                "The reply was stopped by content moderation.", "回复因内容审核而被中止。"
+            )
         return "complete", None
 
     def _save(self, status: str, started: float) -> None:
@@ -173,10 +174,15 @@ class Reply:
         )
 
     def _finish(self, started: float) -> None:
+        if isinstance(self.error, ReplyReplacedError):
+            return  # the row is not ours any more: nothing to save
         try:
             self._save(self.status, started)
             self.saved = True
             self._store_cache_state()
+        except ReplyReplacedError as exc:
+            self.status, self.error = "error", exc
+            raise
         except ChatError:
             log.exception("could not save the final state of reply %s", self.message.id)
             if self.status == "complete":

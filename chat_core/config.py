@@ -7,6 +7,7 @@ An environment variable wins over a secret of the same name.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +63,8 @@ class Settings:
     context_ttl: int = 3600
     history_tokens: int = 32000
     prices_path: Path | None = None
-    db_path: Path = DEFAULT_DB
+    # A SQLite path or a PostgreSQL URL, which may hold a password: kept out of `repr`.
+    db: str = field(default=str(DEFAULT_DB), repr=False)
     busy_timeout: float = 5.0
     max_message_chars: int = 100_000
     lang: str = "auto"
@@ -71,6 +73,11 @@ class Settings:
     @property
     def has_key(self) -> bool:
         return bool(self.api_key)
+
+    @property
+    def db_label(self) -> str:
+        """`db` without its password, safe to show or log."""
+        return redacted(self.db)
 
 
 def load_settings(
@@ -93,12 +100,22 @@ def load_settings(
         context_ttl=min(max(ttl, CONTEXT_TTL_RANGE[0]), CONTEXT_TTL_RANGE[1]),
         history_tokens=source.integer("ARK_HISTORY_TOKENS", 32000, minimum=256),
         prices_path=Path(source.text("ARK_PRICES")) if source.text("ARK_PRICES") else None,
-        db_path=Path(source.text("CHAT_DB")).expanduser() if source.text("CHAT_DB") else DEFAULT_DB,
+        db=source.text("CHAT_DB") or str(DEFAULT_DB),
         busy_timeout=source.number("CHAT_BUSY_TIMEOUT", 5.0, minimum=0.0),
         max_message_chars=source.integer("CHAT_MAX_MESSAGE_CHARS", 100_000, minimum=1),
         lang=source.choice("CHAT_LANG", LANGUAGES, "auto"),
         community_cloud=source.flag("CHAT_COMMUNITY_CLOUD", default=_served_from_cloud()),
     )
+
+
+def redacted(location: str) -> str:
+    """A database URL with any password replaced by `***` (a path is returned as is)."""
+    location = _URL_PASSWORD.sub(r"\1***@", location)
+    return _PARAM_PASSWORD.sub(r"\1***", location)
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)[^@]*@", re.IGNORECASE)
+_PARAM_PASSWORD = re.compile(r"((?:^|[?&\s])password=)[^&\s]*", re.IGNORECASE)
 
 
 def _served_from_cloud() -> bool:

@@ -51,6 +51,10 @@ class SessionNotFoundError(ChatError, LookupError):
     """No session with that id belongs to this owner."""
 
 
+class ReplyReplacedError(ChatError):
+    """A streaming reply's row was removed or finished elsewhere, so it stopped saving."""
+
+
 class ImportFormatError(InvalidInputError):
     """An import file is not a valid Ark Chat export."""
 
@@ -76,6 +80,18 @@ class DatabaseLockedError(DatabaseError):
 
 class DatabaseReadOnlyError(DatabaseError):
     """The database file or its folder is read-only."""
+
+
+class DatabaseTooNewError(DatabaseError):
+    """The database was written by a newer version of the app; it is left untouched."""
+
+
+class DatabaseAuthError(DatabaseError):
+    """The database server refused the user name or password."""
+
+
+class DatabaseSetupError(DatabaseError):
+    """The database lacks something the app needs (such as an extension)."""
 
 
 # --- model service -----------------------------------------------------------------------

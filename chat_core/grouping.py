@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .records import Session
+from .store.records import Session
 
 GROUPS = ("pinned", "today", "yesterday", "week", "older")
 

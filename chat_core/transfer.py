@@ -10,8 +10,7 @@ import json
 from typing import Any
 
 from .errors import ImportFormatError
-from .records import MESSAGE_STATUSES, Session
-from .store import Store, utc_now
+from .store import MESSAGE_STATUSES, Session, Store, utc_now
 from .text import clean_text, make_title
 
 FORMAT = "ark-chat-session"

@@ -5,7 +5,7 @@ from importlib.metadata import version
 import pytest
 
 from chat_core.emulator import ArkEmulator
-from chat_core.store import Store
+from chat_core.store import connect
 
 EMULATOR_KEY = "test-key"
 
@@ -19,13 +19,36 @@ def pytest_report_header(config):
 
 @pytest.fixture
 def db_path(tmp_path):
+    """A SQLite file for tests about SQLite itself."""
     return tmp_path / "chat.db"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_location(request, tmp_path):
+    """A fresh database on each backend in turn: a SQLite path or a PostgreSQL URL.
+    Tests that take it (or `store`) are the store's contract suite."""
+    if request.param == "sqlite":
+        return str(tmp_path / "chat.db")
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
-def store(db_path):
-    with Store(db_path) as opened:
-        yield opened
+def open_store(db_location):
+    """Open more stores on the test's database (each closed at the end)."""
+    opened = []
+
+    def open_one(**options):
+        opened.append(connect(db_location, **options))
+        return opened[-1]
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store):
+    return open_store()
 
 
 @pytest.fixture(scope="module")

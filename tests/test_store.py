@@ -1,11 +1,13 @@
+"""The store contract, run against SQLite and PostgreSQL alike (see `db_location`)."""
+
 import pytest
 
-from chat_core.errors import InvalidInputError, SessionNotFoundError
-from chat_core.store import Store
+from chat_core.errors import InvalidInputError, ReplyReplacedError, SessionNotFoundError
+from tests.databases import run_sql
 
 
-def used_flags(store):
-    return dict(store.db.execute("SELECT id, is_used FROM chat_session").fetchall())
+def used_flags(store, owner="alice"):
+    return {session.id: session.is_used for session in store.list_sessions(owner)}
 
 
 # --- the seed's verification scenarios -------------------------------------------------
@@ -27,11 +29,13 @@ def test_after_a_first_message_new_session_creates_another(store):
     assert second.id != first.id
 
 
-def test_is_used_column_shows_0_for_untouched_and_1_for_used(store):
+def test_is_used_column_shows_false_for_untouched_and_true_for_used(store, db_location):
     used, _ = store.new_session("alice")
     store.start_turn(used, "hello")
     untouched, _ = store.new_session("alice")
-    assert used_flags(store) == {used.id: 1, untouched.id: 0}
+    # The same query works on both backends (0/1 in SQLite, false/true in PostgreSQL).
+    rows = run_sql(db_location, "SELECT id, is_used FROM chat_session")
+    assert {sid: bool(flag) for sid, flag in rows} == {used.id: True, untouched.id: False}
 
 
 # --- new_session -----------------------------------------------------------------------
@@ -45,15 +49,15 @@ def test_new_session_returns_latest_unused_even_when_not_current(store):
     assert other_owner.id != draft.id
 
 
-def test_database_forbids_a_second_unused_session(store):
-    import sqlite3
-
+def test_database_forbids_a_second_unused_session(store, db_location):
     store.new_session("alice")
-    with pytest.raises(sqlite3.IntegrityError):
-        store.db.execute(
+    with pytest.raises(Exception, match="(?i)unique") as info:
+        run_sql(
+            db_location,
             "INSERT INTO chat_session (id, owner, is_used, created_at, updated_at) "
-            "VALUES ('x', 'alice', 0, 'now', 'now')"
+            "VALUES ('x', 'alice', FALSE, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
         )
+    assert type(info.value).__name__ in ("IntegrityError", "UniqueViolation")
 
 
 # --- start_turn ------------------------------------------------------------------------
@@ -89,16 +93,16 @@ def test_start_turn_rejects_empty_text_and_writes_nothing(store, text):
     with pytest.raises(InvalidInputError):
         store.start_turn(session, text)
     assert store.count_messages(session) == 0
-    assert used_flags(store) == {session.id: 0}
+    assert used_flags(store) == {session.id: False}
 
 
-def test_start_turn_rejects_text_over_the_limit(db_path):
-    with Store(db_path, max_message_chars=100) as store:
-        session, _ = store.new_session("alice")
-        store.start_turn(session, "x" * 100)
-        with pytest.raises(InvalidInputError, match="too long"):
-            store.start_turn(session, "x" * 101)
-        assert store.count_messages(session) == 1
+def test_start_turn_rejects_text_over_the_limit(open_store):
+    store = open_store(max_message_chars=100)
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "x" * 100)
+    with pytest.raises(InvalidInputError, match="too long"):
+        store.start_turn(session, "x" * 101)
+    assert store.count_messages(session) == 1
 
 
 def test_ten_megabyte_message_is_rejected_by_default(store):
@@ -207,7 +211,6 @@ def test_list_sessions_pinned_first_then_newest_with_keyset_pages(store):
         after = page[-1]
     assert [sid for page in pages for sid in page] == expected
     assert [len(page) for page in pages] == [3, 3, 1]
-    assert store.count_sessions("alice") == 7
 
 
 def test_rename_and_pin_do_not_reorder_by_activity(store):
@@ -222,13 +225,15 @@ def test_rename_and_pin_do_not_reorder_by_activity(store):
         store.rename("alice", first.id, "   ")
 
 
-def test_delete_cascades_to_messages_and_search(store):
+def test_delete_cascades_to_messages_and_search(store, db_location):
     session, _ = store.new_session("alice")
     store.start_turn(session, "delete me please")
     store.delete_session("alice", session.id)
-    assert store.db.execute("SELECT count(*) FROM chat_message").fetchone()[0] == 0
+    assert run_sql(db_location, "SELECT count(*) FROM chat_message") == [(0,)]
     assert store.search("alice", "delete") == []
     assert store.find_session("alice", session.id) is None
+    with pytest.raises(SessionNotFoundError):
+        store.delete_session("alice", session.id)
 
 
 def test_settings_are_stored_and_reset_the_cache(store):
@@ -288,10 +293,90 @@ def test_another_owner_cannot_touch_a_session_even_with_its_id(store):
 
 @pytest.mark.parametrize(
     "bad_id",
-    ["", "nope", "1 OR 1=1", "' OR ''='", "../../etc/passwd", "x" * 10_000, None, 5, "é"],
+    [
+        "",
+        "nope",
+        "ctx-20250120174458-6c94p",  # the shape of a real id, but unknown
+        "1 OR 1=1",
+        "' OR ''='",
+        "../../etc/passwd",
+        "x" * 10_000,
+        None,
+        5,
+        "é",
+        "١٢٣",  # digits of another script: str.isalnum() would accept them
+        "-leading-hyphen",
+        "a\x00b",
+    ],
 )
 def test_unknown_or_malformed_ids_are_just_not_found(store, bad_id):
-    store.new_session("alice")
+    session, _ = store.new_session("alice")
     assert store.find_session("alice", bad_id) is None
-    with pytest.raises(SessionNotFoundError):
-        store.get_session("alice", bad_id)
+    calls = [
+        lambda: store.get_session("alice", bad_id),
+        lambda: store.rename("alice", bad_id, "x"),
+        lambda: store.set_pinned("alice", bad_id, True),
+        lambda: store.update_settings("alice", bad_id, model="x"),
+        lambda: store.delete_session("alice", bad_id),
+    ]
+    for call in calls:
+        with pytest.raises(SessionNotFoundError):
+            call()
+    assert store.find_session("alice", session.id) == session
+
+
+# --- replies that lost their row (edited or regenerated elsewhere) ----------------------
+
+
+def test_message_ids_are_never_handed_out_twice(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "question")
+    reply = store.begin_reply(session)
+    store.truncate_from(session, reply.id)  # e.g. Regenerate in another tab
+    again = store.begin_reply(session)
+    assert again.id > reply.id
+
+
+def test_a_reply_whose_turn_was_replaced_stops_saving(store):
+    session, _ = store.new_session("alice")
+    question = store.start_turn(session, "old question")
+    orphan = store.begin_reply(session)
+    store.save_reply(session, orphan.id, content="answer to the old")
+    store.truncate_from(session, question.id)  # Edit in another tab
+    store.start_turn(session, "new question")
+    fresh = store.begin_reply(session)
+    with pytest.raises(ReplyReplacedError):
+        store.save_reply(session, orphan.id, content="answer to the old, longer")
+    with pytest.raises(ReplyReplacedError):
+        store.save_reply(session, orphan.id, content="answer to the old!", status="complete")
+    store.save_reply(session, fresh.id, content="answer to the new", status="complete")
+    assert [(m.content, m.status) for m in store.get_messages(session)] == [
+        ("new question", "complete"),
+        ("answer to the new", "complete"),
+    ]
+
+
+def test_a_finished_reply_cannot_be_overwritten(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "q")
+    reply = store.begin_reply(session)
+    store.save_reply(session, reply.id, content="done", status="complete")
+    with pytest.raises(ReplyReplacedError):
+        store.save_reply(session, reply.id, content="late", status="interrupted")
+    assert store.get_messages(session)[-1].content == "done"
+
+
+def test_an_orphaned_reply_never_touches_another_owners_message(store):
+    alice, _ = store.new_session("alice")
+    store.start_turn(alice, "alice asks")
+    orphan = store.begin_reply(alice)
+    store.delete_session("alice", alice.id)
+    bob, _ = store.new_session("bob")
+    store.start_turn(bob, "bob asks")
+    bobs_reply = store.begin_reply(bob)
+    # alice's stream keeps saving by its own id, and could not even name bob's row.
+    for message_id in (orphan.id, bobs_reply.id):
+        with pytest.raises((ReplyReplacedError, SessionNotFoundError)):
+            store.save_reply(alice, message_id, content="alice's secret answer")
+    assert [m.content for m in store.get_messages(bob)] == ["bob asks", ""]
+    assert store.search("bob", "secret") == []

@@ -31,19 +31,19 @@ def main() -> None:
     settings = settings_or_stop()
     lang = language(settings)
     visit = Visit(settings, owner_or_stop(lang), lang)
-    with store_or_stop(settings, lang) as store:
-        try:
-            session = current_session(visit, store)
-            header = st.container()
-            # The chat (with its input) is drawn before the header and sidebar: a run
-            # cut short by the Stop button then still leaves the input on the page.
-            chat_area(visit, session.id)
-            with header:
-                render_header(visit, store, session)
-            render_sidebar(visit, store, session)
-        except ChatError as exc:
-            st.error(exc.message(lang), icon=":material/error:")
-            st.stop()
+    store = store_or_stop(settings, lang)
+    try:
+        session = current_session(visit, store)
+        header = st.container()
+        # The chat (with its input) is drawn before the header and sidebar: a run
+        # cut short by the Stop button then still leaves the input on the page.
+        chat_area(visit, session.id)
+        with header:
+            render_header(visit, store, session)
+        render_sidebar(visit, store, session)
+    except ChatError as exc:
+        st.error(exc.message(lang), icon=":material/error:")
+        st.stop()
     warm_up_model_layer()
 
 

@@ -18,7 +18,7 @@ from chat_core.streaming import coalesce
 from chat_core.text import clean_text
 
 from .messages import render_message, render_status, usage_line
-from .runtime import Visit, client, open_store, prices, rerun_fragment_or_page
+from .runtime import Visit, client, prices, rerun_fragment_or_page, shared_store
 from .text import t
 
 WINDOW = 50
@@ -30,30 +30,30 @@ UNSAVED_ERROR = "unsaved_error"
 
 @st.fragment
 def chat_area(visit: Visit, session_id: str) -> None:
-    with open_store(visit.settings) as store:
-        session = store.find_session(visit.owner, session_id)
-        if session is None:  # deleted from another tab
-            st.rerun()
-        # The input is drawn first: a run stopped part-way (the Stop button) must still
-        # leave it on the page.
-        prompt = _input(visit, session)
-        action = None if prompt is not None else st.session_state.pop(PENDING, None)
-        if prompt is not None:
-            st.session_state.pop(EDITING, None)
-        price_table = prices(visit.settings)
-        messages = _history(store, session, visit.lang, price_table, action)
-        if unsaved := st.session_state.pop(UNSAVED_ERROR, None):
-            st.error(unsaved, icon=":material/error:")
-        if prompt is not None:
-            send = lambda c: chat.send(store, visit.settings, session, c, prompt)  # noqa: E731
-            _answer(visit, store, session, price_table, send, prompt)
-        elif action is not None:
-            act = lambda c: _ACTIONS[action[0]](store, visit.settings, session, c, *action[1:])  # noqa: E731
-            _answer(visit, store, session, price_table, act, _new_text(action))
-        elif not st.session_state.get(EDITING):
-            _reply_actions(visit, messages)
-        else:
-            _edit_form(visit, messages)
+    store = shared_store(visit.settings)
+    session = store.find_session(visit.owner, session_id)
+    if session is None:  # deleted from another tab
+        st.rerun()
+    # The input is drawn first: a run stopped part-way (the Stop button) must still
+    # leave it on the page.
+    prompt = _input(visit, session)
+    action = None if prompt is not None else st.session_state.pop(PENDING, None)
+    if prompt is not None:
+        st.session_state.pop(EDITING, None)
+    price_table = prices(visit.settings)
+    messages = _history(store, session, visit.lang, price_table, action)
+    if unsaved := st.session_state.pop(UNSAVED_ERROR, None):
+        st.error(unsaved, icon=":material/error:")
+    if prompt is not None:
+        send = lambda c: chat.send(store, visit.settings, session, c, prompt)  # noqa: E731
+        _answer(visit, store, session, price_table, send, prompt)
+    elif action is not None:
+        act = lambda c: _ACTIONS[action[0]](store, visit.settings, session, c, *action[1:])  # noqa: E731
+        _answer(visit, store, session, price_table, act, _new_text(action))
+    elif not st.session_state.get(EDITING):
+        _reply_actions(visit, messages)
+    else:
+        _edit_form(visit, messages)
 
 
 def _history(store, session, lang, prices, action=None):

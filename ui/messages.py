@@ -6,7 +6,7 @@ import streamlit as st
 
 from chat_core.chat import message_cost
 from chat_core.markdown import for_display
-from chat_core.records import Message
+from chat_core.store import Message
 
 from .text import t
 

@@ -18,7 +18,7 @@ from chat_core.config import Settings, load_settings
 from chat_core.errors import ChatError
 from chat_core.identity import LOCAL_OWNER, owner_from_user
 from chat_core.pricing import PriceTable, load_prices
-from chat_core.store import Store
+from chat_core.store import Store, open_store
 
 from .text import language_for, t
 
@@ -83,15 +83,22 @@ def owner_or_stop(lang: str) -> str:
     return owner or LOCAL_OWNER
 
 
-def open_store(settings: Settings) -> Store:
-    """A store for this run (or fragment run): sqlite3 connections must not cross the
-    threads Streamlit runs scripts on."""
-    return Store.from_settings(settings)
+def shared_store(settings: Settings) -> Store:
+    """The process's store: thread-safe, with its own connection pool, so every run and
+    every browser tab shares it. A store that fails to open is tried again next run."""
+    return _store(settings.db, settings.busy_timeout, settings.max_message_chars)
+
+
+@st.cache_resource(show_spinner=False)
+def _store(db: str, busy_timeout: float, max_message_chars: int) -> Store:
+    return open_store(
+        Settings(db=db, busy_timeout=busy_timeout, max_message_chars=max_message_chars)
+    )
 
 
 def store_or_stop(settings: Settings, lang: str) -> Store:
     try:
-        return open_store(settings)
+        return shared_store(settings)
     except ChatError as exc:
         st.error(exc.message(lang))
         st.stop()

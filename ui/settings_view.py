@@ -8,7 +8,7 @@ import streamlit as st
 from chat_core.chat import effective
 from chat_core.config import CACHE_MODES, THINKING_MODES
 from chat_core.errors import ChatError
-from chat_core.records import Session
+from chat_core.store import Session
 
 from .runtime import Visit, notify
 from .text import t

@@ -10,10 +10,10 @@ import streamlit as st
 from chat_core.errors import ChatError
 from chat_core.grouping import group_sessions, user_zone
 from chat_core.markdown import escape
-from chat_core.records import Session
+from chat_core.store import Session
 from chat_core.transfer import export_json, export_markdown, import_json
 
-from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, open_store, select_session
+from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, select_session, shared_store
 from .text import t
 
 PAGE = 30
@@ -50,8 +50,7 @@ def render_sidebar(visit: Visit, store, current: Session) -> None:
 
 def _new_chat(visit: Visit) -> None:
     try:
-        with open_store(visit.settings) as store:
-            session, is_new = store.new_session(visit.owner)
+        session, is_new = shared_store(visit.settings).new_session(visit.owner)
     except ChatError as exc:
         st.session_state["sidebar_error"] = exc.message(visit.lang)
         return
@@ -132,9 +131,8 @@ def _actions(visit: Visit, store, session: Session) -> None:
 
 
 def _export(visit: Visit, export, session_id: str) -> str:
-    """Downloads are built on click, after this run's store has closed: open a fresh one."""
-    with open_store(visit.settings) as store:
-        return export(store, visit.owner, session_id)
+    """Downloads are built on click, in a later run."""
+    return export(shared_store(visit.settings), visit.owner, session_id)
 
 
 def _delete(visit: Visit, store, session: Session) -> None:

@@ -1,0 +1,225 @@
+"""`Store`: the one contract the UI, the chat service and import/export use.
+
+It applies the domain rules (text checks, titles, settings that reset the cache, id
+shapes, owner scoping) and hands clean values to a backend, which only stores and
+fetches: SQLite (`sqlite.py`) or PostgreSQL (`postgres.py`). A session id of another
+owner behaves exactly like an unknown id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from ..errors import InvalidInputError, ReplyReplacedError, SessionNotFoundError
+from ..text import check_message, clean_text, make_title
+from .records import MESSAGE_STATUSES, Message, SearchHit, Session
+from .rules import CACHE_RESET, is_session_id, search_terms, settings_changes, utc_now
+from .sql import SqlBackend
+
+DEFAULT_PAGE_SIZE = 50
+RENAME_MAX_CHARS = 200
+
+
+class Store:
+    """Sessions and messages of every owner. Thread-safe: open one per process.
+
+    `backend` is the storage engine, for maintenance tools and tests; the app goes
+    through the methods here only.
+    """
+
+    def __init__(self, backend: SqlBackend, *, max_message_chars: int = 100_000) -> None:
+        self.backend = backend
+        self.max_message_chars = max_message_chars
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- sessions ------------------------------------------------------------------------
+
+    def new_session(self, owner: str) -> tuple[Session, bool]:
+        """The owner's unused session, or a new one: `(session, is_new)`. The database
+        allows one unused session per owner, so concurrent calls agree."""
+        row, is_new = self.backend.new_session(owner, uuid.uuid4().hex, utc_now())
+        return Session.from_row(row), is_new
+
+    def find_session(self, owner: str, session_id: object) -> Session | None:
+        """The owner's session with this id, or None for an unknown, foreign or
+        malformed id."""
+        if not is_session_id(session_id):
+            return None
+        row = self.backend.find_session(owner, session_id)
+        return Session.from_row(row) if row else None
+
+    def get_session(self, owner: str, session_id: object) -> Session:
+        """Like `find_session`, but raises `SessionNotFoundError`."""
+        session = self.find_session(owner, session_id)
+        if session is None:
+            raise _not_found()
+        return session
+
+    def list_sessions(
+        self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, after: Session | None = None
+    ) -> list[Session]:
+        """Pinned first, then newest activity first. Pass the last session of a page as
+        `after` to get the next page (keyset paging stays fast on deep pages)."""
+        return [Session.from_row(row) for row in self.backend.list_sessions(owner, limit, after)]
+
+    def rename(self, owner: str, session_id: str, title: str) -> Session:
+        title = make_title(title, max_chars=RENAME_MAX_CHARS)
+        if not title:
+            raise InvalidInputError("A title cannot be empty.", "标题不能为空。")
+        return self._update(owner, session_id, {"title": title})
+
+    def set_pinned(self, owner: str, session_id: str, pinned: bool) -> Session:
+        return self._update(owner, session_id, {"pinned": bool(pinned)})
+
+    def update_settings(self, owner: str, session_id: str, **settings) -> Session:
+        """Store per-session settings (model, system prompt, temperature, thinking, cache
+        mode). A change that alters what the model sees also drops the cached context."""
+        return self._update(owner, session_id, settings_changes(settings))
+
+    def set_cache_state(
+        self,
+        session: Session,
+        *,
+        context_id: str | None = None,
+        context_expires_at: float | None = None,
+        response_id: str | None = None,
+    ) -> Session:
+        """Remember the Ark context or the last response id to chain from."""
+        values = {
+            "ark_context_id": context_id,
+            "ark_context_expires_at": context_expires_at,
+            "response_id": response_id,
+        }
+        return self._update(session.owner, session.id, values)
+
+    def delete_session(self, owner: str, session_id: str) -> None:
+        """Delete a session and its messages; raises `SessionNotFoundError` when there
+        was nothing of the owner's to delete."""
+        if not self.backend.delete_session(owner, _checked(session_id)):
+            raise _not_found()
+
+    def search(self, owner: str, query: object, *, limit: int = 20) -> list[SearchHit]:
+        """Sessions whose title or messages contain every term of the query, newest
+        first, one hit per session. Never raises on odd input."""
+        terms = search_terms(query)
+        return self.backend.search(owner, terms, limit) if terms else []
+
+    # --- messages ------------------------------------------------------------------------
+
+    def start_turn(self, session: Session, text: str) -> Message:
+        """Store a user message and, in the same transaction, mark the session used and
+        title it from its first message. Bad text raises before anything is written."""
+        text = check_message(text, self.max_message_chars)
+        row = self.backend.add_user_message(
+            session.owner, session.id, text, make_title(text), utc_now()
+        )
+        if row is None:
+            raise _not_found()
+        return Message.from_row(row)
+
+    def begin_reply(self, session: Session, model: str | None = None) -> Message:
+        """An empty assistant message with status `streaming`, filled in as tokens arrive."""
+        row = self.backend.add_reply(session.owner, session.id, model, utc_now())
+        if row is None:
+            raise _not_found()
+        return Message.from_row(row)
+
+    def save_reply(
+        self,
+        session: Session,
+        message_id: int,
+        *,
+        content: str,
+        reasoning: str | None = None,
+        status: str = "streaming",
+        model: str | None = None,
+        usage: dict | None = None,
+        latency_ms: int | None = None,
+        error: str | None = None,
+    ) -> Message:
+        """Save a streaming reply's text so far, or its final state (any other status).
+
+        Only the reply's own row changes, and only while it is still streaming. When the
+        row is gone (its turn was edited, regenerated or deleted, say in another tab) or
+        already final, nothing is written and `ReplyReplacedError` says so.
+        """
+        if status not in MESSAGE_STATUSES:
+            raise ValueError(f"Unknown message status: {status!r}")
+        values = {"content": clean_text(content), "status": status}
+        values["reasoning_content"] = clean_text(reasoning) if reasoning else None
+        optional = {"model": model, "latency_ms": latency_ms, "error": error, **(usage or {})}
+        values.update({key: value for key, value in optional.items() if value is not None})
+        row = self.backend.save_reply(session.owner, session.id, message_id, values, utc_now())
+        if row is None:
+            raise ReplyReplacedError(
+                "This reply stopped: its chat was changed elsewhere (the turn was edited, "
+                "regenerated or deleted in another tab).",
+                "此回复已停止：该会话在别处被修改（在其他标签页中编辑、重新生成或删除了这一轮）。",
+            )
+        return Message.from_row(row)
+
+    def get_messages(
+        self, session: Session, *, limit: int | None = None, before: int | None = None
+    ) -> list[Message]:
+        """The session's messages, oldest first; with `limit`, only the latest ones (older
+        than message id `before`, when given)."""
+        rows = self.backend.get_messages(session.owner, session.id, limit, before)
+        return [Message.from_row(row) for row in reversed(rows)]
+
+    def count_messages(self, session: Session) -> int:
+        return self.backend.count_messages(session.owner, session.id)
+
+    def reply_usage(self, session: Session) -> list[Message]:
+        """The session's replies that reported usage, with only the usage fields filled
+        (enough to price the session without loading every text)."""
+        return [
+            Message.from_row(row) for row in self.backend.reply_usage(session.owner, session.id)
+        ]
+
+    def truncate_from(self, session: Session, message_id: int) -> Session:
+        """Delete a message and everything after it (to regenerate or edit a turn), and
+        drop the cached context, which still holds the removed turns."""
+        values = {**CACHE_RESET, "updated_at": utc_now()}
+        row = self.backend.truncate_from(session.owner, session.id, message_id, values)
+        if row is None:
+            raise _not_found()
+        return Session.from_row(row)
+
+    def import_session(self, owner: str, title: str | None, messages: Iterable[dict]) -> Session:
+        """Create a new, used session holding `messages` (already validated by transfer)."""
+        now = utc_now()
+        row = {"id": uuid.uuid4().hex, "owner": owner, "title": title, "is_used": True}
+        row.update(created_at=now, updated_at=now, used_at=now, pinned=False)
+        messages = [{**message, "session_id": row["id"]} for message in messages]
+        self.backend.insert_session(row, messages)
+        return self.get_session(owner, row["id"])
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _update(self, owner: str, session_id: str, values: dict) -> Session:
+        """Change session columns without moving it in the list (no `updated_at`)."""
+        row = self.backend.update_session(owner, _checked(session_id), values)
+        if row is None:
+            raise _not_found()
+        return Session.from_row(row)
+
+
+def _checked(session_id: object) -> str:
+    if not is_session_id(session_id):
+        raise _not_found()
+    return session_id
+
+
+def _not_found() -> SessionNotFoundError:
+    return SessionNotFoundError(
+        "This chat does not exist or belongs to someone else.", "该会话不存在，或属于其他用户。"
+    )

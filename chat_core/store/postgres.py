@@ -1,0 +1,286 @@
+"""The PostgreSQL backend: one psycopg connection pool per process, shared by its threads.
+
+Chosen when `CHAT_DB` is a `postgresql://` URL, so history survives app restarts and
+several app processes can share it. Every connection is checked when it is taken from
+the pool, so after a server restart the next action reconnects instead of failing.
+Prepared statements are off, which transaction-mode poolers (Supabase's port 6543,
+PgBouncer) require. Errors never show the URL, which may hold a password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from functools import lru_cache
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import (
+    DatabaseAuthError,
+    DatabaseError,
+    DatabaseLockedError,
+    DatabaseReadOnlyError,
+    DatabaseSetupError,
+    DatabaseTooNewError,
+    DatabaseUnavailableError,
+)
+from .postgres_schema import LOCK_KEY, MIGRATIONS, MIGRATIONS_TABLE, known_names
+from .records import SearchHit
+from .rules import like_pattern, snippet
+from .sql import SqlBackend
+
+log = logging.getLogger(__name__)
+CONNECT_TIMEOUT = 10  # seconds; a Neon compute waking from suspend takes a few hundred ms
+POOL_SIZE = 10
+_UTF8_CTYPE = re.compile(r"utf-?8", re.IGNORECASE)
+
+
+class PostgresBackend(SqlBackend):
+    """Sessions and messages in a PostgreSQL database."""
+
+    UNUSED = "NOT is_used"
+
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        self.location = _describe(url)
+        options = {"autocommit": True, "prepare_threshold": None}
+        with self._translated():
+            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, **options) as conn:
+                _migrate(conn, self.location)
+                _warn_about_ctype(conn)
+            self.pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=POOL_SIZE,
+                kwargs={"connect_timeout": CONNECT_TIMEOUT, **options},
+                check=ConnectionPool.check_connection,
+                timeout=max(timeout, 1.0),
+                name="ark-chat",
+                open=True,
+            )
+
+    # --- the SqlBackend seam -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[_Tx]:
+        with self._translated(), self.pool.connection() as conn:
+            yield _Tx(conn)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[_Tx]:
+        with self._translated(), self.pool.connection() as conn, conn.transaction():
+            yield _Tx(conn)
+
+    def search(self, owner: str, terms: list[str], limit: int) -> list[SearchHit]:
+        likes = [like_pattern(term) for term in terms]
+        hits: dict[str, SearchHit] = {}
+        with self.reading() as tx:
+            for row in tx.query(*_title_query(owner, likes, limit)):
+                hits.setdefault(
+                    row["id"], SearchHit(row["id"], row["title"], snippet(row["title"], terms))
+                )
+            if len(hits) < limit:
+                for row in tx.query(*_message_query(owner, likes, limit * 3)):
+                    hit = SearchHit(
+                        row["session_id"], row["title"], snippet(row["content"], terms), row["id"]
+                    )
+                    hits.setdefault(hit.session_id, hit)
+                    if len(hits) >= limit:
+                        break
+        return list(hits.values())[:limit]
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _ids_inserted(self, tx: _Tx) -> None:
+        # Rows copied with their ids leave the identity behind; move it past them, never
+        # back, so no id is handed out twice.
+        tx.execute(
+            "SELECT setval('chat_message_id_seq', GREATEST((SELECT max(id) FROM chat_message), "
+            "(SELECT last_value FROM chat_message_id_seq)))"
+        )
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except DatabaseError:
+            raise
+        except PoolTimeout as exc:
+            raise _unreachable(self.location) from exc
+        except psycopg.Error as exc:
+            raise _database_error(exc, self.location) from exc
+
+
+class _Tx:
+    """`sql.Tx` on a psycopg connection: `?` placeholders, timestamps as ISO text."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def query(self, sql: str, params: Sequence = ()) -> list[dict]:
+        with self.conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(_placeholders(sql), params)
+            rows = cursor.fetchall() if cursor.description else []
+        return [_plain(row) for row in rows]
+
+    def execute(self, sql: str, params: Sequence = ()) -> int:
+        with self.conn.cursor() as cursor:
+            cursor.execute(_placeholders(sql), params)
+            return cursor.rowcount
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), list(rows))
+
+
+def _title_query(owner: str, likes: list[str], limit: int) -> tuple[str, list]:
+    where = " AND ".join("s.title ILIKE ? ESCAPE '\\'" for _ in likes)
+    return (
+        f"SELECT s.id, s.title FROM chat_session s WHERE s.owner = ? AND {where} "
+        "ORDER BY s.pinned DESC, s.updated_at DESC LIMIT ?",
+        [owner, *likes, limit],
+    )
+
+
+def _message_query(owner: str, likes: list[str], limit: int) -> tuple[str, list]:
+    # The status condition matches the partial trigram index's, so it can serve this.
+    where = " AND ".join("m.content ILIKE ? ESCAPE '\\'" for _ in likes)
+    return (
+        "SELECT m.id, m.session_id, m.content, s.title FROM chat_message m "
+        "JOIN chat_session s ON s.id = m.session_id "
+        f"WHERE s.owner = ? AND m.status <> 'streaming' AND {where} "
+        "ORDER BY m.id DESC LIMIT ?",
+        [owner, *likes, limit],
+    )
+
+
+def _migrate(conn: psycopg.Connection, location: str) -> None:
+    """Apply pending migrations in one transaction; refuse a newer app's database."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        applied = _applied(conn)
+        unknown = [name for name in applied if name not in known_names()]
+        if unknown:
+            raise DatabaseTooNewError(
+                f"The chat database {location} was written by a newer version of Ark Chat "
+                f"(it has changes this version does not know: {', '.join(unknown)}). "
+                "Upgrade the app; the database is left untouched.",
+                f"聊天数据库 {location} 由更新版本的 Ark Chat 写入（包含本版本不认识的变更："
+                f"{'、'.join(unknown)}）。请升级应用；数据库未被改动。",
+            )
+        pending = [(name, sql) for name, sql in MIGRATIONS if name not in applied]
+        if pending:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+        for name, sql in pending:
+            _apply(conn, name, sql)
+
+
+def _applied(conn: psycopg.Connection) -> list[str]:
+    exists = conn.execute("SELECT to_regclass(%s)", [MIGRATIONS_TABLE]).fetchone()[0]
+    if exists is None:
+        return []
+    rows = conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY applied_at, name")
+    return [name for (name,) in rows]
+
+
+def _apply(conn: psycopg.Connection, name: str, sql: str) -> None:
+    try:
+        conn.execute(sql)
+    except (pg_errors.UndefinedFile, pg_errors.InsufficientPrivilege) as exc:
+        if "pg_trgm" not in sql:
+            raise
+        raise DatabaseSetupError(
+            "The PostgreSQL database lacks the pg_trgm extension, which search needs, and "
+            "this user may not add it. As an administrator of the database, run: "
+            "CREATE EXTENSION pg_trgm;",
+            "PostgreSQL 数据库缺少搜索所需的 pg_trgm 扩展，当前用户无权添加。"
+            "请由数据库管理员执行：CREATE EXTENSION pg_trgm;",
+        ) from exc
+    conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)", [name])
+
+
+def _warn_about_ctype(conn: psycopg.Connection) -> None:
+    ctype = conn.execute(
+        "SELECT datctype FROM pg_database WHERE datname = current_database()"
+    ).fetchone()[0]
+    if not _UTF8_CTYPE.search(ctype):
+        log.warning(
+            "The chat database's LC_CTYPE is %r, not a UTF-8 locale: pg_trgm cannot index "
+            "Chinese, Japanese or Korean text there, so searching it is correct but slow. "
+            "Create the database with LC_CTYPE 'C.UTF-8' (see the README).",
+            ctype,
+        )
+
+
+@lru_cache(maxsize=256)
+def _placeholders(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _plain(row: dict) -> dict:
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            row[key] = value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return row
+
+
+def _describe(url: str) -> str:
+    """`host:port/dbname` of a URL: enough to recognise it, never the password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(an unreadable CHAT_DB URL)"
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+def _unreachable(location: str) -> DatabaseUnavailableError:
+    return DatabaseUnavailableError(
+        f"The chat database server ({location}) cannot be reached right now. Nothing was "
+        "saved; try again in a moment.",
+        f"暂时无法连接聊天数据库服务器（{location}），本次操作未保存，请稍后重试。",
+    )
+
+
+def _database_error(exc: psycopg.Error, location: str) -> DatabaseError:
+    text = str(exc).lower()
+    if isinstance(exc, pg_errors.InvalidPassword) or "password authentication failed" in text:
+        return DatabaseAuthError(
+            f"The chat database server ({location}) refused the user name or password in CHAT_DB.",
+            f"聊天数据库服务器（{location}）拒绝了 CHAT_DB 中的用户名或密码。",
+        )
+    if isinstance(exc, pg_errors.InvalidCatalogName) or (
+        "database" in text and "does not exist" in text
+    ):
+        return DatabaseUnavailableError(
+            f"The database named in CHAT_DB ({location}) does not exist on its server. "
+            "Create it first (see the README).",
+            f"CHAT_DB 指定的数据库（{location}）在服务器上不存在，请先创建（见 README）。",
+        )
+    if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
+        return DatabaseLockedError(
+            "The chat database is busy. Nothing was saved; please try again.",
+            "聊天数据库正忙，本次操作未保存，请稍后重试。",
+        )
+    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        return DatabaseReadOnlyError(
+            f"The chat database ({location}) is read-only, so nothing can be saved.",
+            f"聊天数据库（{location}）是只读的，无法保存任何内容。",
+        )
+    if isinstance(exc, psycopg.OperationalError):
+        return _unreachable(location)
+    return DatabaseError(
+        f"The chat database failed ({type(exc).__name__}).",
+        f"聊天数据库出错（{type(exc).__name__}）。",
+    )

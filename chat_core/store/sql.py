@@ -1,0 +1,300 @@
+"""The storage seam: `SqlBackend` stores and fetches, in SQL that SQLite and PostgreSQL
+both accept. Each engine adds its connections, transactions, schema and search.
+
+Values arrive checked and cleaned by `Store`, which holds the domain rules. Every query
+names the owner, so an id of another owner matches nothing, exactly like an unknown id.
+SQL is written with `?` placeholders; the PostgreSQL backend translates them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from .records import SearchHit, Session
+
+MAX_ID = 2**63 - 1
+MESSAGE_COLUMNS = (
+    "session_id",
+    "role",
+    "content",
+    "reasoning_content",
+    "status",
+    "created_at",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "latency_ms",
+    "error",
+)
+SESSION_COLUMNS = (
+    "id",
+    "owner",
+    "title",
+    "is_used",
+    "created_at",
+    "updated_at",
+    "used_at",
+    "pinned",
+    "model",
+    "system_prompt",
+    "temperature",
+    "thinking",
+    "cache_mode",
+    "ark_context_id",
+    "ark_context_expires_at",
+    "response_id",
+)
+
+
+class Tx(Protocol):
+    """One connection inside `SqlBackend.reading()` or `writing()`."""
+
+    def query(self, sql: str, params: Sequence = ()) -> list[dict]:
+        """Rows as dicts, timestamps as ISO 8601 text."""
+
+    def execute(self, sql: str, params: Sequence = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence]) -> None:
+        """Run a statement once per parameter row."""
+
+
+class SqlBackend(ABC):
+    """Where sessions and messages are kept. Thread-safe: one per process is enough."""
+
+    # The predicate of the partial unique index that allows one unused session per
+    # owner; `ON CONFLICT` must repeat it word for word.
+    UNUSED: str
+
+    @abstractmethod
+    def reading(self) -> contextlib.AbstractContextManager[Tx]:
+        """A connection for reads (no transaction is held open)."""
+
+    @abstractmethod
+    def writing(self) -> contextlib.AbstractContextManager[Tx]:
+        """A connection inside a write transaction, committed on success."""
+
+    @abstractmethod
+    def search(self, owner: str, terms: list[str], limit: int) -> list[SearchHit]:
+        """Up to `limit` sessions with a title or message containing every term."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release every connection."""
+
+    # --- sessions ------------------------------------------------------------------------
+
+    def new_session(self, owner: str, session_id: str, now: str) -> tuple[dict, bool]:
+        """The owner's unused session, creating it (`True`) when there is none."""
+        insert = (
+            f"INSERT INTO chat_session (id, owner, is_used, created_at, updated_at, pinned) "
+            f"VALUES (?, ?, FALSE, ?, ?, FALSE) ON CONFLICT (owner) WHERE {self.UNUSED} "
+            "DO NOTHING"
+        )
+        select = f"SELECT * FROM chat_session WHERE owner = ? AND {self.UNUSED}"
+        with self.writing() as tx:
+            # Another connection may use the unused session between the two statements
+            # (PostgreSQL reads committed rows per statement): then try again.
+            for _ in range(5):
+                created = tx.execute(insert, [session_id, owner, now, now])
+                rows = tx.query(select, [owner])
+                if rows:
+                    return rows[0], created > 0
+        raise RuntimeError("could not create or find an unused session")
+
+    def find_session(self, owner: str, session_id: str) -> dict | None:
+        with self.reading() as tx:
+            return _first(
+                tx.query(
+                    "SELECT * FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
+                )
+            )
+
+    def list_sessions(self, owner: str, limit: int, after: Session | None) -> list[dict]:
+        where, params = "owner = ?", [owner]
+        if after is not None:
+            where += " AND (pinned, updated_at, id) < (?, ?, ?)"
+            params += [after.pinned, after.updated_at, after.id]
+        with self.reading() as tx:
+            return tx.query(
+                f"SELECT * FROM chat_session WHERE {where} "
+                "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?",
+                [*params, limit],
+            )
+
+    def update_session(self, owner: str, session_id: str, values: dict) -> dict | None:
+        """Change session columns (named by the store, never by a user)."""
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        with self.writing() as tx:
+            return _first(
+                tx.query(
+                    f"UPDATE chat_session SET {assignments} WHERE id = ? AND owner = ? RETURNING *",
+                    [*values.values(), session_id, owner],
+                )
+            )
+
+    def delete_session(self, owner: str, session_id: str) -> bool:
+        with self.writing() as tx:
+            return (
+                tx.execute(
+                    "DELETE FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
+                )
+                > 0
+            )
+
+    def owners(self) -> list[str]:
+        """Every owner with a session (for maintenance tools, never for a visitor)."""
+        with self.reading() as tx:
+            rows = tx.query("SELECT DISTINCT owner FROM chat_session ORDER BY owner")
+        return [row["owner"] for row in rows]
+
+    # --- messages ------------------------------------------------------------------------
+
+    def add_user_message(
+        self, owner: str, session_id: str, text: str, title: str | None, now: str
+    ) -> dict | None:
+        """Store a user message and, in the same transaction, mark its session used and
+        give it `title` unless it has one. None when the session is not the owner's."""
+        with self.writing() as tx:
+            marked = tx.query(
+                "UPDATE chat_session SET is_used = TRUE, used_at = COALESCE(used_at, ?), "
+                "updated_at = ?, title = COALESCE(title, ?) "
+                "WHERE id = ? AND owner = ? RETURNING id",
+                [now, now, title, session_id, owner],
+            )
+            if not marked:
+                return None
+            return tx.query(
+                "INSERT INTO chat_message (session_id, role, content, created_at, status) "
+                "VALUES (?, 'user', ?, ?, 'complete') RETURNING *",
+                [session_id, text, now],
+            )[0]
+
+    def add_reply(self, owner: str, session_id: str, model: str | None, now: str) -> dict | None:
+        """An empty assistant message with status `streaming`."""
+        with self.writing() as tx:
+            return _first(
+                tx.query(
+                    "INSERT INTO chat_message (session_id, role, content, created_at, status, "
+                    "model) SELECT id, 'assistant', '', ?, 'streaming', ? FROM chat_session "
+                    "WHERE id = ? AND owner = ? RETURNING *",
+                    [now, model, session_id, owner],
+                )
+            )
+
+    def save_reply(
+        self, owner: str, session_id: str, message_id: int, values: dict, now: str
+    ) -> dict | None:
+        """Update a reply that is still streaming, and only that row: the id, its session
+        and the session's owner must all match. None when the row is gone or finished.
+        A final save (any status but `streaming`) also marks the session's activity."""
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        with self.writing() as tx:
+            row = _first(
+                tx.query(
+                    f"UPDATE chat_message SET {assignments} WHERE id = ? AND status = 'streaming' "
+                    "AND session_id = (SELECT id FROM chat_session WHERE id = ? AND owner = ?) "
+                    "RETURNING *",
+                    [*values.values(), message_id, session_id, owner],
+                )
+            )
+            if row is not None and values["status"] != "streaming":
+                tx.execute(
+                    "UPDATE chat_session SET updated_at = ? WHERE id = ? AND owner = ?",
+                    [now, session_id, owner],
+                )
+            return row
+
+    def get_messages(
+        self, owner: str, session_id: str, limit: int | None, before: int | None
+    ) -> list[dict]:
+        """Newest first: the caller reverses."""
+        sql = (
+            "SELECT m.* FROM chat_message m WHERE m.session_id = ? AND m.id < ? AND EXISTS "
+            "(SELECT 1 FROM chat_session s WHERE s.id = m.session_id AND s.owner = ?) "
+            "ORDER BY m.id DESC"
+        )
+        params = [session_id, MAX_ID if before is None else before, owner]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self.reading() as tx:
+            return tx.query(sql, params)
+
+    def count_messages(self, owner: str, session_id: str) -> int:
+        with self.reading() as tx:
+            rows = tx.query(
+                "SELECT count(*) AS n FROM chat_message m JOIN chat_session s "
+                "ON s.id = m.session_id WHERE m.session_id = ? AND s.owner = ?",
+                [session_id, owner],
+            )
+        return rows[0]["n"]
+
+    def reply_usage(self, owner: str, session_id: str) -> list[dict]:
+        """The session's replies that reported usage, with only the usage columns."""
+        with self.reading() as tx:
+            return tx.query(
+                "SELECT m.id, m.session_id, m.role, '' AS content, m.created_at, m.model, "
+                "m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens "
+                "FROM chat_message m JOIN chat_session s ON s.id = m.session_id "
+                "WHERE m.session_id = ? AND s.owner = ? AND m.prompt_tokens IS NOT NULL",
+                [session_id, owner],
+            )
+
+    def truncate_from(
+        self, owner: str, session_id: str, message_id: int, session_values: dict
+    ) -> dict | None:
+        """Delete a message and every later one of the session; set `session_values`."""
+        assignments = ", ".join(f"{column} = ?" for column in session_values)
+        with self.writing() as tx:
+            row = _first(
+                tx.query(
+                    f"UPDATE chat_session SET {assignments} WHERE id = ? AND owner = ? RETURNING *",
+                    [*session_values.values(), session_id, owner],
+                )
+            )
+            if row is not None:
+                tx.execute(
+                    "DELETE FROM chat_message WHERE session_id = ? AND id >= ?",
+                    [session_id, message_id],
+                )
+            return row
+
+    def insert_session(self, session: dict, messages: list[dict]) -> None:
+        """Write a whole session with its messages (import and copy), in one transaction.
+        Messages keep the ids they carry; without one (all or none) they get new ones."""
+        with self.writing() as tx:
+            self._insert_session(tx, session)
+            self._insert_messages(tx, messages)
+
+    def _insert_session(self, tx: Tx, session: dict) -> None:
+        columns = [column for column in SESSION_COLUMNS if column in session]
+        tx.execute(
+            f"INSERT INTO chat_session ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [session[column] for column in columns],
+        )
+
+    def _insert_messages(self, tx: Tx, messages: list[dict]) -> None:
+        if not messages:
+            return
+        columns = (("id",) if "id" in messages[0] else ()) + MESSAGE_COLUMNS
+        tx.execute_many(
+            f"INSERT INTO chat_message ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            ([m.get(column) for column in columns] for m in messages),
+        )
+        if "id" in columns:
+            self._ids_inserted(tx)
+
+    def _ids_inserted(self, tx: Tx) -> None:  # noqa: B027 (optional hook)
+        """Called after rows were written with explicit message ids."""
+
+
+def _first(rows: list[dict]) -> dict | None:
+    return rows[0] if rows else None

@@ -1,0 +1,319 @@
+"""The SQLite backend: one file, opened through sqlite-utils, shared by the threads of one
+process through a small pool of connections.
+
+Opening the file migrates it (see `sqlite_schema`); a file from the first version of
+the app is upgraded in place after a backup copy, and a file from a newer version is
+refused untouched. WAL lets readers and one writer work at once; a background thread
+runs the WAL checkpoints, so no request pays for copying the log back into the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
+from pathlib import Path
+
+import sqlite_utils
+
+from ..errors import (
+    DatabaseError,
+    DatabaseLockedError,
+    DatabaseReadOnlyError,
+    DatabaseTooNewError,
+    DatabaseUnavailableError,
+    NotADatabaseError,
+)
+from . import first_version, sqlite_search
+from .records import SearchHit
+from .sql import SqlBackend
+from .sqlite_schema import migrations, rebuild_search_indexes, register_functions
+
+log = logging.getLogger(__name__)
+CHECKPOINT_SECONDS = 1.0
+IDLE_CONNECTIONS = 8
+
+
+class SQLiteBackend(SqlBackend):
+    """Sessions and messages in one SQLite file."""
+
+    UNUSED = "is_used = 0"
+
+    def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.busy_timeout = busy_timeout
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._writes = 0
+        with _translated(self.path):
+            _ensure_folder(self.path)
+            conn = self._connect()
+            try:
+                self._prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
+        self._idle.append(conn)
+        self._checkpointer = _Checkpointer(self)
+
+    # --- the SqlBackend seam -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[_Tx]:
+        with _translated(self.path), self._borrowed() as conn:
+            yield _Tx(conn)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[_Tx]:
+        # BEGIN IMMEDIATE takes the write lock up front: a read-then-write transaction
+        # that starts deferred fails with SQLITE_BUSY_SNAPSHOT when another writer
+        # commits in between.
+        with _translated(self.path), self._borrowed() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(conn)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
+            self._writes += 1
+
+    def search(self, owner: str, terms: list[str], limit: int) -> list[SearchHit]:
+        with self.reading() as tx:
+            return sqlite_search.search(tx, owner, terms, limit)
+
+    def close(self) -> None:
+        self._checkpointer.stop()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    # --- maintenance (not part of the store contract) --------------------------------------
+
+    @contextlib.contextmanager
+    def database(self) -> Iterator[sqlite_utils.Database]:
+        """A sqlite-utils handle on a pooled connection, for tools and tests."""
+        with _translated(self.path), self._borrowed() as conn:
+            yield sqlite_utils.Database(conn)
+
+    def rebuild_search_index(self) -> None:
+        """Fill both search indexes from scratch, e.g. after rows were bulk-loaded."""
+        with self.writing() as tx:
+            rebuild_search_indexes(sqlite_utils.Database(tx.conn))
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log back into the database file now."""
+        with self._borrowed() as conn:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    # --- connections -----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are begun and ended explicitly, never implicitly.
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA foreign_keys=ON")
+        register_functions(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _borrowed(self) -> Iterator[sqlite3.Connection]:
+        # A connection is used by one thread at a time; sqlite3 serialises calls anyway.
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._configured(self._connect())
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                keep = len(self._idle) < IDLE_CONNECTIONS
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
+
+    @staticmethod
+    def _configured(conn: sqlite3.Connection) -> sqlite3.Connection:
+        # NORMAL sync is durable across app crashes (only a power loss can drop the last
+        # commits). Checkpoints are left to the background thread.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        return conn
+
+    # --- opening the file --------------------------------------------------------------------
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Refuse, upgrade or migrate the file; switch it to WAL only once it is ours."""
+        db = sqlite_utils.Database(conn)
+        _refuse_newer_versions(db, self.path)
+        legacy = first_version.is_first_version(conn)
+        if legacy or migrations.pending(db):
+            backup = _backup(conn, self.path) if legacy else None
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._migrate(conn, db, backup)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")
+        self._configured(conn)
+
+    def _migrate(
+        self, conn: sqlite3.Connection, db: sqlite_utils.Database, backup: Path | None
+    ) -> None:
+        # Checked again under the write lock: another process may have done it meanwhile.
+        legacy = first_version.is_first_version(conn)
+        if legacy:
+            first_version.set_aside(conn)
+        migrations.apply(db)
+        if legacy:
+            tx = _Tx(conn)
+            for session, messages in first_version.read(conn, first_version.SET_ASIDE):
+                self._insert_session(tx, session)
+                self._insert_messages(tx, messages)
+            first_version.drop_set_aside(conn)
+            log.warning(
+                "Upgraded %s, a database of the first version of Ark Chat; the original "
+                "is kept in %s.",
+                self.path,
+                backup,
+            )
+
+
+class _Tx:
+    """`sql.Tx` on a sqlite3 connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def query(self, sql: str, params: Sequence = ()) -> list[dict]:
+        cursor = self.conn.execute(sql, params)
+        columns = [d[0] for d in cursor.description or ()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def execute(self, sql: str, params: Sequence = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence]) -> None:
+        self.conn.executemany(sql, rows)
+
+
+class _Checkpointer:
+    """Runs WAL checkpoints in the background after writes, off every request's path."""
+
+    def __init__(self, backend: SQLiteBackend) -> None:
+        self._backend = backend
+        self._stopped = threading.Event()
+        self._done_at = 0
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+        self._checkpoint()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(CHECKPOINT_SECONDS):
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        writes = self._backend._writes
+        if writes == self._done_at:
+            return
+        try:
+            self._backend.checkpoint()
+            self._done_at = writes
+        except (sqlite3.Error, DatabaseError) as exc:  # try again at the next tick
+            log.warning("WAL checkpoint of %s failed: %s", self._backend.path, exc)
+
+
+@cache
+def _known_migrations() -> frozenset[str]:
+    empty = sqlite_utils.Database(memory=True)
+    return frozenset(migration.name for migration in migrations.pending(empty))
+
+
+def _refuse_newer_versions(db: sqlite_utils.Database, path: Path) -> None:
+    unknown = [m.name for m in migrations.applied(db) if m.name not in _known_migrations()]
+    if unknown:
+        raise DatabaseTooNewError(
+            f"The chat database {path} was written by a newer version of Ark Chat "
+            f"(it has changes this version does not know: {', '.join(unknown)}). "
+            "Upgrade the app; the file is left untouched.",
+            f"聊天数据库 {path} 由更新版本的 Ark Chat 写入（包含本版本不认识的变更："
+            f"{'、'.join(unknown)}）。请升级应用；该文件未被改动。",
+        )
+
+
+def _backup(conn: sqlite3.Connection, path: Path) -> Path:
+    """A consistent copy of the database next to it, before it is upgraded."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.before-upgrade-{stamp}.bak")
+    with contextlib.closing(sqlite3.connect(target)) as copy:
+        conn.backup(copy)
+    return target
+
+
+@contextlib.contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    """Re-raise sqlite3 and file-system errors as `DatabaseError`s with clear messages."""
+    try:
+        yield
+    except DatabaseError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise _database_error(exc, path) from exc
+    except OSError as exc:
+        raise DatabaseUnavailableError(
+            f"The chat database at {path} cannot be created or opened: {exc.strerror or exc}.",
+            f"无法创建或打开聊天数据库 {path}：{exc.strerror or exc}。",
+        ) from exc
+
+
+def _database_error(exc: sqlite3.DatabaseError, path) -> DatabaseError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseLockedError(
+            "The chat database is busy: another process has held it locked for too long. "
+            "Nothing was saved; please try again.",
+            "聊天数据库正被其他进程长时间占用，本次操作未保存，请稍后重试。",
+        )
+    if "not a database" in text or "malformed" in text:
+        return NotADatabaseError(
+            f"The file {path} is not a valid chat database (it is not SQLite or is damaged). "
+            "Point CHAT_DB to another file; the existing file is left untouched.",
+            f"文件 {path} 不是有效的聊天数据库（不是 SQLite 文件或已损坏）。"
+            "请将 CHAT_DB 指向其他文件；现有文件不会被改动。",
+        )
+    if "readonly" in text or "read-only" in text:
+        return DatabaseReadOnlyError(
+            f"The chat database at {path} is read-only, so nothing can be saved. "
+            "Check the permissions of the file and its folder.",
+            f"聊天数据库 {path} 是只读的，无法保存任何内容。请检查该文件及其所在文件夹的权限。",
+        )
+    if "unable to open" in text or "disk i/o" in text or "cannot open" in text:
+        return DatabaseUnavailableError(
+            f"The chat database at {path} cannot be opened or written.",
+            f"无法打开或写入聊天数据库 {path}。",
+        )
+    return DatabaseError(f"The chat database failed: {exc}.", f"聊天数据库出错：{exc}。")
+
+
+def _ensure_folder(path: Path) -> None:
+    if path.exists() and path.is_dir():
+        raise DatabaseUnavailableError(
+            f"CHAT_DB points to a folder ({path}), not a file.",
+            f"CHAT_DB 指向的是文件夹（{path}），而不是文件。",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)

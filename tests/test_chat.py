@@ -10,6 +10,7 @@ from chat_core.errors import (
     AuthenticationError,
     ContentFilterError,
     InvalidInputError,
+    ReplyReplacedError,
     StreamInterruptedError,
 )
 from tests.conftest import EMULATOR_KEY
@@ -225,3 +226,52 @@ def test_a_long_chat_loads_only_the_history_that_fits_the_budget(store, settings
     sent = emu.requests[-1].body["messages"]
     assert sent[-1]["content"].startswith("message 249")
     assert 1 < len(sent) < 100
+
+
+# --- two tabs on one chat: a reply whose turn is replaced elsewhere stops saving --------
+
+
+def start_streaming(store, settings, client, session, text, events=3):
+    """Tab A: a reply that has streamed `events` chunks and is still going."""
+    reply = chat.send(store, settings, session, client, text)
+    stream = iter(reply)
+    for _ in range(events):
+        next(stream)
+    return reply, stream
+
+
+@pytest.mark.parametrize("save_every_event", [False, True])
+def test_edit_in_another_tab_stops_the_old_reply(
+    store, settings, client, monkeypatch, save_every_event
+):
+    if save_every_event:  # the stream notices at its next progress save, mid-stream
+        monkeypatch.setattr(chat, "PROGRESS_SAVE_SECONDS", 0)
+    session, _ = store.new_session("alice")
+    old = "old question " + "word " * 30
+    tab_a, stream = start_streaming(store, settings, client, session, old)
+    assert run(chat.edit_last(store, settings, session, client, "new question")) == (
+        "Echo: new question"
+    )
+    with pytest.raises(ReplyReplacedError) as info, tab_a:
+        list(stream)
+    assert "another tab" in info.value.message("en")
+    assert [(m.role, m.content, m.status) for m in store.get_messages(session)] == [
+        ("user", "new question", "complete"),
+        ("assistant", "Echo: new question", "complete"),
+    ]
+    if save_every_event:
+        assert len(tab_a.text) < len("Echo: " + old)  # it stopped instead of reading on
+
+
+def test_regenerate_in_another_tab_leaves_one_answer(store, settings, client):
+    session, _ = store.new_session("alice")
+    question = "question " + "word " * 30
+    tab_a, stream = start_streaming(store, settings, client, session, question)
+    assert run(chat.regenerate(store, settings, session, client)) == "Echo: " + question
+    with pytest.raises(ReplyReplacedError), tab_a:
+        list(stream)
+    assert [(m.role, m.status) for m in store.get_messages(session)] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert store.get_messages(session)[-1].content == "Echo: " + question

@@ -1,4 +1,5 @@
-"""A database that cannot be used gives a clear ChatError, and existing data is kept."""
+"""A SQLite file that cannot be used gives a clear ChatError, and existing data is kept.
+(PostgreSQL's failures are in test_postgres_faults.py.)"""
 
 import sqlite3
 import subprocess
@@ -13,14 +14,14 @@ from chat_core.errors import (
     DatabaseUnavailableError,
     NotADatabaseError,
 )
-from chat_core.store import Store
+from chat_core.store import connect
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
     path = tmp_path / "notes.db"
     path.write_text("these are my notes, not a database\n" * 100)
     with pytest.raises(NotADatabaseError) as info:
-        Store(path)
+        connect(path)
     assert "not a valid chat database" in info.value.message("en")
     assert path.read_text().startswith("these are my notes")
 
@@ -29,38 +30,36 @@ def test_a_path_whose_folder_cannot_be_created(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(DatabaseUnavailableError):
-        Store(blocker / "sub" / "chat.db")
+        connect(blocker / "sub" / "chat.db")
 
 
 def test_a_path_that_is_a_folder(tmp_path):
     with pytest.raises(DatabaseUnavailableError, match="folder"):
-        Store(tmp_path)
+        connect(tmp_path)
 
 
 def test_default_style_path_creates_its_folder(tmp_path):
     path = tmp_path / "data" / "nested" / "chat.db"
-    Store(path).close()
+    connect(path).close()
     assert path.exists()
 
 
 def test_a_read_only_database(tmp_path, monkeypatch):
     path = tmp_path / "chat.db"
-    with Store(path) as store:
+    with connect(path) as store:
         session, _ = store.new_session("alice")
         store.start_turn(session, "keep me")
-    from chat_core import db as db_module
-
     real_connect = sqlite3.connect
     monkeypatch.setattr(
-        db_module.sqlite3,
+        sqlite3,
         "connect",
         lambda p, **kw: real_connect(f"file:{p}?mode=ro", uri=True, **kw),
     )
-    with pytest.raises(DatabaseReadOnlyError) as info, Store(path) as store:
+    with pytest.raises(DatabaseReadOnlyError) as info, connect(path) as store:
         store.new_session("bob")
     assert "read-only" in info.value.message("en")
     monkeypatch.undo()
-    with Store(path) as store:
+    with connect(path) as store:
         (only,) = store.list_sessions("alice")
         assert store.get_messages(only)[0].content == "keep me"
 
@@ -77,7 +76,7 @@ conn.execute("ROLLBACK")
 
 def test_a_database_locked_longer_than_the_busy_timeout(tmp_path):
     path = tmp_path / "chat.db"
-    with Store(path) as store:
+    with connect(path) as store:
         session, _ = store.new_session("alice")
         store.start_turn(session, "already saved")
     locker = subprocess.Popen(
@@ -86,14 +85,14 @@ def test_a_database_locked_longer_than_the_busy_timeout(tmp_path):
     try:
         assert locker.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        with Store(path, busy_timeout=0.3) as store, pytest.raises(DatabaseLockedError) as info:
+        with connect(path, busy_timeout=0.3) as store, pytest.raises(DatabaseLockedError) as info:
             store.start_turn(session, "written while locked")
         assert time.monotonic() - started < 2.5
         assert "try again" in info.value.message("en")
     finally:
         locker.wait(10)
         locker.stdout.close()
-    with Store(path) as store:
+    with connect(path) as store:
         assert [m.content for m in store.get_messages(session)] == ["already saved"]
         store.start_turn(session, "after the lock")
         assert store.count_messages(session) == 2

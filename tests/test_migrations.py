@@ -1,9 +1,16 @@
+"""Schemas and migrations of both backends: exact columns, indexes, upgrades of old
+files, and refusal of a database written by a newer version."""
+
+import sqlite3
+from contextlib import closing
+
 import pytest
 import sqlite_utils
 
-from chat_core.db import open_database
-from chat_core.migrations import ensure_fts_triggers, migrations
-from chat_core.store import Store
+from chat_core.errors import DatabaseTooNewError
+from chat_core.store import connect
+from chat_core.store.sqlite_schema import ensure_fts_triggers, migrations, register_functions
+from tests.databases import run_sql
 
 SESSION_COLUMNS = {
     "seq": int,
@@ -40,13 +47,32 @@ MESSAGE_COLUMNS = {
     "latency_ms": int,
     "error": str,
 }
+POSTGRES_TYPES = {
+    "is_used": "boolean",
+    "pinned": "boolean",
+    "created_at": "timestamp with time zone",
+    "temperature": "double precision",
+}
+SQLITE_MIGRATIONS = [
+    "m001_create_tables",
+    "m002_one_unused_session_per_owner",
+    "m003_full_text_search",
+    "m004_short_term_search",
+    "m005_message_ids_never_reused",
+    "m006_index_final_text_only",
+]
 
 
 @pytest.fixture
 def db(db_path):
-    database = open_database(db_path)
+    connect(db_path).close()
+    database = sqlite_utils.Database(db_path)
+    register_functions(database.conn)
     yield database
     database.close()
+
+
+# --- SQLite ------------------------------------------------------------------------------
 
 
 def test_exact_columns(db):
@@ -54,35 +80,27 @@ def test_exact_columns(db):
     assert db.table("chat_message").columns_dict == MESSAGE_COLUMNS
     assert db.table("chat_session").pks == ["seq"]
     assert db.table("chat_message").pks == ["id"]
+    assert "AUTOINCREMENT" in db.table("chat_message").schema
 
 
 def test_message_foreign_key_cascades(db):
     (fk,) = db.table("chat_message").foreign_keys
     assert (fk.column, fk.other_table, fk.other_column) == ("session_id", "chat_session", "id")
-    sql = db.table("chat_message").schema
-    assert "ON DELETE CASCADE" in sql
-    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert "ON DELETE CASCADE" in db.table("chat_message").schema
 
 
 def test_wal_and_indexes(db):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    names = {index.name for index in db.table("chat_session").indexes}
-    assert {"idx_chat_session_owner_list", "idx_chat_session_one_unused"} <= names
     indexes = {index.name: index for index in db.table("chat_session").indexes}
+    assert "idx_chat_session_owner_list" in indexes
     unused = indexes["idx_chat_session_one_unused"]
     assert unused.unique and unused.columns == ["owner"]
     assert "idx_chat_message_session" in {i.name for i in db.table("chat_message").indexes}
 
 
 def test_applying_twice_is_a_no_op(db, db_path):
-    open_database(db_path).close()
-    applied = [m.name for m in migrations.applied(db)]
-    assert applied == [
-        "m001_create_tables",
-        "m002_one_unused_session_per_owner",
-        "m003_full_text_search",
-        "m004_short_term_search",
-    ]
+    connect(db_path).close()
+    assert [m.name for m in migrations.applied(db)] == SQLITE_MIGRATIONS
     assert migrations.pending(db) == []
 
 
@@ -108,28 +126,114 @@ def test_legacy_duplicate_unused_sessions_are_collapsed(db_path):
         }
     )
     db.close()
-    with Store(db_path) as store:
-        state = dict(store.db.execute("SELECT id, is_used FROM chat_session").fetchall())
-        assert state == {"newer": 0, "holds-messages": 1, "bob-one": 0}
+    with connect(db_path) as store:
+        flags = {s.id: s.is_used for s in store.list_sessions("alice")}
+        assert flags == {"newer": False, "holds-messages": True}
         session, is_new = store.new_session("alice")
         assert (session.id, is_new) == ("newer", False)
 
 
-def test_message_written_after_all_migrations_is_searchable(store):
-    session, _ = store.new_session("alice")
-    store.start_turn(session, "the quokka smiles")
-    assert [hit.session_id for hit in store.search("alice", "quokka")] == [session.id]
+def test_messages_written_before_the_search_triggers_changed_stay_searchable(db_path):
+    db = sqlite_utils.Database(db_path)
+    migrations.apply(db, stop_before="m005_message_ids_never_reused")
+    db.table("chat_session").insert(
+        {"id": "old", "owner": "alice", "title": "旧会话", "is_used": 1}
+        | {"created_at": "2024-01-01", "updated_at": "2024-01-01"}
+    )
+    for content, status in (("上海天气", "complete"), ("half a repl", "streaming")):
+        db.table("chat_message").insert(
+            {"session_id": "old", "role": "user", "content": content, "status": status}
+            | {"created_at": "2024-01-01"}
+        )
+    db.close()
+    with connect(db_path) as store:
+        assert [h.session_id for h in store.search("alice", "天气")] == ["old"]
+        assert [h.session_id for h in store.search("alice", "旧")] == ["old"]
+        assert store.search("alice", "repl") == []  # streaming rows are not indexed
 
 
-def test_transform_then_ensure_fts_triggers_keeps_search_working(store):
-    session, _ = store.new_session("alice")
-    store.start_turn(session, "before transform")
-    # What a future migration might do: rebuild the table (which drops its triggers).
-    store.db.table("chat_message").transform(types={"latency_ms": float})
-    triggers = {t.name for t in store.db.table("chat_message").triggers}
-    assert "chat_message_ai" not in triggers
-    ensure_fts_triggers(store.db)
-    later, _ = store.new_session("alice")
-    store.start_turn(later, "written after the rebuild")
-    assert [hit.session_id for hit in store.search("alice", "rebuild")] == [later.id]
-    assert [hit.session_id for hit in store.search("alice", "transform")] == [session.id]
+def test_transform_then_ensure_fts_triggers_keeps_search_working(db_path):
+    with connect(db_path) as store:
+        session, _ = store.new_session("alice")
+        store.start_turn(session, "before transform")
+        with store.backend.database() as db:
+            # What a future migration might do: rebuild the table (dropping its triggers).
+            db.table("chat_message").transform(types={"latency_ms": float})
+            assert not db.table("chat_message").triggers
+            ensure_fts_triggers(db)
+        later, _ = store.new_session("alice")
+        store.start_turn(later, "written after the rebuild")
+        assert [hit.session_id for hit in store.search("alice", "rebuild")] == [later.id]
+        assert [hit.session_id for hit in store.search("alice", "transform")] == [session.id]
+
+
+def test_a_file_from_a_newer_version_is_refused_untouched(db_path):
+    connect(db_path).close()
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('chat_core', 'm999_from_the_future', '2030-01-01')"
+        )
+        conn.execute("PRAGMA journal_mode=DELETE")
+    before = db_path.read_bytes()
+    with pytest.raises(DatabaseTooNewError) as info:
+        connect(db_path)
+    assert "newer version" in info.value.message("en")
+    assert "m999_from_the_future" in info.value.message("en")
+    assert db_path.read_bytes() == before
+    assert not db_path.with_name(db_path.name + "-wal").exists()
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+def test_postgres_tables_have_the_same_columns_with_native_types(postgres_url):
+    connect(postgres_url).close()
+    rows = run_sql(
+        postgres_url,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND table_name IN ('chat_session', 'chat_message')",
+    )
+    columns = {(table, column): kind for table, column, kind in rows}
+    assert {c for t, c in columns if t == "chat_session"} == set(SESSION_COLUMNS) - {"seq"}
+    assert {c for t, c in columns if t == "chat_message"} == set(MESSAGE_COLUMNS)
+    for column, kind in POSTGRES_TYPES.items():
+        assert columns[("chat_session", column)] == kind
+    assert columns[("chat_message", "id")] == "bigint"
+    (identity,) = run_sql(
+        postgres_url,
+        "SELECT is_identity FROM information_schema.columns "
+        "WHERE table_name = 'chat_message' AND column_name = 'id'",
+    )
+    assert identity == ("YES",)
+
+
+def test_postgres_indexes(postgres_url):
+    connect(postgres_url).close()
+    indexes = dict(
+        run_sql(
+            postgres_url, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+        )
+    )
+    assert "UNIQUE" in indexes["chat_session_one_unused"]
+    assert "WHERE (NOT is_used)" in indexes["chat_session_one_unused"]
+    assert "gin_trgm_ops" in indexes["chat_message_content_trgm"]
+    assert "streaming" in indexes["chat_message_content_trgm"]  # final replies only
+    assert "chat_session_owner_list" in indexes
+
+
+def test_postgres_migrations_apply_once(postgres_url):
+    connect(postgres_url).close()
+    connect(postgres_url).close()
+    names = run_sql(postgres_url, "SELECT name FROM chat_schema_migrations ORDER BY name")
+    assert names == [("p001_create_tables",), ("p002_search_indexes",)]
+
+
+def test_a_postgres_database_from_a_newer_version_is_refused_untouched(postgres_url):
+    connect(postgres_url).close()
+    run_sql(postgres_url, "INSERT INTO chat_schema_migrations (name) VALUES ('p999_future')")
+    run_sql(postgres_url, "DROP INDEX chat_session_owner_list")  # a change we would redo
+    with pytest.raises(DatabaseTooNewError, match="p999_future"):
+        connect(postgres_url)
+    indexes = run_sql(postgres_url, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+    assert ("chat_session_owner_list",) not in indexes

@@ -140,35 +140,15 @@ def test_short_terms_follow_streamed_replies_renames_and_deletes(store):
     assert hit.message_id is None
     store.delete_session("alice", session.id)
     assert store.search("alice", "下雪") == []
-    counts = [
-        store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-        for t in ("chat_message_chars", "chat_session_chars")
-    ]
-    assert counts == [0, 0]
+    assert store.search("alice", "冬天") == []
 
 
-def test_messages_from_before_the_short_term_index_are_indexed_by_its_migration(db_path):
-    import sqlite_utils
-
-    from chat_core.migrations import migrations
-    from chat_core.store import Store
-
-    db = sqlite_utils.Database(db_path)
-    migrations.apply(db, stop_before="m004_short_term_search")
-    db.table("chat_session").insert(
-        {
-            "id": "old",
-            "owner": "alice",
-            "title": "旧会话",
-            "is_used": 1,
-            "created_at": "2024-01-01",
-            "updated_at": "2024-01-01",
-        }
-    )
-    db.table("chat_message").insert(
-        {"session_id": "old", "role": "user", "content": "上海天气", "created_at": "2024-01-01"}
-    )
-    db.close()
-    with Store(db_path) as store:
-        assert ids(store.search("alice", "天气")) == ["old"]
-        assert ids(store.search("alice", "旧")) == ["old"]
+@pytest.mark.parametrize("term", ["streaming", "流式", "st"])
+def test_a_reply_is_found_once_it_ends_not_while_it_streams(store, term):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "hello")
+    reply = store.begin_reply(session)
+    store.save_reply(session, reply.id, content="streaming 流式 text")
+    assert store.search("alice", term) == []
+    store.save_reply(session, reply.id, content="streaming 流式 text", status="interrupted")
+    assert ids(store.search("alice", term)) == [session.id]

@@ -1,23 +1,25 @@
-"""new_session under contention: two processes of twenty threads each, one owner."""
+"""new_session under contention on both backends: two processes of twenty threads each,
+one owner, each process sharing one store as the app does."""
 
 import multiprocessing
 import threading
 
-from chat_core.store import Store
+from chat_core.store import connect
+from tests.databases import run_sql
 
 THREADS = 20
 
 
-def _hammer(db_path: str, owner: str, results) -> None:
+def _hammer(location: str, owner: str, results) -> None:
     barrier = threading.Barrier(THREADS)
     found, errors = [], []
+    store = connect(location, busy_timeout=30)
 
     def call():
         try:
             barrier.wait()
-            with Store(db_path, busy_timeout=30) as store:
-                session, is_new = store.new_session(owner)
-                found.append((session.id, is_new))
+            session, is_new = store.new_session(owner)
+            found.append((session.id, is_new))
         except Exception as exc:  # the test asserts there are none
             errors.append(repr(exc))
 
@@ -26,15 +28,16 @@ def _hammer(db_path: str, owner: str, results) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    store.close()
     results.put((found, errors))
 
 
-def test_two_processes_of_twenty_threads_end_with_one_unused_session(db_path):
-    Store(db_path).close()  # migrate once so the race is about new_session
+def test_two_processes_of_twenty_threads_end_with_one_unused_session(db_location):
+    connect(db_location).close()  # migrate once so the race is about new_session
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     workers = [
-        context.Process(target=_hammer, args=(str(db_path), "alice", results)) for _ in range(2)
+        context.Process(target=_hammer, args=(db_location, "alice", results)) for _ in range(2)
     ]
     for worker in workers:
         worker.start()
@@ -47,20 +50,18 @@ def test_two_processes_of_twenty_threads_end_with_one_unused_session(db_path):
     assert len(found) == 2 * THREADS
     assert len({sid for sid, _ in found}) == 1
     assert sum(is_new for _, is_new in found) == 1
-    with Store(db_path) as store:
-        rows = store.db.execute("SELECT id, is_used FROM chat_session").fetchall()
-    assert rows == [(found[0][0], 0)]
+    rows = run_sql(db_location, "SELECT id, is_used FROM chat_session")
+    assert [(sid, bool(used)) for sid, used in rows] == [(found[0][0], False)]
 
 
-def test_concurrent_first_open_of_a_new_file_migrates_once(tmp_path):
-    path = tmp_path / "fresh.db"
+def test_concurrent_first_open_of_a_new_database_migrates_once(db_location):
     barrier = threading.Barrier(8)
     errors = []
 
     def open_it():
         try:
             barrier.wait()
-            Store(path, busy_timeout=30).close()
+            connect(db_location, busy_timeout=30).close()
         except Exception as exc:
             errors.append(repr(exc))
 
@@ -70,3 +71,7 @@ def test_concurrent_first_open_of_a_new_file_migrates_once(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
+    with connect(db_location) as store:
+        session, _ = store.new_session("alice")
+        store.start_turn(session, "works after the race")
+        assert [h.session_id for h in store.search("alice", "race")] == [session.id]

@@ -6,7 +6,7 @@ page without a chat input (often without any messages too) until it is reloaded.
 One user, no load, no faults. Each try sends a 200-token prompt, waits until the last
 token is painted (the reply is done, the rerun that re-renders it from the store has
 not finished), clicks the chat input's stop button in that same frame, then counts what
-is left. The
+is left. The browser signs in through `IdentityProxy`, as the soak's users do. The
 stored replies are all `complete`, so no data is lost; the page is just stuck. Exit
 status 1 if it happened at least once.
 """
@@ -22,12 +22,12 @@ import tempfile
 from pathlib import Path
 
 from e2e_harness import CHROMIUM_ARGS, ROOT, server_env, start_streamlit, wait_healthy
+from identity_proxy import HEADER, IdentityProxy, identity_cookie
 from playwright.async_api import Page, async_playwright
 from soak_page import INIT_SCRIPT, INPUT, wait_idle
 
 from chat_core.emulator import ArkEmulator
 
-HEADER = "X-Forwarded-Email"
 # In the animation frame that paints the last token: click Stop if it is enabled.
 STOP_AT_LAST_TOKEN = """(tag) => { const t = window.__soakTurn(tag);
   if (!(t && t.reply && t.reply.text.endsWith('w200'))) return null;
@@ -53,25 +53,31 @@ async def main(tries: int, work: Path) -> int:
     server = start_streamlit(ROOT / "streamlit_app.py", env, work, "stop-repro")
     try:
         wait_healthy(server)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
-            )
-            context = await browser.new_context(
-                extra_http_headers={HEADER: "repro@soak.test"}, locale="en-US"
-            )
-            await context.expose_function("__soakReport", lambda *args: None)
-            await context.add_init_script(INIT_SCRIPT)
-            page = await context.new_page()
-            await page.goto(server.url)
-            await wait_idle(page, 30_000)
-            blank = sum([await stop_at_the_end(page, f"k00n{i:04d}z") for i in range(1, tries + 1)])
-            await browser.close()
+        with IdentityProxy(server.url) as proxy:
+            blank = await stop_tries(proxy.url, tries)
     finally:
         server.stop()
         emulator.stop()
     print(f"chat input gone after Stop: {blank} of {tries} tries")
     return 1 if blank else 0
+
+
+async def stop_tries(url: str, tries: int) -> int:
+    """One browser signed in through the proxy at `url`; how many tries left no input."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+        )
+        context = await browser.new_context(locale="en-US")
+        await context.add_cookies([identity_cookie(url, "repro@soak.test")])
+        await context.expose_function("__soakReport", lambda *args: None)
+        await context.add_init_script(INIT_SCRIPT)
+        page = await context.new_page()
+        await page.goto(url)
+        await wait_idle(page, 30_000)
+        blank = sum([await stop_at_the_end(page, f"k00n{i:04d}z") for i in range(1, tries + 1)])
+        await browser.close()
+    return blank
 
 
 async def stop_at_the_end(page: Page, tag: str) -> bool:

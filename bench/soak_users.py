@@ -4,6 +4,10 @@ A user loops over random actions until its deadline and writes what it did to a 
 `SoakLog`: every message it submitted (and whether the page showed it, which is what
 "sent" means), renames, sessions and message tags it saw, exceptions and TTFTs the page
 reported. The checker compares that log with the database afterwards.
+
+Each user reaches the server through its own `IdentityProxy`, which turns the context's
+identity cookie into the `X-Forwarded-Email` header the server trusts (chromium does not
+send a context's extra HTTP headers on the WebSocket request, where `st.user` is read).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import random
 import re
 from pathlib import Path
 
+from identity_proxy import HEADER as HEADER  # soak.py configures the server with it
+from identity_proxy import IdentityProxy, identity_cookie
 from playwright.async_api import Browser, BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from soak_log import Sent, SoakLog
@@ -39,7 +45,6 @@ from soak_page import (
     wait_user_message,
 )
 
-HEADER = "X-Forwarded-Email"
 STEP_MS = 30_000  # one UI step (click, page load, message showing up) on a loaded machine
 REPLY_MS = 90_000  # a whole reply, SDK retries included
 WORDS = (
@@ -84,7 +89,9 @@ class SimUser:
     def __init__(
         self, index: int, url: str, log: SoakLog, seed: int, shots: Path | None = None
     ) -> None:
-        self.index, self.url, self.log, self.shots = index, url, log, shots
+        self.index, self.log, self.shots = index, log, shots
+        self.proxy = IdentityProxy(url)
+        self.url = ""  # the proxy's, once open
         self.owner = f"user{index:02d}@soak.test"
         log.owners.add(self.owner)
         self.rng = random.Random(seed)
@@ -94,11 +101,11 @@ class SimUser:
         self.page: Page | None = None
 
     async def open(self, browser: Browser) -> None:
+        self.url = (await asyncio.to_thread(self.proxy.start)).url
         self.context = await browser.new_context(
-            extra_http_headers={HEADER: self.owner},
-            locale="en-US",
-            viewport={"width": 1280, "height": 900},
+            locale="en-US", viewport={"width": 1280, "height": 900}
         )
+        await self.context.add_cookies([identity_cookie(self.url, self.owner)])
         self.context.set_default_timeout(STEP_MS)
         await self.context.expose_function("__soakReport", self._report)
         await self.context.add_init_script(INIT_SCRIPT)
@@ -123,6 +130,7 @@ class SimUser:
     async def close(self) -> None:
         if self.context is not None:
             await self.context.close()
+        await asyncio.to_thread(self.proxy.stop)
 
     # --- actions -------------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """End to end in Debian chromium: `streamlit run` against the loopback emulator.
 
-The server trusts an `X-Forwarded-Email` header, as it would behind an authenticating
-proxy, so every test drives its own owner and the tests cannot see each other's chats.
+The server trusts an `X-Forwarded-Email` header and the browser reaches it through
+`bench/identity_proxy.py`, an authenticating proxy that sets the header from each browser
+context's cookie, so every test drives its own owner and the tests cannot see each
+other's chats. (Chromium does not send a context's extra HTTP headers on the WebSocket
+request, where Streamlit reads `st.user`.)
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.identity_proxy import HEADER, IdentityProxy, identity_cookie
 from chat_core.emulator import ArkEmulator
 from chat_core.store import Store
 
@@ -27,7 +31,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium")
 KEY = "browser-test-key"
-HEADER = "X-Forwarded-Email"
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -108,7 +111,8 @@ def server(emu, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url, process, log_path)
-        yield {"url": url, "db": db_path, "log": log_path}
+        with IdentityProxy(url) as proxy:
+            yield {"url": proxy.url, "db": db_path, "log": log_path}
     finally:
         process.terminate()
         process.wait(15)
@@ -142,9 +146,8 @@ def open_as(browser, server):
     contexts = []
 
     def open_page(owner: str, path: str = ""):
-        context = browser.new_context(
-            extra_http_headers={HEADER: owner}, viewport={"width": 1280, "height": 860}
-        )
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        context.add_cookies([identity_cookie(server["url"], owner)])
         contexts.append(context)
         page = context.new_page()
         page.goto(server["url"] + path)

@@ -4,10 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from chat_core.store import Store
+from chat_core.store import connect
 from tests.conftest import EMULATOR_KEY
+from tests.databases import run_sql
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 KEY = EMULATOR_KEY
@@ -37,13 +39,15 @@ OPENED: list[AppTest] = []
 @pytest.fixture(autouse=True)
 def close_clients():
     """An AppTest session never ends, so close the Ark clients it kept (a real
-    session's client is closed when the browser session is dropped)."""
+    session's client is closed when the browser session is dropped), and the stores
+    the app cached for the process."""
     yield
     while OPENED:
         at = OPENED.pop()
         cached = at.session_state.get("_ark_client")
         if cached:
             cached[1].close()
+    st.cache_resource.clear()
 
 
 def app(**query) -> AppTest:
@@ -65,8 +69,7 @@ def texts(at):
 
 
 def flags(db_path):
-    with Store(db_path) as store:
-        return dict(store.db.execute("SELECT id, is_used FROM chat_session").fetchall())
+    return dict(run_sql(str(db_path), "SELECT id, is_used FROM chat_session"))
 
 
 def test_smoke_opens_an_unused_session(env):
@@ -130,7 +133,7 @@ def test_unknown_or_malformed_session_falls_back_with_a_notice(env, bad):
 
 
 def test_foreign_session_is_never_shown(env):
-    with Store(env) as store:
+    with connect(env) as store:
         theirs, _ = store.new_session("mallory")
         store.start_turn(theirs, "mallory's secret")
     at = app(session=theirs.id).run()
@@ -161,7 +164,7 @@ def test_error_partial_text_is_kept(env, emu):
 
 
 def test_no_key_first_run_still_browses_history(env, monkeypatch):
-    with Store(env) as store:
+    with connect(env) as store:
         old, _ = store.new_session("local")
         store.start_turn(old, "an older question")
     monkeypatch.delenv("ARK_API_KEY")
@@ -174,9 +177,9 @@ def test_no_key_first_run_still_browses_history(env, monkeypatch):
     assert not at.chat_input(key="chat_input").disabled
     at.chat_input(key="chat_input").set_value("now with a key").run()
     assert texts(at)[-1] == ("assistant", ["Echo: now with a key"])
-    with Store(env) as store:
-        dump = "\n".join(str(row) for row in store.db.execute("SELECT * FROM chat_session"))
-        dump += "\n".join(str(row) for row in store.db.execute("SELECT * FROM chat_message"))
+    with connect(env) as store:
+        dump = "\n".join(str(row) for row in run_sql(str(env), "SELECT * FROM chat_session"))
+        dump += "\n".join(str(row) for row in run_sql(str(env), "SELECT * FROM chat_message"))
     assert KEY not in dump
 
 
@@ -223,7 +226,7 @@ def test_rename_pin_and_delete(env):
 
 
 def test_search_finds_chats_with_snippets(env):
-    with Store(env) as store:
+    with connect(env) as store:
         for text in ("明天北京的天气怎么样？", "How do I sort a list in Python?"):
             session, _ = store.new_session("local")
             store.start_turn(session, text)
@@ -237,7 +240,7 @@ def test_search_finds_chats_with_snippets(env):
 
 
 def test_import_of_an_export(env):
-    with Store(env) as store:
+    with connect(env) as store:
         session, _ = store.new_session("local")
         store.start_turn(session, "exported question")
         from chat_core.transfer import export_json
@@ -245,7 +248,7 @@ def test_import_of_an_export(env):
         exported = export_json(store, "local", session.id)
     # AppTest has no file-upload driver for st.file_uploader; the same code path is the
     # store-level import, exercised here through the page's selection afterwards.
-    with Store(env) as store:
+    with connect(env) as store:
         from chat_core.transfer import import_json
 
         imported = import_json(store, "local", exported)
@@ -255,7 +258,7 @@ def test_import_of_an_export(env):
 
 
 def test_logged_in_users_see_only_their_own_sessions(env):
-    with Store(env) as store:
+    with connect(env) as store:
         mine, _ = store.new_session("alice@example.com")
         store.start_turn(mine, "alice's chat")
         theirs, _ = store.new_session("bob@example.com")
@@ -284,7 +287,7 @@ def test_login_is_required_when_auth_is_configured(env):
     assert not at.exception
     assert at.button(key="log_in")
     assert not at.chat_input
-    assert flags(env) == {}
+    assert not env.exists()  # nothing was opened or written before the login
 
 
 def test_language_switch(env):
@@ -294,7 +297,7 @@ def test_language_switch(env):
 
 
 def test_interrupted_reply_is_marked_and_offers_regenerate(env):
-    with Store(env) as store:
+    with connect(env) as store:
         session, _ = store.new_session("local")
         store.start_turn(session, "cut me off")
         reply = store.begin_reply(session)
@@ -341,10 +344,7 @@ def test_errors_are_stored_in_the_users_language(env, emu):
     emu.fail_next("429")
     at.chat_input(key="chat_input").set_value("你好").run()
     assert at.chat_message[1].error[0].value.startswith("回复失败")
-    with Store(env) as store:
-        (stored,) = store.db.execute(
-            "SELECT error FROM chat_message WHERE role = 'assistant'"
-        ).fetchone()
+    ((stored,),) = run_sql(str(env), "SELECT error FROM chat_message WHERE role = 'assistant'")
     assert any("\u4e00" <= ch <= "\u9fff" for ch in stored)
 
 
@@ -387,18 +387,18 @@ def test_a_message_at_the_limit_and_odd_unicode_go_through(env):
 
 def test_a_failure_the_store_cannot_record_is_still_shown(env, monkeypatch):
     from chat_core.errors import DatabaseLockedError
-    from chat_core.store_messages import MessageOperations
+    from chat_core.store import Store
 
     def locked(self, session, model=None):
         raise DatabaseLockedError("The chat database is busy.", "聊天数据库正忙。")
 
     at = app().run()
-    original = MessageOperations.begin_reply
-    monkeypatch.setattr(MessageOperations, "begin_reply", locked)  # injected fault
+    original = Store.begin_reply
+    monkeypatch.setattr(Store, "begin_reply", locked)  # injected fault
     at.chat_input(key="chat_input").set_value("will the reply be saved?").run()
     assert not at.exception
     assert texts(at) == [("user", ["will the reply be saved?"])]
     assert "busy" in at.error[0].value
-    monkeypatch.setattr(MessageOperations, "begin_reply", original)
+    monkeypatch.setattr(Store, "begin_reply", original)
     at.button(key="retry").click().run()
     assert texts(at)[1] == ("assistant", ["Echo: will the reply be saved?"])

@@ -8,7 +8,7 @@ def test_defaults():
     settings = load_settings(env={})
     assert settings.base_url == DEFAULT_BASE_URL
     assert settings.cache == "off"
-    assert settings.db_path == DEFAULT_DB
+    assert settings.db == str(DEFAULT_DB)
     assert DEFAULT_DB.parent.name == "data"
     assert settings.api_key is None and not settings.has_key
 
@@ -62,4 +62,16 @@ def test_values_are_parsed():
     )
     assert settings.temperature == 0.7 and settings.max_tokens == 512
     assert settings.cache == "responses" and settings.busy_timeout == 2.5
-    assert "~" not in str(settings.db_path)
+    assert settings.db == "~/x.db"  # the store expands it when it opens the file
+
+
+def test_a_database_password_never_shows():
+    url = "postgresql://chat:s3cret-pw@db.example.com:5432/chat?sslmode=require"
+    settings = load_settings(env={"CHAT_DB": url})
+    assert settings.db == url
+    assert "s3cret-pw" not in repr(settings)
+    assert settings.db_label == "postgresql://chat:***@db.example.com:5432/chat?sslmode=require"
+    keyword = load_settings(
+        env={"CHAT_DB": "postgresql:///chat?password=s3cret-pw&sslmode=require"}
+    )
+    assert "s3cret-pw" not in keyword.db_label

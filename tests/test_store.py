@@ -51,11 +51,12 @@ def test_new_session_returns_latest_unused_even_when_not_current(store):
 
 def test_database_forbids_a_second_unused_session(store, db_location):
     store.new_session("alice")
-    with pytest.raises(Exception, match="(?i)unique") as info:
+    with pytest.raises(Exception, match=r"(?i)unique") as info:
         run_sql(
             db_location,
             "INSERT INTO chat_session (id, owner, is_used, created_at, updated_at) "
-            "VALUES ('x', 'alice', FALSE, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+            "VALUES ('x', 'alice', FALSE, ?, ?)",
+            ("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00"),
         )
     assert type(info.value).__name__ in ("IntegrityError", "UniqueViolation")
 

@@ -89,7 +89,7 @@ def shared_store(settings: Settings) -> Store:
     return _store(settings.db, settings.busy_timeout, settings.max_message_chars)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=Store.close)
 def _store(db: str, busy_timeout: float, max_message_chars: int) -> Store:
     return open_store(
         Settings(db=db, busy_timeout=busy_timeout, max_message_chars=max_message_chars)

@@ -21,6 +21,7 @@ DEFAULT_DB = APP_DIR / "data" / "chat.db"
 CACHE_MODES = ("off", "context", "responses")
 THINKING_MODES = ("enabled", "disabled", "auto")
 LANGUAGES = ("auto", "en", "zh")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # The Context API documents a TTL range of one hour to seven days.
 CONTEXT_TTL_RANGE = (3600, 604800)
 
@@ -75,6 +76,11 @@ class Settings:
         return bool(self.api_key)
 
     @property
+    def history_is_temporary(self) -> bool:
+        """On Community Cloud a SQLite file is wiped on every reboot; PostgreSQL is kept."""
+        return self.community_cloud and not is_postgres_url(self.db)
+
+    @property
     def db_label(self) -> str:
         """`db` without its password, safe to show or log."""
         return redacted(self.db)
@@ -106,6 +112,11 @@ def load_settings(
         lang=source.choice("CHAT_LANG", LANGUAGES, "auto"),
         community_cloud=source.flag("CHAT_COMMUNITY_CLOUD", default=_served_from_cloud()),
     )
+
+
+def is_postgres_url(location: object) -> bool:
+    """Whether a `CHAT_DB` value names a PostgreSQL database (else it is a SQLite path)."""
+    return isinstance(location, str) and location.lower().startswith(POSTGRES_SCHEMES)
 
 
 def redacted(location: str) -> str:

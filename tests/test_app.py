@@ -402,3 +402,30 @@ def test_a_failure_the_store_cannot_record_is_still_shown(env, monkeypatch):
     monkeypatch.setattr(Store, "begin_reply", original)
     at.button(key="retry").click().run()
     assert texts(at)[1] == ("assistant", ["Echo: will the reply be saved?"])
+
+
+def cloud_notices(at):
+    return [c.value for c in at.sidebar.caption if "Community Cloud" in c.value]
+
+
+def test_cloud_notice_only_when_history_is_a_sqlite_file(env, monkeypatch, postgres_url):
+    monkeypatch.setenv("CHAT_COMMUNITY_CLOUD", "true")
+    at = app().run()
+    assert not at.exception
+    assert len(cloud_notices(at)) == 1
+    monkeypatch.setenv("CHAT_DB", postgres_url)
+    at = app().run()
+    assert not at.exception
+    assert cloud_notices(at) == []
+
+
+def test_a_first_version_database_opens_by_its_hyphenated_ids(env):
+    from tests.test_first_version import write_first_version_database
+
+    write_first_version_database(env)
+    at = app(session="ctx-20250120174458-6c94p").run()
+    assert not at.exception
+    assert param(at) == "ctx-20250120174458-6c94p"
+    assert texts(at) == [("user", ["明天北京的天气怎么样？"]), ("assistant", ["晴，最高 5 度。"])]
+    sidebar_labels = [b.label for b in at.sidebar.button]
+    assert any("Plan a trip to Kyoto" in label for label in sidebar_labels)

@@ -213,7 +213,7 @@ def _preferences(visit: Visit) -> None:
         st.caption(t(lang, "signed_in_as", owner=escape(visit.owner)))
         if st.user.get("is_logged_in"):
             st.button(t(lang, "log_out"), key="log_out", on_click=st.logout)
-    if visit.settings.community_cloud:
+    if visit.settings.history_is_temporary:
         st.caption(t(lang, "cloud_notice"))
     if error := st.session_state.pop("sidebar_error", None):
         st.error(error)

@@ -50,11 +50,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "`ARK_API_KEY`（以及 `ARK_MODEL`）。你仍可以浏览已有会话。",
     ),
     "cloud_notice": (
-        "Running on Streamlit Community Cloud: its disk is wiped on reboot, so history "
-        "here is temporary unless CHAT_DB points to persistent storage. Export chats you "
-        "want to keep.",
-        "当前运行在 Streamlit Community Cloud 上：重启后磁盘会被清空，除非 CHAT_DB 指向"
-        "持久存储，否则这里的历史记录是临时的。请导出需要保留的会话。",
+        "Running on Streamlit Community Cloud with a SQLite file: its disk is wiped on "
+        "reboot, so history here is temporary. Set CHAT_DB to a PostgreSQL URL to keep it "
+        "(see the README), and export chats you want to keep.",
+        "当前在 Streamlit Community Cloud 上使用 SQLite 文件：重启后磁盘会被清空，这里的历史"
+        "记录是临时的。将 CHAT_DB 设为 PostgreSQL 地址即可持久保存（见 README），"
+        "并请导出需要保留的会话。",
     ),
     "log_in": ("Log in", "登录"),
     "log_out": ("Log out", "退出登录"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import is_postgres_url
 from .base import Store
 from .records import MESSAGE_STATUSES, SESSION_SETTINGS, Message, SearchHit, Session
 from .rules import is_session_id, utc_now
@@ -25,11 +26,6 @@ __all__ = [
     "open_store",
     "utc_now",
 ]
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres_url(location: str | Path) -> bool:
-    return isinstance(location, str) and location.lower().startswith(POSTGRES_SCHEMES)
 
 
 def connect(

@@ -25,7 +25,7 @@ import pytest
 
 from bench.identity_proxy import HEADER, IdentityProxy, identity_cookie
 from chat_core.emulator import ArkEmulator
-from chat_core.store import Store
+from chat_core.store import connect
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,11 +184,9 @@ def send(page, text: str) -> None:
 
 
 def sessions_of(server, owner: str) -> dict[str, int]:
-    with Store(server["db"]) as store:
-        rows = store.db.execute(
-            "SELECT id, is_used FROM chat_session WHERE owner = ?", [owner]
-        ).fetchall()
-    return dict(rows)
+    with connect(server["db"]) as store, store.backend.reading() as tx:
+        rows = tx.query("SELECT id, is_used FROM chat_session WHERE owner = ?", [owner])
+    return {row["id"]: row["is_used"] for row in rows}
 
 
 def click_new_chat(page) -> None:
@@ -256,14 +254,14 @@ def test_closing_the_page_mid_stream_saves_the_partial_reply(open_as, server, em
 def wait_for_final_reply(server, sid: str) -> dict:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        with Store(server["db"]) as store:
-            row = store.db.execute(
+        with connect(server["db"]) as store, store.backend.reading() as tx:
+            rows = tx.query(
                 "SELECT status, content FROM chat_message WHERE session_id = ? "
                 "AND role = 'assistant' ORDER BY id DESC LIMIT 1",
                 [sid],
-            ).fetchone()
-        if row and row[0] != "streaming":
-            return {"status": row[0], "content": row[1]}
+            )
+        if rows and rows[0]["status"] != "streaming":
+            return rows[0]
         time.sleep(0.2)
     raise AssertionError(f"the reply in {sid} never left the streaming state")
 
@@ -306,7 +304,7 @@ def test_stop_button_keeps_the_partial_reply_and_offers_regenerate(open_as, serv
 
 
 def test_import_an_exported_chat(open_as, server, tmp_path):
-    with Store(server["db"]) as store:
+    with connect(server["db"]) as store:
         from chat_core.transfer import export_json
 
         source, _ = store.new_session("someone@example.com")

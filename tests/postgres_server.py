@@ -90,9 +90,16 @@ class PostgresServer:
     `parent_dir` is where the temp folder goes (default: /dev/shm if usable).
     """
 
-    def __init__(self, bin_dir: Path | None = None, parent_dir: Path | None = None):
+    def __init__(
+        self,
+        bin_dir: Path | None = None,
+        parent_dir: Path | None = None,
+        settings: dict[str, str] | None = None,
+    ):
         self.bin_dir = bin_dir
         self.parent_dir = parent_dir
+        # Benchmarks pass durable settings here; tests keep the fast defaults.
+        self.settings = {**TEST_SETTINGS, **(settings or {})}
         self.password = secrets.token_hex(16)
         self.port = 0
         self._root: Path | None = None
@@ -253,7 +260,7 @@ class PostgresServer:
     def _write_settings(self) -> None:
         # In postgresql.conf rather than on the command line, so restart() keeps them.
         settings = {
-            **TEST_SETTINGS,
+            **self.settings,
             "port": str(self.port),
             "unix_socket_directories": f"'{self.socket_dir}'",
         }

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from ..errors import DatabaseLockedError
 from .records import SearchHit, Session
 
 MAX_ID = 2**63 - 1
@@ -105,7 +106,10 @@ class SqlBackend(ABC):
                 rows = tx.query(select, [owner])
                 if rows:
                     return rows[0], created > 0
-        raise RuntimeError("could not create or find an unused session")
+        raise DatabaseLockedError(
+            "The chat database is busy. Nothing was saved; please try again.",
+            "聊天数据库正忙，本次操作未保存，请稍后重试。",
+        )
 
     def find_session(self, owner: str, session_id: str) -> dict | None:
         with self.reading() as tx:

@@ -1,144 +1,53 @@
 """End to end in Debian chromium: `streamlit run` against the loopback emulator.
 
-The server trusts an `X-Forwarded-Email` header and the browser reaches it through
-`bench/identity_proxy.py`, an authenticating proxy that sets the header from each browser
-context's cookie, so every test drives its own owner and the tests cannot see each
-other's chats. (Chromium does not send a context's extra HTTP headers on the WebSocket
-request, where Streamlit reads `st.user`.)
+Each test signs in as its own owner through the identity proxy (tests/browser_support.py),
+so the tests cannot see each other's chats.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from bench.identity_proxy import HEADER, IdentityProxy, identity_cookie
-from chat_core.emulator import ArkEmulator
+from bench.identity_proxy import identity_cookie
 from chat_core.store import connect
+from tests.browser_support import (
+    app_server,
+    assert_no_exception_shown,
+    click_new_chat,
+    expect,
+    launched_browser,
+    new_context,
+    running_emulator,
+    send,
+    session_of,
+    slow_replies,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium")
-KEY = "browser-test-key"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        pytest.fail("chromium is missing: .ci/run must install it", pytrace=False)
-    pytest.skip("chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-FAST_TOKENS, SLOW_TOKENS = 0.002, 0.02  # seconds between tokens
-
-
-@contextlib.contextmanager
-def slow_replies(emu):
-    """Replies slow enough to interrupt mid-stream."""
-    emu.token_delay = SLOW_TOKENS
-    try:
-        yield
-    finally:
-        emu.token_delay = FAST_TOKENS
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def emu():
-    with ArkEmulator(api_key=KEY, ttft=0.02, token_delay=FAST_TOKENS) as running:
+    with running_emulator() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def server(emu, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
-    db_path, log_path, port = folder / "chat.db", folder / "server.log", free_port()
-    env = dict(
-        os.environ,
-        ARK_API_KEY=KEY,
-        ARK_BASE_URL=emu.base_url,
-        ARK_MODEL="ep-e2e",
-        ARK_MAX_RETRIES="0",
-        CHAT_DB=str(db_path),
-        NO_PROXY="127.0.0.1,localhost",
-        ARK_THINKING="disabled",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "streamlit_app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.trustedUserHeaders",
-        json.dumps({HEADER: "email"}),
-    ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, process, log_path)
-        with IdentityProxy(url) as proxy:
-            yield {"url": proxy.url, "db": db_path, "log": log_path}
-    finally:
-        process.terminate()
-        process.wait(15)
-    assert "Traceback" not in log_path.read_text(errors="replace")
-
-
-def wait_for_health(url: str, process, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(log_path.read_text())
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("streamlit did not start:\n" + log_path.read_text())
+    db_path = folder / "chat.db"
+    with app_server(emu, db_path, folder / "server.log") as running:
+        yield {"url": running.url, "db": db_path, "log": running.log_path}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    with launched_browser() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -146,7 +55,7 @@ def open_as(browser, server):
     contexts = []
 
     def open_page(owner: str, path: str = ""):
-        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        context = new_context(browser)
         context.add_cookies([identity_cookie(server["url"], owner)])
         contexts.append(context)
         page = context.new_page()
@@ -156,42 +65,14 @@ def open_as(browser, server):
 
     yield open_page
     for context in contexts:
-        for page in context.pages:
-            assert page.get_by_test_id("stException").count() == 0
+        assert_no_exception_shown(context)
         context.close()
-
-
-def wait_for_app(page) -> None:
-    page.wait_for_timeout(200)
-    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
-        state="attached", timeout=30_000
-    )
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
-        state="attached", timeout=30_000
-    )
-    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
-
-
-def session_of(page) -> str:
-    page.wait_for_url(re.compile(r"session=\w+"))
-    return re.search(r"session=(\w+)", page.url).group(1)
-
-
-def send(page, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")
-    box.fill(text)
-    box.press("Enter")
 
 
 def sessions_of(server, owner: str) -> dict[str, int]:
     with connect(server["db"]) as store, store.backend.reading() as tx:
         rows = tx.query("SELECT id, is_used FROM chat_session WHERE owner = ?", [owner])
     return {row["id"]: row["is_used"] for row in rows}
-
-
-def click_new_chat(page) -> None:
-    page.locator(".st-key-new_chat button").click()
-    wait_for_app(page)
 
 
 def test_new_chat_twice_without_sending_keeps_one_session(open_as, server):

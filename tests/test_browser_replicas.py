@@ -1,0 +1,150 @@
+"""Two app processes on one PostgreSQL database, in Debian chromium.
+
+What `CHAT_DB=postgresql://…` promises: several `streamlit run` processes share one
+history, New chat agrees across them on the one unused chat, and the history survives a
+restart. Each process runs behind its own identity proxy, both against one emulator; a
+browser context is one user, who signs in with the same identity on both.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.identity_proxy import identity_cookie
+from chat_core.store import connect
+from tests.browser_support import (
+    app_server,
+    assert_no_exception_shown,
+    click_new_chat,
+    expect,
+    launched_browser,
+    new_context,
+    running_emulator,
+    send,
+    session_of,
+    wait_for_app,
+)
+
+pytestmark = pytest.mark.browser
+REUSED_NOTICE = "Continue in the session you have not started yet"
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with running_emulator() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def database(postgres_server):
+    """One empty database for the module: both processes must share it."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    if not postgres_server.is_running():  # another module may have stopped it
+        postgres_server.start()
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(conninfo_to_dict(url)["dbname"])
+
+
+@pytest.fixture(scope="module")
+def replicas(emu, database, tmp_path_factory):
+    """Two app processes, each behind its own proxy, on the same `CHAT_DB` URL."""
+    folder = tmp_path_factory.mktemp("replicas")
+    with (
+        app_server(emu, database, folder / "one.log") as one,
+        app_server(emu, database, folder / "two.log") as two,
+    ):
+        yield one, two
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launched_browser() as launched:
+        yield launched
+
+
+@pytest.fixture
+def open_as(browser, replicas):
+    """`open_as(owner, server, path)`: a new tab of `owner`'s browser on `server`."""
+    contexts = {}
+
+    def open_page(owner: str, server, path: str = ""):
+        if owner not in contexts:
+            contexts[owner] = new_context(browser)
+            # Cookies ignore the port, but say it for both proxies anyway.
+            contexts[owner].add_cookies([identity_cookie(app.url, owner) for app in replicas])
+        page = contexts[owner].new_page()
+        page.goto(server.url + path)
+        wait_for_app(page)
+        return page
+
+    yield open_page
+    for context in contexts.values():
+        assert_no_exception_shown(context)
+        context.close()
+    for server in replicas:
+        assert "Traceback" not in server.log_text(), server.log_text()
+
+
+def sessions_in_database(url: str, owner: str) -> list:
+    with connect(url) as store:
+        return store.list_sessions(owner)
+
+
+def messages_in_database(url: str, session) -> list[tuple[str, str, str]]:
+    with connect(url) as store:
+        return [(m.role, m.content, m.status) for m in store.get_messages(session)]
+
+
+def expect_chat(page, sid: str, prompt: str) -> None:
+    """`page` shows chat `sid` with `prompt` and the emulator's complete reply."""
+    assert session_of(page) == sid
+    messages = page.get_by_test_id("stChatMessage")
+    expect(messages).to_have_count(2, timeout=30_000)
+    expect(messages.nth(0)).to_contain_text(prompt)
+    expect(messages.nth(1)).to_contain_text(f"Echo: {prompt}")
+
+
+def test_new_chat_on_the_second_process_returns_the_unused_chat_of_the_first(
+    open_as, replicas, database
+):
+    owner = "replicas-new-chat@example.com"
+    one, two = replicas
+    unused = session_of(open_as(owner, one))
+    page = open_as(owner, two)
+    assert session_of(page) == unused
+    click_new_chat(page)
+    expect(page.get_by_text(REUSED_NOTICE)).to_be_visible(timeout=30_000)
+    assert session_of(page) == unused
+    listed = [(s.id, s.is_used) for s in sessions_in_database(database, owner)]
+    assert listed == [(unused, False)]
+
+
+def test_a_chat_sent_on_one_process_shows_on_the_other_and_after_a_restart(
+    open_as, replicas, database
+):
+    owner = "replicas-history@example.com"
+    prompt = "hello from process one"
+    one, two = replicas
+    page = open_as(owner, one)
+    sid = session_of(page)
+    send(page, prompt)
+    expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text(
+        f"Echo: {prompt}", timeout=30_000
+    )
+    wait_for_app(page)
+
+    expect_chat(open_as(owner, two, f"/?session={sid}"), sid, prompt)
+
+    one.restart()
+    page.goto(f"{one.url}/?session={sid}")
+    wait_for_app(page)
+    expect_chat(page, sid, prompt)
+    [stored] = sessions_in_database(database, owner)
+    assert (stored.id, stored.is_used, stored.title) == (sid, True, prompt)
+    assert messages_in_database(database, stored) == [
+        ("user", prompt, "complete"),
+        ("assistant", f"Echo: {prompt}", "complete"),
+    ]
+    expect(page.locator(f".st-key-session-{sid}")).to_contain_text(prompt)

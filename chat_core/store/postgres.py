@@ -54,13 +54,20 @@ class PostgresBackend(SqlBackend):
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, **options) as conn:
                 _migrate(conn, self.location)
                 _warn_about_ctype(conn)
+            wait = max(timeout, 1.0)
             self.pool = ConnectionPool(
                 url,
                 min_size=1,
                 max_size=POOL_SIZE,
                 kwargs={"connect_timeout": CONNECT_TIMEOUT, **options},
-                check=ConnectionPool.check_connection,
-                timeout=max(timeout, 1.0),
+                check=self._check,
+                timeout=wait,
+                # psycopg_pool retries a failed connection in the background with a
+                # backoff growing to minutes, and while its retry waits no store call may
+                # open another: after an outage of a few seconds, calls kept failing for
+                # seconds with the server back up. Giving up within half a call's wait
+                # lets the next call connect at once.
+                reconnect_timeout=wait / 2,
                 name="ark-chat",
                 open=True,
             )
@@ -97,6 +104,18 @@ class PostgresBackend(SqlBackend):
 
     def close(self) -> None:
         self.pool.close()
+
+    def _check(self, conn: psycopg.Connection) -> None:
+        """The pool's check on checkout; a dead connection also clears out the others."""
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            # One dead connection means the server went away (a restart, a failover), so
+            # the others idle in the pool are dead too. The pool would find them one per
+            # attempt, sleeping 1, 2, 4 s in between, and the first call after a restart
+            # timed out with the server up. Drop them all now instead.
+            self.pool.check()
+            raise
 
     def _ids_inserted(self, tx: _Tx) -> None:
         # Rows copied with their ids leave the identity behind; move it past them, never
@@ -267,6 +286,16 @@ def _database_error(exc: psycopg.Error, location: str) -> DatabaseError:
             f"The database named in CHAT_DB ({location}) does not exist on its server. "
             "Create it first (see the README).",
             f"CHAT_DB 指定的数据库（{location}）在服务器上不存在，请先创建（见 README）。",
+        )
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        # Since PostgreSQL 15 a user may not create tables in schema public unless
+        # granted, so this is a setup problem; the server's reason names the right.
+        reason = exc.diag.message_primary or type(exc).__name__
+        return DatabaseSetupError(
+            f"The user in CHAT_DB lacks a permission Ark Chat needs on the chat database "
+            f"({location}): {reason}. An administrator of the database must grant it.",
+            f"CHAT_DB 中的用户缺少 Ark Chat 在聊天数据库（{location}）上所需的权限："
+            f"{reason}。请由数据库管理员授予。",
         )
     if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
         return DatabaseLockedError(

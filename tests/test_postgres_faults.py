@@ -1,0 +1,358 @@
+"""PostgreSQL faults against a real server: every failure is a clear `DatabaseError`,
+comes quickly, loses nothing already saved, and never shows the password or the URL.
+
+Tests that stop the shared server take the `server` fixture, which starts it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import httpx
+import pytest
+from psycopg import sql
+
+from chat_core import chat
+from chat_core.ark import make_client
+from chat_core.config import Settings, load_settings
+from chat_core.errors import (
+    ChatError,
+    DatabaseAuthError,
+    DatabaseError,
+    DatabaseSetupError,
+    DatabaseUnavailableError,
+)
+from chat_core.store import Store, connect, open_store
+from tests.conftest import EMULATOR_KEY
+from tests.postgres_server import free_port
+
+STORE_TIMEOUT = 1.0  # busy_timeout of stores that see the server go away
+QUICK = 2.0  # seconds: a refused connection, or one store timeout with slack
+RECONNECT = 0.5  # a fresh connection, not one of psycopg_pool's backoff sleeps (1 s, 2 s...)
+SECRET = "s3cret-Pa55word"  # for URLs whose server never sees it
+PUBLIC_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+
+
+# --- fixtures and helpers ------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def logs(caplog):
+    """Every record of the app and of psycopg (pool included), down to DEBUG."""
+    for name in ("chat_core", "psycopg"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog
+
+
+@pytest.fixture
+def server(postgres_server, postgres_url):
+    """The shared server, running again after the test whatever the test did to it
+    (before `postgres_url` drops the test's database)."""
+    yield postgres_server
+    if not postgres_server.is_running():
+        postgres_server.start()
+
+
+@pytest.fixture
+def stores():
+    """Open stores that are closed at the end of the test."""
+    opened = []
+
+    def open_one(url: str, **options):
+        opened.append(connect(url, **options))
+        return opened[-1]
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+def failed_connect(url: str) -> tuple[DatabaseError, float]:
+    """The error `connect(url)` raises and the seconds it took."""
+    started = time.monotonic()
+    with pytest.raises(DatabaseError) as failed:
+        connect(url).close()
+    return failed.value, time.monotonic() - started
+
+
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def texts_of(error: ChatError) -> list[str]:
+    return [error.message("en"), error.message("zh"), str(error)]
+
+
+def assert_never_shown(secrets: list[str], logs, *errors: ChatError) -> None:
+    """No secret (password or full URL) in the errors' messages, in either language, nor
+    in any log record or logged traceback."""
+    shown = [text for error in errors for text in texts_of(error)]
+    shown += [logs.text, *(record.getMessage() for record in logs.records)]
+    for secret in secrets:
+        assert not [text for text in shown if secret in text], f"{secret!r} was shown"
+
+
+def secrets_of(server, url: str) -> list[str]:
+    return [server.password, url]
+
+
+def add_chat(store, text: str = "kept before the fault"):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, text)
+    return session
+
+
+def fill_pool(store, connections: int) -> None:
+    """Leave `connections` idle connections in the store's pool, as after a busy moment."""
+    with contextlib.ExitStack() as held:
+        for _ in range(connections):
+            held.enter_context(store.backend.pool.connection())
+
+
+# --- opening: server unreachable, wrong password, missing database -----------------------
+
+
+@pytest.mark.parametrize("port", [free_port(), 1], ids=["free-port", "port-1"])
+def test_nothing_listening_fails_fast_and_clearly(port, logs):
+    url = f"postgresql://chat:{SECRET}@127.0.0.1:{port}/chat"
+    error, seconds = failed_connect(url)
+    assert isinstance(error, DatabaseUnavailableError)
+    assert seconds < QUICK  # measured: under 10 ms
+    assert f"(127.0.0.1:{port}/chat) cannot be reached" in error.message("en")
+    assert f"127.0.0.1:{port}/chat" in error.message("zh")
+    assert_never_shown([SECRET, url], logs, error)
+
+
+def test_a_host_name_that_does_not_resolve(logs):
+    # .invalid never resolves (RFC 2606); the system resolver bounds the wait.
+    url = f"postgresql://chat:{SECRET}@no-such-host.invalid:5432/chat"
+    error, seconds = failed_connect(url)
+    assert isinstance(error, DatabaseUnavailableError)
+    assert seconds < 10  # measured: a few ms with a local resolver
+    assert "no-such-host.invalid:5432/chat" in error.message("en")
+    assert_never_shown([SECRET, url], logs, error)
+
+
+def test_a_wrong_password_is_refused_by_name(postgres_server, logs):
+    wrong = "wrong-" + postgres_server.password[::-1]
+    url = postgres_server.url(password=wrong)
+    error, seconds = failed_connect(url)
+    assert isinstance(error, DatabaseAuthError)
+    assert seconds < QUICK
+    assert "refused the user name or password in CHAT_DB" in error.message("en")
+    assert "拒绝了 CHAT_DB 中的用户名或密码" in error.message("zh")
+    assert_never_shown([wrong, *secrets_of(postgres_server, url)], logs, error)
+
+
+def test_a_missing_database_is_named(postgres_server, logs):
+    url = postgres_server.url("nope")
+    error, _ = failed_connect(url)
+    assert isinstance(error, DatabaseUnavailableError)
+    assert f"127.0.0.1:{postgres_server.port}/nope) does not exist" in error.message("en")
+    assert "不存在" in error.message("zh")
+    assert_never_shown(secrets_of(postgres_server, url), logs, error)
+
+
+# --- opening: a user who may not set the database up ---------------------------------------
+
+
+class LimitedUser(NamedTuple):
+    url: str
+    password: str
+    admin: Callable[[str], list]  # rows of admin SQL in the user's database; {role}: the user
+
+
+@pytest.fixture
+def limited_user(postgres_server, postgres_url):
+    """A login role of its own on the test's fresh database, with no CREATE on the
+    database (so, on PostgreSQL 15, it may not install even the trusted pg_trgm) and,
+    until granted, no CREATE on schema public either."""
+    database = postgres_url.rsplit("/", 1)[1]
+    role, password = f"{database}_app", f"role-{SECRET}"
+
+    def admin(statement: str) -> list:
+        with postgres_server.admin_connection(database) as conn:
+            done = conn.execute(sql.SQL(statement).format(role=sql.Identifier(role)))
+            return done.fetchall() if done.description else []
+
+    with postgres_server.admin_connection() as conn:
+        create = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}")
+        conn.execute(create.format(sql.Identifier(role), sql.Literal(password)))
+    yield LimitedUser(
+        f"postgresql://{role}:{password}@127.0.0.1:{postgres_server.port}/{database}",
+        password,
+        admin,
+    )
+    postgres_server.drop_database(database)  # its grants go with it, so the role can too
+    with postgres_server.admin_connection() as conn:
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_missing_pg_trgm_names_the_line_to_run(limited_user, logs):
+    user = limited_user
+    user.admin("GRANT CREATE ON SCHEMA public TO {role}")  # tables yes, extensions no
+    error, _ = failed_connect(user.url)
+    assert isinstance(error, DatabaseSetupError)
+    for lang in ("en", "zh"):
+        assert "CREATE EXTENSION pg_trgm;" in error.message(lang)
+    assert_never_shown([user.url, user.password], logs, error)
+    # The migrations ran in one transaction: nothing half-made is left behind, and the
+    # line the message names is all an administrator has to do.
+    assert user.admin(PUBLIC_TABLES) == []
+    user.admin("CREATE EXTENSION pg_trgm")
+    with connect(user.url) as store:
+        assert store.list_sessions("alice") == []
+
+
+def test_a_user_who_may_not_create_tables_is_told_so(limited_user, logs):
+    # PostgreSQL 15 no longer lets every user create tables in schema public.
+    error, _ = failed_connect(limited_user.url)
+    assert isinstance(error, DatabaseSetupError)
+    assert "permission denied for schema public" in error.message("en")
+    assert "permission denied for schema public" in error.message("zh")
+    assert_never_shown([limited_user.url, limited_user.password], logs, error)
+
+
+# --- the server restarting or stopping under a running app ---------------------------------
+
+
+@pytest.mark.parametrize("pooled", [1, 4])
+def test_a_store_keeps_working_across_a_restart(server, postgres_url, stores, pooled, logs):
+    store = stores(postgres_url, busy_timeout=STORE_TIMEOUT)
+    session = add_chat(store)
+    fill_pool(store, pooled)  # every pooled connection dies with the restart
+    server.restart()
+    messages, seconds = timed(lambda: store.get_messages(session))
+    assert [m.content for m in messages] == ["kept before the fault"]
+    assert seconds < RECONNECT  # measured: 20-120 ms
+    assert_never_shown(secrets_of(server, postgres_url), logs)
+
+
+@pytest.mark.parametrize("outage", [0.0, 3.0], ids=["brief-outage", "3s-outage"])
+def test_a_call_while_the_server_is_down_fails_clearly_then_recovers(
+    server, postgres_url, stores, outage, logs
+):
+    store = stores(postgres_url, busy_timeout=STORE_TIMEOUT)
+    session = add_chat(store)
+    server.stop()
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailableError) as failed:
+        store.start_turn(session, "written while the server is down")
+    assert time.monotonic() - started < STORE_TIMEOUT + 1.0  # measured: ~1.0 s
+    assert "cannot be reached right now. Nothing was saved" in failed.value.message("en")
+    time.sleep(outage)
+    server.start()
+    # The very next call works, and the failed write really saved nothing.
+    messages, seconds = timed(lambda: store.get_messages(session))
+    assert [m.content for m in messages] == ["kept before the fault"]
+    assert seconds < RECONNECT  # measured: 10-100 ms
+    assert_never_shown(secrets_of(server, postgres_url), logs, failed.value)
+
+
+# --- a reply streaming while the database goes away ----------------------------------------
+
+
+class App(NamedTuple):
+    store: Store
+    settings: Settings
+    client: object  # the Ark client
+
+
+@pytest.fixture
+def app(server, postgres_url, emu):
+    """A store and an Ark client as the app sets them up, on the test's database and the
+    emulator answering a token every 20 ms."""
+    env = {
+        "ARK_API_KEY": EMULATOR_KEY,
+        "ARK_BASE_URL": emu.base_url,
+        "ARK_MODEL": "ep-test-model",
+        "ARK_MAX_RETRIES": "0",
+        "ARK_THINKING": "disabled",
+        "CHAT_DB": postgres_url,
+        "CHAT_BUSY_TIMEOUT": str(STORE_TIMEOUT),
+    }
+    settings = load_settings(env=env)
+    emu.token_delay = 0.02
+    try:
+        with open_store(settings) as store, httpx.Client(trust_env=False) as http:
+            yield App(store, settings, make_client(settings, http_client=http))
+    finally:
+        emu.token_delay = 0.0
+
+
+def stream_and_stop(app, server, prompt: str, stop_when) -> tuple[ChatError, str, list, float]:
+    """Send `prompt` and read the reply as the UI does, stopping the server once
+    `stop_when(reply, shown_tokens)`, then start it again. Returns the error the user
+    got, the text they saw, the chat's stored messages and the seconds from the stop
+    to the error."""
+    session, _ = app.store.new_session("alice")
+    reply = chat.send(app.store, app.settings, session, app.client, prompt)
+    shown, stopped_at = [], None
+    with pytest.raises(ChatError) as failed, reply:
+        for event in reply:
+            shown.append(event.text)
+            if stopped_at is None and stop_when(reply, shown):
+                server.stop()
+                stopped_at = time.monotonic()
+    seconds = time.monotonic() - stopped_at
+    server.start()
+    return failed.value, "".join(shown), app.store.get_messages(session), seconds
+
+
+def assert_told_the_database_failed(error: ChatError, logs) -> None:
+    # A clear database error, not a psycopg one; the failed final save is only logged.
+    assert isinstance(error, DatabaseUnavailableError)
+    assert "cannot be reached right now" in error.message("en")
+    assert "could not save the final state of reply" in logs.text
+
+
+def progress_saved(reply, shown) -> bool:
+    return bool(reply.message.content)
+
+
+def twenty_tokens_shown(reply, shown) -> bool:
+    return len(shown) == 20
+
+
+def test_a_reply_streaming_while_the_database_stops(server, postgres_url, app, logs):
+    prompt = "#tokens=200 a long answer"  # 4 s of tokens
+    error, text, stored, seconds = stream_and_stop(app, server, prompt, progress_saved)
+    assert_told_the_database_failed(error, logs)
+    # Until the next progress save, then a store timeout for it and one for the final
+    # save in `Reply`'s finally.
+    assert seconds < chat.PROGRESS_SAVE_SECONDS + 2 * STORE_TIMEOUT + 0.5  # measured: 2.85 s
+    user, saved = stored
+    assert (user.content, user.status) == (prompt, "complete")
+    # The text of the last progress save (~1 s in) is kept. The final save could not
+    # run, so the row stays `streaming`; the UI shows it as "Reply incomplete".
+    assert saved.status == "streaming"
+    assert saved.content and text.startswith(saved.content) and saved.content != text
+    assert_never_shown(secrets_of(server, postgres_url), logs, error)
+
+
+def test_a_reply_finishing_while_the_database_is_down(server, postgres_url, app, logs):
+    prompt = "#tokens=20 a short answer"  # 0.4 s: done before any progress save
+    error, text, stored, seconds = stream_and_stop(app, server, prompt, twenty_tokens_shown)
+    # The whole answer was shown, yet it could not be saved: the user is told so.
+    assert text == " ".join(f"w{n}" for n in range(1, 21))
+    assert_told_the_database_failed(error, logs)
+    assert seconds < STORE_TIMEOUT + 0.5  # one store timeout, for the final save; measured: 1.0 s
+    user, saved = stored
+    assert (user.content, user.status) == (prompt, "complete")
+    assert (saved.status, saved.content) == ("streaming", "")
+    assert_never_shown(secrets_of(server, postgres_url), logs, error)
+
+
+def test_settings_never_show_the_url(postgres_server):
+    url = postgres_server.url()
+    settings = load_settings(env={"CHAT_DB": url})
+    assert settings.db == url
+    for shown in (repr(settings), str(settings), settings.db_label):
+        assert postgres_server.password not in shown
+        assert url not in shown

@@ -29,9 +29,10 @@ _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00
 CHAR_TOKENS_FUNCTION = "chat_char_tokens"
 
 
-def char_tokens(text: str | None) -> str:
+def char_tokens(text: object) -> str:
     """`text` with each CJK character set apart, so each becomes its own token."""
-    return _CJK.sub(r" \1 ", text or "")
+    # Called from triggers: it must never raise, whatever a column holds.
+    return _CJK.sub(r" \1 ", text if isinstance(text, str) else str(text or ""))
 
 
 def register_functions(conn) -> None:

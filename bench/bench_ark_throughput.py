@@ -24,9 +24,9 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
+from ark_emulator import ArkEmulator  # noqa: E402
 from chat_core.ark import ContentDelta, TurnRequest, make_client, stream_turn  # noqa: E402
 from chat_core.config import Settings  # noqa: E402
-from chat_core.emulator import ArkEmulator  # noqa: E402
 
 KEY = "bench-key"
 MODEL = "doubao-seed-1-6-250615"

@@ -34,7 +34,7 @@ from e2e_harness import ROOT, launched_browser, seed_database, write_histories
 from e2e_report import Row, print_table
 from e2e_scenarios import SCENARIOS, Bench
 
-from chat_core.emulator import ArkEmulator
+from ark_emulator import ArkEmulator
 
 EMULATOR_TTFT = 0.05
 SMALL_SESSIONS = 10_000

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import e2e_harness  # noqa: F401 - puts the repo root on sys.path for chat_core
 from playwright.sync_api import Page
 
-from chat_core.emulator import ArkEmulator
-from chat_core.emulator.replies import last_user_text
+from ark_emulator import ArkEmulator
+from ark_emulator.replies import last_user_text
 
 _ARM = """([first, last]) => {
   const probe = {t0: null, first: null, last: null};

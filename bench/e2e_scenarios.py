@@ -44,7 +44,7 @@ from e2e_report import Row, make_row, rendered_note, request_note
 from playwright.sync_api import Browser, Page
 from volcenginesdkarkruntime import Ark
 
-from chat_core.emulator import ArkEmulator
+from ark_emulator import ArkEmulator
 
 PEER = ROOT / "bench" / "peer_app.py"
 MODEL = "ep-bench-model"

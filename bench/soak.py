@@ -46,7 +46,7 @@ from soak_check import Result, check_run, percentile, wait_replies_settled
 from soak_log import SoakLog
 from soak_users import HEADER, SimUser
 
-from chat_core.emulator import ArkEmulator
+from ark_emulator import ArkEmulator
 
 MODES = ("off", "context", "responses")
 KEY = "soak-key"

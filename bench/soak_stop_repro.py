@@ -26,7 +26,7 @@ from identity_proxy import HEADER, IdentityProxy, identity_cookie
 from playwright.async_api import Page, async_playwright
 from soak_page import INIT_SCRIPT, INPUT, wait_idle
 
-from chat_core.emulator import ArkEmulator
+from ark_emulator import ArkEmulator
 
 # In the animation frame that paints the last token: click Stop if it is enabled.
 STOP_AT_LAST_TOKEN = """(tag) => { const t = window.__soakTurn(tag);

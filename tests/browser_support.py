@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from ark_emulator import ArkEmulator
 from bench.identity_proxy import HEADER, IdentityProxy
-from chat_core.emulator import ArkEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium")

@@ -4,7 +4,7 @@ from importlib.metadata import version
 
 import pytest
 
-from chat_core.emulator import ArkEmulator
+from ark_emulator import ArkEmulator
 from chat_core.store import connect
 
 EMULATOR_KEY = "test-key"

@@ -11,6 +11,7 @@ from volcenginesdkarkruntime._exceptions import (
     ArkInternalServerError,
 )
 
+from ark_emulator import ArkEmulator
 from chat_core import errors
 from chat_core.ark import (
     CacheUpdate,
@@ -22,7 +23,6 @@ from chat_core.ark import (
     to_chat_error,
 )
 from chat_core.config import Settings
-from chat_core.emulator import ArkEmulator
 
 KEY = "3f6c2b1e-8d4a-4b7e-9c1d-2a5e6f7b8c9d"
 MODEL = "doubao-seed-1-6-250615"

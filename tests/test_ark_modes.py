@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from ark_emulator import ArkEmulator
 from chat_core.ark import (
     CacheUpdate,
     ContentDelta,
@@ -19,7 +20,6 @@ from chat_core.ark import (
     stream_turn,
 )
 from chat_core.config import Settings
-from chat_core.emulator import ArkEmulator
 from chat_core.errors import EndpointRequiredError
 from chat_core.pricing import cost
 

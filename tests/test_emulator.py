@@ -31,7 +31,7 @@ from volcenginesdkarkruntime.types.responses import (
     ResponseTextDeltaEvent,
 )
 
-from chat_core.emulator import ArkEmulator, Fault
+from ark_emulator import ArkEmulator, Fault
 
 MODEL = "doubao-seed-1-6-250615"
 ENDPOINT = "ep-20250120174411-9h98m"
@@ -509,7 +509,7 @@ def test_eight_concurrent_streams(emu, make_client):
 def test_command_line_entry_point():
     root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen(
-        [sys.executable, "-m", "chat_core.emulator", "--port", "0", "--key", "cli-key"],
+        [sys.executable, "-m", "ark_emulator", "--port", "0", "--key", "cli-key"],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,

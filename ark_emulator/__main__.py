@@ -1,4 +1,4 @@
-"""`python -m chat_core.emulator`: serve the Ark emulator until Ctrl+C."""
+"""`python -m ark_emulator`: serve the Ark emulator until Ctrl+C."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _banner(base_url: str, key: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m chat_core.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ark_emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--key", default="test-key", help="the API key clients must send")

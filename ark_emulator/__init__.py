@@ -10,7 +10,7 @@ see `replies`). Knobs: `ttft`, `token_delay`, `reply_tokens`, `clock`,
 `clear_faults`, `faults_injected`. State: `requests`, `contexts`, `responses`,
 `expire_contexts()`, `expire_responses()`.
 
-Standard library only. `python -m chat_core.emulator` serves it by hand, so the app can
+Standard library only. `python -m ark_emulator` serves it by hand, so the app can
 be tried without a real key.
 """
 

@@ -5,17 +5,22 @@
 
 Routes under /api/v3: POST /chat/completions, /context/create, /context/chat/completions,
 /responses; GET and DELETE /responses/{id}. Replies are deterministic ("Echo: <prompt>",
-see `replies`). Knobs: `ttft`, `token_delay`, `reply_tokens`, `clock`,
-`reject_concurrent_context_use`, `verbose`. Faults: `fail_next`, `random_faults`,
-`clear_faults`, `faults_injected`. State: `requests`, `contexts`, `responses`,
-`expire_contexts()`, `expire_responses()`.
+see `replies`); response shapes follow the recorded real ones in the project's Ark
+reference (tests/test_emulator_shapes.py pins them).
 
-Standard library only. `python -m ark_emulator` serves it by hand, so the app can
-be tried without a real key.
+The public API is `ArkEmulator`: settings (`ttft`, `token_delay`, `reply_tokens`,
+`reasoning`, `clock`, ...), faults (`fail_next`, `random_faults`, `clear_faults`,
+`faults_injected`), the request log (`requests`, `clear_requests`, `wait_idle`) and stored
+state (`contexts`, `responses`, `expire_contexts`, `expire_responses`). With
+`generic=True` it is instead a strict OpenAI-compatible server worded like llama.cpp's
+`llama-server` (see `generic`).
+
+Standard library only, and no import of the app: `python -m ark_emulator --help` lists the
+command line, which serves it by hand so the app can be tried without a real key.
 """
 
 from .faults import Fault
-from .handler import RecordedRequest
+from .log import RecordedRequest
 from .records import ContextRecord, ResponseRecord
 from .server import ArkEmulator
 

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 from . import sse
 from .errors import ApiError, invalid_parameter, missing_parameter
 from .faults import Injection
+from .replies import Reply, ReplyLimits, plan_reply, wants_reasoning
 
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
 
-    from .server import ArkEmulator
+    from .backend import Backend, Settings
 
 
 def new_request_id() -> str:
@@ -27,12 +28,12 @@ class Call:
 
     def __init__(
         self,
-        emulator: ArkEmulator,
+        backend: Backend,
         handler: BaseHTTPRequestHandler,
         body: dict,
         started: float,
     ) -> None:
-        self.emulator = emulator
+        self.backend = backend
         self.body = body
         self.started = started
         self.request_id = new_request_id()
@@ -41,7 +42,11 @@ class Call:
         self._handler = handler
         self._client_request_id = handler.headers.get("X-Client-Request-Id", "")
 
-    # --- reading the body (nulls were already dropped) -----------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.backend.settings
+
+    # --- reading the body (Ark mode dropped its nulls already) ---------------------------
 
     def get(self, key: str, default=None):
         return self.body.get(key, default)
@@ -72,6 +77,14 @@ class Call:
         thinking = self.body.get("thinking")
         return thinking.get("type") if isinstance(thinking, dict) else None
 
+    def plan_reply(self, prompt: str, limits: ReplyLimits) -> Reply:
+        """The reply to `prompt` under the emulator's settings, this request's thinking type,
+        `limits` and the fault drawn for this request."""
+        reasons = self.settings.reasoning
+        if reasons is None:
+            reasons = wants_reasoning(self.thinking_type(), prompt)
+        return plan_reply(prompt, reasons, self.settings.reply_tokens, limits, self.injection)
+
     # --- answering -----------------------------------------------------------------------
 
     def send_json(self, status: int, obj: object) -> None:
@@ -79,8 +92,16 @@ class Call:
         self._start(status, "application/json", {"Content-Length": str(len(data))})
         self._handler.wfile.write(data)
 
+    def error_body(self, error: ApiError) -> dict:
+        """`error` worded as this server answers: Ark's or the generic server's shape."""
+        return self.backend.mode.error_body(error, self.request_id)
+
+    def error_event(self, error: ApiError) -> bytes:
+        """`error` as an SSE event, for a failure after the stream has started."""
+        return sse.sse_event(self.error_body(error))
+
     def send_error(self, error: ApiError) -> None:
-        self.send_json(error.status, error.body(self.request_id))
+        self.send_json(error.status, self.error_body(error))
 
     def send_no_content(self) -> None:
         self._start(204, None, {"Content-Length": "0"})
@@ -95,13 +116,12 @@ class Call:
     def send_stream(self, events: Iterable[tuple[int, bytes]]) -> bool:
         """Stream SSE events; False if the stream was dropped on purpose."""
         self._start(200, "text/event-stream", {"Transfer-Encoding": "chunked"})
-        emulator = self.emulator
         finished = sse.pump(
             self._handler.wfile,
             events,
             started=self.started,
-            ttft=emulator.ttft,
-            token_delay=emulator.token_delay,
+            ttft=self.settings.ttft,
+            token_delay=self.settings.token_delay,
         )
         if not finished:
             self._handler.close_connection = True
@@ -109,7 +129,7 @@ class Call:
 
     def wait_for_generation(self, output_tokens: int) -> None:
         """Non-stream calls take as long as streaming the same reply would."""
-        delay = self.emulator.ttft + output_tokens * self.emulator.token_delay
+        delay = self.settings.ttft + output_tokens * self.settings.token_delay
         remaining = self.started + delay - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)

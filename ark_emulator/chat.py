@@ -7,14 +7,7 @@ from collections.abc import Callable, Iterator
 from . import errors
 from .call import Call
 from .faults import Fault
-from .replies import (
-    Reply,
-    ReplyLimits,
-    chat_usage,
-    count_message_tokens,
-    last_user_text,
-    plan_reply,
-)
+from .replies import Reply, ReplyLimits, chat_usage, count_message_tokens, last_user_text
 from .sse import DONE, DROP, EVENT, TOKEN, dumps, sse_event
 
 
@@ -26,10 +19,10 @@ def chat_completions(call: Call) -> None:
 
 def context_chat_completions(call: Call) -> None:
     """Chat on top of a stored context; session contexts remember the new turn."""
-    store = call.emulator._contexts
+    store = call.backend.contexts
     new_messages = request_messages(call)
     context = store.check_out(
-        str(call.require("context_id")), call.emulator.reject_concurrent_context_use
+        str(call.require("context_id")), call.settings.reject_concurrent_context_use
     )
     try:
         history = list(context.messages)
@@ -53,13 +46,7 @@ def request_messages(call: Call) -> list[dict]:
 
 
 def plan_chat_reply(call: Call, messages: list[dict]) -> Reply:
-    return plan_reply(
-        last_user_text(messages),
-        call.thinking_type(),
-        call.emulator.reply_tokens,
-        _chat_limits(call),
-        call.injection,
-    )
+    return call.plan_reply(last_user_text(messages), _chat_limits(call))
 
 
 def answer_chat(
@@ -98,7 +85,7 @@ def _completion(call: Call, reply: Reply, usage: dict) -> dict:
     return {
         "id": call.request_id,
         "object": "chat.completion",
-        "created": int(call.emulator.clock()),
+        "created": int(call.settings.now()),
         "model": call.model,
         "service_tier": "default",
         "choices": [
@@ -117,7 +104,7 @@ def _chunk_events(
     call: Call, reply: Reply, usage: dict | None, before_end: Callable[[], None]
 ) -> Iterator[tuple[int, bytes]]:
     """The chunk stream. Anything that might fail runs now, while a 500 can still be sent."""
-    created = int(call.emulator.clock())
+    created = int(call.settings.now())
     # Chunks are spliced from pre-encoded halves: one json.dumps per token keeps it fast.
     head = (
         b'data: {"id":%b,"object":"chat.completion.chunk","created":%d,"model":%b,'
@@ -153,7 +140,7 @@ def _stream_ending(
     if reply.failure is Fault.DROP:
         return [(DROP, b"")]
     if reply.failure is Fault.STREAM_ERROR:
-        return [(EVENT, sse_event(errors.internal_error().body(call.request_id)))]
+        return [(EVENT, call.error_event(errors.internal_error()))]
     ending = []
     if not reply.content:
         ending.append((EVENT, head + b'"content":""' + _finish_tail(reply.finish_reason)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import string
 import threading
@@ -26,7 +27,12 @@ class ContextStore:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self.records: dict[str, ContextRecord] = {}
+        self._records: dict[str, ContextRecord] = {}
+
+    def snapshot(self) -> dict[str, ContextRecord]:
+        """Copies of the records by id: reading them never races a request."""
+        with self._lock:
+            return {key: dataclasses.replace(record) for key, record in self._records.items()}
 
     def create(self, model: str, mode: str, ttl: int, strategy: dict | None, messages: list):
         now = self._clock()
@@ -42,14 +48,14 @@ class ContextStore:
                 expires_at=now + ttl,
                 prefix_length=len(messages),
             )
-            self.records[context_id] = record
+            self._records[context_id] = record
         return record
 
     def check_out(self, context_id: str, exclusive: bool = False) -> ContextRecord:
         """The live context, with its expiry reset; 404 when unknown or expired."""
         now = self._clock()
         with self._lock:
-            record = self.records.get(context_id)
+            record = self._records.get(context_id)
             if record is None or record.expired or now >= record.expires_at:
                 if record is not None:
                     record.expired = True
@@ -61,7 +67,8 @@ class ContextStore:
             return record
 
     def release(self, record: ContextRecord) -> None:
-        record.busy = False
+        with self._lock:
+            record.busy = False
 
     def remember_turn(self, record: ContextRecord, new_messages: list[dict], answer: str) -> None:
         """Session contexts append the turn (the answer without its reasoning)."""
@@ -73,7 +80,7 @@ class ContextStore:
 
     def expire_all(self) -> None:
         with self._lock:
-            for record in self.records.values():
+            for record in self._records.values():
                 record.expired = True
 
     def _new_id(self, now: float) -> str:
@@ -81,7 +88,7 @@ class ContextStore:
         while True:
             suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(5))
             context_id = f"ctx-{stamp}-{suffix}"
-            if context_id not in self.records:
+            if context_id not in self._records:
                 return context_id
 
 
@@ -95,7 +102,7 @@ def create_context(call: Call) -> None:
         raise errors.invalid_parameter("mode", "mode must be session or common_prefix")
     ttl = _ttl(call)
     strategy = _truncation_strategy(call, mode)
-    record = call.emulator._contexts.create(model, mode, ttl, strategy, messages)
+    record = call.backend.contexts.create(model, mode, ttl, strategy, messages)
     tokens = count_message_tokens(messages)
     call.send_json(
         200,

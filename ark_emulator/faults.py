@@ -13,7 +13,11 @@ from . import errors
 
 
 class Fault(str, Enum):
-    """Kinds for `ArkEmulator.fail_next` and `random_faults`; plain strings work too."""
+    """Kinds for `ArkEmulator.fail_next` and `random_faults`; plain strings work too.
+
+    The first eight refuse the request with an HTTP error (Ark's codes, ark-api.md §7.3);
+    the last three shape a reply, after `after_tokens` content tokens.
+    """
 
     AUTH = "401"
     NOT_FOUND = "404"
@@ -35,6 +39,21 @@ class Fault(str, Enum):
 # Faults that only make sense on a route that generates a reply.
 REPLY_FAULTS = frozenset({Fault.CONTENT_FILTER, Fault.STREAM_ERROR, Fault.DROP})
 DEFAULT_RANDOM_KINDS = ("429", "500", "stream_error", "drop", "content_filter")
+RANDOM_AFTER_TOKENS = (0, 8)  # a random fault strikes after this many tokens, inclusive
+
+FAULT_HELP = {
+    Fault.AUTH: "401 AuthenticationError",
+    Fault.NOT_FOUND: "404 InvalidEndpointOrModel.NotFound",
+    Fault.MODEL_NOT_OPEN: "404 ModelNotOpen",
+    Fault.RATE_LIMIT: "429 RateLimitExceeded.EndpointRPMExceeded (the SDK retries it)",
+    Fault.QUOTA: "429 QuotaExceeded",
+    Fault.SERVER_ERROR: "500 InternalServiceError (the SDK retries it)",
+    Fault.SENSITIVE: "400 SensitiveContentDetected",
+    Fault.INVALID_STATE: "403 OperationDenied.InvalidState",
+    Fault.CONTENT_FILTER: 'the reply ends early with finish_reason "content_filter"',
+    Fault.STREAM_ERROR: "an error event mid-stream (a 500 when not streaming)",
+    Fault.DROP: "the connection drops mid-reply",
+}
 
 _STATUS_ERRORS: dict[Fault, Callable[[str], errors.ApiError]] = {
     Fault.AUTH: lambda model: errors.authentication_error(),
@@ -72,8 +91,15 @@ class FaultPlan:
         self._queue: deque[Injection] = deque()
         self._rate = 0.0
         self._kinds: tuple[Fault, ...] = ()
+        self._after_tokens: int | None = None
         self._rng = random.Random(0)
-        self.injected = 0
+        self._injected = 0
+
+    @property
+    def injected(self) -> int:
+        """Faults served so far, queued and random."""
+        with self._lock:
+            return self._injected
 
     def fail_next(self, kind: str, n: int = 1, after_tokens: int = 0) -> None:
         fault = Fault(kind)
@@ -82,13 +108,18 @@ class FaultPlan:
         with self._lock:
             self._queue.extend(Injection(fault, after_tokens) for _ in range(n))
 
-    def random_faults(self, rate: float, kinds: Iterable[str], seed: int) -> None:
+    def random_faults(
+        self, rate: float, kinds: Iterable[str], seed: int, after_tokens: int | None = None
+    ) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
+        if after_tokens is not None and after_tokens < 0:
+            raise ValueError("after_tokens must not be negative")
         chosen = tuple(Fault(kind) for kind in kinds)
         with self._lock:
             self._rate = rate
             self._kinds = chosen
+            self._after_tokens = after_tokens
             self._rng = random.Random(seed)
 
     def clear(self) -> None:
@@ -101,7 +132,7 @@ class FaultPlan:
         with self._lock:
             injection = self._take_queued(generates_reply) or self._roll(generates_reply)
             if injection is not None:
-                self.injected += 1
+                self._injected += 1
             return injection
 
     def _take_queued(self, generates_reply: bool) -> Injection | None:
@@ -119,4 +150,8 @@ class FaultPlan:
         kinds = [k for k in self._kinds if generates_reply or k not in REPLY_FAULTS]
         if not kinds:
             return None
-        return Injection(self._rng.choice(kinds), after_tokens=self._rng.randint(0, 8))
+        kind = self._rng.choice(kinds)
+        after_tokens = self._after_tokens
+        if after_tokens is None:
+            after_tokens = self._rng.randint(*RANDOM_AFTER_TOKENS)
+        return Injection(kind, after_tokens)

@@ -1,59 +1,24 @@
 """The HTTP side: read a request, record it, check the key, route it, and turn errors into
-Ark error bodies. Nothing here may kill the server thread silently."""
+error bodies. Nothing here may kill the server thread silently."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sys
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import errors
 from .call import Call
-from .chat import chat_completions, context_chat_completions
-from .contexts import create_context
-from .responses_api import create_response, delete_response, get_response
+from .log import RecordedRequest
 
 if TYPE_CHECKING:
-    from .server import EmulatorHTTPServer
-
-API_PREFIX = "/api/v3"
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """A request as it arrived; `path` is without the /api/v3 prefix."""
-
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-case names
-    body: dict | None  # parsed JSON, nulls kept; None for GET/DELETE or a body that is not JSON
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern
-    action: Callable[..., None]
-    model_call: bool = False  # fault injection applies
-    generates_reply: bool = False  # reply-shaping faults (content_filter, drop...) apply
-
-
-ROUTES = (
-    Route("POST", re.compile(r"/chat/completions"), chat_completions, True, True),
-    Route("POST", re.compile(r"/context/create"), create_context, True, False),
-    Route("POST", re.compile(r"/context/chat/completions"), context_chat_completions, True, True),
-    Route("POST", re.compile(r"/responses"), create_response, True, True),
-    Route("GET", re.compile(r"/responses/(?P<response_id>[^/]+)"), get_response),
-    Route("DELETE", re.compile(r"/responses/(?P<response_id>[^/]+)"), delete_response),
-)
+    from .backend import Backend
+    from .http_server import EmulatorHTTPServer
 
 
 class ArkRequestHandler(BaseHTTPRequestHandler):
@@ -83,27 +48,28 @@ class ArkRequestHandler(BaseHTTPRequestHandler):
             super().handle()
 
     def do_POST(self) -> None:
-        self._serve()
+        backend = self.server.backend
+        with backend.in_flight.serving():
+            self._serve(backend)
 
     do_GET = do_POST
     do_DELETE = do_POST
 
     def log_message(self, format: str, *args) -> None:
-        if self.server.emulator.verbose:
+        if self.server.backend.settings.verbose:
             super().log_message(format, *args)
 
-    def _serve(self) -> None:
+    def _serve(self, backend: Backend) -> None:
         started = time.monotonic()
-        emulator = self.server.emulator
         path = urlsplit(self.path).path
-        route_path = path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
-        raw = self._read_body()
+        raw = self._read_body()  # always: unread bytes would be taken for the next request
         body, parse_error = _parse_body(raw) if self.command == "POST" else (None, None)
         headers = {name.lower(): value for name, value in self.headers.items()}
-        emulator._record(RecordedRequest(self.command, route_path, headers, body))
-        call = Call(emulator, self, _drop_nulls(body or {}), started)
+        logged_path = backend.mode.route_path(path) or path
+        backend.record(RecordedRequest(self.command, logged_path, headers, body))
+        call = Call(backend, self, backend.mode.prepare_body(body or {}), started)
         try:
-            self._dispatch(call, path, route_path, parse_error)
+            self._dispatch(call, path, parse_error)
         except errors.ApiError as error:
             self._answer_error(call, error)
         except (ConnectionError, TimeoutError):
@@ -113,17 +79,17 @@ class ArkRequestHandler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             self._answer_error(call, errors.internal_error())
 
-    def _dispatch(self, call: Call, path: str, route_path: str, parse_error) -> None:
-        route, params = _match(self.command, path, route_path)
+    def _dispatch(self, call: Call, path: str, parse_error: errors.ApiError | None) -> None:
+        backend = call.backend
+        route, params = backend.mode.match(self.command, path)
         if route is None:
-            raise errors.route_not_found(path)
-        emulator = call.emulator
-        if self.headers.get("Authorization", "").strip() != f"Bearer {emulator.api_key}":
-            raise errors.authentication_error()
+            raise backend.mode.not_found(path)
+        if self.headers.get("Authorization", "").strip() != f"Bearer {backend.settings.api_key}":
+            raise backend.mode.unauthorized()
         if parse_error is not None:
             raise parse_error
         if route.model_call:
-            call.injection = emulator._faults.draw(route.generates_reply)
+            call.injection = backend.faults.draw(route.generates_reply)
             error = call.injection and call.injection.http_error(call.model, call.wants_stream)
             if error:
                 raise error
@@ -143,16 +109,6 @@ class ArkRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
 
-def _match(method: str, path: str, route_path: str) -> tuple[Route | None, dict]:
-    if not path.startswith(API_PREFIX + "/"):
-        return None, {}
-    for route in ROUTES:
-        match = route.pattern.fullmatch(route_path)
-        if match and route.method == method:
-            return route, match.groupdict()
-    return None, {}
-
-
 def _parse_body(raw: bytes) -> tuple[dict | None, errors.ApiError | None]:
     if not raw.strip():
         return {}, None
@@ -163,12 +119,3 @@ def _parse_body(raw: bytes) -> tuple[dict | None, errors.ApiError | None]:
     if not isinstance(body, dict):
         return None, errors.invalid_parameter("body", "the request body must be a JSON object")
     return body, None
-
-
-def _drop_nulls(value):
-    """The SDK sends every unset parameter as null; Ark treats null as absent."""
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value

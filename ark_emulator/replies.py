@@ -4,7 +4,8 @@
 * A prompt containing "#tokens=N" (or `ArkEmulator.reply_tokens = N`) instead gets exactly N
   content tokens "w1 w2 ... wN"; the prompt directive wins over the global setting.
 * Thinking: type "enabled" always reasons first; "auto" reasons only when the user message
-  is longer than 20 characters; "disabled" or absent never does.
+  is longer than 20 characters; "disabled" or absent never does. `ArkEmulator.reasoning`
+  True or False overrides the request, like a model that always or never reasons.
 * A token is one CJK character, or one run of other non-space characters, each with the
   whitespace that follows it, so joining a reply's tokens gives back its exact text.
 """
@@ -82,19 +83,17 @@ class ReplyLimits:
 
 def plan_reply(
     prompt: str,
-    thinking: str | None,
+    reasons: bool,
     forced_tokens: int | None = None,
     limits: ReplyLimits | None = None,
     injection: Injection | None = None,
 ) -> Reply:
-    """The reply to `prompt` (the last user message's text)."""
+    """The reply to `prompt` (the last user message's text); `reasons`: think first."""
     forced = _directive_tokens(prompt)
     if forced is None:
         forced = forced_tokens
     content = numbered_tokens(forced) if forced is not None else split_tokens(f"Echo: {prompt}")
-    reasoning = []
-    if wants_reasoning(thinking, prompt):
-        reasoning = split_tokens(f"Thinking about: {prompt}")
+    reasoning = split_tokens(f"Thinking about: {prompt}") if reasons else []
     reply = Reply(reasoning, content)
     _apply_limits(reply, limits or ReplyLimits())
     if injection is not None:
@@ -103,6 +102,7 @@ def plan_reply(
 
 
 def wants_reasoning(thinking: str | None, prompt: str) -> bool:
+    """Whether a request with `thinking.type` = `thinking` reasons about `prompt`."""
     if thinking == "enabled":
         return True
     return thinking == "auto" and len(prompt) > AUTO_THINKING_MIN_CHARS

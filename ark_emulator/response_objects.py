@@ -6,7 +6,6 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import errors
 from .faults import Fault
 from .replies import Reply
 from .sse import DONE, DROP, EVENT, TOKEN, dumps, sse_event
@@ -89,8 +88,9 @@ def output_items(turn: Turn) -> list[dict]:
     return [*items, _message_item(turn, done=True)]
 
 
-def response_events(turn: Turn) -> Iterator[tuple[int, bytes]]:
-    """created, in_progress, [reasoning item], message item, completed|incomplete, [DONE]."""
+def response_events(turn: Turn, error_event: bytes) -> Iterator[tuple[int, bytes]]:
+    """created, in_progress, [reasoning item], message item, completed|incomplete, [DONE];
+    a STREAM_ERROR fault ends the stream with `error_event` instead."""
     sequence = itertools.count()
 
     def event(obj: dict) -> tuple[int, bytes]:
@@ -109,7 +109,7 @@ def response_events(turn: Turn) -> Iterator[tuple[int, bytes]]:
         yield DROP, b""
         return
     if turn.reply.failure is Fault.STREAM_ERROR:
-        yield EVENT, sse_event(errors.internal_error().body(turn.request_id))
+        yield EVENT, error_event
         return
     done_type = "response.completed" if turn.status == "completed" else "response.incomplete"
     yield event({"type": done_type, "response": response_object(turn)})

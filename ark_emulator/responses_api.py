@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 
@@ -9,7 +10,7 @@ from . import errors
 from .call import Call
 from .faults import Fault
 from .records import ResponseRecord
-from .replies import ReplyLimits, count_message_tokens, last_user_text, message_text, plan_reply
+from .replies import ReplyLimits, count_message_tokens, last_user_text, message_text
 from .response_objects import Turn, response_events, response_object, response_usage
 
 DEFAULT_EXPIRY = 259200  # 3 days after created_at
@@ -22,45 +23,57 @@ class ResponseStore:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self.records: dict[str, ResponseRecord] = {}
+        self._records: dict[str, ResponseRecord] = {}
+
+    def snapshot(self) -> dict[str, ResponseRecord]:
+        """Copies of the records by id, expired ones included."""
+        with self._lock:
+            return {key: dataclasses.replace(record) for key, record in self._records.items()}
 
     def save(self, record: ResponseRecord) -> None:
         with self._lock:
-            self.records[record.id] = record
+            self._records[record.id] = record
 
     def find(self, response_id: str) -> ResponseRecord | None:
         with self._lock:
-            record = self.records.get(response_id)
+            record = self._records.get(response_id)
         if record is None or record.expired or self._clock() >= record.expire_at:
             return None
         return record
 
     def delete(self, response_id: str) -> bool:
+        """Forget a live response; False if it is unknown, expired or already deleted."""
+        if self.find(response_id) is None:
+            return False
         with self._lock:
-            return self.records.pop(response_id, None) is not None
+            return self._records.pop(response_id, None) is not None
 
     def expire_all(self) -> None:
         with self._lock:
-            for record in self.records.values():
+            for record in self._records.values():
                 record.expired = True
 
 
 def create_response(call: Call) -> None:
-    store: ResponseStore = call.emulator._responses
-    new_input = _input_messages(call.require("input"))
+    """POST /responses on Ark: chains through `previous_response_id` and stores the turn."""
+    serve_response(call, call.backend.responses)
+
+
+def serve_response(call: Call, store: ResponseStore | None) -> None:
+    """Answer one POST /responses; `store` None means nothing is kept or chained."""
+    new_input = input_messages(call.require("input"))
     caching = call.get("caching") or {"type": "disabled"}
     caching_on = isinstance(caching, dict) and caching.get("type") == "enabled"
-    instructions = call.get("instructions")
-    if instructions and caching_on:
+    if call.get("instructions") and caching_on:
         raise errors.caching_with_instructions()
     previous = _previous(call, store)
     history = previous.messages if previous else []
-    turn = _plan_turn(call, history, new_input, previous, caching)
-    if turn.store and turn.reply.failure is None:
+    turn = _plan_turn(call, history, new_input, previous, caching, stored=store is not None)
+    if store is not None and turn.store and turn.reply.failure is None:
         # Saved before answering, so a client chaining right after the stream ends finds it.
         store.save(_record(turn, new_input, history, caching_on))
     if call.wants_stream:
-        call.send_stream(response_events(turn))
+        call.send_stream(response_events(turn, call.error_event(errors.internal_error())))
         return
     call.wait_for_generation(turn.reply.output_tokens)
     if turn.reply.failure is Fault.DROP:
@@ -70,34 +83,41 @@ def create_response(call: Call) -> None:
 
 
 def get_response(call: Call, response_id: str) -> None:
-    record = call.emulator._responses.find(response_id)
+    record = call.backend.responses.find(response_id)
     if record is None:
         raise errors.response_not_found(response_id)
     call.send_json(200, record.response)
 
 
 def delete_response(call: Call, response_id: str) -> None:
-    store: ResponseStore = call.emulator._responses
-    if store.find(response_id) is None or not store.delete(response_id):
+    if not call.backend.responses.delete(response_id):
         raise errors.response_not_found(response_id)
     call.send_no_content()
 
 
-def _plan_turn(call, history, new_input, previous, caching) -> Turn:
+def input_messages(raw: object) -> list[dict]:
+    """`input` as chat-style messages: a string is one user message; items keep their role."""
+    if isinstance(raw, str):
+        return [{"role": "user", "content": raw}]
+    if not isinstance(raw, list):
+        raise errors.invalid_parameter("input", "input must be a string or a list of items")
+    messages = []
+    for item in raw:
+        if isinstance(item, dict) and item.get("type", "message") == "message":
+            text = message_text(item.get("content"))
+            messages.append({"role": item.get("role", "user"), "content": text})
+    return messages
+
+
+def _plan_turn(call, history, new_input, previous, caching, stored: bool) -> Turn:
     instructions = call.get("instructions")
     system = [{"role": "system", "content": instructions}] if instructions else []
     seen = system + history + new_input
     max_output = call.positive_int("max_output_tokens")
-    reply = plan_reply(
-        last_user_text(history + new_input),
-        call.thinking_type(),
-        call.emulator.reply_tokens,
-        ReplyLimits(total=max_output),
-        call.injection,
-    )
+    reply = call.plan_reply(last_user_text(history + new_input), ReplyLimits(total=max_output))
     # The chain's history is a cache hit only if the previous turn wrote it to the cache.
     cached = count_message_tokens(history) if previous and previous.caching else 0
-    created_at = int(call.emulator.clock())
+    created_at = int(call.settings.now())
     return Turn(
         request_id=call.request_id,
         created_at=created_at,
@@ -106,7 +126,7 @@ def _plan_turn(call, history, new_input, previous, caching) -> Turn:
         usage=response_usage(count_message_tokens(seen), cached, reply),
         previous_response_id=previous.id if previous else None,
         caching=caching,
-        store=call.get("store", True) is not False,
+        store=stored and call.get("store", True) is not False,
         expire_at=_expire_at(call, created_at),
         thinking=call.get("thinking"),
         instructions=instructions,
@@ -114,9 +134,9 @@ def _plan_turn(call, history, new_input, previous, caching) -> Turn:
     )
 
 
-def _previous(call: Call, store: ResponseStore) -> ResponseRecord | None:
+def _previous(call: Call, store: ResponseStore | None) -> ResponseRecord | None:
     previous_id = call.get("previous_response_id")
-    if not previous_id:
+    if not previous_id or store is None:
         return None
     previous = store.find(str(previous_id))
     if previous is None:
@@ -134,20 +154,6 @@ def _expire_at(call: Call, created_at: int) -> int:
             "expire_at", "expire_at must be within 7 days after the response is created"
         )
     return expire_at
-
-
-def _input_messages(raw: object) -> list[dict]:
-    """`input` as chat-style messages: a string is one user message; items keep their role."""
-    if isinstance(raw, str):
-        return [{"role": "user", "content": raw}]
-    if not isinstance(raw, list):
-        raise errors.invalid_parameter("input", "input must be a string or a list of items")
-    messages = []
-    for item in raw:
-        if isinstance(item, dict) and item.get("type", "message") == "message":
-            text = message_text(item.get("content"))
-            messages.append({"role": item.get("role", "user"), "content": text})
-    return messages
 
 
 def _record(turn: Turn, new_input: list[dict], history: list[dict], caching_on: bool):

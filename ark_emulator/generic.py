@@ -1,0 +1,133 @@
+"""Generic mode: a strict OpenAI-compatible server, worded like llama.cpp's `llama-server`.
+
+It serves /v1/chat/completions, /v1/responses (nothing stored) and GET /props, and is
+stricter than Ark where llama.cpp is: an explicit JSON null is refused instead of being
+read as absent, `previous_response_id` is refused, and so is an assistant item given as a
+plain string in Responses input. Errors have llama.cpp's shape
+`{"error": {"code": 400, "message": ..., "type": "invalid_request_error"}}`
+(tools/server/server-common.cpp, format_error_response).
+"""
+
+from __future__ import annotations
+
+from . import errors
+from .call import Call
+from .chat import chat_completions
+from .responses_api import serve_response
+
+DEFAULT_N_CTX = 8192
+
+_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",  # llama.cpp never sends 429; the emulator's faults may
+    500: "server_error",
+    501: "not_supported_error",
+    503: "unavailable_error",
+}
+
+
+def error_body(error: errors.ApiError, request_id: str) -> dict:
+    """llama.cpp's error shape: the status as `code`, no param, no request id."""
+    kind = _TYPE_BY_STATUS.get(error.status, "server_error")
+    return {"error": {"code": error.status, "message": error.message, "type": kind}}
+
+
+def file_not_found(path: str) -> errors.ApiError:
+    """What llama.cpp answers for a route it does not have, such as /context/create."""
+    return errors.ApiError(404, "", "File Not Found")
+
+
+def invalid_api_key() -> errors.ApiError:
+    return errors.ApiError(401, "", "Invalid API Key")
+
+
+def invalid_request(message: str) -> errors.ApiError:
+    return errors.ApiError(400, "", message)
+
+
+def chat(call: Call) -> None:
+    """POST /v1/chat/completions: the Ark reply, once the body has no nulls."""
+    reject_nulls(call.body)
+    chat_completions(call)
+
+
+def responses(call: Call) -> None:
+    """POST /v1/responses, checked in llama.cpp's order (convert_responses_to_chatcmpl)."""
+    if "input" not in call.body:
+        raise invalid_request("'input' is required")
+    if call.body.get("previous_response_id"):
+        raise invalid_request("llama.cpp does not support 'previous_response_id'.")
+    _check_input_items(call.body["input"])
+    reject_nulls(call.body)
+    serve_response(call, store=None)
+
+
+def props(call: Call) -> None:
+    """GET /props: the server's settings, of which clients read the context size."""
+    call.send_json(
+        200,
+        {
+            "default_generation_settings": {
+                "id": 0,
+                "id_task": -1,
+                "n_ctx": call.settings.n_ctx,
+                "is_processing": False,
+                "params": {"n_predict": -1, "temperature": 0.8, "top_p": 0.95},
+            },
+            "total_slots": 1,
+            "model_path": "ark-emulator.gguf",
+            "modalities": {"vision": False, "audio": False},
+            "build_info": "ark-emulator",
+        },
+    )
+
+
+def reject_nulls(body: dict) -> None:
+    """400 on the first explicit null; `tools` first, with llama.cpp's own message."""
+    if "tools" in body and body["tools"] is None:
+        raise invalid_request("'tools' must be an array of objects")
+    path = _first_null(body, "")
+    if path is not None:
+        raise invalid_request(f"'{path}' must not be null")
+
+
+def _first_null(value: object, path: str) -> str | None:
+    if value is None:
+        return path
+    if isinstance(value, dict):
+        children = ((f"{path}.{key}" if path else key, item) for key, item in value.items())
+    elif isinstance(value, list):
+        children = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for child_path, item in children:
+        found = _first_null(item, child_path)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_input_items(raw: object) -> None:
+    """The item forms llama.cpp accepts; an assistant message needs `type` and a list of
+    `output_text` parts, where Ark also takes a plain string."""
+    if isinstance(raw, str):
+        return
+    if not isinstance(raw, list):
+        raise invalid_request("'input' must be a string or array of objects")
+    for item in raw:
+        if not isinstance(item, dict):
+            raise invalid_request("Cannot determine type of 'item'")
+        if item.get("role") == "assistant":
+            _check_assistant_item(item)
+
+
+def _check_assistant_item(item: dict) -> None:
+    if item.get("type") != "message":
+        raise invalid_request("Cannot determine type of 'item'")
+    content = item.get("content")
+    parts = content if isinstance(content, list) else [{"type": "input_text"}]
+    if any(not isinstance(part, dict) or part.get("type") != "output_text" for part in parts):
+        raise invalid_request("'type' must be 'output_text'")

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from ark_emulator import ArkEmulator
 from bench.identity_proxy import HEADER, IdentityProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,11 +58,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextlib.contextmanager
-def running_emulator():
-    """The loopback Ark emulator, answering `KEY` with fast replies."""
-    with ArkEmulator(api_key=KEY, ttft=0.02, token_delay=FAST_TOKENS) as running:
-        yield running
+# How the browser tests' emulator runs (tests.conftest.emulator_fixture): fast replies to `KEY`.
+EMULATOR_SETTINGS = {"api_key": KEY, "ttft": 0.02, "token_delay": FAST_TOKENS}
 
 
 @contextlib.contextmanager

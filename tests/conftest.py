@@ -51,11 +51,40 @@ def store(open_store):
     return open_store()
 
 
-@pytest.fixture(scope="module")
-def emu():
-    """A loopback Ark emulator shared by a test module; it accepts `EMULATOR_KEY`."""
-    with ArkEmulator(api_key=EMULATOR_KEY) as running:
-        yield running
+def emulator_fixture(scope: str = "module", **settings):
+    """An `emu` fixture: a running `ArkEmulator` made with `settings` (`api_key` defaults to
+    `EMULATOR_KEY`), one per module, or per test with `scope="function"`. A module that needs
+    other settings says so in one line: `emu = emulator_fixture(scope="function", ...)`."""
+    settings.setdefault("api_key", EMULATOR_KEY)
+
+    @pytest.fixture(scope=scope, name="emu")
+    def running_emulator():
+        with ArkEmulator(**settings) as running:
+            yield running
+
+    return running_emulator
+
+
+emu = emulator_fixture()
+
+
+@pytest.fixture
+def sdk_client(emu):
+    """Make real-SDK clients of `emu` (no retries, no proxy), closed after the test:
+    `sdk_client()`, or `sdk_client(api_key="wrong")`."""
+    import httpx
+    from volcenginesdkarkruntime import Ark
+
+    opened = []
+
+    def make(api_key: str | None = None) -> Ark:
+        opened.append(httpx.Client(trust_env=False))
+        key = emu.api_key if api_key is None else api_key
+        return Ark(api_key=key, base_url=emu.base_url, max_retries=0, http_client=opened[-1])
+
+    yield make
+    for http_client in opened:
+        http_client.close()
 
 
 # --- PostgreSQL: one real throwaway server per session (tests/postgres_server.py) ----------

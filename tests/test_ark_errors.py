@@ -11,7 +11,6 @@ from volcenginesdkarkruntime._exceptions import (
     ArkInternalServerError,
 )
 
-from ark_emulator import ArkEmulator
 from chat_core import errors
 from chat_core.ark import (
     CacheUpdate,
@@ -23,18 +22,14 @@ from chat_core.ark import (
     to_chat_error,
 )
 from chat_core.config import Settings
+from tests.conftest import emulator_fixture
 
 KEY = "3f6c2b1e-8d4a-4b7e-9c1d-2a5e6f7b8c9d"
 MODEL = "doubao-seed-1-6-250615"
 ENDPOINT = "ep-20250120174411-9h98m"
 
 
-@pytest.fixture
-def emu():
-    with ArkEmulator(api_key=KEY) as emulator:
-        emulator.ttft = 0
-        emulator.token_delay = 0
-        yield emulator
+emu = emulator_fixture(scope="function", api_key=KEY)
 
 
 def client_for(base_url, key=KEY, timeout=10.0):

@@ -8,7 +8,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from ark_emulator import ArkEmulator
 from chat_core.ark import (
     CacheUpdate,
     ContentDelta,
@@ -22,6 +21,7 @@ from chat_core.ark import (
 from chat_core.config import Settings
 from chat_core.errors import EndpointRequiredError
 from chat_core.pricing import cost
+from tests.conftest import emulator_fixture
 
 KEY = "test-key-0f3c9a7e-5b1d-4c2a-9e8f-1a2b3c4d5e6f"
 MODEL = "doubao-seed-1-6-250615"
@@ -29,12 +29,7 @@ ENDPOINT = "ep-20250120174411-9h98m"
 SYSTEM = "You are terse."
 
 
-@pytest.fixture
-def emu():
-    with ArkEmulator(api_key=KEY) as emulator:
-        emulator.ttft = 0
-        emulator.token_delay = 0
-        yield emulator
+emu = emulator_fixture(scope="function", api_key=KEY)
 
 
 @pytest.fixture

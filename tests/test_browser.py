@@ -14,26 +14,24 @@ import pytest
 from bench.identity_proxy import identity_cookie
 from chat_core.store import connect
 from tests.browser_support import (
+    EMULATOR_SETTINGS,
     app_server,
     assert_no_exception_shown,
     click_new_chat,
     expect,
     launched_browser,
     new_context,
-    running_emulator,
     send,
     session_of,
     slow_replies,
     wait_for_app,
 )
+from tests.conftest import emulator_fixture
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def emu():
-    with running_emulator() as running:
-        yield running
+emu = emulator_fixture(**EMULATOR_SETTINGS)
 
 
 @pytest.fixture(scope="module")

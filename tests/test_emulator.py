@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import threading
@@ -32,35 +33,20 @@ from volcenginesdkarkruntime.types.responses import (
 )
 
 from ark_emulator import ArkEmulator, Fault
+from ark_emulator.__main__ import build_parser, plan_faults
+from tests.conftest import EMULATOR_KEY, emulator_fixture
 
+ROOT = Path(__file__).resolve().parent.parent
 MODEL = "doubao-seed-1-6-250615"
 ENDPOINT = "ep-20250120174411-9h98m"
 USER = [{"role": "user", "content": "hello there"}]
 
-
-@pytest.fixture
-def emu():
-    with ArkEmulator(api_key="test-key") as emulator:
-        yield emulator
+emu = emulator_fixture(scope="function")  # tests change settings, faults and the clock
 
 
 @pytest.fixture
-def make_client(emu):
-    clients = []
-
-    def make(api_key: str = "test-key") -> Ark:
-        http_client = httpx.Client(trust_env=False)
-        clients.append(http_client)
-        return Ark(api_key=api_key, base_url=emu.base_url, max_retries=0, http_client=http_client)
-
-    yield make
-    for http_client in clients:
-        http_client.close()
-
-
-@pytest.fixture
-def client(make_client) -> Ark:
-    return make_client()
+def client(sdk_client) -> Ark:
+    return sdk_client()
 
 
 def stream_chat(client: Ark, messages=USER, **kwargs) -> tuple[str, str, list]:
@@ -148,9 +134,9 @@ def test_request_ids_and_recorded_requests(emu, client):
     assert emu.requests == []
 
 
-def test_wrong_key_gets_the_real_401_body(make_client):
+def test_wrong_key_gets_the_real_401_body(sdk_client):
     with pytest.raises(ArkAuthenticationError) as caught:
-        make_client("wrong").chat.completions.create(model=MODEL, messages=USER)
+        sdk_client("wrong").chat.completions.create(model=MODEL, messages=USER)
     error = caught.value
     assert error.code == "AuthenticationError" and error.type == "Unauthorized"
     assert error.param == ""
@@ -265,11 +251,11 @@ def test_client_leaving_mid_stream_is_quiet(emu, client, capsys):
     stream = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
     next(iter(stream))
     stream.response.close()
-    emu.reply_tokens = None
-    assert stream_chat(client)[0] == "Echo: hello there"
-    time.sleep(0.05)
+    assert emu.wait_idle(timeout=5)  # the abandoned reply has met the closed socket
     err = capsys.readouterr().err
     assert "Traceback" not in err, err
+    emu.reply_tokens = None
+    assert stream_chat(client)[0] == "Echo: hello there"
 
 
 # --- Context API ---------------------------------------------------------------------------
@@ -366,10 +352,10 @@ def test_reply_faults_wait_for_a_route_that_replies(emu, client):
     assert completion.choices[0].finish_reason == "content_filter"
 
 
-def test_concurrent_use_of_a_session_context_can_be_refused(emu, make_client):
+def test_concurrent_use_of_a_session_context_can_be_refused(emu, sdk_client):
     emu.reject_concurrent_context_use = True
     emu.token_delay = 0.02
-    first, second = make_client(), make_client()
+    first, second = sdk_client(), sdk_client()
     context = first.context.create(model=ENDPOINT, messages=USER)
     busy = first.context.completions.create(
         context_id=context.id, model=ENDPOINT, messages=USER, stream=True
@@ -490,13 +476,13 @@ def test_ttft_and_token_delay_are_observable(emu, client):
     assert time.monotonic() - started >= 0.2 + 2 * 0.01
 
 
-def test_eight_concurrent_streams(emu, make_client):
+def test_eight_concurrent_streams(emu, sdk_client):
     emu.token_delay = 0.002
     results: dict[int, str] = {}
 
     def user(i: int) -> None:
         messages = [{"role": "user", "content": f"user {i} #tokens=20"}]
-        results[i] = stream_chat(make_client(), messages)[0]
+        results[i] = stream_chat(sdk_client(), messages)[0]
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(8)]
     for thread in threads:
@@ -506,23 +492,152 @@ def test_eight_concurrent_streams(emu, make_client):
     assert results == {i: " ".join(f"w{n}" for n in range(1, 21)) for i in range(8)}
 
 
-def test_command_line_entry_point():
-    root = Path(__file__).resolve().parent.parent
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ark_emulator", "--port", "0", "--key", "cli-key"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        first_line = process.stdout.readline()
-        base_url = first_line.rsplit(" ", 1)[-1].strip()
-        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/api/v3")
-        with httpx.Client(trust_env=False) as http:
-            client = Ark(api_key="cli-key", base_url=base_url, max_retries=0, http_client=http)
-            reply = client.chat.completions.create(model=MODEL, messages=USER)
-        assert reply.choices[0].message.content == "Echo: hello there"
-    finally:
+@pytest.fixture
+def served():
+    """Run `python -m ark_emulator ARGS` on a free port; yields its base URL."""
+    processes = []
+
+    def serve(*args: str) -> str:
+        command = [sys.executable, "-m", "ark_emulator", "--port", "0", *args]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        processes.append(process)
+        return process.stdout.readline().rsplit(" ", 1)[-1].strip()
+
+    yield serve
+    for process in processes:
         process.terminate()
         process.wait(timeout=5)
         process.stdout.close()
+
+
+def test_command_line_serves_the_api_with_the_chosen_faults_and_reasoning(served):
+    base_url = served("--key", "cli-key", "--faults", "429,content_filter", "--fault-count", "2")
+    assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/api/v3")
+    with httpx.Client(trust_env=False) as http:
+        client = Ark(api_key="cli-key", base_url=base_url, max_retries=0, http_client=http)
+        with pytest.raises(ArkRateLimitError):
+            client.chat.completions.create(model=MODEL, messages=USER)
+        filtered = client.chat.completions.create(model=MODEL, messages=USER)
+        assert filtered.choices[0].finish_reason == "content_filter"
+        reply = client.chat.completions.create(model=MODEL, messages=USER)
+        assert reply.choices[0].message.content == "Echo: hello there"
+        assert reply.choices[0].message.reasoning_content is None
+
+
+def test_command_line_help_lists_every_switch():
+    shown = subprocess.run(
+        [sys.executable, "-m", "ark_emulator", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"COLUMNS": "100", "PATH": ""},
+    ).stdout
+    switches = [
+        *("--host", "--port", "--key", "--generic", "--n-ctx", "--verbose"),
+        *("--reject-concurrent-context-use", "--ttft", "--token-delay", "--reply-tokens"),
+        *("--reasoning {request,on,off}", "--faults", "--fault-rate", "--fault-count"),
+        *("--fault-after-tokens", "--seed"),
+    ]
+    assert [switch for switch in switches if switch not in shown] == []
+    assert [kind.value for kind in Fault if f"\n  {kind.value} " not in shown] == []
+    every_option = set(vars(build_parser().parse_args([])))
+    assert every_option == {switch.split()[0][2:].replace("-", "_") for switch in switches}
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "thinking", "reasons"),
+    [("on", "disabled", True), ("off", "enabled", False), ("request", "enabled", True)],
+)
+def test_reasoning_switch_overrides_the_request(emu, client, reasoning, thinking, reasons):
+    emu.reasoning = {"on": True, "off": False, "request": None}[reasoning]
+    completion = client.chat.completions.create(
+        model=MODEL, messages=USER, thinking={"type": thinking}
+    )
+    assert bool(completion.choices[0].message.reasoning_content) is reasons
+    assert build_parser().parse_args(["--reasoning", reasoning]).reasoning == reasoning
+
+
+def test_fault_rate_from_the_command_line(emu, client):
+    args = build_parser().parse_args(["--faults", "500", "--fault-rate", "1", "--seed", "4"])
+    plan_faults(emu, args)
+    for _ in range(2):
+        with pytest.raises(ArkInternalServerError):
+            client.chat.completions.create(model=MODEL, messages=USER)
+    assert emu.faults_injected == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--faults", "429"],  # neither a rate nor a count
+        ["--faults", "nonsense", "--fault-count", "1"],
+        ["--fault-rate", "0.5", "--fault-count", "1"],
+        ["--fault-rate", "2"],
+        ["--reasoning", "maybe"],
+    ],
+)
+def test_command_line_refuses_bad_switches(argv):
+    shown = subprocess.run(
+        [sys.executable, "-m", "ark_emulator", "--port", "0", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert shown.returncode == 2 and "error:" in shown.stderr
+
+
+# --- the public API -----------------------------------------------------------------------
+
+
+def test_state_is_read_through_copies(emu, client):
+    context = client.context.create(model=ENDPOINT, messages=USER)
+    snapshot = emu.contexts[context.id]
+    snapshot.messages = []
+    snapshot.expired = True
+    assert emu.contexts[context.id].messages == USER  # the server's record is untouched
+    requests = emu.requests
+    requests.clear()
+    assert len(emu.requests) == 1
+
+
+def test_random_faults_can_strike_after_a_fixed_number_of_tokens(emu, client):
+    emu.reply_tokens = 10
+    emu.random_faults(rate=1.0, kinds=("content_filter",), after_tokens=4)
+    text, _, chunks = stream_chat(client)
+    assert text == "w1 w2 w3 w4 " and chunks[-1].choices[0].finish_reason == "content_filter"
+    emu.clear_faults()
+    assert stream_chat(client)[0].endswith("w10")
+
+
+def test_settings_are_constructor_arguments_too():
+    emulator = ArkEmulator(api_key=EMULATOR_KEY, reply_tokens=3, reasoning=True)
+    with emulator, httpx.Client(trust_env=False) as http:
+        client = Ark(
+            api_key=EMULATOR_KEY, base_url=emulator.base_url, max_retries=0, http_client=http
+        )
+        completion = client.chat.completions.create(model=MODEL, messages=USER)
+    assert completion.choices[0].message.content == "w1 w2 w3"
+    assert completion.choices[0].message.reasoning_content == "Thinking about: hello there"
+    assert emulator.port > 0 and not emulator.generic
+
+
+def test_the_app_never_imports_the_emulator_and_the_emulator_needs_only_the_standard_library():
+    def imports(path: Path) -> set[str]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        return names
+
+    app_files = [*ROOT.glob("chat_core/**/*.py"), *ROOT.glob("ui/**/*.py")]
+    app_files.append(ROOT / "streamlit_app.py")
+    assert [p for p in app_files if "ark_emulator" in imports(p)] == []
+    third_party = {
+        p.name: imports(p) - sys.stdlib_module_names - {"__future__"}
+        for p in ROOT.glob("ark_emulator/*.py")
+    }
+    assert {name: found for name, found in third_party.items() if found} == {}

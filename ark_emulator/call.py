@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 
 def new_request_id() -> str:
-    """A server request id shaped like real Ark's: "021" + milliseconds + random digits."""
-    return f"021{int(time.time() * 1000)}{secrets.randbelow(10**20):020d}"
+    """A server request id shaped like real Ark's (ark-api.md §4.2, §7.1): "02", the time in
+    milliseconds (13 digits), then 38 hex digits."""
+    return f"02{int(time.time() * 1000):013d}{secrets.token_hex(19)}"
 
 
 class Call:

@@ -1,4 +1,8 @@
-"""POST /chat/completions and /context/chat/completions: completions and chunk streams."""
+"""POST /chat/completions and /context/chat/completions: completions and chunk streams.
+
+Chunks follow the recorded real chunk in ark-api.md §4.3: every delta repeats
+`"role":"assistant"`, and only the chunk that ends the answer has a `finish_reason`.
+"""
 
 from __future__ import annotations
 
@@ -118,7 +122,7 @@ def _chunk_events(
 def _chunk_stream(
     head: bytes, reply: Reply, ending: list, before_end: Callable[[], None]
 ) -> Iterator[tuple[int, bytes]]:
-    open_tail = b'},"finish_reason":null}],"usage":null}\n\n'
+    open_tail = b'}}],"usage":null}\n\n'
     for token in reply.reasoning:
         yield TOKEN, head + b'"content":"","reasoning_content":' + dumps(token) + open_tail
     last = len(reply.content) - 1

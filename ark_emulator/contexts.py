@@ -112,12 +112,12 @@ def create_context(call: Call) -> None:
             "mode": mode,
             "ttl": ttl,
             "truncation_strategy": strategy,
+            # As recorded (ark-api.md §5.1): no completion_tokens_details here.
             "usage": {
                 "prompt_tokens": tokens,
                 "completion_tokens": 0,
                 "total_tokens": tokens,
                 "prompt_tokens_details": {"cached_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0},
             },
         },
     )

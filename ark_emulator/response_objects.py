@@ -1,4 +1,8 @@
-"""Response objects and the Responses API event stream (ark-api.md §6; SDK types/responses/)."""
+"""Response objects and the Responses API event stream (ark-api.md §6; SDK types/responses/).
+
+Shapes follow the recorded real response in ark-api.md §6: optional keys that would be null
+are left out, as there, and output text parts carry no `annotations`.
+"""
 
 from __future__ import annotations
 
@@ -59,27 +63,28 @@ def response_usage(input_tokens: int, cached_tokens: int, reply: Reply) -> dict:
 
 def response_object(turn: Turn, final: bool = True) -> dict:
     """The `response` object: finished (with output and usage) or just started."""
-    status = turn.status if final else "in_progress"
     reason = _INCOMPLETE_REASONS.get(turn.reply.finish_reason) if final else None
+    optional = {
+        "usage": turn.usage if final else None,
+        "incomplete_details": {"reason": reason} if reason else None,
+        "previous_response_id": turn.previous_response_id,
+        "thinking": turn.thinking,
+        "instructions": turn.instructions,
+    }
     return {
         "id": turn.id,
         "object": "response",
         "created_at": turn.created_at,
         "model": turn.model,
-        "status": status,
+        "status": turn.status if final else "in_progress",
         "output": output_items(turn) if final else [],
-        "tools": [],
-        "usage": turn.usage if final else None,
-        "error": None,
-        "incomplete_details": {"reason": reason} if reason else None,
-        "previous_response_id": turn.previous_response_id,
+        "tools": [],  # required by the SDK's type, though the recorded example has none
         "caching": turn.caching,
         "store": turn.store,
         "expire_at": turn.expire_at,
-        "thinking": turn.thinking,
-        "instructions": turn.instructions,
         "max_output_tokens": turn.max_output_tokens,
         "service_tier": "default",
+        **{key: value for key, value in optional.items() if value is not None},
     }
 
 
@@ -193,7 +198,7 @@ def _message_item(turn: Turn, done: bool = False) -> dict:
 
 
 def _text_part(text: str) -> dict:
-    return {"type": "output_text", "text": text, "annotations": []}
+    return {"type": "output_text", "text": text}
 
 
 def _fields(fields: dict) -> bytes:

@@ -15,6 +15,8 @@ from .response_objects import Turn, response_events, response_object, response_u
 
 DEFAULT_EXPIRY = 259200  # 3 days after created_at
 MAX_EXPIRY = 604800  # 7 days
+# What real Ark reports when the request sets no max_output_tokens (ark-api.md §6 example).
+DEFAULT_MAX_OUTPUT_TOKENS = 32768
 
 
 class ResponseStore:
@@ -113,7 +115,7 @@ def _plan_turn(call, history, new_input, previous, caching, stored: bool) -> Tur
     instructions = call.get("instructions")
     system = [{"role": "system", "content": instructions}] if instructions else []
     seen = system + history + new_input
-    max_output = call.positive_int("max_output_tokens")
+    max_output = call.positive_int("max_output_tokens") or DEFAULT_MAX_OUTPUT_TOKENS
     reply = call.plan_reply(last_user_text(history + new_input), ReplyLimits(total=max_output))
     # The chain's history is a cache hit only if the previous turn wrote it to the cache.
     cached = count_message_tokens(history) if previous and previous.caching else 0

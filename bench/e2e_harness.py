@@ -1,30 +1,26 @@
-"""Reusable pieces for browser benchmarks: Streamlit servers, headless chromium, seeding.
+"""Reusable pieces for browser benchmarks: Streamlit servers and headless chromium.
 
     with launched_browser() as browser, running(start_streamlit(APP, env, logs)) as app:
         page = browser.new_page(); page.goto(app.url); wait_for_app_run(page)
 
 Servers write stdout/stderr to a file (a PIPE nobody reads can fill up and stall them)
-and are killed on exit, on exceptions and on Ctrl-C. Used by `e2e_perf.py`; a soak
-benchmark can reuse them.
+and are killed on exit, on exceptions and on Ctrl-C. Used by `e2e_perf.py` and the soak
+benchmark; seeded databases are in `e2e_databases.py`.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
-import random
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +29,6 @@ if str(ROOT) not in sys.path:
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
-from chat_core.store import Store  # noqa: E402
-
-OWNER = "local"  # the app's owner when no login is configured
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -45,12 +38,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-_WORD_TEXT = (
-    "python sqlite stream token model reply cache context session search index query "
-    "weather travel recipe budget deploy cluster latency vector matrix garden music "
-    "今天 天气 北京 上海 模型 缓存 会话 搜索"
-)
-WORDS = _WORD_TEXT.split()
 _LIVE: set[subprocess.Popen] = set()
 
 
@@ -215,103 +202,3 @@ def open_chat(browser: Browser, url: str, timeout: int = 60_000) -> Page:
 def page_exceptions(page: Page) -> list[str]:
     """Texts of the `st.exception` boxes in the page (uncaught errors)."""
     return page.get_by_test_id("stException").all_inner_texts()
-
-
-# --- seeding -------------------------------------------------------------------------------
-
-
-@dataclass
-class SeededChat:
-    """A long chat seeded through the store, and the same history for the peer."""
-
-    session_id: str
-    history: list[dict]  # [{"role", "content"}], oldest first
-    last_text: str  # a word only the newest message contains
-
-
-@dataclass
-class SeededDb:
-    path: Path
-    chats: dict[int, SeededChat] = field(default_factory=dict)  # by message count
-
-
-def seed_database(path: Path, small_sessions: int, long_chats: tuple[int, ...]) -> SeededDb:
-    """`small_sessions` used two-message sessions (bulk, old), then one long chat per size
-    in `long_chats` through `start_turn`/`begin_reply`/`save_reply`, so the long chats are
-    the newest and show at the top of the sidebar."""
-    rng = random.Random(7)
-    seeded = SeededDb(path)
-    with Store(path) as store:
-        _bulk_small_sessions(store, small_sessions, rng)
-        for size in long_chats:
-            seeded.chats[size] = _seed_long_chat(store, size, rng)
-    return seeded
-
-
-def write_histories(seeded: SeededDb, folder: Path) -> None:
-    """`h<size>.json` per long chat, for the peer's `?history=h<size>`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for size, chat in seeded.chats.items():
-        (folder / f"h{size}.json").write_text(json.dumps(chat.history, ensure_ascii=False))
-
-
-def copy_database(source: Path, target: Path) -> Path:
-    """A consistent copy (WAL included) through SQLite's backup API."""
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return target
-
-
-def reset_chat(db_path: Path, session_id: str, keep: int) -> None:
-    """Delete everything after the first `keep` messages (undo a measured turn)."""
-    with Store(db_path) as store:
-        session = store.get_session(OWNER, session_id)
-        messages = store.get_messages(session)
-        if len(messages) > keep:
-            store.truncate_from(session, messages[keep].id)
-
-
-def sentence(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
-
-
-def _bulk_small_sessions(store: Store, count: int, rng: random.Random) -> None:
-    # Store calls one by one would take minutes; bench_store.py loads the same way.
-    sessions, messages = [], []
-    for i in range(count):
-        sid, stamp = uuid.uuid4().hex, f"2025-01-01T00:00:00.{i:06d}+00:00"
-        sessions.append((sid, OWNER, f"chat {i} {rng.choice(WORDS)}", 1, stamp, stamp, stamp))
-        messages.append((sid, "user", sentence(rng, 12), "complete", stamp))
-        messages.append((sid, "assistant", sentence(rng, 40), "complete", stamp))
-    conn = store.db.conn
-    conn.execute("BEGIN")  # one transaction, as bench_store.py does
-    conn.executemany(
-        "INSERT INTO chat_session (id, owner, title, is_used, created_at, updated_at, "
-        "used_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        sessions,
-    )
-    conn.executemany(
-        "INSERT INTO chat_message (session_id, role, content, status, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        messages,
-    )
-    conn.execute("COMMIT")
-
-
-def _seed_long_chat(store: Store, size: int, rng: random.Random) -> SeededChat:
-    session, _ = store.new_session(OWNER)
-    history, last_text = [], f"lastof{size}x{session.id[:6]}"
-    for turn in range(size // 2):
-        question = f"Question {turn}: {sentence(rng, 16)}"
-        answer = f"Answer {turn}: {sentence(rng, 60)}"
-        if turn == size // 2 - 1:
-            answer += f" {last_text}"
-        store.start_turn(session, question)
-        reply = store.begin_reply(session, "ep-bench-model")
-        store.save_reply(session, reply.id, content=answer, status="complete")
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-    return SeededChat(session.id, history, last_text)

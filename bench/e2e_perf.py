@@ -1,6 +1,7 @@
 """Browser benchmark: time to first token, long answers, opening a long chat, cold start.
 
     python bench/e2e_perf.py [--runs 5] [--only ttft|long|open|cold] [--no-app] [-v]
+        [--backend sqlite|postgres|both]
 
 The app (`streamlit_app.py`), a naive peer (`bench/peer_app.py`, Streamlit's chat
 tutorial) and the bare SDK (the floor) all talk to one in-process Ark emulator with a
@@ -13,6 +14,14 @@ one untimed warm-up run (the first `st.write_stream` in a process costs ~0.8 s),
 medians in ms, the notes split each time at the model request, `-v` prints every sample.
 Times on a busy machine are inflated: the load average is printed before and after.
 
+`--backend` is where the app keeps its chats: a SQLite file (the default), or a database
+on a throwaway PostgreSQL server started with durable settings (fsync on, on disk, as
+`bench_store.py --db postgres`). Each app server gets its own copy of the seeded
+database (`CREATE DATABASE ... TEMPLATE seeded` on PostgreSQL). `both` runs an app on
+each backend in the same runs (their turns alternate with the floor's and the peer's, so
+load on the machine hits both alike), prints the table once per backend, and then the
+PostgreSQL/SQLite ratio per scenario; the target is TTFT within 1.2x of SQLite.
+
 Exit status: 1 if a page showed an exception, a server logged a traceback or a scenario
 failed; 2 if the app is missing (use `--no-app` for floor and peer only). Missed targets
 are reported, not fatal: the test suite never asserts timings.
@@ -21,17 +30,20 @@ are reported, not fatal: the test suite never asserts timings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
 import signal
 import sys
 import tempfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
-from e2e_harness import ROOT, launched_browser, seed_database, write_histories
-from e2e_report import Row, print_table
+from e2e_databases import BACKENDS, Databases, open_databases, write_histories
+from e2e_harness import ROOT, launched_browser
+from e2e_report import Row, print_backend_table, print_notes, print_table
 from e2e_scenarios import SCENARIOS, Bench
 
 from ark_emulator import ArkEmulator
@@ -52,17 +64,19 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     emulator = ArkEmulator(api_key="test-key", ttft=EMULATOR_TTFT, token_delay=0.0).start()
     try:
-        with launched_browser() as browser:
-            print_header(args, browser.version)
-            bench = Bench(args.runs, None if args.no_app else args.app, work, emulator, browser)
-            bench.seeded = seed(work)
+        with contextlib.ExitStack() as stack:
+            databases = [open_databases(backend, work, stack) for backend in args.backends]
+            browser = stack.enter_context(launched_browser())
+            print_header(args, browser.version, databases)
+            app = None if args.no_app else args.app
+            bench = Bench(args.runs, app, work, emulator, browser, databases)
+            seed(bench)
             rows = run_scenarios(bench, args.only)
     finally:
         emulator.stop()
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-    print_table(rows, args.verbose)
-    print("load average after: " + load_average())
+    print_results(rows, args)
     for problem in bench.problems:
         print(f"\nPROBLEM: {problem}")
     return 1 if bench.problems else 0
@@ -76,13 +90,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-app", action="store_true", help="measure floor and peer only")
     parser.add_argument("--workdir", help="keep databases and server logs here")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every sample")
+    parser.add_argument(
+        "--backend",
+        choices=[*BACKENDS, "both"],
+        default="sqlite",
+        help="where the app keeps its chats (sqlite); both: one app on each, compared",
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    args.backends = list(BACKENDS) if args.backend == "both" else [args.backend]
     return args
 
 
-def print_header(args: argparse.Namespace, chromium: str) -> None:
+def print_header(args: argparse.Namespace, chromium: str, databases: list[Databases]) -> None:
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     print(
         f"machine: {os.cpu_count()} cpus ({platform.machine()}), "
@@ -91,9 +112,11 @@ def print_header(args: argparse.Namespace, chromium: str) -> None:
     )
     print(
         f"emulator: ttft {EMULATOR_TTFT * 1000:.0f} ms, no token delay; runs: 1 warm-up + "
-        f"{args.runs} measured; app: {'(none)' if args.no_app else args.app}",
-        flush=True,
+        f"{args.runs} measured; app: {'(none)' if args.no_app else args.app}"
     )
+    for each in databases:
+        print(f"database: {each.describe()}")
+    sys.stdout.flush()
 
 
 def load_average() -> str:
@@ -101,10 +124,25 @@ def load_average() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def seed(work: Path):
-    seeded = seed_database(work / "seeded.db", SMALL_SESSIONS, LONG_CHATS)
-    write_histories(seeded, work / "histories")
-    return seeded
+def seed(bench: Bench) -> None:
+    """The same chats on every backend; the peer's histories from the first."""
+    for databases in bench.databases:
+        started = time.perf_counter()
+        bench.seeded[databases.backend] = databases.seed(SMALL_SESSIONS, LONG_CHATS)
+        took = time.perf_counter() - started
+        print(f"seeded {databases.backend} in {took:.1f} s", flush=True)
+    write_histories(next(iter(bench.seeded.values())), bench.work / "histories")
+
+
+def print_results(rows: list[Row], args: argparse.Namespace) -> None:
+    # Without an app, floor and peer are the same whatever the backend: one table.
+    backends = args.backends[:1] if args.no_app else args.backends
+    for backend in backends:
+        print_table(rows, backend)
+    if len(backends) > 1:
+        print_backend_table(rows)
+    print_notes(rows, args.verbose)
+    print("load average after: " + load_average())
 
 
 def run_scenarios(bench: Bench, only: str | None) -> list[Row]:

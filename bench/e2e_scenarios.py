@@ -4,7 +4,8 @@ Prompts are unique per run ("Echo: z<hex>" comes back only for that run; "#token
 z<hex>" yields "w1 ... w2000"), so text from earlier runs never matches. Chat runs open
 a fresh page (a fresh Streamlit session) each time; the app's long chats are cut back to
 their seeded length after each run, and the peer reloads its injected history, so every
-run starts from the same chat.
+run starts from the same chat. With two backends, one app server runs on each, on its
+own copy of the seeded database, and their runs alternate with the floor's and peer's.
 """
 
 from __future__ import annotations
@@ -16,15 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2e_databases import Databases, SeededChat, SeededDb, reset_chat
 from e2e_harness import (
     ROOT,
-    SeededChat,
-    SeededDb,
     Server,
-    copy_database,
     open_chat,
     page_exceptions,
-    reset_chat,
     running,
     server_env,
     start_streamlit,
@@ -40,11 +38,12 @@ from e2e_probe import (
     result,
     watch_requests,
 )
-from e2e_report import Row, make_row, rendered_note, request_note
+from e2e_report import Row, app_key, make_row, rendered_note, request_note
 from playwright.sync_api import Browser, Page
 from volcenginesdkarkruntime import Ark
 
 from ark_emulator import ArkEmulator
+from chat_core.store import Store, connect
 
 PEER = ROOT / "bench" / "peer_app.py"
 MODEL = "ep-bench-model"
@@ -65,15 +64,30 @@ class Bench:
     work: Path
     emulator: ArkEmulator
     browser: Browser
-    seeded: SeededDb | None = None
+    databases: list[Databases]  # one per backend the app runs on
+    seeded: dict[str, SeededDb] = field(default_factory=dict)  # by backend
     problems: list[str] = field(default_factory=list)
     arrivals: dict[str, float] = field(default_factory=dict)  # prompt -> time.time()
 
     def __post_init__(self) -> None:
         watch_requests(self.emulator, self.arrivals)
 
-    def env(self, db: Path) -> dict[str, str]:
-        # Thinking off: the floor and the peer do not ask for reasoning either.
+    def chat(self, backend: str, size: int) -> SeededChat | None:
+        """The seeded chat of `size` messages on `backend` (None for 0: a new chat)."""
+        return self.seeded[backend].chats.get(size)
+
+    def chat_sizes(self) -> list[int]:
+        return list(next(iter(self.seeded.values())).chats)
+
+    def history(self, size: int) -> list[dict]:
+        """The peer's and floor's copy of a seeded chat (the same text on every backend)."""
+        chat = next(iter(self.seeded.values())).chats.get(size)
+        return chat.history if chat else []
+
+    def env(self, db: str | None = None) -> dict[str, str]:
+        # Thinking off: the floor and the peer do not ask for reasoning either. The peer
+        # keeps history in its session and gets no database.
+        extra = {"CHAT_DB": db} if db else {}
         return server_env(
             {
                 "ARK_API_KEY": self.emulator.api_key,
@@ -81,8 +95,8 @@ class Bench:
                 "ARK_MODEL": MODEL,
                 "ARK_CACHE": "off",
                 "ARK_THINKING": "disabled",
-                "CHAT_DB": str(db),
                 "PEER_HISTORY_DIR": str(self.work / "histories"),
+                **extra,
             }
         )
 
@@ -96,31 +110,40 @@ class Bench:
             self.problems.append(f"{server.name}: the server log has a traceback:\n{excerpt}")
 
 
+@dataclass
+class App:
+    """The app on one backend for one scenario, and the benchmark's own store on the
+    same database copy (to undo measured turns)."""
+
+    backend: str
+    server: Server
+    store: Store
+
+
 # --- scenarios -----------------------------------------------------------------------------
 
 
 def ttft(bench: Bench) -> list[Row]:
     """Enter to the first reply token, in an empty chat and in the seeded long chats."""
     rows = []
-    with chat_servers(bench, "ttft") as (peer, app, db):
+    with chat_servers(bench, "ttft") as (peer, apps):
         client = floor_client(bench)
-        for size in (0, *bench.seeded.chats):
-            chat = bench.seeded.chats.get(size)
+        for size in (0, *bench.chat_sizes()):
+            history, query = bench.history(size), f"/?history=h{size}" if size else ""
             targets = {
-                "floor": lambda h=(chat.history if chat else []): floor_turn(
-                    client, h, echo_prompt
-                ),
-                "peer": lambda q=(f"/?history=h{size}" if chat else ""): browser_turn(
-                    bench, peer, peer.url + q, echo_prompt
-                ),
+                "floor": lambda h=history: floor_turn(client, h, echo_prompt),
+                "peer": lambda q=query: browser_turn(bench, peer, peer.url + q, echo_prompt),
             }
-            if app:
-                targets["app"] = app_turn(bench, app, db, chat, echo_prompt)
+            for backend, app in apps.items():
+                targets[app_key(backend)] = app_turn(
+                    bench, app, bench.chat(backend, size), echo_prompt
+                )
             samples = measure(bench, targets)
             check, target = TTFT_TARGETS.get(size, (None, ""))
             row = make_row(f"TTFT, {size:,} msgs", samples, "first_ms", target, check)
+            row.ttft = True
             row.notes.append(request_note(samples))
-            if chat:
+            if size:
                 row.notes.append("messages shown before Enter: " + rendered_note(samples))
             rows.append(row)
     return rows
@@ -128,14 +151,14 @@ def ttft(bench: Bench) -> list[Row]:
 
 def long_answer(bench: Bench) -> list[Row]:
     """A 2,000-token reply as fast as the emulator sends it, in an empty chat."""
-    with chat_servers(bench, "long") as (peer, app, db):
+    with chat_servers(bench, "long") as (peer, apps):
         client = floor_client(bench)
         targets = {
             "floor": lambda: floor_turn(client, [], long_prompt),
             "peer": lambda: browser_turn(bench, peer, peer.url, long_prompt),
         }
-        if app:
-            targets["app"] = app_turn(bench, app, db, None, long_prompt)
+        for backend, app in apps.items():
+            targets[app_key(backend)] = app_turn(bench, app, None, long_prompt)
         samples = measure(bench, targets)
     last = make_row(
         f"Long answer {LONG_TOKENS:,} tok, last token",
@@ -145,6 +168,7 @@ def long_answer(bench: Bench) -> list[Row]:
         lambda f, p, a: a <= 0.5 * p and a <= f + 300,
     )
     first = make_row(f"Long answer {LONG_TOKENS:,} tok, first token", samples, "first_ms")
+    first.ttft = True
     first.notes.append(request_note(samples))
     return [last, first]
 
@@ -154,9 +178,12 @@ def open_long_chat(bench: Bench) -> list[Row]:
     name = "Open 1,000-msg chat"
     if not bench.app:
         return [Row(name, notes=["skipped: no app (the peer has no sidebar)"])]
-    chat = bench.seeded.chats[1000]
-    with chat_servers(bench, "open", with_peer=False) as (_, app, _db):
-        samples = measure(bench, {"app": lambda: open_turn(bench, app, chat)})
+    with chat_servers(bench, "open", with_peer=False) as (_, apps):
+        targets = {
+            app_key(backend): lambda a=app: open_turn(bench, a.server, bench.chat(a.backend, 1000))
+            for backend, app in apps.items()
+        }
+        samples = measure(bench, targets)
     row = make_row(name, samples, "last_ms", "<= 1000", lambda f, p, a: a <= 1000)
     row.notes.append("messages shown after opening: " + rendered_note(samples))
     return [row]
@@ -164,10 +191,13 @@ def open_long_chat(bench: Bench) -> list[Row]:
 
 def cold_start(bench: Bench) -> list[Row]:
     """`streamlit run` to /_stcore/health, and to the chat input visible in a new page."""
-    db = copy_database(bench.seeded.path, bench.work / "cold.db")
-    targets = {"peer": lambda: cold_turn(bench, PEER, db, "peer-cold")}
+    targets = {"peer": lambda: cold_turn(bench, PEER, None, "peer-cold")}
     if bench.app:
-        targets["app"] = lambda: cold_turn(bench, bench.app, db, "app-cold")
+        for databases in bench.databases:
+            db, name = databases.copy("cold"), f"app-{databases.backend}-cold"
+            targets[app_key(databases.backend)] = lambda d=db, n=name: cold_turn(
+                bench, bench.app, d, n
+            )
     samples = measure(bench, targets)
     return [
         make_row("Cold start, health ok", samples, "first_ms"),
@@ -233,16 +263,16 @@ def browser_turn(bench: Bench, server: Server, url: str, make_prompt) -> Timing:
         page.close()
 
 
-def app_turn(bench: Bench, app: Server, db: Path, chat: SeededChat | None, make_prompt):
+def app_turn(bench: Bench, app: App, chat: SeededChat | None, make_prompt):
     """A browser turn in `chat` (or in a fresh session), then undo it in the database."""
-    url = f"{app.url}/?session={chat.session_id}" if chat else app.url
+    url = f"{app.server.url}/?session={chat.session_id}" if chat else app.server.url
 
     def turn() -> Timing:
         try:
-            return browser_turn(bench, app, url, make_prompt)
+            return browser_turn(bench, app.server, url, make_prompt)
         finally:
             if chat:
-                reset_chat(db, chat.session_id, len(chat.history))
+                reset_chat(app.store, chat.session_id, len(chat.history))
 
     return turn
 
@@ -262,7 +292,7 @@ def open_turn(bench: Bench, app: Server, chat: SeededChat) -> Timing:
         page.close()
 
 
-def cold_turn(bench: Bench, script: Path, db: Path, name: str) -> Timing:
+def cold_turn(bench: Bench, script: Path, db: str | None, name: str) -> Timing:
     """first_ms: Popen to health ok; last_ms: Popen to the chat input visible."""
     server = start_streamlit(script, bench.env(db), bench.work, name)
     try:
@@ -288,19 +318,28 @@ def cold_turn(bench: Bench, script: Path, db: Path, name: str) -> Timing:
 @contextlib.contextmanager
 def chat_servers(
     bench: Bench, scenario: str, with_peer: bool = True
-) -> Iterator[tuple[Server | None, Server | None, Path]]:
-    """Peer and app on a fresh copy of the seeded database, for one scenario."""
-    db = copy_database(bench.seeded.path, bench.work / f"{scenario}.db")
-    env = bench.env(db)
-    peer = start_streamlit(PEER, env, bench.work, f"peer-{scenario}") if with_peer else None
-    app = start_streamlit(bench.app, env, bench.work, f"app-{scenario}") if bench.app else None
-    servers = [server for server in (peer, app) if server]
-    try:
-        with running(*servers):
-            yield peer, app, db
-    finally:
-        for server in servers:
-            bench.check_log(server)
+) -> Iterator[tuple[Server | None, dict[str, App]]]:
+    """The peer and one app per backend (each on a fresh copy of the seeded database),
+    for one scenario."""
+    with contextlib.ExitStack() as stores:  # closed after the servers have stopped
+        peer = None
+        if with_peer:
+            peer = start_streamlit(PEER, bench.env(), bench.work, f"peer-{scenario}")
+        apps = {}
+        if bench.app:
+            for databases in bench.databases:
+                db = databases.copy(scenario)
+                store = stores.enter_context(connect(db, busy_timeout=30))
+                name = f"app-{databases.backend}-{scenario}"
+                server = start_streamlit(bench.app, bench.env(db), bench.work, name)
+                apps[databases.backend] = App(databases.backend, server, store)
+        servers = [server for server in (peer, *(app.server for app in apps.values())) if server]
+        try:
+            with running(*servers):
+                yield peer, apps
+        finally:
+            for server in servers:
+                bench.check_log(server)
 
 
 def measure(bench: Bench, targets: dict[str, Callable[[], Timing]]) -> dict[str, list[Timing]]:

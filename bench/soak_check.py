@@ -26,7 +26,7 @@ from pathlib import Path
 
 from soak_log import SoakLog, expected_reply
 
-from chat_core.store import Store
+from chat_core.store import connect
 
 FINAL_STATUSES = ("complete", "interrupted", "error")
 
@@ -35,7 +35,7 @@ FINAL_STATUSES = ("complete", "interrupted", "error")
 class Rows:
     """What the database holds after the run."""
 
-    sessions: dict[str, tuple[str, int, str | None]]  # id -> (owner, is_used, title)
+    sessions: dict[str, tuple[str, bool, str | None]]  # id -> (owner, is_used, title)
     messages: dict[str, list[tuple[int, str, str, str]]]  # session -> [(id, role, content, status)]
 
     def user_rows(self) -> dict[str, list[tuple[str, int]]]:
@@ -61,38 +61,37 @@ class Result:
             self.failures.append(f"{what}: {len(items)}{more}\n    " + "\n    ".join(items[:shown]))
 
 
-def load_rows(db_path: Path) -> Rows:
-    with Store(db_path) as store:
-        sessions = {
-            sid: (owner, used, title)
-            for sid, owner, used, title in store.db.execute(
-                "SELECT id, owner, is_used, title FROM chat_session"
-            ).fetchall()
-        }
-        messages = defaultdict(list)
-        for message_id, sid, role, content, status in store.db.execute(
+def load_rows(db: str | Path) -> Rows:
+    """Every session and message, read in one go (SQL both backends accept)."""
+    with connect(db) as store, store.backend.reading() as tx:
+        session_rows = tx.query("SELECT id, owner, is_used, title FROM chat_session")
+        message_rows = tx.query(
             "SELECT id, session_id, role, content, status FROM chat_message ORDER BY id"
-        ):
-            messages[sid].append((message_id, role, content, status))
+        )
+    sessions = {r["id"]: (r["owner"], r["is_used"], r["title"]) for r in session_rows}
+    messages = defaultdict(list)
+    for r in message_rows:
+        messages[r["session_id"]].append((r["id"], r["role"], r["content"], r["status"]))
     return Rows(sessions, dict(messages))
 
 
-def wait_replies_settled(db_path: Path, timeout: float) -> int:
+def wait_replies_settled(db: str | Path, timeout: float) -> int:
     """Poll until no reply is `streaming` (closed tabs finish in the background);
     how many still are at the timeout."""
     deadline = time.monotonic() + timeout
-    while True:
-        with Store(db_path) as store:
-            left = store.db.execute(
-                "SELECT count(*) FROM chat_message WHERE status = 'streaming'"
-            ).fetchone()[0]
-        if left == 0 or time.monotonic() > deadline:
-            return left
-        time.sleep(0.5)
+    with connect(db) as store:
+        while True:
+            with store.backend.reading() as tx:
+                left = tx.query(
+                    "SELECT count(*) AS n FROM chat_message WHERE status = 'streaming'"
+                )[0]["n"]
+            if left == 0 or time.monotonic() > deadline:
+                return left
+            time.sleep(0.5)
 
 
-def check_run(db_path: Path, log: SoakLog) -> Result:
-    rows, result = load_rows(db_path), Result()
+def check_run(db: str | Path, log: SoakLog) -> Result:
+    rows, result = load_rows(db), Result()
     _check_sent(rows, log, result)
     _check_replies(rows, log, result)
     _check_sessions(rows, log, result)

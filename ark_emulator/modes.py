@@ -18,6 +18,8 @@ from .responses_api import create_response, delete_response, get_response
 
 @dataclass(frozen=True)
 class Route:
+    """A method and path pattern, and the function that answers them."""
+
     method: str
     pattern: re.Pattern
     action: Callable[..., None]
@@ -27,6 +29,8 @@ class Route:
 
 @dataclass(frozen=True)
 class Mode:
+    """One kind of server: its routes, how it reads bodies and how it words errors."""
+
     prefix: str  # the API prefix of `ArkEmulator.base_url`
     prefix_required: bool  # False: routes answer with or without the prefix
     routes: tuple[Route, ...]

@@ -1,4 +1,4 @@
-"""The stored state tests can inspect: contexts and responses."""
+"""Stored contexts and responses. Tests see copies (`ArkEmulator.contexts`, `.responses`)."""
 
 from __future__ import annotations
 

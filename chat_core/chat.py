@@ -79,7 +79,6 @@ class Reply:
         self.status = "streaming"
         self.error: ChatError | None = None
         self.message: Message | None = None
-        self.lang = "en"  # the language the stored error text is written in
         self.saved = False  # True once the final state is in the store
         self._events: Iterator | None = None
 
@@ -130,7 +129,7 @@ class Reply:
             raise
         except Exception as exc:  # a bug: keep the text, then let it surface
             self.status = "error"
-            self.error = ChatError(f"Unexpected failure: {type(exc).__name__}.")
+            self.error = ChatError("unexpected_failure", kind=type(exc).__name__)
             raise
         finally:
             self._finish(started)
@@ -147,9 +146,7 @@ class Reply:
 
     def _outcome(self) -> tuple[str, ChatError | None]:
         if self.finish == "content_filter":
-            return "error", ContentFilterError(
-                "The reply was stopped by content moderation.", "回复因内容审核而被中止。"
-            )
+            return "error", ContentFilterError("reply_filtered")
         return "complete", None
 
     def _save(self, status: str, started: float) -> None:
@@ -170,7 +167,9 @@ class Reply:
             model=self.usage.model if self.usage and self.usage.model else None,
             usage=usage,
             latency_ms=round((time.monotonic() - started) * 1000),
-            error=self.error.message(self.lang) if self.error else None,
+            # The error's code and parameters, rendered in the reader's language later.
+            error_code=self.error.code if self.error else None,
+            error_params=self.error.as_dict()["params"] if self.error else None,
         )
 
     def _finish(self, started: float) -> None:
@@ -212,7 +211,7 @@ def reply_to_last(store: Store, settings: Settings, session: Session, client) ->
     session = store.get_session(session.owner, session.id)
     messages = recent_messages(store, session, settings.history_tokens)
     if not messages or messages[-1].role != "user":
-        raise InvalidInputError("There is no message to answer.", "没有需要回复的消息。")
+        raise InvalidInputError("nothing_to_answer")
     return Reply(store, session, client, build_request(settings, session, messages))
 
 
@@ -249,7 +248,7 @@ def edit_last(store: Store, settings: Settings, session: Session, client, text: 
         (m for m in reversed(store.get_messages(session, limit=2)) if m.role == "user"), None
     )
     if last_user is None:
-        raise InvalidInputError("There is no message to edit.", "没有可编辑的消息。")
+        raise InvalidInputError("nothing_to_edit")
     store.truncate_from(session, last_user.id)
     return send(store, settings, session, client, text)
 

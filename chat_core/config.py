@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from locales import languages
+
 from .errors import ConfigError
 
 DEFAULT_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
@@ -20,7 +22,7 @@ APP_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = APP_DIR / "data" / "chat.db"
 CACHE_MODES = ("off", "context", "responses")
 THINKING_MODES = ("enabled", "disabled", "auto")
-LANGUAGES = ("auto", "en", "zh")
+LANGUAGES = ("auto", *languages())  # "auto", then every catalogue in locales/
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # The Context API documents a TTL range of one hour to seven days.
 CONTEXT_TTL_RANGE = (3600, 604800)
@@ -153,18 +155,12 @@ class _Source:
             return True
         if value in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(
-            f"{name} must be true or false, not {value!r}.",
-            f"{name} 必须是 true 或 false，而不是 {value!r}。",
-        )
+        raise ConfigError("setting_not_flag", name=name, value=value)
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.text(name).lower() or default
         if value not in allowed:
-            raise ConfigError(
-                f"{name} must be one of {', '.join(allowed)}, not {value!r}.",
-                f"{name} 必须是 {'、'.join(allowed)} 之一，而不是 {value!r}。",
-            )
+            raise ConfigError("setting_not_choice", name=name, value=value, allowed=list(allowed))
         return value
 
     def number(self, name, default, *, minimum=None, maximum=None):
@@ -174,9 +170,7 @@ class _Source:
         try:
             value = float(raw)
         except ValueError:
-            raise ConfigError(
-                f"{name} must be a number, not {raw!r}.", f"{name} 必须是数字，而不是 {raw!r}。"
-            ) from None
+            raise ConfigError("setting_not_number", name=name, value=raw) from None
         return _in_range(name, value, minimum, maximum)
 
     def integer(self, name, default, *, minimum=None, maximum=None):
@@ -186,10 +180,7 @@ class _Source:
         try:
             value = int(raw)
         except ValueError:
-            raise ConfigError(
-                f"{name} must be a whole number, not {raw!r}.",
-                f"{name} 必须是整数，而不是 {raw!r}。",
-            ) from None
+            raise ConfigError("setting_not_integer", name=name, value=raw) from None
         return _in_range(name, value, minimum, maximum)
 
 
@@ -197,9 +188,5 @@ def _in_range(name, value, minimum, maximum):
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         low = "-inf" if minimum is None else minimum
         high = "inf" if maximum is None else maximum
-        bounds = f"[{low}, {high}]"
-        raise ConfigError(
-            f"{name} must be within {bounds}, not {value}.",
-            f"{name} 必须在 {bounds} 范围内，而不是 {value}。",
-        )
+        raise ConfigError("setting_out_of_range", name=name, value=value, low=low, high=high)
     return value

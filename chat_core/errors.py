@@ -1,39 +1,64 @@
-"""Errors whose messages are safe to show a user, in English and Chinese.
+"""Errors that carry what went wrong as a stable code and parameters, never a sentence.
 
-The UI catches `ChatError` and shows `err.message(lang)`. Anything else that escapes
-is a bug. Messages never contain an API key.
+`ChatError("message_too_long", length=n, limit=m)`: the code is snake_case and the
+parameters are JSON-serialisable, so a failed reply can be stored as both and shown in
+whatever language the reader picks later. The texts live in the `locales` catalogues;
+the UI catches `ChatError` and renders it with `locales.describe(lang, err)`. Anything
+else that escapes is a bug. No error ever holds an API key.
+
+Raise a new instance each time: a raise appends to the instance's traceback, which
+keeps every frame's locals alive.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+_CODE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+
+
+def is_error_code(value: object) -> bool:
+    """Whether `value` has the shape of an error code (snake_case text)."""
+    return isinstance(value, str) and bool(_CODE.match(value))
+
 
 class ChatError(Exception):
-    """Base error: its message is safe to show a user."""
+    """Base error: a `code` and `params` the UI renders in the reader's language."""
 
     def __init__(
         self,
-        en: str,
-        zh: str | None = None,
+        code: str,
+        /,
         *,
         request_id: str | None = None,
         partial: str = "",
         partial_reasoning: str = "",
+        **params: Any,
     ) -> None:
-        self.en = en
-        self.zh = zh or en
+        if not is_error_code(code):
+            raise ValueError(f"an error code is snake_case text, not {code!r}")
+        super().__init__(code)
+        self.code = code
+        self.params = params
         self.request_id = request_id or None
         # Text that had streamed before the failure, so the caller can keep it.
         self.partial = partial
         self.partial_reasoning = partial_reasoning
-        super().__init__(self.message("en"))
 
-    def message(self, lang: str = "en") -> str:
-        """The message in `lang` ("en" or "zh"), with the request id when there is one."""
-        text = self.zh if lang == "zh" else self.en
+    def __str__(self) -> str:
+        """The code and parameters, for logs (untranslated)."""
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.params.items())
+        text = f"{self.code}({shown})" if shown else self.code
+        return f"{text} [request id {self.request_id}]" if self.request_id else text
+
+    def as_dict(self) -> dict[str, Any]:
+        """`{"code": ..., "params": ...}` as stored with a failed reply; the request id,
+        when there is one, is a parameter."""
+        params = dict(self.params)
         if self.request_id:
-            label = "请求 ID" if lang == "zh" else "request id"
-            text = f"{text} ({label}: {self.request_id})"
-        return text
+            params["request_id"] = self.request_id
+        return {"code": self.code, "params": params}
 
 
 class ConfigError(ChatError):

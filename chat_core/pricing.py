@@ -135,9 +135,9 @@ def _read_document(path: Path) -> dict[str, Any]:
             Path(path).read_text(encoding="utf-8"), parse_float=Decimal, parse_int=Decimal
         )
     except (OSError, ValueError) as exc:
-        raise _bad_file(path, str(exc)) from exc
+        raise ConfigError("prices_file_unreadable", path=str(path), reason=str(exc)) from exc
     if not isinstance(document, dict) or not isinstance(document.get("models"), dict):
-        raise _bad_file(path, 'expected an object with a "models" object')
+        raise ConfigError("prices_file_shape", path=str(path))
     return document
 
 
@@ -152,12 +152,5 @@ def _parse_models(document: dict[str, Any], path: Path) -> dict[str, Price]:
                 output=Decimal(entry["output"]),
             )
         except (AttributeError, KeyError, TypeError, ArithmeticError) as exc:
-            raise _bad_file(path, f"bad price entry for {model!r}") from exc
+            raise ConfigError("prices_entry_invalid", path=str(path), model=model) from exc
     return prices
-
-
-def _bad_file(path: Path, reason: str) -> ConfigError:
-    return ConfigError(
-        f"The price file {path} cannot be used ({reason}). Fix it or unset ARK_PRICES.",
-        f"价格文件 {path} 无法使用（{reason}）。请修正该文件，或取消设置 ARK_PRICES。",
-    )

@@ -28,15 +28,12 @@ def clean_text(text: str) -> str:
 def check_message(text: object, max_chars: int) -> str:
     """Return the cleaned message, or raise `InvalidInputError` (nothing is written then)."""
     if not isinstance(text, str):
-        raise InvalidInputError("A message must be text.", "消息必须是文本。")
+        raise InvalidInputError("message_not_text")
     text = clean_text(text)
     if not text.strip():
-        raise InvalidInputError("The message is empty.", "消息不能为空。")
+        raise InvalidInputError("message_empty")
     if len(text) > max_chars:
-        raise InvalidInputError(
-            f"The message is too long: {len(text):,} characters, the limit is {max_chars:,}.",
-            f"消息过长：共 {len(text):,} 个字符，上限为 {max_chars:,}。",
-        )
+        raise InvalidInputError("message_too_long", length=len(text), limit=max_chars)
     return text
 
 

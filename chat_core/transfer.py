@@ -2,6 +2,10 @@
 
 Import never overwrites: ids in the file are ignored and a new session is created for
 the importing owner, so a file can be imported twice, or by someone else, safely.
+
+A failed reply's error travels as its code and parameters. A file of an older version
+holds the error as a sentence instead; import turns the sentences the app wrote back
+into codes, and keeps any other text as it is.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import ImportFormatError
-from .store import MESSAGE_STATUSES, Session, Store, utc_now
+import locales
+
+from .errors import ImportFormatError, is_error_code
+from .store import MESSAGE_STATUSES, Session, Store, legacy_errors, utc_now
 from .text import clean_text, make_title
 
 FORMAT = "ark-chat-session"
@@ -30,6 +36,8 @@ _MESSAGE_FIELDS = (
     "reasoning_tokens",
     "latency_ms",
     "error",
+    "error_code",
+    "error_params",
 )
 _INT_FIELDS = (
     "prompt_tokens",
@@ -38,7 +46,6 @@ _INT_FIELDS = (
     "reasoning_tokens",
     "latency_ms",
 )
-_STATUS_LABELS = {"interrupted": "interrupted", "error": "failed", "streaming": "incomplete"}
 
 
 def export_json(store: Store, owner: str, session_id: str) -> str:
@@ -65,12 +72,13 @@ def export_json(store: Store, owner: str, session_id: str) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2)
 
 
-def export_markdown(store: Store, owner: str, session_id: str) -> str:
-    """The session as a readable Markdown transcript."""
+def export_markdown(store: Store, owner: str, session_id: str, lang: str = "en") -> str:
+    """The session as a readable Markdown transcript, labelled in `lang`."""
     session = store.get_session(owner, session_id)
-    lines = [f"# {session.title or 'New chat'}", "", f"_Exported {utc_now()[:19]} UTC_", ""]
+    title = session.title or _label(lang, "untitled")
+    lines = [f"# {title}", "", _label(lang, "exported", time=utc_now()[:19]), ""]
     for message in store.get_messages(session):
-        lines += _markdown_message(message)
+        lines += _markdown_message(message, lang)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -84,7 +92,7 @@ def import_json(store: Store, owner: str, data: bytes | str) -> Session:
     session = document.get("session")
     session = {} if session is None else session
     if not isinstance(session, dict):
-        raise _format_error("“session” must be an object.", "“session” 必须是对象。")
+        raise ImportFormatError("import_session_not_object")
     messages = [_message(raw, index) for index, raw in enumerate(document.get("messages"))]
     title = session.get("title")
     title = make_title(title, max_chars=200) if isinstance(title, str) else None
@@ -96,37 +104,28 @@ def import_json(store: Store, owner: str, data: bytes | str) -> Session:
 def _parse(data: bytes | str) -> dict[str, Any]:
     size = len(data.encode("utf-8", "replace") if isinstance(data, str) else data)
     if size > MAX_IMPORT_BYTES:
-        raise _format_error(
-            f"The file is too large ({size:,} bytes); the limit is {MAX_IMPORT_BYTES:,}.",
-            f"文件过大（{size:,} 字节），上限为 {MAX_IMPORT_BYTES:,} 字节。",
-        )
+        raise ImportFormatError("import_too_large", size=size, limit=MAX_IMPORT_BYTES)
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError):
-        raise _format_error("The file is not valid JSON.", "该文件不是有效的 JSON。") from None
+        raise ImportFormatError("import_not_json") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise _format_error(
-            "The file is not an Ark Chat session export.", "该文件不是 Ark Chat 会话导出文件。"
-        )
+        raise ImportFormatError("import_not_export")
     messages = document.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _format_error("The file holds no messages.", "该文件中没有消息。")
+        raise ImportFormatError("import_no_messages")
     if len(messages) > MAX_IMPORT_MESSAGES:
-        raise _format_error(
-            f"The file holds too many messages (limit {MAX_IMPORT_MESSAGES:,}).",
-            f"文件中的消息过多（上限 {MAX_IMPORT_MESSAGES:,} 条）。",
-        )
+        raise ImportFormatError("import_too_many_messages", limit=MAX_IMPORT_MESSAGES)
     return document
 
 
 def _message(raw: object, index: int) -> dict[str, Any]:
-    where_en, where_zh = f"Message {index + 1}", f"第 {index + 1} 条消息"
     if not isinstance(raw, dict):
-        raise _format_error(f"{where_en} is not an object.", f"{where_zh}不是对象。")
+        raise ImportFormatError("import_message_not_object", number=index + 1)
     if raw.get("role") not in ("user", "assistant"):
-        raise _format_error(f"{where_en} has an unknown role.", f"{where_zh}的角色无效。")
+        raise ImportFormatError("import_message_bad_role", number=index + 1)
     if not isinstance(raw.get("content"), str):
-        raise _format_error(f"{where_en} has no text.", f"{where_zh}没有文本内容。")
+        raise ImportFormatError("import_message_no_text", number=index + 1)
     message = {key: raw.get(key) for key in _MESSAGE_FIELDS}
     for key in ("content", "reasoning_content", "model", "error"):
         value = message[key]
@@ -139,20 +138,34 @@ def _message(raw: object, index: int) -> dict[str, Any]:
         message["status"] = "complete" if message["status"] is None else "interrupted"
     if not isinstance(message["created_at"], str):
         message["created_at"] = utc_now()
+    message.update(_error(message))
     return message
 
 
-def _markdown_message(message) -> list[str]:
-    speaker = "User" if message.role == "user" else "Assistant"
-    label = _STATUS_LABELS.get(message.status)
-    header = f"## {speaker}" + (f" ({label})" if label else "")
-    lines = [header, ""]
+def _error(message: dict[str, Any]) -> dict[str, Any]:
+    """The message's error as a code and parameters, or as text when it is a sentence
+    this app never wrote (a file of an older version holds only the text)."""
+    code, params, text = message["error_code"], message["error_params"], message["error"]
+    if is_error_code(code):
+        return {"error_code": code, "error_params": params if isinstance(params, dict) else {}}
+    legacy = legacy_errors.parse(text)
+    if legacy is not None:
+        return {"error_code": legacy[0], "error_params": legacy[1], "error": None}
+    return {"error_code": None, "error_params": None}
+
+
+def _markdown_message(message, lang: str) -> list[str]:
+    speaker = _label(lang, "user" if message.role == "user" else "assistant")
+    if message.status != "complete":
+        status = _label(lang, f"status_{message.status}")
+        speaker = _label(lang, "with_status", speaker=speaker, status=status)
+    lines = [f"## {speaker}", ""]
     if message.reasoning_content:
-        lines += ["> **Reasoning**", ">"]
+        lines += [f"> **{_label(lang, 'reasoning')}**", ">"]
         lines += [f"> {line}" for line in message.reasoning_content.splitlines()] + [""]
     lines += [message.content, ""]
     return lines
 
 
-def _format_error(en: str, zh: str) -> ImportFormatError:
-    return ImportFormatError(f"Cannot import: {en}", f"无法导入：{zh}")
+def _label(lang: str, key: str, **params: object) -> str:
+    return locales.text(lang, f"export.{key}", **params)

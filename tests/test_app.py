@@ -7,6 +7,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from chat_core.markdown import escape
 from chat_core.store import connect
 from tests.conftest import EMULATOR_KEY
 from tests.databases import run_sql
@@ -337,15 +338,37 @@ def test_cost_per_reply_and_per_chat_for_a_priced_model(env, monkeypatch):
     assert any("This chat: ¥" in c.value for c in at.caption)
 
 
-def test_errors_are_stored_in_the_users_language(env, emu):
+def test_an_error_is_shown_in_the_language_the_page_is_drawn_in(env, emu):
     at = app()
     at.context = {"locale": "zh-CN"}
     at.run()
     emu.fail_next("429")
     at.chat_input(key="chat_input").set_value("你好").run()
-    assert at.chat_message[1].error[0].value.startswith("回复失败")
-    ((stored,),) = run_sql(str(env), "SELECT error FROM chat_message WHERE role = 'assistant'")
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in stored)
+    assert at.chat_message[1].error[0].value.startswith("回复失败：请求过于频繁")
+    ((text, code, params),) = run_sql(
+        str(env),
+        "SELECT error, error_code, error_params FROM chat_message WHERE role = 'assistant'",
+    )
+    assert (text, code) == (None, "rate_limited")  # stored as a code, never as a sentence
+    request_id = json.loads(params)["request_id"]
+    at.sidebar.segmented_control(key="lang_choice").set_value("en").run()
+    shown = at.chat_message[1].error[0].value
+    assert shown.startswith("Reply failed: The model service is receiving too many requests")
+    assert shown.endswith(f"(request id: {request_id})")
+    assert at.sidebar.button(key="new_chat").label == "New chat"
+
+
+def test_an_old_error_text_without_a_code_is_shown_literally(env):
+    with connect(env) as store:
+        session, _ = store.new_session("local")
+        store.start_turn(session, "hello")
+        reply = store.begin_reply(session)
+        store.save_reply(session, reply.id, content="", status="error")
+    old = "Rate limited (429). <b>**odd**</b>"
+    run_sql(str(env), "UPDATE chat_message SET error = ? WHERE id = ?", (old, reply.id))
+    at = app(session=session.id).run()
+    assert not at.exception
+    assert at.chat_message[1].error[0].value == "Reply failed: " + escape(old)
 
 
 def test_a_file_that_is_not_a_database_gets_a_clear_message(env):
@@ -369,7 +392,7 @@ def test_a_bad_setting_gets_a_clear_message(env, monkeypatch):
     monkeypatch.setenv("ARK_CACHE", "sometimes")
     at = app().run()
     assert not at.exception
-    assert "ARK_CACHE must be one of" in at.error[0].value
+    assert "ARK\\_CACHE must be one of" in at.error[0].value  # parameters are escaped
 
 
 def test_a_message_at_the_limit_and_odd_unicode_go_through(env):
@@ -390,7 +413,7 @@ def test_a_failure_the_store_cannot_record_is_still_shown(env, monkeypatch):
     from chat_core.store import Store
 
     def locked(self, session, model=None):
-        raise DatabaseLockedError("The chat database is busy.", "聊天数据库正忙。")
+        raise DatabaseLockedError("database_busy")
 
     at = app().run()
     original = Store.begin_reply

@@ -22,6 +22,7 @@ from chat_core.ark import (
     to_chat_error,
 )
 from chat_core.config import Settings
+from locales import describe
 from tests.conftest import emulator_fixture
 
 KEY = "3f6c2b1e-8d4a-4b7e-9c1d-2a5e6f7b8c9d"
@@ -51,9 +52,10 @@ def fail(client, request):
 
 def assert_user_fit(error):
     for lang in ("en", "zh"):
-        text = error.message(lang)
+        text = describe(lang, error)
         assert text and KEY not in text
-    assert error.zh != error.en
+    assert describe("zh", error) != describe("en", error)
+    assert KEY not in str(error) and KEY not in repr(error.as_dict())
 
 
 STATUS_CASES = [
@@ -107,7 +109,7 @@ def test_wrong_key_is_an_authentication_error_without_the_key(emu):
     with client_for(emu.base_url, key=wrong) as ark:
         error = fail(ark, TurnRequest(model=MODEL, new_message="hi"))
     assert isinstance(error, errors.AuthenticationError)
-    assert wrong not in error.message("en") and wrong not in error.message("zh")
+    assert wrong not in describe("en", error) and wrong not in describe("zh", error)
 
 
 @pytest.mark.parametrize("mode", ["off", "context", "responses"])
@@ -151,8 +153,8 @@ def test_missing_key_is_reported_before_building_the_sdk_client():
     for key in (None, "", "   "):
         with pytest.raises(errors.MissingKeyError) as caught:
             make_client(Settings(api_key=key))
-        assert "ARK_API_KEY" in caught.value.message("en")
-        assert "ARK_API_KEY" in caught.value.message("zh")
+        assert "ARK_API_KEY" in describe("en", caught.value)
+        assert "ARK_API_KEY" in describe("zh", caught.value)
 
 
 def test_explicit_key_wins_over_settings(emu):
@@ -202,7 +204,7 @@ def test_the_key_never_appears_in_messages_even_when_the_service_echoes_it():
     ]
     for exc in leaky:
         error = to_chat_error(exc, partial="so far")
-        assert KEY not in error.message("en") and KEY not in error.message("zh")
+        assert KEY not in describe("en", error) and KEY not in describe("zh", error)
         assert KEY not in str(error)
         assert error.partial == "so far"
 
@@ -215,8 +217,8 @@ def test_bad_request_shows_the_service_reason_without_its_request_id():
     )
     error = to_chat_error(exc)
     assert isinstance(error, errors.BadRequestError)
-    assert "max_tokens is too large" in error.message("en")
-    assert "0217abc" not in error.message("en")
+    assert "max_tokens is too large" in describe("en", error)
+    assert "0217abc" not in describe("en", error)
     assert error.request_id == "20261124000000abcdefghij"
 
 

@@ -21,6 +21,7 @@ from chat_core.ark import (
 from chat_core.config import Settings
 from chat_core.errors import EndpointRequiredError
 from chat_core.pricing import cost
+from locales import describe
 from tests.conftest import emulator_fixture
 
 KEY = "test-key-0f3c9a7e-5b1d-4c2a-9e8f-1a2b3c4d5e6f"
@@ -222,7 +223,7 @@ def test_context_mode_needs_an_endpoint_id(emu, client):
     request = TurnRequest(model=MODEL, new_message="hi", cache_mode="context")
     with pytest.raises(EndpointRequiredError) as caught:
         list(stream_turn(client, request))
-    assert "ep-" in caught.value.message("en") and "ep-" in caught.value.message("zh")
+    assert "ep-" in describe("en", caught.value) and "ep-" in describe("zh", caught.value)
     assert emu.requests == []
 
 

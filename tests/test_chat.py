@@ -1,10 +1,12 @@
 """A whole turn: real store file, real Ark SDK, loopback emulator."""
 
+import traceback
+
 import httpx
 import pytest
 
 from chat_core import chat
-from chat_core.ark import make_client
+from chat_core.ark import ContentDelta, make_client
 from chat_core.config import load_settings
 from chat_core.errors import (
     AuthenticationError,
@@ -13,6 +15,7 @@ from chat_core.errors import (
     ReplyReplacedError,
     StreamInterruptedError,
 )
+from locales import describe
 from tests.conftest import EMULATOR_KEY
 
 KEY = EMULATOR_KEY
@@ -101,7 +104,7 @@ def test_error_mid_stream_keeps_partial_text_and_raises(store, settings, client,
         list(reply)
     stored = store.get_messages(session)[-1]
     assert (stored.status, stored.content) == ("error", "Echo: alpha ")
-    assert stored.error
+    assert (stored.error_code, stored.error) == ("stream_interrupted", None)
 
 
 def test_dropped_connection_keeps_partial_text(store, settings, client, emu):
@@ -121,11 +124,11 @@ def test_refused_key_saves_an_error_and_keeps_the_user_message(store, settings, 
         reply = chat.send(store, settings, session, bad, "hello")
         with pytest.raises(AuthenticationError) as info, reply:
             list(reply)
-    assert "wrong-key" not in info.value.message("en") + info.value.message("zh")
+    assert "wrong-key" not in describe("en", info.value) + describe("zh", info.value)
     user, failed = store.get_messages(session)
     assert user.content == "hello"
     assert (failed.status, failed.content) == ("error", "")
-    assert "wrong-key" not in (failed.error or "")
+    assert failed.error_code == "api_key_refused" and "wrong-key" not in str(failed.error_params)
 
 
 def test_content_filter_finish_is_an_error_with_partial_text(store, settings, client, emu):
@@ -136,6 +139,41 @@ def test_content_filter_finish_is_an_error_with_partial_text(store, settings, cl
         list(reply)
     stored = store.get_messages(session)[-1]
     assert (stored.status, stored.content) == ("error", "Echo: tell ")
+
+
+def test_two_filtered_replies_raise_two_errors_whose_tracebacks_do_not_grow(
+    store, settings, client, emu
+):
+    session, _ = store.new_session("alice")
+    caught = []
+    for text in ("first question", "second question"):
+        emu.fail_next("content_filter", after_tokens=1)
+        reply = chat.send(store, settings, session, client, text)
+        with pytest.raises(ContentFilterError) as info, reply:
+            list(reply)
+        caught.append(info.value)
+    first, second = caught
+    assert first is not second
+    assert len(traceback.extract_tb(second.__traceback__)) == len(
+        traceback.extract_tb(first.__traceback__)
+    )
+    replies = [m for m in store.get_messages(session) if m.role == "assistant"]
+    assert [(m.status, m.error_code) for m in replies] == [("error", "reply_filtered")] * 2
+
+
+def test_an_unexpected_failure_is_saved_with_its_kind_and_surfaces(store, settings, monkeypatch):
+    def broken(client, request):
+        yield ContentDelta("so far ")
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(chat.ark, "stream_turn", broken)
+    session, _ = store.new_session("alice")
+    reply = chat.send(store, settings, session, None, "hello")
+    with pytest.raises(KeyError), reply:
+        list(reply)
+    stored = store.get_messages(session)[-1]
+    assert (stored.status, stored.content) == ("error", "so far ")
+    assert (stored.error_code, stored.error_params) == ("unexpected_failure", {"kind": "KeyError"})
 
 
 def test_edit_last_replaces_the_turn(store, settings, client):
@@ -254,7 +292,7 @@ def test_edit_in_another_tab_stops_the_old_reply(
     )
     with pytest.raises(ReplyReplacedError) as info, tab_a:
         list(stream)
-    assert "another tab" in info.value.message("en")
+    assert "another tab" in describe("en", info.value)
     assert [(m.role, m.content, m.status) for m in store.get_messages(session)] == [
         ("user", "new question", "complete"),
         ("assistant", "Echo: new question", "complete"),

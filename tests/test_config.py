@@ -2,6 +2,7 @@ import pytest
 
 from chat_core.config import DEFAULT_BASE_URL, DEFAULT_DB, load_settings
 from chat_core.errors import ConfigError
+from locales import describe
 
 
 def test_defaults():
@@ -47,7 +48,7 @@ def test_context_ttl_is_kept_in_the_documented_range():
 def test_bad_values_give_a_clear_error(name, value):
     with pytest.raises(ConfigError, match=name) as info:
         load_settings(env={name: value})
-    assert name in info.value.message("zh")
+    assert name in describe("zh", info.value)
 
 
 def test_values_are_parsed():

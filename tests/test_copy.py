@@ -56,7 +56,14 @@ def fill(store):
     store.save_reply(failed, reply.id, content="Because of Rayl", status="interrupted")
     store.start_turn(failed, "Go on")
     reply = store.begin_reply(failed)
-    store.save_reply(failed, reply.id, content="", status="error", error="Rate limited (429).")
+    store.save_reply(
+        failed,
+        reply.id,
+        content="",
+        status="error",
+        error_code="rate_limited",
+        error_params={"request_id": "req-429"},
+    )
     store.rename("alice", failed.id, "Sky colour")
     store.new_session("alice")  # alice's unused chat
 

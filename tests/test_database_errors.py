@@ -15,6 +15,7 @@ from chat_core.errors import (
     NotADatabaseError,
 )
 from chat_core.store import connect
+from locales import describe
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
@@ -22,7 +23,7 @@ def test_a_file_that_is_not_a_database(tmp_path):
     path.write_text("these are my notes, not a database\n" * 100)
     with pytest.raises(NotADatabaseError) as info:
         connect(path)
-    assert "not a valid chat database" in info.value.message("en")
+    assert "not a valid chat database" in describe("en", info.value)
     assert path.read_text().startswith("these are my notes")
 
 
@@ -57,7 +58,7 @@ def test_a_read_only_database(tmp_path, monkeypatch):
     )
     with pytest.raises(DatabaseReadOnlyError) as info, connect(path) as store:
         store.new_session("bob")
-    assert "read-only" in info.value.message("en")
+    assert "read-only" in describe("en", info.value)
     monkeypatch.undo()
     with connect(path) as store:
         (only,) = store.list_sessions("alice")
@@ -88,7 +89,7 @@ def test_a_database_locked_longer_than_the_busy_timeout(tmp_path):
         with connect(path, busy_timeout=0.3) as store, pytest.raises(DatabaseLockedError) as info:
             store.start_turn(session, "written while locked")
         assert time.monotonic() - started < 2.5
-        assert "try again" in info.value.message("en")
+        assert "try again" in describe("en", info.value)
     finally:
         locker.wait(10)
         locker.stdout.close()

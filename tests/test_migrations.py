@@ -8,8 +8,10 @@ import pytest
 import sqlite_utils
 
 from chat_core.errors import DatabaseTooNewError
-from chat_core.store import connect
+from chat_core.store import connect, is_postgres_url, postgres_schema
+from chat_core.store.postgres_schema import MIGRATIONS_TABLE
 from chat_core.store.sqlite_schema import ensure_fts_triggers, migrations, register_functions
+from locales import describe, error_text
 from tests.databases import run_sql
 
 SESSION_COLUMNS = {
@@ -46,6 +48,8 @@ MESSAGE_COLUMNS = {
     "reasoning_tokens": int,
     "latency_ms": int,
     "error": str,
+    "error_code": str,
+    "error_params": str,
 }
 POSTGRES_TYPES = {
     "is_used": "boolean",
@@ -60,6 +64,7 @@ SQLITE_MIGRATIONS = [
     "m004_short_term_search",
     "m005_message_ids_never_reused",
     "m006_index_final_text_only",
+    "m007_error_codes",
 ]
 
 
@@ -178,10 +183,93 @@ def test_a_file_from_a_newer_version_is_refused_untouched(db_path):
     before = db_path.read_bytes()
     with pytest.raises(DatabaseTooNewError) as info:
         connect(db_path)
-    assert "newer version" in info.value.message("en")
-    assert "m999_from_the_future" in info.value.message("en")
+    assert "newer version" in describe("en", info.value)
+    assert "m999_from_the_future" in describe("en", info.value)
     assert db_path.read_bytes() == before
     assert not db_path.with_name(db_path.name + "-wal").exists()
+
+
+# --- error sentences of older versions become codes (both backends) ----------------------
+
+ENDPOINT_EN = (
+    "Context caching (ARK_CACHE=context) needs an endpoint id like ep-20250120174411-xxxxx, "
+    "not the model id 'doubao-seed-1-6'. Set ARK_MODEL to an endpoint id, or switch the "
+    'cache mode to "responses" or "off".'
+)
+OLD_ERRORS = [
+    (
+        "The model service is receiving too many requests. Wait a moment and try again. "
+        "(request id: 2025abc)",
+        "rate_limited",
+        {"request_id": "2025abc"},
+    ),
+    (
+        "请求过于频繁，已超出模型服务的限流。请稍后重试。 (请求 ID: 2025def)",
+        "rate_limited",
+        {"request_id": "2025def"},
+    ),
+    ("模型服务拒绝了该请求：max_tokens 太大", "request_rejected", {"detail": "max_tokens 太大"}),
+    (
+        "The model service rejected the request: bad value (request id: r-1)",
+        "request_rejected",
+        {"detail": "bad value", "request_id": "r-1"},
+    ),
+    (ENDPOINT_EN, "endpoint_required", {"model": "doubao-seed-1-6"}),
+    ("回复因内容审核而被中止。", "reply_filtered", {}),
+    ("The model service call failed.", "service_failed", {}),
+    ("Unexpected failure: KeyError.", "unexpected_failure", {"kind": "KeyError"}),
+]
+UNMAPPED = "Rate limited (429). <b>**odd**</b>"
+
+
+def database_before_error_codes(location: str) -> None:
+    """A database as the version before error codes left it, on either backend."""
+    if is_postgres_url(location):
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as conn:
+            conn.execute(
+                f"CREATE TABLE {MIGRATIONS_TABLE} "
+                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for name, sql in postgres_schema.MIGRATIONS[:2]:
+                conn.execute(sql)
+                conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)", [name])
+        return
+    db = sqlite_utils.Database(location)
+    register_functions(db.conn)
+    migrations.apply(db, stop_before="m007_error_codes")
+    db.close()
+
+
+def test_old_error_sentences_become_codes_and_others_keep_their_text(db_location):
+    database_before_error_codes(db_location)
+    when = "2025-01-01T00:00:00+00:00"
+    run_sql(
+        db_location,
+        "INSERT INTO chat_session (id, owner, title, is_used, created_at, updated_at) "
+        "VALUES ('old', 'alice', 'old chat', TRUE, ?, ?)",
+        (when, when),
+    )
+    texts = [text for text, _, _ in OLD_ERRORS] + [UNMAPPED, None]
+    for text in texts:
+        run_sql(
+            db_location,
+            "INSERT INTO chat_message (session_id, role, content, status, created_at, error) "
+            "VALUES ('old', 'assistant', 'partial', 'error', ?, ?)",
+            (when, text),
+        )
+    with connect(db_location) as store:
+        messages = store.get_messages(store.get_session("alice", "old"))
+    found = [(m.error_code, m.error_params, m.error) for m in messages]
+    expected = [(code, params, None) for _, code, params in OLD_ERRORS]
+    assert found == [*expected, (None, None, UNMAPPED), (None, None, None)]
+    assert [m.content for m in messages] == ["partial"] * len(texts)  # nothing else changed
+    chinese_then_english = error_text("en", messages[1].error_code, messages[1].error_params)
+    assert chinese_then_english == (
+        "The model service is receiving too many requests. Wait a moment and try again. "
+        "(request id: 2025def)"
+    )
 
 
 # --- PostgreSQL --------------------------------------------------------------------------
@@ -226,7 +314,7 @@ def test_postgres_migrations_apply_once(postgres_url):
     connect(postgres_url).close()
     connect(postgres_url).close()
     names = run_sql(postgres_url, "SELECT name FROM chat_schema_migrations ORDER BY name")
-    assert names == [("p001_create_tables",), ("p002_search_indexes",)]
+    assert names == [("p001_create_tables",), ("p002_search_indexes",), ("p003_error_codes",)]
 
 
 def test_a_postgres_database_from_a_newer_version_is_refused_untouched(postgres_url):

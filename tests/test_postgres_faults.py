@@ -27,6 +27,7 @@ from chat_core.errors import (
     DatabaseUnavailableError,
 )
 from chat_core.store import Store, connect, open_store
+from locales import describe
 from tests.conftest import EMULATOR_KEY
 from tests.postgres_server import free_port
 
@@ -86,7 +87,7 @@ def timed(call):
 
 
 def texts_of(error: ChatError) -> list[str]:
-    return [error.message("en"), error.message("zh"), str(error)]
+    return [describe("en", error), describe("zh", error), str(error)]
 
 
 def assert_never_shown(secrets: list[str], logs, *errors: ChatError) -> None:
@@ -124,8 +125,8 @@ def test_nothing_listening_fails_fast_and_clearly(port, logs):
     error, seconds = failed_connect(url)
     assert isinstance(error, DatabaseUnavailableError)
     assert seconds < QUICK  # measured: under 10 ms
-    assert f"(127.0.0.1:{port}/chat) cannot be reached" in error.message("en")
-    assert f"127.0.0.1:{port}/chat" in error.message("zh")
+    assert f"(127.0.0.1:{port}/chat) cannot be reached" in describe("en", error)
+    assert f"127.0.0.1:{port}/chat" in describe("zh", error)
     assert_never_shown([SECRET, url], logs, error)
 
 
@@ -135,7 +136,7 @@ def test_a_host_name_that_does_not_resolve(logs):
     error, seconds = failed_connect(url)
     assert isinstance(error, DatabaseUnavailableError)
     assert seconds < 10  # measured: a few ms with a local resolver
-    assert "no-such-host.invalid:5432/chat" in error.message("en")
+    assert "no-such-host.invalid:5432/chat" in describe("en", error)
     assert_never_shown([SECRET, url], logs, error)
 
 
@@ -145,8 +146,8 @@ def test_a_wrong_password_is_refused_by_name(postgres_server, logs):
     error, seconds = failed_connect(url)
     assert isinstance(error, DatabaseAuthError)
     assert seconds < QUICK
-    assert "refused the user name or password in CHAT_DB" in error.message("en")
-    assert "拒绝了 CHAT_DB 中的用户名或密码" in error.message("zh")
+    assert "refused the user name or password in CHAT_DB" in describe("en", error)
+    assert "拒绝了 CHAT_DB 中的用户名或密码" in describe("zh", error)
     assert_never_shown([wrong, *secrets_of(postgres_server, url)], logs, error)
 
 
@@ -154,8 +155,8 @@ def test_a_missing_database_is_named(postgres_server, logs):
     url = postgres_server.url("nope")
     error, _ = failed_connect(url)
     assert isinstance(error, DatabaseUnavailableError)
-    assert f"127.0.0.1:{postgres_server.port}/nope) does not exist" in error.message("en")
-    assert "不存在" in error.message("zh")
+    assert f"127.0.0.1:{postgres_server.port}/nope) does not exist" in describe("en", error)
+    assert "不存在" in describe("zh", error)
     assert_never_shown(secrets_of(postgres_server, url), logs, error)
 
 
@@ -200,7 +201,7 @@ def test_missing_pg_trgm_names_the_line_to_run(limited_user, logs):
     error, _ = failed_connect(user.url)
     assert isinstance(error, DatabaseSetupError)
     for lang in ("en", "zh"):
-        assert "CREATE EXTENSION pg_trgm;" in error.message(lang)
+        assert "CREATE EXTENSION pg_trgm;" in describe(lang, error)
     assert_never_shown([user.url, user.password], logs, error)
     # The migrations ran in one transaction: nothing half-made is left behind, and the
     # line the message names is all an administrator has to do.
@@ -214,8 +215,8 @@ def test_a_user_who_may_not_create_tables_is_told_so(limited_user, logs):
     # PostgreSQL 15 no longer lets every user create tables in schema public.
     error, _ = failed_connect(limited_user.url)
     assert isinstance(error, DatabaseSetupError)
-    assert "permission denied for schema public" in error.message("en")
-    assert "permission denied for schema public" in error.message("zh")
+    assert "permission denied for schema public" in describe("en", error)
+    assert "permission denied for schema public" in describe("zh", error)
     assert_never_shown([limited_user.url, limited_user.password], logs, error)
 
 
@@ -245,7 +246,7 @@ def test_a_call_while_the_server_is_down_fails_clearly_then_recovers(
     with pytest.raises(DatabaseUnavailableError) as failed:
         store.start_turn(session, "written while the server is down")
     assert time.monotonic() - started < STORE_TIMEOUT + 1.0  # measured: ~1.0 s
-    assert "cannot be reached right now. Nothing was saved" in failed.value.message("en")
+    assert "cannot be reached right now. Nothing was saved" in describe("en", failed.value)
     time.sleep(outage)
     server.start()
     # The very next call works, and the failed write really saved nothing.
@@ -308,7 +309,7 @@ def stream_and_stop(app, server, prompt: str, stop_when) -> tuple[ChatError, str
 def assert_told_the_database_failed(error: ChatError, logs) -> None:
     # A clear database error, not a psycopg one; the failed final save is only logged.
     assert isinstance(error, DatabaseUnavailableError)
-    assert "cannot be reached right now" in error.message("en")
+    assert "cannot be reached right now" in describe("en", error)
     assert "could not save the final state of reply" in logs.text
 
 

@@ -1,8 +1,11 @@
 """The store contract, run against SQLite and PostgreSQL alike (see `db_location`)."""
 
+import json
+
 import pytest
 
 from chat_core.errors import InvalidInputError, ReplyReplacedError, SessionNotFoundError
+from locales import describe
 from tests.databases import run_sql
 
 
@@ -101,8 +104,9 @@ def test_start_turn_rejects_text_over_the_limit(open_store):
     store = open_store(max_message_chars=100)
     session, _ = store.new_session("alice")
     store.start_turn(session, "x" * 100)
-    with pytest.raises(InvalidInputError, match="too long"):
+    with pytest.raises(InvalidInputError, match="message_too_long") as info:
         store.start_turn(session, "x" * 101)
+    assert info.value.params == {"length": 101, "limit": 100}
     assert store.count_messages(session) == 1
 
 
@@ -110,7 +114,7 @@ def test_ten_megabyte_message_is_rejected_by_default(store):
     session, _ = store.new_session("alice")
     with pytest.raises(InvalidInputError) as info:
         store.start_turn(session, "x" * 10_000_000)
-    assert "100,000" in info.value.message("en") and "100,000" in info.value.message("zh")
+    assert "100,000" in describe("en", info.value) and "100,000" in describe("zh", info.value)
     assert store.count_messages(session) == 0
 
 
@@ -161,13 +165,52 @@ def test_reply_is_saved_while_streaming_and_finished_with_usage(store):
     ) == (5, 7, 2, 1, 120)
 
 
-def test_interrupted_reply_keeps_partial_text_and_error(store):
+def test_failed_reply_keeps_partial_text_and_its_error_as_code_and_params(store):
     session, _ = store.new_session("alice")
     store.start_turn(session, "hi")
     reply = store.begin_reply(session)
-    store.save_reply(session, reply.id, content="partial", status="error", error="boom")
+    params = {"request_id": "2026-x", "detail": "max_tokens 太大"}
+    store.save_reply(
+        session,
+        reply.id,
+        content="partial",
+        status="error",
+        error_code="request_rejected",
+        error_params=params,
+    )
     final = store.get_messages(session)[-1]
-    assert (final.content, final.status, final.error) == ("partial", "error", "boom")
+    assert (final.content, final.status, final.error) == ("partial", "error", None)
+    assert (final.error_code, final.error_params) == ("request_rejected", params)
+
+
+def test_a_stored_error_holds_its_code_and_params_never_text(store):
+    from chat_core.errors import RateLimitError
+
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "hi")
+    reply = store.begin_reply(session)
+    error = RateLimitError("rate_limited", request_id="req-1")
+    store.save_reply(session, reply.id, content="", status="error", **stored(error))
+    with store.backend.reading() as tx:
+        (row,) = tx.query(
+            "SELECT error, error_code, error_params FROM chat_message WHERE id = ?", [reply.id]
+        )
+    assert row["error"] is None and row["error_code"] == "rate_limited"
+    assert json.loads(row["error_params"]) == {"request_id": "req-1"}
+    assert not any(word in str(row) for word in ("requests", "请求"))  # no rendered text
+
+
+def stored(error):
+    record = error.as_dict()
+    return {"error_code": record["code"], "error_params": record["params"]}
+
+
+def test_an_error_code_must_be_snake_case(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "hi")
+    reply = store.begin_reply(session)
+    with pytest.raises(ValueError):
+        store.save_reply(session, reply.id, content="", status="error", error_code="Boom!")
 
 
 def test_unknown_status_is_refused(store):

@@ -4,6 +4,7 @@ import pytest
 
 from chat_core.errors import ImportFormatError
 from chat_core.transfer import MAX_IMPORT_BYTES, export_json, export_markdown, import_json
+from locales import describe
 
 
 @pytest.fixture
@@ -105,15 +106,17 @@ def test_export_of_a_foreign_session_is_refused(store, chat):
     ],
 )
 def test_malformed_imports_give_a_clear_error_and_write_nothing(store, data, reason):
-    with pytest.raises(ImportFormatError, match=reason) as info:
+    with pytest.raises(ImportFormatError) as info:
         import_json(store, "alice", data)
-    assert info.value.message("zh").startswith("无法导入")
+    assert reason in describe("en", info.value)
+    assert describe("zh", info.value).startswith("无法导入")
     assert store.list_sessions("alice") == []
 
 
 def test_huge_import_is_refused_before_parsing(store):
-    with pytest.raises(ImportFormatError, match="too large"):
+    with pytest.raises(ImportFormatError, match="import_too_large") as info:
         import_json(store, "alice", b" " * (MAX_IMPORT_BYTES + 1))
+    assert "too large" in describe("en", info.value)
 
 
 def test_import_cleans_odd_values(store):
@@ -130,3 +133,47 @@ def test_import_cleans_odd_values(store):
     assert imported.title == "hi there"
     assert (user.content, user.prompt_tokens) == ("hi there", None)
     assert (reply.status, reply.latency_ms) == ("interrupted", None)
+
+
+def test_export_and_import_carry_the_error_code_and_params(store, chat):
+    store.start_turn(chat, "and 4+4?")
+    failed = store.begin_reply(chat)
+    params = {"request_id": "r-1"}
+    store.save_reply(
+        chat, failed.id, content="", status="error", error_code="rate_limited", error_params=params
+    )
+    document = json.loads(export_json(store, "alice", chat.id))
+    assert document["messages"][-1]["error_code"] == "rate_limited"
+    assert document["messages"][-1]["error_params"] == params
+    imported = import_json(store, "alice", json.dumps(document))
+    last = store.get_messages(imported)[-1]
+    assert (last.error_code, last.error_params, last.error) == ("rate_limited", params, None)
+
+
+def test_an_old_export_with_error_text_still_imports(store):
+    old_sentence = "请求过于频繁，已超出模型服务的限流。请稍后重试。 (请求 ID: 2025x)"
+    document = {
+        "format": "ark-chat-session",
+        "version": 1,
+        "session": {"title": "old"},
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "", "status": "error", "error": old_sentence},
+            {"role": "user", "content": "again"},
+            {"role": "assistant", "content": "", "status": "error", "error": "**custom**"},
+        ],
+    }
+    imported = import_json(store, "alice", json.dumps(document))
+    _, mapped, _, kept = store.get_messages(imported)
+    assert (mapped.error_code, mapped.error_params, mapped.error) == (
+        "rate_limited",
+        {"request_id": "2025x"},
+        None,
+    )
+    assert (kept.error_code, kept.error) == (None, "**custom**")
+
+
+def test_markdown_export_in_chinese(store, chat):
+    text = export_markdown(store, "alice", chat.id, lang="zh")
+    assert "## 用户\n\nWhat is 2+2?" in text
+    assert "## 助手（已中断）\n\n6 bec" in text

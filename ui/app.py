@@ -23,7 +23,7 @@ from .runtime import (
 )
 from .settings_view import render_settings
 from .sidebar import render_sidebar
-from .text import t
+from .text import error_message, t
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
             render_header(visit, store, session)
         render_sidebar(visit, store, session)
     except ChatError as exc:
-        st.error(exc.message(lang), icon=":material/error:")
+        st.error(error_message(lang, exc), icon=":material/error:")
         st.stop()
     warm_up_model_layer()
 

@@ -19,7 +19,7 @@ from chat_core.text import clean_text
 
 from .messages import render_message, render_status, usage_line
 from .runtime import Visit, client, prices, rerun_fragment_or_page, shared_store
-from .text import t
+from .text import error_message, t
 
 WINDOW = 50
 REASONING_PAINT_SECONDS = 0.25
@@ -43,7 +43,7 @@ def chat_area(visit: Visit, session_id: str) -> None:
     price_table = prices(visit.settings)
     messages = _history(store, session, visit.lang, price_table, action)
     if unsaved := st.session_state.pop(UNSAVED_ERROR, None):
-        st.error(unsaved, icon=":material/error:")
+        st.error(error_message(visit.lang, unsaved), icon=":material/error:")
     if prompt is not None:
         send = lambda c: chat.send(store, visit.settings, session, c, prompt)  # noqa: E731
         _answer(visit, store, session, price_table, send, prompt)
@@ -153,9 +153,8 @@ def _answer(visit: Visit, store, session, prices, make_reply, prompt=None) -> No
     first_turn = not session.is_used
     try:
         reply = make_reply(client(visit))
-        reply.lang = visit.lang
     except ChatError as exc:
-        st.error(exc.message(visit.lang), icon=":material/error:")
+        st.error(error_message(visit.lang, exc), icon=":material/error:")
         return
     if prompt is not None:
         with st.chat_message("user"):
@@ -167,7 +166,7 @@ def _answer(visit: Visit, store, session, prices, make_reply, prompt=None) -> No
             with reply, answer.container():
                 st.write_stream(coalesce(_content(reply, thinking, visit.lang)))
         except ChatError as exc:
-            failure = exc.message(visit.lang)
+            failure = exc
         if reply.text:  # LaTeX delimiters are converted once the text is whole
             answer.markdown(for_display(reply.text))
         if reply.saved:
@@ -175,7 +174,7 @@ def _answer(visit: Visit, store, session, prices, make_reply, prompt=None) -> No
             if reply.message.status == "complete":
                 st.caption(usage_line(reply.message, visit.lang, prices))
     if failure and not reply.saved:  # the store could not record it: say so once
-        st.session_state[UNSAVED_ERROR] = failure
+        st.session_state[UNSAVED_ERROR] = failure.as_dict()  # drawn in the next run's language
         rerun_fragment_or_page()
     if first_turn:
         st.rerun()

@@ -8,7 +8,7 @@ from chat_core.chat import message_cost
 from chat_core.markdown import for_display
 from chat_core.store import Message
 
-from .text import t
+from .text import stored_error, t
 
 STATUS_KEYS = {"interrupted": "interrupted", "streaming": "streaming_elsewhere"}
 
@@ -27,9 +27,9 @@ def render_message(message: Message, lang: str, prices) -> None:
 
 def render_status(message: Message, lang: str) -> None:
     if message.status == "error":
-        st.error(
-            f"{t(lang, 'failed')}: {message.error or ''}".rstrip(": "), icon=":material/error:"
-        )
+        reason = stored_error(lang, message)
+        text = t(lang, "failed_reason", reason=reason) if reason else t(lang, "failed")
+        st.error(text, icon=":material/error:")
     elif message.status in STATUS_KEYS:
         st.warning(t(lang, STATUS_KEYS[message.status]), icon=":material/content_cut:")
 

@@ -20,7 +20,7 @@ from chat_core.identity import LOCAL_OWNER, owner_from_user
 from chat_core.pricing import PriceTable, load_prices
 from chat_core.store import Store, open_store
 
-from .text import language_for, t
+from .text import error_message, language_for, t
 
 KEY_INPUT = "api_key_input"
 LANG_CHOICE = "lang_choice"
@@ -56,7 +56,7 @@ def settings_or_stop() -> Settings:
     try:
         return load_settings(secrets=secrets())
     except ChatError as exc:
-        st.error(exc.message(language_for(st.context.locale)))
+        st.error(error_message(language_for(st.context.locale), exc))
         st.stop()
 
 
@@ -100,7 +100,7 @@ def store_or_stop(settings: Settings, lang: str) -> Store:
     try:
         return shared_store(settings)
     except ChatError as exc:
-        st.error(exc.message(lang))
+        st.error(error_message(lang, exc))
         st.stop()
 
 

@@ -11,7 +11,7 @@ from chat_core.errors import ChatError
 from chat_core.store import Session
 
 from .runtime import Visit, notify
-from .text import t
+from .text import error_message, t
 
 
 def render_settings(visit: Visit, store, session: Session) -> None:
@@ -56,7 +56,7 @@ def render_settings(visit: Visit, store, session: Session) -> None:
         try:
             store.update_settings(visit.owner, session.id, **changes)
         except ChatError as exc:
-            st.error(exc.message(lang))
+            st.error(error_message(lang, exc))
             return
     notify("settings_saved")
     st.rerun()

@@ -4,9 +4,11 @@ import, language, API key and identity."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 
 import streamlit as st
 
+import locales
 from chat_core.errors import ChatError
 from chat_core.grouping import group_sessions, user_zone
 from chat_core.markdown import escape
@@ -14,11 +16,12 @@ from chat_core.store import Session
 from chat_core.transfer import export_json, export_markdown, import_json
 
 from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, select_session, shared_store
-from .text import t
+from .text import error_message, t
 
 PAGE = 30
 LIST_LIMIT = "list_limit"
 CONFIRM_DELETE = "confirm_delete"
+SIDEBAR_ERROR = "sidebar_error"
 
 
 def render_sidebar(visit: Visit, store, current: Session) -> None:
@@ -52,7 +55,7 @@ def _new_chat(visit: Visit) -> None:
     try:
         session, is_new = shared_store(visit.settings).new_session(visit.owner)
     except ChatError as exc:
-        st.session_state["sidebar_error"] = exc.message(visit.lang)
+        st.session_state[SIDEBAR_ERROR] = exc.as_dict()  # shown in the language of its run
         return
     if not is_new:
         notify("reused_notice")
@@ -106,15 +109,15 @@ def _actions(visit: Visit, store, session: Session) -> None:
     with st.form(f"rename-{session.id}", border=False):
         title = st.text_input(t(lang, "rename"), value=session.title or "", max_chars=200)
         if st.form_submit_button(t(lang, "save")):
-            _safely(lambda: store.rename(owner, session.id, title), lang)
+            _safely(lambda: store.rename(owner, session.id, title))
             st.rerun()
     pin_label = t(lang, "unpin" if session.pinned else "pin")
     if st.button(pin_label, key="pin", icon=":material/keep:", width="stretch"):
-        _safely(lambda: store.set_pinned(owner, session.id, not session.pinned), lang)
+        _safely(lambda: store.set_pinned(owner, session.id, not session.pinned))
         st.rerun()
     name = (session.title or "chat")[:40]
     for key, export, suffix, mime in (
-        ("export_md", export_markdown, "md", "text/markdown"),
+        ("export_md", partial(export_markdown, lang=lang), "md", "text/markdown"),
         ("export_json", export_json, "json", "application/json"),
     ):
         st.download_button(
@@ -149,7 +152,7 @@ def _delete(visit: Visit, store, session: Session) -> None:
         return
     st.warning(t(lang, "delete_confirm"))
     if st.button(t(lang, "delete_yes"), key="delete_yes", type="primary", width="stretch"):
-        _safely(lambda: store.delete_session(visit.owner, session.id), lang)
+        _safely(lambda: store.delete_session(visit.owner, session.id))
         st.session_state.pop(CONFIRM_DELETE, None)
         replacement, _ = store.new_session(visit.owner)
         select_session(replacement.id)
@@ -187,7 +190,7 @@ def _import(visit: Visit, store) -> None:
         try:
             session = import_json(store, visit.owner, upload.getvalue())
         except ChatError as exc:
-            st.error(exc.message(visit.lang))
+            st.error(error_message(visit.lang, exc))
             return
         select_session(session.id)
         notify("imported", title=session.title or t(visit.lang, "untitled"))
@@ -198,9 +201,9 @@ def _preferences(visit: Visit) -> None:
     lang = visit.lang
     st.segmented_control(
         t(lang, "language"),
-        ["en", "zh"],
+        locales.languages(),  # every catalogue present
         key=LANG_CHOICE,
-        format_func={"en": "English", "zh": "中文"}.get,
+        format_func=locales.language_name,
         default=lang,
     )
     if not visit.settings.has_key:
@@ -215,12 +218,12 @@ def _preferences(visit: Visit) -> None:
             st.button(t(lang, "log_out"), key="log_out", on_click=st.logout)
     if visit.settings.history_is_temporary:
         st.caption(t(lang, "cloud_notice"))
-    if error := st.session_state.pop("sidebar_error", None):
-        st.error(error)
+    if error := st.session_state.pop(SIDEBAR_ERROR, None):
+        st.error(error_message(lang, error))
 
 
-def _safely(action, lang: str) -> None:
+def _safely(action) -> None:
     try:
         action()
     except ChatError as exc:
-        st.session_state["sidebar_error"] = exc.message(lang)
+        st.session_state[SIDEBAR_ERROR] = exc.as_dict()

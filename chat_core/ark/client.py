@@ -30,12 +30,7 @@ def make_client(
     """
     key = (api_key or settings.api_key or "").strip()
     if not key:
-        raise MissingKeyError(
-            "No Ark API key is set. Set the ARK_API_KEY environment variable "
-            "(or ARK_API_KEY in .streamlit/secrets.toml), or enter a key in the app.",
-            "未设置方舟 API Key。请设置环境变量 ARK_API_KEY"
-            "（或在 .streamlit/secrets.toml 中设置 ARK_API_KEY），或在应用中输入 Key。",
-        )
+        raise MissingKeyError("missing_api_key")
     if http_client is None and ssl_context is not None:
         http_client = SyncHttpxClientWrapper(
             base_url=settings.base_url, timeout=settings.timeout, verify=ssl_context

@@ -64,14 +64,7 @@ def require_endpoint(model: str) -> None:
     """Raise `EndpointRequiredError` unless `model` is an endpoint id."""
     if model.startswith(ENDPOINT_PREFIX):
         return
-    raise EndpointRequiredError(
-        f"Context caching (ARK_CACHE=context) needs an endpoint id like "
-        f"ep-20250120174411-xxxxx, not the model id {model!r}. Set ARK_MODEL to an "
-        'endpoint id, or switch the cache mode to "responses" or "off".',
-        f"上下文缓存（ARK_CACHE=context）需要推理接入点 ID（例如 ep-20250120174411-xxxxx），"
-        f"不能使用模型 ID {model!r}。请将 ARK_MODEL 设为接入点 ID，"
-        '或把缓存模式改为 "responses" 或 "off"。',
-    )
+    raise EndpointRequiredError("endpoint_required", model=model)
 
 
 def is_stale_context(exc: ArkAPIStatusError) -> bool:

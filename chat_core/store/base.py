@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from ..errors import InvalidInputError, ReplyReplacedError, SessionNotFoundError
+from ..errors import InvalidInputError, ReplyReplacedError, SessionNotFoundError, is_error_code
 from ..text import check_message, clean_text, make_title
-from .records import MESSAGE_STATUSES, Message, SearchHit, Session
+from .records import MESSAGE_STATUSES, Message, SearchHit, Session, params_to_text
 from .rules import CACHE_RESET, is_session_id, search_terms, settings_changes, utc_now
 from .sql import SqlBackend
 
@@ -74,7 +74,7 @@ class Store:
     def rename(self, owner: str, session_id: str, title: str) -> Session:
         title = make_title(title, max_chars=RENAME_MAX_CHARS)
         if not title:
-            raise InvalidInputError("A title cannot be empty.", "标题不能为空。")
+            raise InvalidInputError("title_empty")
         return self._update(owner, session_id, {"title": title})
 
     def set_pinned(self, owner: str, session_id: str, pinned: bool) -> Session:
@@ -144,27 +144,31 @@ class Store:
         model: str | None = None,
         usage: dict | None = None,
         latency_ms: int | None = None,
-        error: str | None = None,
+        error_code: str | None = None,
+        error_params: dict | None = None,
     ) -> Message:
         """Save a streaming reply's text so far, or its final state (any other status).
 
-        Only the reply's own row changes, and only while it is still streaming. When the
-        row is gone (its turn was edited, regenerated or deleted, say in another tab) or
-        already final, nothing is written and `ReplyReplacedError` says so.
+        A failure is saved as its error code and JSON-serialisable parameters (as
+        `ChatError.as_dict()` gives them), never as text, so it can be shown in any
+        language later. Only the reply's own row changes, and only while it is still
+        streaming. When the row is gone (its turn was edited, regenerated or deleted,
+        say in another tab) or already final, nothing is written and
+        `ReplyReplacedError` says so.
         """
         if status not in MESSAGE_STATUSES:
             raise ValueError(f"Unknown message status: {status!r}")
+        if error_code is not None and not is_error_code(error_code):
+            raise ValueError(f"Not an error code: {error_code!r}")
         values = {"content": clean_text(content), "status": status}
         values["reasoning_content"] = clean_text(reasoning) if reasoning else None
-        optional = {"model": model, "latency_ms": latency_ms, "error": error, **(usage or {})}
+        optional = {"model": model, "latency_ms": latency_ms, **(usage or {})}
+        if error_code is not None:
+            optional.update(error_code=error_code, error_params=params_to_text(error_params or {}))
         values.update({key: value for key, value in optional.items() if value is not None})
         row = self.backend.save_reply(session.owner, session.id, message_id, values, utc_now())
         if row is None:
-            raise ReplyReplacedError(
-                "This reply stopped: its chat was changed elsewhere (the turn was edited, "
-                "regenerated or deleted in another tab).",
-                "此回复已停止：该会话在别处被修改（在其他标签页中编辑、重新生成或删除了这一轮）。",
-            )
+            raise ReplyReplacedError("reply_replaced")
         return Message.from_row(row)
 
     def get_messages(
@@ -195,11 +199,19 @@ class Store:
         return Session.from_row(row)
 
     def import_session(self, owner: str, title: str | None, messages: Iterable[dict]) -> Session:
-        """Create a new, used session holding `messages` (already validated by transfer)."""
+        """Create a new, used session holding `messages` (already validated by transfer;
+        `error_params` as a dict)."""
         now = utc_now()
         row = {"id": uuid.uuid4().hex, "owner": owner, "title": title, "is_used": True}
         row.update(created_at=now, updated_at=now, used_at=now, pinned=False)
-        messages = [{**message, "session_id": row["id"]} for message in messages]
+        messages = [
+            {
+                **message,
+                "session_id": row["id"],
+                "error_params": params_to_text(message.get("error_params")),
+            }
+            for message in messages
+        ]
         self.backend.insert_session(row, messages)
         return self.get_session(owner, row["id"])
 
@@ -220,6 +232,4 @@ def _checked(session_id: object) -> str:
 
 
 def _not_found() -> SessionNotFoundError:
-    return SessionNotFoundError(
-        "This chat does not exist or belongs to someone else.", "该会话不存在，或属于其他用户。"
-    )
+    return SessionNotFoundError("session_not_found")

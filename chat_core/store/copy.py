@@ -26,6 +26,7 @@ run again. At the end, TARGET must hold at least as many sessions and messages a
 SOURCE for every owner of SOURCE, or the command fails.
 
 Exit status: 0 when verified, 1 on any error or a failed verification, 2 on bad usage.
+Everything it prints comes from the `locales` catalogue, in English.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import locales
 
 from ..config import redacted
 from ..errors import ChatError
@@ -64,10 +67,12 @@ COPIED_MESSAGE_COLUMNS = ("id", *MESSAGE_COLUMNS)
 # What a chat brought up to date takes from SOURCE (its id and owner never change).
 REFRESHED_COLUMNS = ("title", "is_used", "used_at", "updated_at", "pinned", *SESSION_SETTINGS)
 LOOPBACK_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+LANG = "en"  # what the command prints in
 
 
 class CopyError(ChatError):
-    """The copy cannot start or go on; the message says why, without any password."""
+    """The copy cannot start or go on; its code says why, and no parameter holds a
+    password."""
 
 
 # --- what is copied ------------------------------------------------------------------------
@@ -136,41 +141,53 @@ class Report:
         return self.sessions_present + self.sessions_unused_skipped + self.sessions_foreign
 
     def summary(self) -> str:
-        reasons = [
-            (self.sessions_present, "already there"),
-            (self.sessions_unused_skipped, "unused, and the owner has an unused chat in TARGET"),
-            (self.sessions_foreign, "their id belongs to another owner in TARGET"),
-        ]
-        why = "; ".join(f"{n:,} {reason}" for n, reason in reasons if n)
         lines = [
-            f"Copied chats from {self.source} to {self.target}",
-            f"owners:   {self.owners:,}",
-            f"sessions: {self.sessions_copied:,} copied, {self.sessions_updated:,} brought up "
-            f"to date with new messages, {self.sessions_skipped:,} skipped"
-            + (f" ({why})" if why else ""),
-            f"messages: {self.messages_copied:,} copied, {self.messages_present:,} skipped "
-            "(already there)",
+            _say("summary", source=self.source, target=self.target),
+            _say("owners", count=self.owners),
+            self._sessions_line(),
+            _say("messages", copied=self.messages_copied, present=self.messages_present),
         ]
         if not self.missing:
-            lines.append(
-                "Verified: TARGET holds at least as many sessions and messages as SOURCE, "
-                f"owner by owner ({self.owners:,} {'owner' if self.owners == 1 else 'owners'})."
-            )
+            verified = "verified_one" if self.owners == 1 else "verified"
+            lines.append(_say(verified, count=self.owners))
         return "\n".join(lines)
 
     def mismatch(self) -> str:
-        lines = ["Verification failed: TARGET holds fewer chats than SOURCE for these owners:"]
+        lines = [_say("mismatch")]
         for owner, (source, target) in sorted(self.missing.items()):
             lines.append(
-                f"  {owner}: {target.sessions:,} of {source.sessions:,} sessions, "
-                f"{target.messages:,} of {source.messages:,} messages"
+                _say(
+                    "mismatch_owner",
+                    owner=owner,
+                    sessions=target.sessions,
+                    source_sessions=source.sessions,
+                    messages=target.messages,
+                    source_messages=source.messages,
+                )
             )
         if self.sessions_foreign:
-            lines.append(
-                f"{self.sessions_foreign:,} sessions were not copied because TARGET holds "
-                "their ids under another owner (copied before with another --owner?)."
-            )
+            lines.append(_say("mismatch_foreign", count=self.sessions_foreign))
         return "\n".join(lines)
+
+    def _sessions_line(self) -> str:
+        line = _say(
+            "sessions",
+            copied=self.sessions_copied,
+            updated=self.sessions_updated,
+            skipped=self.sessions_skipped,
+        )
+        reasons = [
+            _say(key, count=count)
+            for key, count in (
+                ("present", self.sessions_present),
+                ("unused", self.sessions_unused_skipped),
+                ("foreign", self.sessions_foreign),
+            )
+            if count
+        ]
+        if not reasons:
+            return line
+        return _say("sessions_why", line=line, reasons=_say("reason_separator").join(reasons))
 
 
 # --- reading SOURCE ------------------------------------------------------------------------
@@ -493,7 +510,7 @@ def copy_history(source: str, target: str, *, owner: str | None = None) -> Repor
         if is_postgres_url(location):
             _server_and_database(location)  # refuses a malformed URL clearly
     if same_database(source, target):
-        raise CopyError(f"SOURCE and TARGET are the same database ({redacted(target)}).")
+        raise CopyError("copy_same_database", location=redacted(target))
     report = Report(redacted(source), redacted(target))
     with contextlib.ExitStack() as stack:
         reader = open_source(source, owner)
@@ -505,10 +522,7 @@ def copy_history(source: str, target: str, *, owner: str | None = None) -> Repor
         try:
             _copy_all(reader, Copier(store, report), source_counts)
         except ChatError as error:
-            raise CopyError(
-                f"The copy stopped: {error.message()} What was copied so far stays in "
-                "TARGET; run the command again to copy the rest."
-            ) from None
+            raise CopyError("copy_stopped", cause=error.as_dict()) from None
         with store.backend.reading() as tx:
             target_counts = owner_counts(tx)
     report.missing = _shortfalls(source_counts, target_counts)
@@ -545,7 +559,7 @@ def open_source(location: str, owner: str | None) -> Source:
         if _is_first_version(conn, location):
             return FirstVersionSource(conn, location, owner or LOCAL_OWNER)
     if owner is not None:
-        print("note: --owner applies to a first-version SOURCE only; ignored.", file=sys.stderr)
+        print(_say("owner_ignored"), file=sys.stderr)
     return StoreSource(_open_store("SOURCE", location))
 
 
@@ -561,16 +575,16 @@ def _is_first_version(conn: sqlite3.Connection, location: str) -> bool:
         raise _unreadable(location, error) from None
     conn.close()
     if not has_chats:
-        raise CopyError(f"SOURCE {location} is a SQLite file without Ark Chat chats.")
+        raise CopyError("copy_source_without_chats", location=location)
     return False
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection: the file is never changed, not even its journal mode."""
     if not path.exists():
-        raise CopyError(f"SOURCE {path} does not exist.")
+        raise CopyError("copy_source_missing", location=str(path))
     if path.is_dir():
-        raise CopyError(f"SOURCE {path} is a folder, not a database file.")
+        raise CopyError("copy_source_is_folder", location=str(path))
     try:
         return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as error:
@@ -579,8 +593,8 @@ def _read_only(path: Path) -> sqlite3.Connection:
 
 def _unreadable(location: str, error: sqlite3.Error) -> CopyError:
     if "not a database" in str(error) or "malformed" in str(error):
-        return CopyError(f"SOURCE {location} is not a SQLite database (or it is damaged).")
-    return CopyError(f"SOURCE {location} cannot be read: {error}.")
+        return CopyError("copy_source_not_sqlite", location=location)
+    return CopyError("copy_source_unreadable", location=location, reason=str(error))
 
 
 def _require_chat_tables(url: str) -> None:
@@ -593,7 +607,7 @@ def _require_chat_tables(url: str) -> None:
     except psycopg.Error:
         return  # opening it through the store will say clearly what is wrong
     if not found:
-        raise CopyError(f"SOURCE {redacted(url)} holds no Ark Chat tables; nothing to copy.")
+        raise CopyError("copy_source_without_tables", location=redacted(url))
 
 
 def _open_store(role: str, location: str) -> Store:
@@ -601,7 +615,9 @@ def _open_store(role: str, location: str) -> Store:
     try:
         return connect(location)
     except ChatError as error:
-        raise CopyError(f"Cannot open {role} ({redacted(location)}): {error.message()}") from None
+        raise CopyError(
+            "copy_cannot_open", role=role, location=redacted(location), cause=error.as_dict()
+        ) from None
 
 
 def same_database(source: str, target: str) -> bool:
@@ -625,7 +641,7 @@ def _server_and_database(url: str) -> tuple[str, str, str]:
         parts = conninfo_to_dict(url)
     except ProgrammingError:
         # psycopg's message may quote the URL, password included: leave it out.
-        raise CopyError(f"{redacted(url)} is not a valid PostgreSQL URL.") from None
+        raise CopyError("copy_invalid_url", location=redacted(url)) from None
     host = str(parts.get("host") or "").lower()
     host = "localhost" if host in LOOPBACK_HOSTS else host
     return host, str(parts.get("port") or "5432"), str(parts.get("dbname") or parts.get("user"))
@@ -649,7 +665,7 @@ class Progress:
             self.shown_at = now
             share = self.done * 100 // max(self.total, 1)
             print(
-                f"… {self.done:,} of {self.total:,} sessions read ({share}%)",
+                _say("progress", done=self.done, total=self.total, share=share),
                 file=sys.stderr,
                 flush=True,
             )
@@ -676,6 +692,11 @@ def _chunks(values: list, size: int = MAX_PARAMS) -> Iterator[list]:
 
 def _marks(values: list | tuple) -> str:
     return ", ".join("?" for _ in values)
+
+
+def _say(key: str, **params: object) -> str:
+    """The command's text `key` from the catalogue."""
+    return locales.text(LANG, f"copy.{key}", **params)
 
 
 def _without_passwords(text: str, locations: Iterable[str]) -> str:
@@ -715,26 +736,12 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = _Parser(
         argv,
         prog=PROG,
-        description="Copy every chat of every owner from one Ark Chat database to another. "
-        "Running it again copies only what is new.",
-        epilog="A copied chat starts a fresh model cache. Exit status: 0 when TARGET is "
-        "verified to hold every chat of SOURCE, 1 on an error or a failed verification.",
+        description=_say("description"),
+        epilog=_say("epilog"),
     )
-    parser.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="CHAT_DB to copy from: a SQLite file (one of the first, Flask version too, "
-        "read-only) or a postgresql:// URL",
-    )
-    parser.add_argument(
-        "target", metavar="TARGET", help="CHAT_DB to copy into; created when missing"
-    )
-    parser.add_argument(
-        "--owner",
-        metavar="NAME",
-        help=f"owner of the chats of a first-version SOURCE, which has none "
-        f"(default: {LOCAL_OWNER})",
-    )
+    parser.add_argument("source", metavar="SOURCE", help=_say("help_source"))
+    parser.add_argument("target", metavar="TARGET", help=_say("help_target"))
+    parser.add_argument("--owner", metavar="NAME", help=_say("help_owner", owner=LOCAL_OWNER))
     return parser
 
 
@@ -743,21 +750,22 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser(argv).parse_args(argv)
     if args.owner is not None and not args.owner.strip():
-        print(f"{PROG}: --owner cannot be empty.", file=sys.stderr)
+        print(f"{PROG}: {_say('owner_empty')}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     locations = (args.source, args.target)
     try:
         report = copy_history(args.source, args.target, owner=args.owner)
     except ChatError as error:
-        print(f"{PROG}: {_without_passwords(error.message(), locations)}", file=sys.stderr)
+        message = locales.describe(LANG, error)
+        print(f"{PROG}: {_without_passwords(message, locations)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; run it again to copy the rest.", file=sys.stderr)
+        print(f"{PROG}: {_say('interrupted')}", file=sys.stderr)
         return 130
     except Exception as error:  # a bug: say what, but never show a URL's password
-        text = _without_passwords(f"{type(error).__name__}: {error}", locations)
-        print(f"{PROG}: unexpected error: {text}", file=sys.stderr)
+        what = _without_passwords(f"{type(error).__name__}: {error}", locations)
+        print(f"{PROG}: {_say('unexpected', error=what)}", file=sys.stderr)
         return 1
     print(report.summary())
     if report.missing:

@@ -187,21 +187,15 @@ def _migrate(conn: psycopg.Connection, location: str) -> None:
         applied = _applied(conn)
         unknown = [name for name in applied if name not in known_names()]
         if unknown:
-            raise DatabaseTooNewError(
-                f"The chat database {location} was written by a newer version of Ark Chat "
-                f"(it has changes this version does not know: {', '.join(unknown)}). "
-                "Upgrade the app; the database is left untouched.",
-                f"聊天数据库 {location} 由更新版本的 Ark Chat 写入（包含本版本不认识的变更："
-                f"{'、'.join(unknown)}）。请升级应用；数据库未被改动。",
-            )
-        pending = [(name, sql) for name, sql in MIGRATIONS if name not in applied]
+            raise DatabaseTooNewError("database_too_new", location=location, changes=unknown)
+        pending = [(name, step) for name, step in MIGRATIONS if name not in applied]
         if pending:
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
                 "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-        for name, sql in pending:
-            _apply(conn, name, sql)
+        for name, step in pending:
+            _apply(conn, name, step)
 
 
 def _applied(conn: psycopg.Connection) -> list[str]:
@@ -212,19 +206,16 @@ def _applied(conn: psycopg.Connection) -> list[str]:
     return [name for (name,) in rows]
 
 
-def _apply(conn: psycopg.Connection, name: str, sql: str) -> None:
+def _apply(conn: psycopg.Connection, name: str, step) -> None:
     try:
-        conn.execute(sql)
+        if callable(step):
+            step(conn)
+        else:
+            conn.execute(step)
     except (pg_errors.UndefinedFile, pg_errors.InsufficientPrivilege) as exc:
-        if "pg_trgm" not in sql:
+        if callable(step) or "pg_trgm" not in step:
             raise
-        raise DatabaseSetupError(
-            "The PostgreSQL database lacks the pg_trgm extension, which search needs, and "
-            "this user may not add it. As an administrator of the database, run: "
-            "CREATE EXTENSION pg_trgm;",
-            "PostgreSQL 数据库缺少搜索所需的 pg_trgm 扩展，当前用户无权添加。"
-            "请由数据库管理员执行：CREATE EXTENSION pg_trgm;",
-        ) from exc
+        raise DatabaseSetupError("database_extension_missing", extension="pg_trgm") from exc
     conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)", [name])
 
 
@@ -265,51 +256,26 @@ def _describe(url: str) -> str:
 
 
 def _unreachable(location: str) -> DatabaseUnavailableError:
-    return DatabaseUnavailableError(
-        f"The chat database server ({location}) cannot be reached right now. Nothing was "
-        "saved; try again in a moment.",
-        f"暂时无法连接聊天数据库服务器（{location}），本次操作未保存，请稍后重试。",
-    )
+    return DatabaseUnavailableError("database_unreachable", location=location)
 
 
 def _database_error(exc: psycopg.Error, location: str) -> DatabaseError:
     text = str(exc).lower()
     if isinstance(exc, pg_errors.InvalidPassword) or "password authentication failed" in text:
-        return DatabaseAuthError(
-            f"The chat database server ({location}) refused the user name or password in CHAT_DB.",
-            f"聊天数据库服务器（{location}）拒绝了 CHAT_DB 中的用户名或密码。",
-        )
+        return DatabaseAuthError("database_auth_failed", location=location)
     if isinstance(exc, pg_errors.InvalidCatalogName) or (
         "database" in text and "does not exist" in text
     ):
-        return DatabaseUnavailableError(
-            f"The database named in CHAT_DB ({location}) does not exist on its server. "
-            "Create it first (see the README).",
-            f"CHAT_DB 指定的数据库（{location}）在服务器上不存在，请先创建（见 README）。",
-        )
+        return DatabaseUnavailableError("database_missing", location=location)
     if isinstance(exc, pg_errors.InsufficientPrivilege):
         # Since PostgreSQL 15 a user may not create tables in schema public unless
         # granted, so this is a setup problem; the server's reason names the right.
         reason = exc.diag.message_primary or type(exc).__name__
-        return DatabaseSetupError(
-            f"The user in CHAT_DB lacks a permission Ark Chat needs on the chat database "
-            f"({location}): {reason}. An administrator of the database must grant it.",
-            f"CHAT_DB 中的用户缺少 Ark Chat 在聊天数据库（{location}）上所需的权限："
-            f"{reason}。请由数据库管理员授予。",
-        )
+        return DatabaseSetupError("database_permission", location=location, reason=reason)
     if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
-        return DatabaseLockedError(
-            "The chat database is busy. Nothing was saved; please try again.",
-            "聊天数据库正忙，本次操作未保存，请稍后重试。",
-        )
+        return DatabaseLockedError("database_busy")
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
-        return DatabaseReadOnlyError(
-            f"The chat database ({location}) is read-only, so nothing can be saved.",
-            f"聊天数据库（{location}）是只读的，无法保存任何内容。",
-        )
+        return DatabaseReadOnlyError("database_read_only", location=location)
     if isinstance(exc, psycopg.OperationalError):
         return _unreachable(location)
-    return DatabaseError(
-        f"The chat database failed ({type(exc).__name__}).",
-        f"聊天数据库出错（{type(exc).__name__}）。",
-    )
+    return DatabaseError("database_failed", reason=type(exc).__name__)

@@ -5,17 +5,41 @@ with native types where they are better: `boolean`, `timestamptz`, `bigint` iden
 All pending migrations run in one transaction under an advisory lock, so two app
 processes starting at once apply them once. Never change a shipped migration: add one.
 
+A migration is SQL, or a function of the connection for what SQL alone cannot do.
+
 sqlite-utils' `Migrations` runs only on SQLite, and the general tools (Alembic, yoyo)
 bring their own configuration and lock tables for what is a dozen lines here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from . import legacy_errors
+
 MIGRATIONS_TABLE = "chat_schema_migrations"
 # Any constant works; it only has to be the same in every process of this app.
 LOCK_KEY = 0x41524B43  # "ARKC"
 
-MIGRATIONS: list[tuple[str, str]] = [
+
+def p003_error_codes(conn: Any) -> None:
+    """A failed reply keeps its error as a code and JSON parameters, rendered in the
+    reader's language; old rows' sentences become codes where they are ones the app
+    wrote, and the others keep their text in `error`."""
+    conn.execute(
+        "ALTER TABLE chat_message ADD COLUMN error_code text, ADD COLUMN error_params text"
+    )
+    rows = conn.execute("SELECT id, error FROM chat_message WHERE error IS NOT NULL").fetchall()
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE chat_message SET error_code = %s, error_params = %s, error = NULL "
+            "WHERE id = %s",
+            legacy_errors.coded_rows(rows),
+        )
+
+
+MIGRATIONS: list[tuple[str, str | Callable[[Any], None]]] = [
     (
         "p001_create_tables",
         """
@@ -76,6 +100,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX chat_session_title_trgm ON chat_session USING gin (title gin_trgm_ops);
         """,
     ),
+    ("p003_error_codes", p003_error_codes),
 ]
 
 

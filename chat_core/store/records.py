@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 MESSAGE_STATUSES = ("complete", "streaming", "interrupted", "error")
 
@@ -38,7 +41,12 @@ class Session:
 
 @dataclass(frozen=True)
 class Message:
-    """One stored message. Assistant replies carry usage, latency and a final status."""
+    """One stored message. Assistant replies carry usage, latency and a final status.
+
+    A failed reply carries its error as `error_code` and `error_params`, which the UI
+    renders in the reader's language. `error` is text only for rows that predate error
+    codes (or imports of such rows) whose sentence could not be mapped to a code.
+    """
 
     id: int
     session_id: str
@@ -54,10 +62,14 @@ class Message:
     reasoning_tokens: int | None = None
     latency_ms: int | None = None
     error: str | None = None
+    error_code: str | None = None
+    error_params: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: dict) -> Message:
-        return cls(**{f.name: row.get(f.name) for f in fields(cls)})
+        values = {f.name: row.get(f.name) for f in fields(cls)}
+        values["error_params"] = params_from_text(values["error_params"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -71,3 +83,22 @@ class SearchHit:
 
 
 SESSION_SETTINGS = ("model", "system_prompt", "temperature", "thinking", "cache_mode")
+
+
+def params_to_text(params: Mapping[str, Any] | None) -> str | None:
+    """Error parameters as the JSON text the `error_params` column holds."""
+    if params is None:
+        return None
+    return json.dumps(dict(params), ensure_ascii=False, default=str)
+
+
+def params_from_text(value: object) -> dict[str, Any] | None:
+    """The `error_params` column as a dict; None when it is empty or not a JSON object
+    (a row written by hand must not break reading a chat)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    try:
+        params = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return params if isinstance(params, dict) else None

@@ -31,6 +31,8 @@ MESSAGE_COLUMNS = (
     "reasoning_tokens",
     "latency_ms",
     "error",
+    "error_code",
+    "error_params",
 )
 SESSION_COLUMNS = (
     "id",
@@ -106,10 +108,7 @@ class SqlBackend(ABC):
                 rows = tx.query(select, [owner])
                 if rows:
                     return rows[0], created > 0
-        raise DatabaseLockedError(
-            "The chat database is busy. Nothing was saved; please try again.",
-            "聊天数据库正忙，本次操作未保存，请稍后重试。",
-        )
+        raise DatabaseLockedError("database_busy")
 
     def find_session(self, owner: str, session_id: str) -> dict | None:
         with self.reading() as tx:

@@ -247,13 +247,7 @@ def _known_migrations() -> frozenset[str]:
 def _refuse_newer_versions(db: sqlite_utils.Database, path: Path) -> None:
     unknown = [m.name for m in migrations.applied(db) if m.name not in _known_migrations()]
     if unknown:
-        raise DatabaseTooNewError(
-            f"The chat database {path} was written by a newer version of Ark Chat "
-            f"(it has changes this version does not know: {', '.join(unknown)}). "
-            "Upgrade the app; the file is left untouched.",
-            f"聊天数据库 {path} 由更新版本的 Ark Chat 写入（包含本版本不认识的变更："
-            f"{'、'.join(unknown)}）。请升级应用；该文件未被改动。",
-        )
+        raise DatabaseTooNewError("database_too_new", location=str(path), changes=unknown)
 
 
 def _backup(conn: sqlite3.Connection, path: Path) -> Path:
@@ -276,44 +270,24 @@ def _translated(path: Path) -> Iterator[None]:
         raise _database_error(exc, path) from exc
     except OSError as exc:
         raise DatabaseUnavailableError(
-            f"The chat database at {path} cannot be created or opened: {exc.strerror or exc}.",
-            f"无法创建或打开聊天数据库 {path}：{exc.strerror or exc}。",
+            "database_cannot_open", location=str(path), reason=str(exc.strerror or exc)
         ) from exc
 
 
 def _database_error(exc: sqlite3.DatabaseError, path) -> DatabaseError:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
-        return DatabaseLockedError(
-            "The chat database is busy: another process has held it locked for too long. "
-            "Nothing was saved; please try again.",
-            "聊天数据库正被其他进程长时间占用，本次操作未保存，请稍后重试。",
-        )
+        return DatabaseLockedError("database_locked")
     if "not a database" in text or "malformed" in text:
-        return NotADatabaseError(
-            f"The file {path} is not a valid chat database (it is not SQLite or is damaged). "
-            "Point CHAT_DB to another file; the existing file is left untouched.",
-            f"文件 {path} 不是有效的聊天数据库（不是 SQLite 文件或已损坏）。"
-            "请将 CHAT_DB 指向其他文件；现有文件不会被改动。",
-        )
+        return NotADatabaseError("database_not_sqlite", location=str(path))
     if "readonly" in text or "read-only" in text:
-        return DatabaseReadOnlyError(
-            f"The chat database at {path} is read-only, so nothing can be saved. "
-            "Check the permissions of the file and its folder.",
-            f"聊天数据库 {path} 是只读的，无法保存任何内容。请检查该文件及其所在文件夹的权限。",
-        )
+        return DatabaseReadOnlyError("database_file_read_only", location=str(path))
     if "unable to open" in text or "disk i/o" in text or "cannot open" in text:
-        return DatabaseUnavailableError(
-            f"The chat database at {path} cannot be opened or written.",
-            f"无法打开或写入聊天数据库 {path}。",
-        )
-    return DatabaseError(f"The chat database failed: {exc}.", f"聊天数据库出错：{exc}。")
+        return DatabaseUnavailableError("database_unavailable", location=str(path))
+    return DatabaseError("database_failed", reason=str(exc))
 
 
 def _ensure_folder(path: Path) -> None:
     if path.exists() and path.is_dir():
-        raise DatabaseUnavailableError(
-            f"CHAT_DB points to a folder ({path}), not a file.",
-            f"CHAT_DB 指向的是文件夹（{path}），而不是文件。",
-        )
+        raise DatabaseUnavailableError("database_is_folder", location=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)

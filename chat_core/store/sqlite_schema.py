@@ -2,7 +2,8 @@
 `_sqlite_migrations`.
 
 Never change what a shipped migration does: add a new one. A migration uses only what
-this module defines, so later changes elsewhere cannot change it.
+this module defines (and `legacy_errors`, which is frozen the same way), so later
+changes elsewhere cannot change it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 
 import sqlite_utils
 from sqlite_utils import Migrations
+
+from . import legacy_errors
 
 migrations = Migrations("chat_core")
 
@@ -198,6 +201,21 @@ def m006_index_final_text_only(db: sqlite_utils.Database) -> None:
         db.execute(f"INSERT INTO {table}_fts ({table}_fts, rank) VALUES ('automerge', 8)")
     create_search_triggers(db)
     rebuild_search_indexes(db)
+
+
+@migrations()
+def m007_error_codes(db: sqlite_utils.Database) -> None:
+    """A failed reply keeps its error as a code and JSON parameters, rendered in the
+    reader's language; old rows' sentences become codes where they are ones the app
+    wrote, and the others keep their text in `error`."""
+    db.execute("ALTER TABLE chat_message ADD COLUMN error_code TEXT")
+    db.execute("ALTER TABLE chat_message ADD COLUMN error_params TEXT")
+    rows = db.execute("SELECT id, error FROM chat_message WHERE error IS NOT NULL").fetchall()
+    # The search triggers watch content and status only, so these updates skip them.
+    db.conn.executemany(
+        "UPDATE chat_message SET error_code = ?, error_params = ?, error = NULL WHERE id = ?",
+        legacy_errors.coded_rows(rows),
+    )
 
 
 # What each searchable table indexes: (text column, rowid column, condition on a row).

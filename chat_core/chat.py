@@ -1,28 +1,28 @@
 """One assistant reply end to end: build the request, stream it, and save it whatever
 happens (finished, failed, or abandoned by a rerun or a closed tab).
 
-The UI iterates a `Reply`; the store row is written as the reply starts, refreshed while
-it streams, and finished in a `finally`, so a cut-off reply keeps the text that arrived.
+The UI iterates a `Reply`, which feeds each event to a `Response` (what streamed) and
+lets a `ReplyRecorder` keep the store in step: the row is written as the reply starts,
+refreshed while it streams, and finished in a `finally`, so a cut-off reply keeps the
+text that arrived.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import time
 from collections.abc import Iterator
 
 from . import ark
-from .ark import CacheUpdate, ContentDelta, Finish, ReasoningDelta, TurnRequest, Usage
+from .ark import ContentDelta, ReasoningDelta, TurnRequest, Usage
 from .ark.history import message_tokens
 from .config import Settings
-from .errors import ChatError, ContentFilterError, InvalidInputError, ReplyReplacedError
+from .errors import ChatError, InvalidInputError, ReplyReplacedError
 from .pricing import PriceTable, SessionCost, cost, session_cost
+from .recording import PROGRESS_SAVE_SECONDS, ReplyRecorder
+from .response import Response
 from .store import Message, Session, Store
 from .text import check_message
 
-log = logging.getLogger(__name__)
-PROGRESS_SAVE_SECONDS = 1.0
 HISTORY_PAGE = 100
 
 
@@ -62,24 +62,26 @@ def build_request(settings: Settings, session: Session, messages: list[Message])
 
 
 class Reply:
-    """Iterate to stream the reply's `ContentDelta`s and `ReasoningDelta`s; use it as a
-    context manager so an abandoned reply is saved at once.
+    """One reply: iterate it for its `ContentDelta`s and `ReasoningDelta`s, and use it
+    as a context manager so an abandoned reply is saved at once.
 
-    A `ChatError` from the service is re-raised after the partial reply is saved with
-    status `error`; abandoning the iteration saves it as `interrupted`.
+    It joins two halves: `response` accumulates what streams, `recorder` keeps the
+    store in step. A `ChatError` from the service is re-raised after the partial reply
+    is saved with status `error`; abandoning the iteration saves it as `interrupted`.
     """
 
     def __init__(self, store: Store, session: Session, client, request: TurnRequest) -> None:
-        self.store, self.session, self.client, self.request = store, session, client, request
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
-        self.usage: Usage | None = None
-        self.finish: str | None = None
-        self.cache: CacheUpdate | None = None
+        self.client, self.request = client, request
+        self.response = Response()
+        self.recorder = ReplyRecorder(
+            store,
+            session,
+            model=request.model,
+            cache_mode=request.cache_mode,
+            save_every=PROGRESS_SAVE_SECONDS,
+        )
         self.status = "streaming"
         self.error: ChatError | None = None
-        self.message: Message | None = None
-        self.saved = False  # True once the final state is in the store
         self._events: Iterator | None = None
 
     def __iter__(self) -> Iterator[ContentDelta | ReasoningDelta]:
@@ -101,29 +103,30 @@ class Reply:
 
     @property
     def text(self) -> str:
-        return "".join(self.content)
+        return self.response.text
+
+    @property
+    def message(self) -> Message | None:
+        """The reply's row as last saved."""
+        return self.recorder.message
+
+    @property
+    def saved(self) -> bool:
+        """True once the reply's final state is in the store."""
+        return self.recorder.saved
 
     def _run(self) -> Iterator[ContentDelta | ReasoningDelta]:
-        started = time.monotonic()
-        self.message = self.store.begin_reply(self.session, model=self.request.model)
-        last_save = started
-        self.status = "interrupted"
+        self.recorder.begin()
+        self.status = "interrupted"  # what an abandoned iteration leaves
         try:
             # Closed as soon as this loop is left, so a stopped reply ends its request.
             with contextlib.closing(ark.stream_turn(self.client, self.request)) as events:
                 for event in events:
-                    if isinstance(event, ContentDelta):
-                        self.content.append(event.text)
+                    if self.response.add(event):
                         yield event
-                    elif isinstance(event, ReasoningDelta):
-                        self.reasoning.append(event.text)
-                        yield event
-                    else:
-                        self._note(event)
-                    if time.monotonic() - last_save >= PROGRESS_SAVE_SECONDS:
-                        last_save = time.monotonic()
-                        self._save("streaming", started)
-            self.status, self.error = self._outcome()
+                    self.recorder.progress(self.response)
+            self.error = self.response.failure()
+            self.status = "complete" if self.error is None else "error"
         except ChatError as exc:
             self.status, self.error = "error", exc
             raise
@@ -132,72 +135,16 @@ class Reply:
             self.error = ChatError("unexpected_failure", kind=type(exc).__name__)
             raise
         finally:
-            self._finish(started)
+            self._record()
         if self.error is not None:
             raise self.error
 
-    def _note(self, event) -> None:
-        if isinstance(event, Usage):
-            self.usage = event
-        elif isinstance(event, Finish):
-            self.finish = event.reason
-        elif isinstance(event, CacheUpdate):
-            self.cache = event
-
-    def _outcome(self) -> tuple[str, ChatError | None]:
-        if self.finish == "content_filter":
-            return "error", ContentFilterError("reply_filtered")
-        return "complete", None
-
-    def _save(self, status: str, started: float) -> None:
-        usage = None
-        if self.usage is not None:
-            usage = {
-                "prompt_tokens": self.usage.prompt_tokens,
-                "completion_tokens": self.usage.completion_tokens,
-                "cached_tokens": self.usage.cached_tokens,
-                "reasoning_tokens": self.usage.reasoning_tokens,
-            }
-        self.message = self.store.save_reply(
-            self.session,
-            self.message.id,
-            content=self.text,
-            reasoning="".join(self.reasoning) or None,
-            status=status,
-            model=self.usage.model if self.usage and self.usage.model else None,
-            usage=usage,
-            latency_ms=round((time.monotonic() - started) * 1000),
-            # The error's code and parameters, rendered in the reader's language later.
-            error_code=self.error.code if self.error else None,
-            error_params=self.error.as_dict()["params"] if self.error else None,
-        )
-
-    def _finish(self, started: float) -> None:
-        if isinstance(self.error, ReplyReplacedError):
-            return  # the row is not ours any more: nothing to save
+    def _record(self) -> None:
         try:
-            self._save(self.status, started)
-            self.saved = True
-            self._store_cache_state()
+            self.recorder.finish(self.response, self.status, self.error)
         except ReplyReplacedError as exc:
             self.status, self.error = "error", exc
             raise
-        except ChatError:
-            log.exception("could not save the final state of reply %s", self.message.id)
-            if self.status == "complete":
-                raise
-
-    def _store_cache_state(self) -> None:
-        if self.status == "complete" and self.cache is not None:
-            self.session = self.store.set_cache_state(
-                self.session,
-                context_id=self.cache.context_id,
-                context_expires_at=self.cache.context_expires_at,
-                response_id=self.cache.response_id,
-            )
-        elif self.status != "complete" and self.request.cache_mode != "off":
-            # The service may hold part of this turn; replay from the store next time.
-            self.session = self.store.set_cache_state(self.session)
 
 
 def send(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:

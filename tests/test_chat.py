@@ -313,3 +313,28 @@ def test_regenerate_in_another_tab_leaves_one_answer(store, settings, client):
         ("assistant", "complete"),
     ]
     assert store.get_messages(session)[-1].content == "Echo: " + question
+
+
+def test_a_response_only_accumulates_what_streamed():
+    from chat_core.ark import CacheUpdate, Finish, ReasoningDelta, Usage
+    from chat_core.response import Response
+
+    response = Response()
+    events = [
+        ReasoningDelta("think "),
+        ContentDelta("Hel"),
+        ContentDelta("lo"),
+        Usage(prompt_tokens=3, completion_tokens=2, cached_tokens=0, reasoning_tokens=1, model="m"),
+        Finish("stop"),
+        CacheUpdate(None, None, "resp-1"),
+    ]
+    assert [response.add(event) for event in events] == [True, True, True, False, False, False]
+    assert (response.text, response.reasoning_text) == ("Hello", "think ")
+    assert (response.finish, response.cache.response_id, response.usage.model) == (
+        "stop",
+        "resp-1",
+        "m",
+    )
+    assert response.failure() is None
+    response.add(Finish("content_filter"))
+    assert response.failure() is not response.failure()  # a new error for every raise

@@ -1,0 +1,113 @@
+"""Recording a reply in the store: the half of a reply that saves.
+
+The row is written as the reply begins, refreshed about every second while it streams,
+and finished whatever happens (complete, failed, or abandoned by a rerun or a closed
+tab), so a cut-off reply keeps the text that arrived. The reply's session keeps the
+model's cache state of a complete turn, and drops it after any other in a caching mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .ark import Usage
+from .errors import ChatError, ReplyReplacedError
+from .response import Response
+from .store import Message, Session, Store
+
+log = logging.getLogger(__name__)
+PROGRESS_SAVE_SECONDS = 1.0
+
+
+class ReplyRecorder:
+    """Keeps one reply's row (and its session's cache state) in step with a `Response`.
+
+    `message` is the row as last saved; `saved` is True once the final state is in.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        session: Session,
+        *,
+        model: str | None,
+        cache_mode: str,
+        save_every: float = PROGRESS_SAVE_SECONDS,
+    ) -> None:
+        self.store, self.session = store, session
+        self.model, self.cache_mode, self.save_every = model, cache_mode, save_every
+        self.message: Message | None = None
+        self.saved = False
+        self._started = self._saved_at = 0.0
+
+    def begin(self) -> Message:
+        """Write the empty `streaming` row; the reply's latency counts from here."""
+        self._started = self._saved_at = time.monotonic()
+        self.message = self.store.begin_reply(self.session, model=self.model)
+        return self.message
+
+    def progress(self, response: Response) -> None:
+        """Save the text so far once `save_every` seconds have passed since the last
+        save. Raises `ReplyReplacedError` when the row is no longer this reply's."""
+        if time.monotonic() - self._saved_at >= self.save_every:
+            self._saved_at = time.monotonic()
+            self._save(response, "streaming", None)
+
+    def finish(self, response: Response, status: str, error: ChatError | None) -> None:
+        """Save the final state, then the session's cache state.
+
+        Nothing is written when the row was replaced. A failed save of a reply that did
+        not complete is only logged, so the reply's own error stays the one raised.
+        """
+        if isinstance(error, ReplyReplacedError):
+            return  # the row is not ours any more
+        try:
+            self._save(response, status, error)
+            self.saved = True
+            self._store_cache_state(response, status)
+        except ReplyReplacedError:
+            raise
+        except ChatError:
+            log.exception("could not save the final state of reply %s", self.message.id)
+            if status == "complete":
+                raise
+
+    def _save(self, response: Response, status: str, error: ChatError | None) -> None:
+        usage = response.usage
+        stored_error = error.as_dict() if error is not None else {"code": None, "params": None}
+        self.message = self.store.save_reply(
+            self.session,
+            self.message.id,
+            content=response.text,
+            reasoning=response.reasoning_text,
+            status=status,
+            model=usage.model if usage and usage.model else None,
+            usage=_usage_columns(usage),
+            latency_ms=round((time.monotonic() - self._started) * 1000),
+            error_code=stored_error["code"],
+            error_params=stored_error["params"],
+        )
+
+    def _store_cache_state(self, response: Response, status: str) -> None:
+        if status == "complete" and response.cache is not None:
+            self.session = self.store.set_cache_state(
+                self.session,
+                context_id=response.cache.context_id,
+                context_expires_at=response.cache.context_expires_at,
+                response_id=response.cache.response_id,
+            )
+        elif status != "complete" and self.cache_mode != "off":
+            # The service may hold part of this turn; replay from the store next time.
+            self.session = self.store.set_cache_state(self.session)
+
+
+def _usage_columns(usage: Usage | None) -> dict | None:
+    if usage is None:
+        return None
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+    }

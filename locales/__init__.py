@@ -107,6 +107,8 @@ _MISSING = _Missing()
 
 
 class _Formatter(string.Formatter):
+    """`str.format` that never raises on a parameter (see the module docstring)."""
+
     def __init__(self, lang: str, quote: Quote | None) -> None:
         self.lang, self.quote = lang, quote
 

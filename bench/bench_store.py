@@ -249,21 +249,19 @@ def report(results: Results) -> list[str]:
     return missed
 
 
-def open_database(args, stack: ExitStack) -> tuple[str, bool]:
-    """The database location, and whether it still needs its data."""
+def open_database(args, stack: ExitStack) -> str:
+    """The database location (a fresh one unless `--db` names one)."""
     if args.db == "postgres":
         from tests.postgres_server import PostgresServer
 
         parent = Path(stack.enter_context(tempfile.TemporaryDirectory(dir="/var/tmp")))
         parent.chmod(0o711)  # the server runs as the postgres user
         server = stack.enter_context(PostgresServer(parent_dir=parent, settings=DURABLE_POSTGRES))
-        return server.create_database("bench"), True
-    if args.db and is_postgres_url(args.db):
-        return args.db, True
+        return server.create_database("bench")
     if args.db:
-        return args.db, not Path(args.db).exists()
+        return args.db
     folder = stack.enter_context(tempfile.TemporaryDirectory(dir="/var/tmp"))
-    return str(Path(folder) / "bench.db"), True
+    return str(Path(folder) / "bench.db")
 
 
 def main() -> None:
@@ -274,10 +272,10 @@ def main() -> None:
     parser.add_argument("--db", help="a SQLite path, a postgresql:// URL, or 'postgres'")
     args = parser.parse_args()
     with ExitStack() as stack:
-        location, empty = open_database(args, stack)
+        location = open_database(args, stack)
         backend = "postgres" if is_postgres_url(location) else "sqlite"
         store = stack.enter_context(connect(location, busy_timeout=30))
-        if empty:
+        if not store.backend.owners():  # an empty database: load it
             started = time.perf_counter()
             batches = generated_rows(args.sessions, args.messages, random.Random(7))
             (build_postgres if backend == "postgres" else build_sqlite)(store, batches)

@@ -164,9 +164,21 @@ class SQLiteBackend(SqlBackend):
                 conn.rollback()
                 raise
             conn.execute("COMMIT")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
+        self._switch_to_wal(conn)
         self._configured(conn)
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        # Changing the journal mode needs the file to itself and fails at once when
+        # another connection is opening it (the busy timeout does not apply): retry
+        # within that timeout.
+        deadline = time.monotonic() + self.busy_timeout
+        while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _migrate(
         self, conn: sqlite3.Connection, db: sqlite_utils.Database, backup: Path | None

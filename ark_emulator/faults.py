@@ -7,12 +7,12 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from . import errors
 
 
-class Fault(str, Enum):
+class Fault(StrEnum):
     """Kinds for `ArkEmulator.fail_next` and `random_faults`; plain strings work too.
 
     The first eight refuse the request with an HTTP error (Ark's codes, ark-api.md §7.3);
@@ -31,9 +31,6 @@ class Fault(str, Enum):
     CONTENT_FILTER = "content_filter"
     STREAM_ERROR = "stream_error"
     DROP = "drop"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Faults that only make sense on a route that generates a reply.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .store.records import Session
@@ -14,9 +14,9 @@ GROUPS = ("pinned", "today", "yesterday", "week", "older")
 def user_zone(name: str | None) -> tzinfo:
     """The IANA zone the browser reported, or UTC when it is missing or unknown."""
     try:
-        return ZoneInfo(name) if name else timezone.utc
+        return ZoneInfo(name) if name else UTC
     except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def group_of(session: Session, now: datetime, zone: tzinfo) -> str:

@@ -3,7 +3,7 @@ import, language, API key and identity."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 
 import streamlit as st
@@ -67,7 +67,7 @@ def _session_list(visit: Visit, store, current: Session) -> None:
     limit = st.session_state.get(LIST_LIMIT, PAGE)
     sessions = store.list_sessions(visit.owner, limit=limit + 1)
     zone = user_zone(st.context.timezone)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for group, items in group_sessions(sessions[:limit], now, zone):
         st.caption(t(visit.lang, f"group_{group}"))
         for session in items:

@@ -39,7 +39,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -682,7 +682,7 @@ def _later(first: str, second: str) -> bool:
 
 def _instant(value: str) -> datetime:
     when = datetime.fromisoformat(str(value).strip())
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _chunks(values: list, size: int = MAX_PARAMS) -> Iterator[list]:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import psycopg
@@ -240,7 +240,7 @@ def _placeholders(sql: str) -> str:
 def _plain(row: dict) -> dict:
     for key, value in row.items():
         if isinstance(value, datetime):
-            row[key] = value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+            row[key] = value.astimezone(UTC).isoformat(timespec="microseconds")
     return row
 
 

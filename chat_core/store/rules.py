@@ -7,7 +7,7 @@ backend sees any value, so a backend only stores and fetches.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..text import clean_text
 from .records import SESSION_SETTINGS
@@ -27,7 +27,7 @@ SNIPPET_RADIUS = 40
 
 def utc_now() -> str:
     """ISO 8601 UTC with microseconds: sorts as text in time order."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def is_session_id(value: object) -> bool:

@@ -16,17 +16,12 @@ import gc
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import httpx
 
-import httpx  # noqa: E402
-
-from ark_emulator import ArkEmulator  # noqa: E402
-from chat_core.ark import ContentDelta, TurnRequest, make_client, stream_turn  # noqa: E402
-from chat_core.config import Settings  # noqa: E402
+from ark_emulator import ArkEmulator
+from chat_core.ark import ContentDelta, TurnRequest, make_client, stream_turn
+from chat_core.config import Settings
 
 KEY = "bench-key"
 MODEL = "doubao-seed-1-6-250615"

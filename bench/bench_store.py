@@ -21,17 +21,13 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from chat_core.store import connect, is_postgres_url  # noqa: E402
+from chat_core.store import connect, is_postgres_url
 
 OWNER = "bench"
 WORDS = [

@@ -21,8 +21,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import e2e_harness  # noqa: F401 - puts the repo root on sys.path for chat_core, tests
-
 from chat_core.store import Store, connect
 
 OWNER = "local"  # the app's owner when no login is configured

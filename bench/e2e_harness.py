@@ -23,11 +23,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from playwright.sync_api import Browser, Page, sync_playwright
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

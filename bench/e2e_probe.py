@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import e2e_harness  # noqa: F401 - puts the repo root on sys.path for chat_core
 from playwright.sync_api import Page
 
 from ark_emulator import ArkEmulator

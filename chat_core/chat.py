@@ -16,7 +16,7 @@ from . import ark
 from .ark import ContentDelta, ReasoningDelta, TurnRequest, Usage
 from .ark.history import message_tokens
 from .config import Settings
-from .errors import ChatError, InvalidInputError, ReplyReplacedError
+from .errors import ChatError, InvalidInputError, ReplyReplacedError, SessionTakenError
 from .pricing import PriceTable, SessionCost, cost, session_cost
 from .recording import PROGRESS_SAVE_SECONDS, ReplyRecorder
 from .response import Response
@@ -106,6 +106,11 @@ class Reply:
         return self.response.text
 
     @property
+    def session(self) -> Session:
+        """The chat this reply is written into."""
+        return self.recorder.session
+
+    @property
     def message(self) -> Message | None:
         """The reply's row as last saved."""
         return self.recorder.message
@@ -123,6 +128,7 @@ class Reply:
             with contextlib.closing(ark.stream_turn(self.client, self.request)) as events:
                 for event in events:
                     if self.response.add(event):
+                        self.recorder.first_text()
                         yield event
                     self.recorder.progress(self.response)
             self.error = self.response.failure()
@@ -147,10 +153,34 @@ class Reply:
             raise
 
 
-def send(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:
-    """Store the user's message (marking the session used) and return its `Reply`."""
-    store.start_turn(session, text)
+def send(
+    store: Store,
+    settings: Settings,
+    session: Session,
+    client,
+    text: str,
+    *,
+    only_if_unused: bool = False,
+) -> Reply:
+    """Store the user's message (marking the session used) and return its `Reply`.
+
+    `only_if_unused` is for a first message from a page that showed the chat empty: if
+    another tab has started the chat meanwhile, `SessionTakenError` is raised and the
+    caller sends it to the owner's unused chat instead (see `send_to_unused`).
+    """
+    store.start_turn(session, text, only_if_unused=only_if_unused)
     return reply_to_last(store, settings, session, client)
+
+
+def send_first(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:
+    """Send the first message of a chat the page showed empty. If another tab started
+    that chat meanwhile, the message goes to the owner's unused chat (or a new one)
+    instead of joining a conversation it never saw; the reply's session says where."""
+    try:
+        return send(store, settings, session, client, text, only_if_unused=True)
+    except SessionTakenError:
+        fresh, _ = store.new_session(session.owner)
+        return send(store, settings, fresh, client, text, only_if_unused=True)
 
 
 def reply_to_last(store: Store, settings: Settings, session: Session, client) -> Reply:

@@ -76,6 +76,14 @@ class SessionNotFoundError(ChatError, LookupError):
     """No session with that id belongs to this owner."""
 
 
+class SessionTakenError(ChatError):
+    """A first message was meant for an empty chat that another tab has started since."""
+
+
+class ReplyLimitError(ChatError):
+    """Too many replies are being written at once (in this process, or for this user)."""
+
+
 class ReplyReplacedError(ChatError):
     """A streaming reply's row was removed or finished elsewhere, so it stopped saving."""
 

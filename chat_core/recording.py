@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from .ark import Usage
 from .errors import ChatError, ReplyReplacedError
@@ -39,13 +40,23 @@ class ReplyRecorder:
         self.model, self.cache_mode, self.save_every = model, cache_mode, save_every
         self.message: Message | None = None
         self.saved = False
+        # Called with the row after every save: a watcher shows only what is stored.
+        self.on_save: Callable[[Message], None] | None = None
+        self.first_token_ms: int | None = None
         self._started = self._saved_at = 0.0
 
     def begin(self) -> Message:
         """Write the empty `streaming` row; the reply's latency counts from here."""
         self._started = self._saved_at = time.monotonic()
         self.message = self.store.begin_reply(self.session, model=self.model)
+        if self.on_save is not None:
+            self.on_save(self.message)
         return self.message
+
+    def first_text(self) -> None:
+        """Note that the reply's first text (reasoning or answer) has arrived."""
+        if self.first_token_ms is None:
+            self.first_token_ms = self._elapsed_ms()
 
     def progress(self, response: Response) -> None:
         """Save the text so far once `save_every` seconds have passed since the last
@@ -84,10 +95,16 @@ class ReplyRecorder:
             status=status,
             model=usage.model if usage and usage.model else None,
             usage=_usage_columns(usage),
-            latency_ms=round((time.monotonic() - self._started) * 1000),
+            latency_ms=self._elapsed_ms(),
+            first_token_ms=self.first_token_ms,
             error_code=stored_error["code"],
             error_params=stored_error["params"],
         )
+        if self.on_save is not None:
+            self.on_save(self.message)
+
+    def _elapsed_ms(self) -> int:
+        return round((time.monotonic() - self._started) * 1000)
 
     def _store_cache_state(self, response: Response, status: str) -> None:
         if status == "complete" and response.cache is not None:

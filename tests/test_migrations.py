@@ -50,6 +50,8 @@ MESSAGE_COLUMNS = {
     "error": str,
     "error_code": str,
     "error_params": str,
+    "heartbeat_at": str,
+    "first_token_ms": int,
 }
 POSTGRES_TYPES = {
     "is_used": "boolean",
@@ -65,6 +67,7 @@ SQLITE_MIGRATIONS = [
     "m005_message_ids_never_reused",
     "m006_index_final_text_only",
     "m007_error_codes",
+    "m008_reply_heartbeat",
 ]
 
 
@@ -314,7 +317,12 @@ def test_postgres_migrations_apply_once(postgres_url):
     connect(postgres_url).close()
     connect(postgres_url).close()
     names = run_sql(postgres_url, "SELECT name FROM chat_schema_migrations ORDER BY name")
-    assert names == [("p001_create_tables",), ("p002_search_indexes",), ("p003_error_codes",)]
+    assert names == [
+        ("p001_create_tables",),
+        ("p002_search_indexes",),
+        ("p003_error_codes",),
+        ("p004_reply_heartbeat",),
+    ]
 
 
 def test_a_postgres_database_from_a_newer_version_is_refused_untouched(postgres_url):

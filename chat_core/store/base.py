@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
-from ..errors import InvalidInputError, ReplyReplacedError, SessionNotFoundError, is_error_code
+from ..errors import (
+    InvalidInputError,
+    ReplyReplacedError,
+    SessionNotFoundError,
+    SessionTakenError,
+    is_error_code,
+)
+from ..identity import LOCAL_OWNER
 from ..text import check_message, clean_text, make_title
 from .records import MESSAGE_STATUSES, Message, SearchHit, Session, params_to_text
 from .rules import CACHE_RESET, is_session_id, search_terms, settings_changes, utc_now
@@ -107,6 +115,17 @@ class Store:
         if not self.backend.delete_session(owner, _checked(session_id)):
             raise _not_found()
 
+    def reassign_owner(self, old: str, new: str) -> int:
+        """Move every session of owner `old` to owner `new` (a renamed owner key), in one
+        transaction; returns how many moved. `old`'s unused session is dropped when `new`
+        already has one. `local`'s sessions never move, and nothing becomes `local`'s:
+        they belong to whoever opens the app without a login."""
+        if not (isinstance(old, str) and isinstance(new, str) and old and new and old != new):
+            raise ValueError("reassign_owner needs two different owners")
+        if LOCAL_OWNER in (old, new):
+            raise ValueError(f"the sessions of {LOCAL_OWNER!r} are never reassigned")
+        return self.backend.reassign_owner(old, new)
+
     def search(self, owner: str, query: object, *, limit: int = 20) -> list[SearchHit]:
         """Sessions whose title or messages contain every term of the query, newest
         first, one hit per session. Never raises on odd input."""
@@ -115,14 +134,26 @@ class Store:
 
     # --- messages ------------------------------------------------------------------------
 
-    def start_turn(self, session: Session, text: str) -> Message:
+    def start_turn(self, session: Session, text: str, *, only_if_unused: bool = False) -> Message:
         """Store a user message and, in the same transaction, mark the session used and
-        title it from its first message. Bad text raises before anything is written."""
+        title it from its first message. Bad text raises before anything is written.
+
+        With `only_if_unused` (a first message sent from a page that showed the chat
+        empty), a chat that another tab has started meanwhile raises `SessionTakenError`
+        and is left alone.
+        """
         text = check_message(text, self.max_message_chars)
         row = self.backend.add_user_message(
-            session.owner, session.id, text, make_title(text), utc_now()
+            session.owner,
+            session.id,
+            text,
+            make_title(text),
+            utc_now(),
+            only_if_unused=only_if_unused,
         )
         if row is None:
+            if only_if_unused and self.find_session(session.owner, session.id) is not None:
+                raise SessionTakenError("session_taken")
             raise _not_found()
         return Message.from_row(row)
 
@@ -144,6 +175,7 @@ class Store:
         model: str | None = None,
         usage: dict | None = None,
         latency_ms: int | None = None,
+        first_token_ms: int | None = None,
         error_code: str | None = None,
         error_params: dict | None = None,
     ) -> Message:
@@ -160,16 +192,43 @@ class Store:
             raise ValueError(f"Unknown message status: {status!r}")
         if error_code is not None and not is_error_code(error_code):
             raise ValueError(f"Not an error code: {error_code!r}")
-        values = {"content": clean_text(content), "status": status}
+        now = utc_now()
+        values = {"content": clean_text(content), "status": status, "heartbeat_at": now}
         values["reasoning_content"] = clean_text(reasoning) if reasoning else None
-        optional = {"model": model, "latency_ms": latency_ms, **(usage or {})}
+        optional = {
+            "model": model,
+            "latency_ms": latency_ms,
+            "first_token_ms": first_token_ms,
+            **(usage or {}),
+        }
         if error_code is not None:
             optional.update(error_code=error_code, error_params=params_to_text(error_params or {}))
         values.update({key: value for key, value in optional.items() if value is not None})
-        row = self.backend.save_reply(session.owner, session.id, message_id, values, utc_now())
+        row = self.backend.save_reply(session.owner, session.id, message_id, values, now)
         if row is None:
             raise ReplyReplacedError("reply_replaced")
         return Message.from_row(row)
+
+    def beat(self, session: Session, message_id: int) -> bool:
+        """Say that a streaming reply is still being written (its writer is alive), even
+        while no text arrives; False when the reply is no longer streaming."""
+        return self.backend.beat(session.owner, session.id, message_id, utc_now())
+
+    def get_message(self, session: Session, message_id: int) -> Message | None:
+        """One message of the session, or None (gone, or another owner's)."""
+        row = self.backend.get_message(session.owner, session.id, message_id)
+        return Message.from_row(row) if row else None
+
+    def interrupt_stale_replies(self, silent_seconds: float) -> int:
+        """Finish as `interrupted` every reply, of any owner, whose writer has not beaten
+        for `silent_seconds` (its process was killed or hung), keeping the text it saved,
+        and drop the cache state of its chat. Maintenance for the app's reply runner,
+        never a visitor's call. Returns how many replies it finished."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=silent_seconds)
+        values = {"status": "interrupted", "error_code": "reply_abandoned"}
+        return self.backend.interrupt_stale_replies(
+            cutoff.isoformat(timespec="microseconds"), values, CACHE_RESET
+        )
 
     def get_messages(
         self, session: Session, *, limit: int | None = None, before: int | None = None

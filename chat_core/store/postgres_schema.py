@@ -101,6 +101,17 @@ MIGRATIONS: list[tuple[str, str | Callable[[Any], None]]] = [
         """,
     ),
     ("p003_error_codes", p003_error_codes),
+    (
+        "p004_reply_heartbeat",
+        """
+        -- Replies are written by worker threads: heartbeat_at says a writer is alive, so a
+        -- reply whose writer died is found and finished.
+        ALTER TABLE chat_message ADD COLUMN heartbeat_at timestamptz;
+        ALTER TABLE chat_message ADD COLUMN first_token_ms bigint;
+        CREATE INDEX chat_message_streaming ON chat_message (heartbeat_at)
+            WHERE status = 'streaming';
+        """,
+    ),
 ]
 
 

@@ -61,6 +61,7 @@ class Message:
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
     latency_ms: int | None = None
+    first_token_ms: int | None = None
     error: str | None = None
     error_code: str | None = None
     error_params: dict[str, Any] | None = None

@@ -30,6 +30,7 @@ MESSAGE_COLUMNS = (
     "cached_tokens",
     "reasoning_tokens",
     "latency_ms",
+    "first_token_ms",
     "error",
     "error_code",
     "error_params",
@@ -156,18 +157,40 @@ class SqlBackend(ABC):
             rows = tx.query("SELECT DISTINCT owner FROM chat_session ORDER BY owner")
         return [row["owner"] for row in rows]
 
+    def reassign_owner(self, old: str, new: str) -> int:
+        """Give every session of `old` to `new` in one transaction; how many moved. When
+        both have an unused session, `old`'s (it holds no message) is dropped, as the
+        one-unused-session-per-owner index requires."""
+        with self.reading() as tx:  # the usual case: nothing to move, no write lock
+            if not tx.query("SELECT 1 FROM chat_session WHERE owner = ? LIMIT 1", [old]):
+                return 0
+        unused = f"SELECT id FROM chat_session WHERE owner = ? AND {self.UNUSED}"
+        with self.writing() as tx:
+            if tx.query(unused, [new]):
+                tx.execute(f"DELETE FROM chat_session WHERE owner = ? AND {self.UNUSED}", [old])
+            return tx.execute("UPDATE chat_session SET owner = ? WHERE owner = ?", [new, old])
+
     # --- messages ------------------------------------------------------------------------
 
     def add_user_message(
-        self, owner: str, session_id: str, text: str, title: str | None, now: str
+        self,
+        owner: str,
+        session_id: str,
+        text: str,
+        title: str | None,
+        now: str,
+        *,
+        only_if_unused: bool = False,
     ) -> dict | None:
         """Store a user message and, in the same transaction, mark its session used and
-        give it `title` unless it has one. None when the session is not the owner's."""
+        give it `title` unless it has one. None when the session is not the owner's, or
+        (with `only_if_unused`) when it is already used."""
+        unused = " AND NOT is_used" if only_if_unused else ""
         with self.writing() as tx:
             marked = tx.query(
                 "UPDATE chat_session SET is_used = TRUE, used_at = COALESCE(used_at, ?), "
                 "updated_at = ?, title = COALESCE(title, ?) "
-                "WHERE id = ? AND owner = ? RETURNING id",
+                f"WHERE id = ? AND owner = ?{unused} RETURNING id",
                 [now, now, title, session_id, owner],
             )
             if not marked:
@@ -184,9 +207,9 @@ class SqlBackend(ABC):
             return _first(
                 tx.query(
                     "INSERT INTO chat_message (session_id, role, content, created_at, status, "
-                    "model) SELECT id, 'assistant', '', ?, 'streaming', ? FROM chat_session "
-                    "WHERE id = ? AND owner = ? RETURNING *",
-                    [now, model, session_id, owner],
+                    "model, heartbeat_at) SELECT id, 'assistant', '', ?, 'streaming', ?, ? "
+                    "FROM chat_session WHERE id = ? AND owner = ? RETURNING *",
+                    [now, model, now, session_id, owner],
                 )
             )
 
@@ -212,6 +235,46 @@ class SqlBackend(ABC):
                     [now, session_id, owner],
                 )
             return row
+
+    def beat(self, owner: str, session_id: str, message_id: int, now: str) -> bool:
+        """Mark a streaming reply as still being written; False when it is not streaming."""
+        with self.writing() as tx:
+            return (
+                tx.execute(
+                    "UPDATE chat_message SET heartbeat_at = ? WHERE id = ? "
+                    "AND status = 'streaming' AND session_id = "
+                    "(SELECT id FROM chat_session WHERE id = ? AND owner = ?)",
+                    [now, message_id, session_id, owner],
+                )
+                > 0
+            )
+
+    def interrupt_stale_replies(self, cutoff: str, values: dict, cache_reset: dict) -> int:
+        """Finish every reply still `streaming` whose writer last beat before `cutoff`
+        (its process died or hung) with `values`, and drop its session's cache state,
+        which may hold more of the turn than the row. System maintenance: all owners."""
+        stale = "status = 'streaming' AND COALESCE(heartbeat_at, created_at) < ?"
+        resets = ", ".join(f"{column} = ?" for column in cache_reset)
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        with self.writing() as tx:
+            tx.execute(
+                f"UPDATE chat_session SET {resets} WHERE id IN "
+                f"(SELECT session_id FROM chat_message WHERE {stale})",
+                [*cache_reset.values(), cutoff],
+            )
+            return tx.execute(
+                f"UPDATE chat_message SET {assignments} WHERE {stale}", [*values.values(), cutoff]
+            )
+
+    def get_message(self, owner: str, session_id: str, message_id: int) -> dict | None:
+        with self.reading() as tx:
+            return _first(
+                tx.query(
+                    "SELECT m.* FROM chat_message m WHERE m.id = ? AND m.session_id = ? AND EXISTS "
+                    "(SELECT 1 FROM chat_session s WHERE s.id = m.session_id AND s.owner = ?)",
+                    [message_id, session_id, owner],
+                )
+            )
 
     def get_messages(
         self, owner: str, session_id: str, limit: int | None, before: int | None

@@ -218,6 +218,19 @@ def m007_error_codes(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m008_reply_heartbeat(db: sqlite_utils.Database) -> None:
+    """Replies are written by worker threads: `heartbeat_at` says a writer is alive, so a
+    reply whose writer died is found and finished; `first_token_ms` is the wait for the
+    reply's first text."""
+    db.execute("ALTER TABLE chat_message ADD COLUMN heartbeat_at TEXT")
+    db.execute("ALTER TABLE chat_message ADD COLUMN first_token_ms INTEGER")
+    db.execute(
+        "CREATE INDEX idx_chat_message_streaming ON chat_message(heartbeat_at) "
+        "WHERE status = 'streaming'"
+    )
+
+
 # What each searchable table indexes: (text column, rowid column, condition on a row).
 SEARCHABLE = {
     "chat_message": ("content", "id", "{row}.status <> 'streaming'"),

@@ -1,0 +1,260 @@
+"""Replies written on worker threads, apart from the pages that watch them.
+
+A page starts a reply and watches it. Leaving the page (another chat, New chat, a
+reload, a closed tab) does not stop the reply: it completes and is saved as it would
+have been, and a page that comes back watches it from where it is. Only Stop (or an
+error) ends a reply early.
+
+The worker saves the reply about four times a second and publishes only what it has
+saved, so whatever a page shows is already in the store. Stop saves exactly the text
+the page showed. A maintenance thread tells the store that this process's replies are
+still being written (a heartbeat), and finishes replies whose writer died: a killed
+process, or this one before a restart. A page on another process sees a reply's saved
+progress in the store.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from .ark import ContentDelta
+from .chat import Reply
+from .errors import ChatError, ReplyLimitError, ReplyReplacedError
+from .store import Message, Store
+
+log = logging.getLogger(__name__)
+PUBLISH_SECONDS = 0.25  # how often a streaming reply is saved, and so shown
+BEAT_SECONDS = 5.0  # how often a live reply's row says its writer is alive
+STALE_SECONDS = 30.0  # a streaming row silent this long has lost its writer
+SWEEP_SECONDS = 15.0
+SHUTDOWN_SECONDS = 3.0  # what a stopping process gives its replies' final saves
+MAX_RUNNING = 32  # replies at once in one process
+MAX_PER_OWNER = 3  # replies at once for one user
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a page can show of a live reply: only what is saved, with its timings.
+
+    Times are `time.monotonic()` values of this process.
+    """
+
+    version: int
+    started: float
+    message: Message | None = None
+    first_text_at: float | None = None
+    answer_at: float | None = None
+    done: bool = False
+    error: ChatError | None = None
+
+    @property
+    def phase(self) -> str:
+        """`waiting` (for the model, retries included), `thinking`, `answering`, `done`."""
+        if self.done:
+            return "done"
+        if self.answer_at is not None:
+            return "answering"
+        return "thinking" if self.first_text_at is not None else "waiting"
+
+
+class LiveReply:
+    """A reply being written on a worker thread; any number of pages may watch it."""
+
+    def __init__(self, store: Store, reply: Reply, owner: str) -> None:
+        self.store, self.reply, self.owner = store, reply, owner
+        self.session_id = reply.session.id
+        self._changed = threading.Condition()
+        self._progress = Progress(version=0, started=time.monotonic())
+        self._stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._write, name=f"reply-{self.session_id}", daemon=True
+        )
+
+    @property
+    def progress(self) -> Progress:
+        return self._progress
+
+    def wait(self, seen_version: int, timeout: float) -> Progress:
+        """The progress once it is newer than `seen_version`, or after `timeout` s."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._progress.version > seen_version, timeout)
+            return self._progress
+
+    def stop(self, shown: str | None = None) -> Message | None:
+        """End the reply now and save it as interrupted with `shown`, the text the page
+        showed (by default what was last published). Returns the final row; a reply
+        that had already finished keeps its own end."""
+        self._stop.set()
+        current = self._progress
+        if current.done or current.message is None:
+            return current.message
+        content = current.message.content if shown is None else shown
+        try:
+            final = self.store.save_reply(
+                self.reply.session,
+                current.message.id,
+                content=content,
+                reasoning=current.message.reasoning_content,
+                status="interrupted",
+                latency_ms=round((time.monotonic() - current.started) * 1000),
+                first_token_ms=current.message.first_token_ms,
+            )
+        except ReplyReplacedError:  # it finished (or was replaced) first
+            return self.store.get_message(self.reply.session, current.message.id)
+        if self.reply.request.cache_mode != "off":
+            # The service holds more of this turn than the chat: replay it next time.
+            self.store.set_cache_state(self.reply.session)
+        self._publish(message=final, done=True)
+        return final
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def beat(self) -> None:
+        message = self._progress.message
+        if message is not None and not self._progress.done:
+            self.store.beat(self.reply.session, message.id)
+
+    # --- the worker --------------------------------------------------------------------
+
+    def _write(self) -> None:
+        self.reply.recorder.save_every = PUBLISH_SECONDS
+        self.reply.recorder.on_save = self._saved
+        error = None
+        try:
+            with self.reply:
+                for event in self.reply:
+                    self._note(event)
+                    if self._stop.is_set():
+                        break  # Stop has saved the row; leaving closes the request
+        except ChatError as exc:
+            error = exc
+        except Exception:  # a bug: the reply is saved as failed; keep the process alive
+            log.exception("reply in chat %s failed", self.session_id)
+        finally:
+            if not self._progress.done:  # Stop publishes its own end
+                stopped = self._stop.is_set()
+                self._publish(
+                    message=self.reply.message, done=True, error=None if stopped else error
+                )
+
+    def _note(self, event) -> None:
+        now = time.monotonic()
+        current = self._progress
+        if current.first_text_at is None:
+            self._publish(first_text_at=now)
+        if isinstance(event, ContentDelta) and current.answer_at is None:
+            self._publish(answer_at=now)
+
+    def _saved(self, message: Message) -> None:
+        if not self._stop.is_set():
+            self._publish(message=message)
+
+    def _publish(self, **changes) -> None:
+        with self._changed:
+            self._progress = replace(self._progress, version=self._progress.version + 1, **changes)
+            self._changed.notify_all()
+
+
+class ReplyRunner:
+    """Runs replies on worker threads, within per-process and per-user limits.
+
+    One per process and store. `start()` hands it a `Reply`; `live(session_id)` finds
+    a reply being written for a chat.
+    """
+
+    def __init__(
+        self, store: Store, *, max_running: int = MAX_RUNNING, max_per_owner: int = MAX_PER_OWNER
+    ) -> None:
+        self.store, self.max_running, self.max_per_owner = store, max_running, max_per_owner
+        self._live: dict[str, LiveReply] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._sweep()  # replies left streaming by a process that is gone
+        self._maintenance = threading.Thread(target=self._maintain, name="replies", daemon=True)
+        self._maintenance.start()
+        atexit.register(self.shutdown)
+
+    def check_room(self, owner: str) -> None:
+        """Raise `ReplyLimitError` when a new reply for `owner` would not be started;
+        call it before storing the user's message, so a refusal writes nothing."""
+        with self._lock:
+            self._check_room(owner)
+
+    def start(self, reply: Reply, owner: str) -> LiveReply:
+        """Write `reply` on a worker thread (limits as `check_room`)."""
+        with self._lock:
+            self._check_room(owner)
+            live = LiveReply(self.store, reply, owner)
+            self._live[live.session_id] = live
+        live.thread.start()
+        return live
+
+    def live(self, session_id: str) -> LiveReply | None:
+        """The reply being written (or just finished) in this process for a chat."""
+        with self._lock:
+            return self._live.get(session_id)
+
+    def shutdown(self, grace: float = SHUTDOWN_SECONDS) -> None:
+        """Stop every reply, saving what each has published, before the process exits
+        (a graceful stop such as SIGTERM runs this through `atexit`)."""
+        self._closed.set()
+        with self._lock:
+            running = [live for live in self._live.values() if not live.progress.done]
+        for live in running:
+            try:
+                live.stop()
+            except ChatError as exc:
+                log.warning("could not save reply in chat %s at shutdown: %s", live.session_id, exc)
+        deadline = time.monotonic() + grace
+        for live in running:
+            live.thread.join(max(deadline - time.monotonic(), 0))
+
+    def _check_room(self, owner: str) -> None:
+        self._forget_finished()
+        running = list(self._live.values())
+        if sum(live.owner == owner for live in running) >= self.max_per_owner:
+            raise ReplyLimitError("too_many_own_replies", limit=self.max_per_owner)
+        if len(running) >= self.max_running:
+            raise ReplyLimitError("too_many_replies", limit=self.max_running)
+
+    def _forget_finished(self) -> None:
+        # A page watching a finished reply keeps its own reference; new pages read the
+        # store.
+        for session_id, live in list(self._live.items()):
+            if live.progress.done and not live.thread.is_alive():
+                del self._live[session_id]
+
+    def _maintain(self) -> None:
+        swept_at = time.monotonic()
+        while not self._closed.wait(BEAT_SECONDS):
+            with self._lock:
+                self._forget_finished()
+                running = list(self._live.values())
+            for live in running:
+                self._quietly(live.beat)
+            if time.monotonic() - swept_at >= SWEEP_SECONDS:
+                swept_at = time.monotonic()
+                self._quietly(self._sweep)
+
+    def _sweep(self) -> None:
+        finished = self.store.interrupt_stale_replies(STALE_SECONDS)
+        if finished:
+            log.warning("finished %d replies whose writer had stopped", finished)
+
+    @staticmethod
+    def _quietly(action) -> None:
+        try:
+            action()
+        except ChatError as exc:  # the database is away: try again at the next tick
+            log.warning("reply maintenance failed: %s", exc)
+
+
+def open_runner(store: Store) -> ReplyRunner:
+    """The runner for a store (one per process, like the store)."""
+    return ReplyRunner(store)

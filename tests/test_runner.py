@@ -1,0 +1,192 @@
+"""Replies written on worker threads: real store (both backends), real SDK, emulator."""
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from chat_core import chat, runner
+from chat_core.ark import make_client
+from chat_core.config import load_settings
+from chat_core.errors import ReplyLimitError
+from chat_core.runner import ReplyRunner
+from tests.conftest import EMULATOR_KEY, emulator_fixture
+
+emu = emulator_fixture(scope="module", api_key=EMULATOR_KEY, ttft=0.02, token_delay=0.01)
+LONG = "question " + "word " * 60  # the emulator echoes it, one token per word
+
+
+@pytest.fixture
+def settings(emu):
+    emu.clear_requests()
+    emu.clear_faults()
+    return load_settings(
+        env={
+            "ARK_API_KEY": EMULATOR_KEY,
+            "ARK_BASE_URL": emu.base_url,
+            "ARK_MODEL": "ep-test-model",
+            "ARK_MAX_RETRIES": "0",
+            "ARK_THINKING": "disabled",
+        }
+    )
+
+
+@pytest.fixture
+def client(settings):
+    http = httpx.Client(trust_env=False)
+    yield make_client(settings, http_client=http)
+    http.close()
+
+
+@pytest.fixture
+def replies(store):
+    started = ReplyRunner(store)
+    yield started
+    started.shutdown()
+
+
+def wait_done(live, timeout=30):
+    progress = live.progress
+    deadline = time.monotonic() + timeout
+    while not progress.done and time.monotonic() < deadline:
+        progress = live.wait(progress.version, 1)
+    assert progress.done
+    return progress
+
+
+def test_a_reply_completes_with_nobody_watching(store, settings, client, replies):
+    session, _ = store.new_session("alice")
+    live = replies.start(chat.send(store, settings, session, client, LONG), "alice")
+    final = wait_done(live)
+    stored = store.get_messages(session)[-1]
+    assert (stored.status, stored.content) == ("complete", "Echo: " + LONG)
+    assert final.message == stored
+    assert stored.first_token_ms is not None and 0 <= stored.first_token_ms <= stored.latency_ms
+
+
+def test_a_page_is_shown_only_what_is_stored(store, settings, client, replies):
+    session, _ = store.new_session("alice")
+    live = replies.start(chat.send(store, settings, session, client, LONG), "alice")
+    progress, shown = live.progress, []
+    while not progress.done:
+        progress = live.wait(progress.version, 5)
+        if progress.message is not None:
+            stored = store.get_message(session, progress.message.id)
+            # What a page may show is never ahead of the store.
+            assert stored.content.startswith(progress.message.content)
+            shown.append(progress.message.content)
+    assert len(set(shown)) > 3  # it streamed in steps, not at the end only
+    assert shown[-1] == "Echo: " + LONG
+
+
+def test_stop_saves_exactly_what_was_shown(store, settings, client, replies, emu):
+    emu.token_delay = 0.03
+    session, _ = store.new_session("alice")
+    store.update_settings("alice", session.id, cache_mode="responses")
+    live = replies.start(chat.send(store, settings, session, client, "warm up"), "alice")
+    wait_done(live)
+    live = replies.start(chat.send(store, settings, session, client, LONG), "alice")
+    progress = live.progress
+    while progress.message is None or len(progress.message.content) < 20:
+        progress = live.wait(progress.version, 5)
+    shown = progress.message.content[:15]  # the page had drawn a little less
+    final = live.stop(shown)
+    assert (final.status, final.content) == ("interrupted", shown)
+    wait_done(live)
+    live.thread.join(10)
+    stored = store.get_messages(session)[-1]
+    assert (stored.status, stored.content) == ("interrupted", shown)
+    # The service saw more of this turn than the chat holds: no chaining from it.
+    assert store.get_session("alice", session.id).response_id is None
+
+
+def test_limits_per_user_and_per_process(store, settings, client, emu):
+    emu.token_delay = 0.05
+    limited = ReplyRunner(store, max_running=3, max_per_owner=2)
+    try:
+        for owner in ("alice", "alice", "bob"):
+            session, _ = store.new_session(owner)
+            limited.start(chat.send(store, settings, session, client, LONG), owner)
+        with pytest.raises(ReplyLimitError) as own:
+            limited.check_room("alice")
+        assert own.value.code == "too_many_own_replies"
+        with pytest.raises(ReplyLimitError) as full:
+            limited.check_room("carol")
+        assert full.value.code == "too_many_replies"
+    finally:
+        limited.shutdown()
+
+
+def test_shutdown_saves_every_running_reply(store, settings, client, emu):
+    emu.token_delay = 0.05
+    stopping = ReplyRunner(store)
+    session, _ = store.new_session("alice")
+    live = stopping.start(chat.send(store, settings, session, client, LONG), "alice")
+    progress = live.progress
+    while progress.message is None or not progress.message.content:
+        progress = live.wait(progress.version, 5)
+    stopping.shutdown()
+    stored = store.get_messages(session)[-1]
+    assert stored.status == "interrupted"
+    assert stored.content and ("Echo: " + LONG).startswith(stored.content)
+
+
+def test_a_reply_whose_writer_died_is_finished_with_its_cache_dropped(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "hello")
+    orphan = store.begin_reply(session)  # its writer never beats again
+    store.save_reply(session, orphan.id, content="half an ans")
+    store.set_cache_state(session, response_id="resp_of_the_dead_turn")
+    time.sleep(0.05)
+    assert store.interrupt_stale_replies(silent_seconds=0.01) == 1
+    stored = store.get_message(session, orphan.id)
+    assert (stored.status, stored.content, stored.error_code) == (
+        "interrupted",
+        "half an ans",
+        "reply_abandoned",
+    )
+    assert store.get_session("alice", session.id).response_id is None
+
+
+def test_a_live_reply_keeps_beating(store, settings, client, emu, monkeypatch):
+    monkeypatch.setattr(runner, "BEAT_SECONDS", 0.05)
+    emu.ttft = 1.0  # a long silent wait for the first token
+    beating = ReplyRunner(store)
+    try:
+        session, _ = store.new_session("alice")
+        live = beating.start(chat.send(store, settings, session, client, "slow"), "alice")
+        time.sleep(0.6)
+        # Silent for 0.6 s, yet beaten within the last 0.3 s: not taken for dead.
+        assert store.interrupt_stale_replies(silent_seconds=0.3) == 0
+        assert wait_done(live).message.status == "complete"
+    finally:
+        emu.ttft = 0.02
+        beating.shutdown()
+
+
+def test_a_first_message_never_joins_a_chat_another_tab_started(store, settings, client):
+    session, _ = store.new_session("alice")  # both tabs show this empty chat
+    chat.send_first(store, settings, session, client, "from tab one").close()
+    reply = chat.send_first(store, settings, session, client, "from tab two")
+    reply.close()
+    assert reply.session.id != session.id
+    assert [m.content for m in store.get_messages(session)][:1] == ["from tab one"]
+    assert [m.content for m in store.get_messages(reply.session)][:1] == ["from tab two"]
+    assert [s.id for s in store.list_sessions("alice") if not s.is_used] == []
+
+
+def test_many_pages_can_watch_one_reply(store, settings, client, replies):
+    session, _ = store.new_session("alice")
+    live = replies.start(chat.send(store, settings, session, client, LONG), "alice")
+    seen = []
+
+    def watch():
+        seen.append(wait_done(live).message.content)
+
+    pages = [threading.Thread(target=watch) for _ in range(3)]
+    for page in pages:
+        page.start()
+    for page in pages:
+        page.join(30)
+    assert seen == ["Echo: " + LONG] * 3

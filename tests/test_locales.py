@@ -38,7 +38,8 @@ def _name(node: ast.expr) -> str:
 
 def raised_codes() -> dict[str, str]:
     """Every error code written in the core, with where: the first argument of a
-    `SomeError("code", ...)` call, or a `(SomeError, "code")` template pair."""
+    `SomeError("code", ...)` call, a `(SomeError, "code")` template pair, or a code
+    stored without an exception (`{"error_code": "code"}`)."""
     classes = error_classes()
     codes: dict[str, str] = {}
     for path in (ROOT / "chat_core").rglob("*.py"):
@@ -51,6 +52,15 @@ def raised_codes() -> dict[str, str]:
                 if _name(node.elts[0]) not in classes:
                     continue
                 first = node.elts[1]
+            elif isinstance(node, ast.Dict):
+                stored = [
+                    value
+                    for key, value in zip(node.keys, node.values, strict=True)
+                    if isinstance(key, ast.Constant) and key.value == "error_code"
+                ]
+                if not stored:
+                    continue
+                first = stored[0]
             else:
                 continue
             if isinstance(first, ast.Constant) and isinstance(first.value, str):

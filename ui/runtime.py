@@ -5,9 +5,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 
 import httpx
 import streamlit as st
@@ -16,7 +18,13 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from chat_core import ark
 from chat_core.config import Settings, load_settings
 from chat_core.errors import ChatError
-from chat_core.identity import LOCAL_OWNER, owner_from_user
+from chat_core.identity import (
+    IDENTITY_KEYS,
+    LOCAL_OWNER,
+    Identity,
+    login_identity,
+    proxy_identity,
+)
 from chat_core.pricing import PriceTable, load_prices
 from chat_core.store import Store, open_store
 
@@ -25,6 +33,8 @@ from .text import error_message, language_for, t
 KEY_INPUT = "api_key_input"
 LANG_CHOICE = "lang_choice"
 NOTICES = "notices"
+LEGACY_CHECKED = "_legacy_owner_checked"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,21 +76,71 @@ def language(settings: Settings) -> str:
 
 
 def owner_or_stop(lang: str) -> str:
-    """The logged-in or proxy-asserted user, else `local`. Stops the page when a login or
-    proxy is configured but nobody is identified."""
+    """The owner key of the logged-in or proxy-asserted user, else `local`. Stops the
+    page when a login or proxy is configured but nobody usable is identified. A user
+    whose older key still owns chats gets them moved to the new key (see README,
+    "Users")."""
+    identity = _identity_or_stop(lang)
+    if identity is None:
+        return LOCAL_OWNER
+    _adopt_legacy_chats(identity, lang)
+    return identity.owner
+
+
+def _identity_or_stop(lang: str) -> Identity | None:
     user = st.user.to_dict()
     if "auth" in secrets():
-        if not user.get("is_logged_in"):
-            st.title(t(lang, "app_title"))
-            st.info(t(lang, "login_needed"))
-            st.button(t(lang, "log_in"), on_click=st.login, key="log_in")
-            st.stop()
-        return owner_from_user(user) or st.stop()
-    owner = owner_from_user(user)
-    if owner is None and st.get_option("server.trustedUserHeaders"):
-        st.error(t(lang, "proxy_identity_missing"))
+        return _login_or_stop(user, lang)
+    mapped = trusted_user_keys()
+    # Without a proxy mapping Streamlit leaves st.user empty, so whatever it holds was
+    # asserted by the host (an AppTest, say) under the usual keys.
+    identity = proxy_identity(user, mapped or IDENTITY_KEYS)
+    if identity is None and mapped:
+        _refuse(lang, "proxy_identity_missing")
+    return identity
+
+
+def _login_or_stop(user: Mapping[str, object], lang: str) -> Identity:
+    if not user.get("is_logged_in"):
+        st.title(t(lang, "app_title"))
+        st.info(t(lang, "login_needed"))
+        st.button(t(lang, "log_in"), on_click=st.login, key="log_in")
         st.stop()
-    return owner or LOCAL_OWNER
+    identity = login_identity(user)
+    if identity is None:
+        _refuse(lang, "login_identity_missing", log_out=True)
+    return identity
+
+
+def _refuse(lang: str, key: str, *, log_out: bool = False) -> NoReturn:
+    """Say why no chat is shown, and stop (nothing is opened or written)."""
+    st.title(t(lang, "app_title"))
+    st.error(t(lang, key), icon=":material/no_accounts:")
+    if log_out:  # so the visitor can try another account
+        st.button(t(lang, "log_out"), on_click=st.logout, key="log_out_unidentified")
+    st.stop()
+
+
+def trusted_user_keys() -> list[str]:
+    """The `st.user` keys a trusted proxy fills (`server.trustedUserHeaders`' values)."""
+    mapping = st.get_option("server.trustedUserHeaders")
+    return [str(key) for key in mapping.values()] if isinstance(mapping, Mapping) else []
+
+
+def _adopt_legacy_chats(identity: Identity, lang: str) -> None:
+    """Move the chats an older version kept under this user's legacy key to their
+    owner key; checked once per browser session, and again next run if it failed."""
+    if identity.legacy is None or st.session_state.get(LEGACY_CHECKED) == identity.owner:
+        return
+    store = store_or_stop(settings_or_stop(), lang)
+    try:
+        moved = store.reassign_owner(identity.legacy, identity.owner)
+    except ChatError as exc:
+        log.warning("Could not move a user's chats to their new owner key: %s", exc)
+        return
+    st.session_state[LEGACY_CHECKED] = identity.owner
+    if moved:
+        log.info("Moved %d chats of a user to their new owner key", moved)
 
 
 def shared_store(settings: Settings) -> Store:

@@ -452,3 +452,162 @@ def test_a_first_version_database_opens_by_its_hyphenated_ids(env):
     assert texts(at) == [("user", ["明天北京的天气怎么样？"]), ("assistant", ["晴，最高 5 度。"])]
     sidebar_labels = [b.label for b in at.sidebar.button]
     assert any("Plan a trip to Kyoto" in label for label in sidebar_labels)
+
+
+# --- owners: logins, proxies and the keys of older versions ------------------------------
+
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x",
+    "client_id": "x",
+    "client_secret": "x",
+    "server_metadata_url": "https://example.invalid/.well-known",
+}
+ISSUER = "https://accounts.example.com"
+
+
+def signed_in(**claims) -> AppTest:
+    """A page for a visitor whom `st.login` signed in with these claims."""
+    at = app()
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, **claims}
+    return at
+
+
+@pytest.fixture
+def trusted_headers():
+    """Run the page as `server.trustedUserHeaders = {"X-Forwarded-Email": "email"}` does
+    (AppTest runs it in this process, so the option is set here and restored after)."""
+    from streamlit import config
+
+    before = config.get_option("server.trustedUserHeaders")
+    config.set_option("server.trustedUserHeaders", {"X-Forwarded-Email": "email"})
+    yield
+    config.set_option("server.trustedUserHeaders", before)
+
+
+def chat_of(env, owner: str, text: str):
+    with connect(env) as store:
+        session, _ = store.new_session(owner)
+        store.start_turn(session, text)
+    return session
+
+
+def owners(env) -> dict[str, int]:
+    return dict(run_sql(str(env), "SELECT owner, count(*) FROM chat_session GROUP BY owner"))
+
+
+def sidebar_chats(at) -> list[str]:
+    """The titles of the started chats listed in the sidebar (an unused one is untitled)."""
+    labels = [b.label for b in at.sidebar.button if b.key.startswith("session-")]
+    return [label for label in labels if label != "New chat"]
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {},
+        {"email": "someone@example.com"},  # unverified, and no subject
+        {"email": "someone@example.com", "email_verified": False, "name": "Someone"},
+        {"sub": "42"},  # a subject without its issuer
+    ],
+)
+def test_a_login_without_a_usable_identity_gets_a_message(env, claims):
+    at = signed_in(**claims).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "You are signed in, but the sign-in did not say which account you are (no account "
+        "id, and no email the provider has verified), so no chats can be shown. Log out and "
+        "sign in with another account, or ask whoever runs this app."
+    ]
+    assert at.button(key="log_out_unidentified")
+    assert not at.chat_input
+    assert not env.exists()  # nothing was opened or written
+
+
+def test_the_no_identity_message_in_chinese(env):
+    at = signed_in(email="someone@example.com")
+    at.context = {"locale": "zh-CN"}
+    at.run()
+    assert at.error[0].value.startswith("你已登录，但登录信息没有说明你是哪个账户")
+    assert at.button(key="log_out_unidentified").label == "退出登录"
+
+
+def test_a_missing_proxy_header_is_refused(env, trusted_headers):
+    local = chat_of(env, "local", "the single-user secret")
+    at = app()
+    at.user = {"email": None}  # what Streamlit gives when the mapped header is missing
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "This app runs behind a sign-in proxy, but the request did not say who you are. "
+        "Open it through the proxy."
+    ]
+    assert not at.chat_input and not at.chat_message and not sidebar_chats(at)
+    at.query_params["session"] = local.id
+    at.run()
+    assert not at.chat_message and not sidebar_chats(at)
+    assert owners(env) == {"local": 1}  # no chat was opened or created for anyone
+
+
+def test_a_proxy_user_is_one_owner_whatever_the_case_and_gets_older_chats(env, trusted_headers):
+    older = chat_of(env, "Alice@Example.com", "alice's older chat")  # as older versions kept it
+    at = app()
+    at.user = {"email": "Alice@Example.com"}
+    at.run()
+    assert "alice's older chat" in sidebar_chats(at)
+    again = app()
+    again.user = {"email": "alice@EXAMPLE.com"}
+    again.run()
+    assert "alice's older chat" in sidebar_chats(again)
+    assert owners(env) == {"email:alice@example.com": 2}  # the older chat and one unused
+    reopened = app(session=older.id)
+    reopened.user = {"email": "ALICE@example.com"}
+    reopened.run()
+    assert param(reopened) == older.id
+
+
+def test_a_proxy_user_named_local_never_sees_the_single_user_chats(env, trusted_headers):
+    local = chat_of(env, "local", "the single-user secret")
+    at = app(session=local.id)
+    at.user = {"email": "local"}
+    at.run()
+    assert not at.exception
+    assert param(at) != local.id and not sidebar_chats(at)
+    assert owners(env) == {"local": 1, "email:local": 1}
+
+
+def test_long_identities_sharing_a_prefix_never_share_chats(env, trusted_headers):
+    first, second = "a" * 320 + "b" * 80, "a" * 320 + "c" * 80
+    at = app()
+    at.user = {"email": first}
+    at.run()
+    at.chat_input(key="chat_input").set_value("first's note").run()
+    other = app()
+    other.user = {"email": second}
+    other.run()
+    assert not other.exception
+    assert sidebar_chats(other) == [] and not other.chat_message
+    assert all(len(owner) < 100 for owner in owners(env))  # hashed, never cut
+
+
+def test_a_login_is_keyed_by_its_subject_and_gets_its_verified_email_chats(env):
+    older = chat_of(env, "alice@example.com", "kept under the email")
+    at = signed_in(iss=ISSUER, sub="42", email="alice@example.com", email_verified=True).run()
+    assert not at.exception
+    assert "kept under the email" in sidebar_chats(at)
+    assert owners(env) == {f"oidc:{ISSUER}#42": 2}
+    # The email changes at the provider; the chats follow the account.
+    moved = signed_in(iss=ISSUER, sub="42", email="alice@new.example", email_verified=True)
+    moved.query_params["session"] = older.id
+    moved.run()
+    assert param(moved) == older.id
+
+
+def test_an_unverified_email_never_takes_its_older_chats(env):
+    chat_of(env, "victim@example.com", "the victim's chat")
+    at = signed_in(iss=ISSUER, sub="666", email="victim@example.com", email_verified=False)
+    at.run()
+    assert not at.exception
+    assert sidebar_chats(at) == []
+    assert owners(env) == {"victim@example.com": 1, f"oidc:{ISSUER}#666": 1}

@@ -92,6 +92,11 @@ class ImportFormatError(InvalidInputError):
     """An import file is not a valid Ark Chat export."""
 
 
+class ImportDuplicateError(InvalidInputError):
+    """This owner already has the chat an import file makes (imported before); its
+    `session_id` and `title` are parameters, so the page can open it."""
+
+
 # --- database ----------------------------------------------------------------------------
 
 

@@ -1,7 +1,27 @@
 """Export a session as Markdown or JSON, and import that JSON as a new session.
 
-Import never overwrites: ids in the file are ignored and a new session is created for
-the importing owner, so a file can be imported twice, or by someone else, safely.
+Import checks the whole file before it writes anything, and never overwrites:
+
+- Refused, with an `ImportFormatError` naming what is wrong: a file over
+  `MAX_IMPORT_BYTES`; JSON nested deeper than `MAX_DEPTH` (found by a scan before the
+  parser, which recurses once per level, ever sees it); anything that is not an export;
+  a title or a setting of the wrong type, or a setting out of range (temperature 0 to 2,
+  thinking and cache mode among the app's choices); a message that is not an object, or
+  has an unknown role or status, or text fields that are not text, or a text longer than
+  the store's `max_message_chars` (measured with `len` before any text is cleaned,
+  hashed or written, so a huge message is refused fast).
+- Cleaned, because they only describe a message: a token count or latency that is not
+  a whole number within 0..2**53 is dropped (None, never negative); a timestamp that is
+  not ISO 8601 becomes the import time; a model name that is not short text is dropped;
+  error parameters that are not a small object are dropped.
+- Cut: a title longer than `MAX_TITLE_CHARS` is cut with an ellipsis, as a rename is.
+
+The settings of the chat (model, system prompt, temperature, thinking, cache mode) are
+restored. Ids in the file are ignored: the new chat's id is derived from the importing
+owner and the chat's content, so importing the same file again finds the chat it made
+and raises `ImportDuplicateError` (with that chat's id and title) instead of making a
+silent copy. Once that chat is deleted the file imports again, and another owner
+importing it gets a chat of their own.
 
 A failed reply's error travels as its code and parameters. A file of an older version
 holds the error as a sentence instead; import turns the sentences the app wrote back
@@ -10,19 +30,34 @@ into codes, and keeps any other text as it is.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import locales
 
-from .errors import ImportFormatError, is_error_code
-from .store import MESSAGE_STATUSES, Session, Store, legacy_errors, utc_now
+from .config import CACHE_MODES, THINKING_MODES
+from .errors import DatabaseError, ImportDuplicateError, ImportFormatError, is_error_code
+from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now
+from .store.records import params_to_text
+from .store.rules import settings_changes
 from .text import clean_text, make_title
 
 FORMAT = "ark-chat-session"
 VERSION = 1
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_MESSAGES = 20_000
+# An export nests four levels deep (document, messages, message, error parameters).
+MAX_DEPTH = 32
+MAX_TITLE_CHARS = 200  # as a rename allows
+MAX_MODEL_CHARS = 200  # as the settings form allows
+# Counts beyond 2**53 are no real usage, and JSON readers lose their precision.
+MAX_COUNT = 2**53
+MAX_ERROR_CODE_CHARS = 100
+MAX_ERROR_PARAMS_CHARS = 4_000
 _MESSAGE_FIELDS = (
     "role",
     "content",
@@ -39,6 +74,7 @@ _MESSAGE_FIELDS = (
     "error_code",
     "error_params",
 )
+_TEXT_FIELDS = ("content", "reasoning_content", "error")
 _INT_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
@@ -46,6 +82,11 @@ _INT_FIELDS = (
     "reasoning_tokens",
     "latency_ms",
 )
+# A JSON string; an unterminated one runs to the end, so every match attempt succeeds
+# and the scan stays linear.
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+\\?(?:"|\Z)', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_ONE_KIND = str.maketrans("[]{}", "()()")
 
 
 def export_json(store: Store, owner: str, session_id: str) -> str:
@@ -85,30 +126,40 @@ def export_markdown(store: Store, owner: str, session_id: str, lang: str = "en")
 def import_json(store: Store, owner: str, data: bytes | str) -> Session:
     """Create a new session for `owner` from an `export_json` document.
 
-    Raises `ImportFormatError` with a clear message for anything malformed; nothing is
-    written then.
+    Raises `ImportFormatError` for anything malformed and `ImportDuplicateError` when
+    this owner already has the chat this file makes; nothing is written then.
     """
     document = _parse(data)
-    session = document.get("session")
-    session = {} if session is None else session
-    if not isinstance(session, dict):
-        raise ImportFormatError("import_session_not_object")
-    messages = [_message(raw, index) for index, raw in enumerate(document.get("messages"))]
-    title = session.get("title")
-    title = make_title(title, max_chars=200) if isinstance(title, str) else None
-    if not title:
-        title = next((make_title(m["content"]) for m in messages if m["role"] == "user"), None)
-    return store.import_session(owner, title, messages)
+    session = _session_object(document)
+    settings = _settings(session, store.max_message_chars)
+    raw_messages = document["messages"]
+    for index, raw in enumerate(raw_messages):  # every check before any costly work
+        _check_message(raw, index + 1, store.max_message_chars)
+    title = _title(session.get("title"))
+    messages = [_cleaned(raw) for raw in raw_messages]
+    title = title or next((make_title(m["content"]) for m in messages if m["role"] == "user"), None)
+    session_id = _session_id(owner, title, settings, messages)
+    now = utc_now()  # after the id, so the id does not depend on when
+    for message in messages:
+        message["created_at"] = message["created_at"] or now
+    return _create(store, owner, session_id, title, settings, messages)
+
+
+# --- reading the file --------------------------------------------------------------------
 
 
 def _parse(data: bytes | str) -> dict[str, Any]:
     size = len(data.encode("utf-8", "replace") if isinstance(data, str) else data)
     if size > MAX_IMPORT_BYTES:
         raise ImportFormatError("import_too_large", size=size, limit=MAX_IMPORT_BYTES)
+    text = _text(data)
+    _check_depth(text)  # before the parser, which recurses once per level
     try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        document = json.loads(text)
+    except ValueError:
         raise ImportFormatError("import_not_json") from None
+    except RecursionError:  # the scan allows far less than this; a guard, never reached
+        raise ImportFormatError("import_too_deep", limit=MAX_DEPTH) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ImportFormatError("import_not_export")
     messages = document.get("messages")
@@ -119,39 +170,216 @@ def _parse(data: bytes | str) -> dict[str, Any]:
     return document
 
 
-def _message(raw: object, index: int) -> dict[str, Any]:
+def _text(data: bytes | str) -> str:
+    """The file as text, in the encoding JSON allows (UTF-8, -16 or -32)."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode(json.detect_encoding(data))
+    except UnicodeDecodeError:
+        raise ImportFormatError("import_not_json") from None
+
+
+def _check_depth(text: str) -> None:
+    """Refuse JSON nested deeper than `MAX_DEPTH`, in linear time and without recursion.
+
+    Dropping strings and other text leaves only the brackets. Each pass removes the
+    innermost pairs, one level of nesting, so the passes count the depth (and stop past
+    the limit); a run of openers is as deep as it is long. Openers never closed (bad
+    JSON anyway) count as levels too.
+    """
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text)).translate(_ONE_KIND)
+    too_deep = "(" * (MAX_DEPTH + 1)
+    levels = 0
+    while levels <= MAX_DEPTH and too_deep not in brackets:
+        shorter = brackets.replace("()", "")
+        if len(shorter) == len(brackets):
+            break
+        brackets, levels = shorter, levels + 1
+    if levels + brackets.count("(") > MAX_DEPTH:
+        raise ImportFormatError("import_too_deep", limit=MAX_DEPTH)
+
+
+def _session_object(document: dict[str, Any]) -> dict[str, Any]:
+    session = document.get("session")
+    if session is None:
+        return {}
+    if not isinstance(session, dict):
+        raise ImportFormatError("import_session_not_object")
+    return session
+
+
+def _settings(session: dict[str, Any], max_chars: int) -> dict[str, Any]:
+    """The chat's settings found in the file; a wrong type or value refuses the file."""
+    settings = {}
+    for name in SESSION_SETTINGS:
+        value = session.get(name)
+        if value is None:
+            continue
+        if not _is_setting(name, value, max_chars):
+            raise ImportFormatError("import_bad_setting", name=name)
+        settings[name] = float(value) if name == "temperature" else value
+    return settings
+
+
+def _is_setting(name: str, value: object, max_chars: int) -> bool:
+    if name == "temperature":
+        return _is_number(value) and 0 <= value <= 2
+    if name == "thinking":
+        return value in THINKING_MODES
+    if name == "cache_mode":
+        return value in CACHE_MODES
+    limit = MAX_MODEL_CHARS if name == "model" else max_chars
+    return isinstance(value, str) and len(value) <= limit
+
+
+def _title(value: object) -> str | None:
+    """The file's title cut to `MAX_TITLE_CHARS` (as a rename is), or None."""
+    if value is not None and not isinstance(value, str):
+        raise ImportFormatError("import_bad_title")
+    # Only a bounded slice is cleaned: a title of megabytes is cut anyway.
+    return make_title(value[: MAX_TITLE_CHARS * 20], max_chars=MAX_TITLE_CHARS) if value else None
+
+
+# --- messages ----------------------------------------------------------------------------
+
+
+def _check_message(raw: object, number: int, max_chars: int) -> None:
+    """Refuse a message this app could not have exported. Texts are only measured here,
+    so an oversize one is refused before any work is spent on it."""
     if not isinstance(raw, dict):
-        raise ImportFormatError("import_message_not_object", number=index + 1)
+        raise ImportFormatError("import_message_not_object", number=number)
     if raw.get("role") not in ("user", "assistant"):
-        raise ImportFormatError("import_message_bad_role", number=index + 1)
+        raise ImportFormatError("import_message_bad_role", number=number)
     if not isinstance(raw.get("content"), str):
-        raise ImportFormatError("import_message_no_text", number=index + 1)
+        raise ImportFormatError("import_message_no_text", number=number)
+    status = raw.get("status")
+    if status is not None and status not in MESSAGE_STATUSES:
+        raise ImportFormatError("import_message_bad_status", number=number)
+    for field in _TEXT_FIELDS:
+        value = raw.get(field)
+        if value is not None and not isinstance(value, str):
+            raise ImportFormatError("import_message_bad_field", number=number, field=field)
+        if value is not None and len(value) > max_chars:
+            raise ImportFormatError(
+                "import_message_too_long", number=number, length=len(value), limit=max_chars
+            )
+
+
+def _cleaned(raw: dict[str, Any]) -> dict[str, Any]:
+    """A checked message as the store takes it; describing values that do not fit are
+    dropped, and a timestamp that is not ISO 8601 is left for the import time (None)."""
     message = {key: raw.get(key) for key in _MESSAGE_FIELDS}
-    for key in ("content", "reasoning_content", "model", "error"):
-        value = message[key]
-        message[key] = clean_text(value) if isinstance(value, str) else None
+    for key in _TEXT_FIELDS:
+        message[key] = clean_text(message[key]) if message[key] is not None else None
     message["content"] = message["content"] or ""
+    model = message["model"]
+    short = isinstance(model, str) and len(model) <= MAX_MODEL_CHARS
+    message["model"] = clean_text(model) if short else None
     for key in _INT_FIELDS:
-        value = message[key]
-        message[key] = value if isinstance(value, int) and not isinstance(value, bool) else None
-    if message["status"] not in MESSAGE_STATUSES or message["status"] == "streaming":
-        message["status"] = "complete" if message["status"] is None else "interrupted"
-    if not isinstance(message["created_at"], str):
-        message["created_at"] = utc_now()
+        message[key] = _count(message[key])
+    # A reply still streaming when it was exported was cut off there.
+    message["status"] = {None: "complete", "streaming": "interrupted"}.get(
+        message["status"], message["status"]
+    )
+    message["created_at"] = _timestamp(message["created_at"])
     message.update(_error(message))
     return message
+
+
+def _count(value: object) -> int | None:
+    """A token count or latency in 0..MAX_COUNT, else None (`bool` is no count)."""
+    return value if type(value) is int and 0 <= value <= MAX_COUNT else None
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _timestamp(value: object) -> str | None:
+    """An ISO 8601 time as the store writes it (UTC, microseconds), or None."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError):  # not ISO 8601, or out of range once in UTC
+        return None
 
 
 def _error(message: dict[str, Any]) -> dict[str, Any]:
     """The message's error as a code and parameters, or as text when it is a sentence
     this app never wrote (a file of an older version holds only the text)."""
     code, params, text = message["error_code"], message["error_params"], message["error"]
-    if is_error_code(code):
-        return {"error_code": code, "error_params": params if isinstance(params, dict) else {}}
+    if is_error_code(code) and len(code) <= MAX_ERROR_CODE_CHARS:
+        return {"error_code": code, "error_params": _error_params(params)}
     legacy = legacy_errors.parse(text)
     if legacy is not None:
         return {"error_code": legacy[0], "error_params": legacy[1], "error": None}
     return {"error_code": None, "error_params": None}
+
+
+def _error_params(params: object) -> dict[str, Any]:
+    """Parameters only fill in an error's text: anything but a small object is dropped.
+    (Their nesting is already bounded by the depth scan.)"""
+    if not isinstance(params, dict):
+        return {}
+    text = json.dumps(params, ensure_ascii=False, default=str)
+    return params if len(text) <= MAX_ERROR_PARAMS_CHARS else {}
+
+
+# --- writing the chat --------------------------------------------------------------------
+
+
+def _session_id(owner: str, title: str | None, settings: dict, messages: list[dict]) -> str:
+    """32 hex digits (the shape of the ids `Store` issues) from the owner and the chat's
+    content: the same file imported again by the same owner gives the same id."""
+    content = [owner, title, settings, messages]
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _create(
+    store: Store,
+    owner: str,
+    session_id: str,
+    title: str | None,
+    settings: dict[str, Any],
+    messages: list[dict[str, Any]],
+) -> Session:
+    """Write the chat with its settings and messages in one transaction.
+
+    `Store.import_session` always issues a random id, so this writes through the
+    store's backend (the same `insert_session` that method calls) to choose the id.
+    """
+    existing = store.find_session(owner, session_id)
+    if existing is not None:
+        raise _duplicate(existing)
+    now = utc_now()
+    row = {"id": session_id, "owner": owner, "title": title, "is_used": True, "pinned": False}
+    row.update(created_at=now, updated_at=now, used_at=now, **settings_changes(settings))
+    rows = [
+        {**m, "session_id": session_id, "error_params": params_to_text(m["error_params"])}
+        for m in messages
+    ]
+    try:
+        store.backend.insert_session(row, rows)
+    except DatabaseError:
+        existing = store.find_session(owner, session_id)  # imported at the same moment
+        if existing is None:
+            raise
+        raise _duplicate(existing) from None
+    return store.get_session(owner, session_id)
+
+
+def _duplicate(session: Session) -> ImportDuplicateError:
+    return ImportDuplicateError(
+        "import_duplicate", session_id=session.id, title=session.title or ""
+    )
+
+
+# --- Markdown ----------------------------------------------------------------------------
 
 
 def _markdown_message(message, lang: str) -> list[str]:

@@ -3,7 +3,13 @@ import json
 import pytest
 
 from chat_core.errors import ImportFormatError
-from chat_core.transfer import MAX_IMPORT_BYTES, export_json, export_markdown, import_json
+from chat_core.transfer import (
+    MAX_DEPTH,
+    MAX_IMPORT_BYTES,
+    export_json,
+    export_markdown,
+    import_json,
+)
 from locales import describe
 
 
@@ -44,14 +50,13 @@ def test_json_round_trip_creates_a_new_session(store, chat):
     assert len(store.list_sessions("alice")) == 2
 
 
-def test_import_twice_and_by_another_owner_never_overwrites(store, chat):
+def test_import_by_another_owner_never_overwrites(store, chat):
     exported = export_json(store, "alice", chat.id)
     first = import_json(store, "alice", exported)
-    second = import_json(store, "alice", exported.encode())
-    for_bob = import_json(store, "bob", exported)
-    assert len({chat.id, first.id, second.id, for_bob.id}) == 4
+    for_bob = import_json(store, "bob", exported.encode())
+    assert len({chat.id, first.id, for_bob.id}) == 3
     assert [s.id for s in store.list_sessions("bob")] == [for_bob.id]
-    assert store.count_messages(chat) == 4
+    assert store.count_messages(chat) == 4 and store.count_messages(for_bob) == 4
 
 
 def test_import_ignores_ids_that_already_exist(store, chat):
@@ -177,3 +182,312 @@ def test_markdown_export_in_chinese(store, chat):
     text = export_markdown(store, "alice", chat.id, lang="zh")
     assert "## 用户\n\nWhat is 2+2?" in text
     assert "## 助手（已中断）\n\n6 bec" in text
+
+
+# --- hostile and odd files ---------------------------------------------------------------
+
+
+def export_document(*messages, **session) -> dict:
+    """An export with `messages` (a user and a reply by default) and `session` fields."""
+    messages = messages or (
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "hi", "status": "complete"},
+    )
+    return {
+        "format": "ark-chat-session",
+        "version": 1,
+        "session": {"title": "A chat", **session},
+        "messages": list(messages),
+    }
+
+
+def refused(store, data, owner="alice") -> ImportFormatError:
+    """The error importing `data` raises; nothing may have been written."""
+    with pytest.raises(ImportFormatError) as info:
+        import_json(store, owner, data if isinstance(data, str | bytes) else json.dumps(data))
+    assert describe("zh", info.value).startswith("无法导入")
+    assert store.list_sessions(owner) == []
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[" * 1_000 + "]" * 1_000,
+        "[" * 100_000,
+        '{"a":' * 1_000 + "1" + "}" * 1_000,
+        '{"format": "ark-chat-session", "messages": [{"role": "user", "content": "x", '
+        '"extra": ' + "[" * 40 + "]" * 40 + "}]}",
+    ],
+    ids=["1,000 brackets", "100,000 brackets", "deep object", "deep inside an export"],
+)
+def test_deeply_nested_json_is_refused_without_recursion(store, data):
+    error = refused(store, data)
+    assert error.code == "import_too_deep" and error.params == {"limit": MAX_DEPTH}
+    assert "nested more than 32 levels" in describe("en", error)
+
+
+def test_brackets_inside_text_are_not_nesting(store):
+    text = '[{"quoted \\" [' * 2_000
+    imported = import_json(
+        store, "alice", json.dumps(export_document({"role": "user", "content": text}))
+    )
+    assert store.get_messages(imported)[0].content == text
+
+
+def test_json_nested_to_the_limit_still_imports(store):
+    nested = 1
+    for _ in range(MAX_DEPTH - 3):  # the document, its message list and the message
+        nested = [nested]
+    document = export_document({"role": "user", "content": "x", "extra": nested})
+    assert import_json(store, "alice", json.dumps(document)).is_used
+
+
+@pytest.mark.parametrize(
+    "settings, name",
+    [
+        ({"model": 5}, "model"),
+        ({"model": "m" * 201}, "model"),
+        ({"system_prompt": ["be", "brief"]}, "system_prompt"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"temperature": True}, "temperature"),
+        ({"temperature": 2.5}, "temperature"),
+        ({"temperature": -0.1}, "temperature"),
+        ({"thinking": "sometimes"}, "thinking"),
+        ({"thinking": 1}, "thinking"),
+        ({"cache_mode": "forever"}, "cache_mode"),
+        ({"cache_mode": {"mode": "off"}}, "cache_mode"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_or_range_is_refused(store, settings, name):
+    error = refused(store, export_document(**settings))
+    assert (error.code, error.params) == ("import_bad_setting", {"name": name})
+    assert f"the setting “{name}”" in describe("en", error)
+
+
+def test_a_temperature_that_is_not_a_number_is_refused(store):
+    text = json.dumps(export_document()).replace('"title"', '"temperature": NaN, "title"')
+    assert refused(store, text).params == {"name": "temperature"}
+
+
+def test_a_system_prompt_over_the_message_limit_is_refused(open_store):
+    store = open_store(max_message_chars=50)
+    assert refused(store, export_document(system_prompt="x" * 51)).code == "import_bad_setting"
+
+
+@pytest.mark.parametrize(
+    "message, code, params",
+    [
+        ({"role": "assistant", "content": "x", "status": "done"}, "import_message_bad_status", {}),
+        ({"role": "assistant", "content": "x", "status": 3}, "import_message_bad_status", {}),
+        (
+            {"role": "assistant", "content": "x", "reasoning_content": 5},
+            "import_message_bad_field",
+            {"field": "reasoning_content"},
+        ),
+        (
+            {"role": "assistant", "content": "x", "error": {"text": "no"}},
+            "import_message_bad_field",
+            {"field": "error"},
+        ),
+    ],
+)
+def test_a_message_of_the_wrong_shape_is_refused_by_number(store, message, code, params):
+    document = export_document({"role": "user", "content": "hi"}, message)
+    error = refused(store, document)
+    assert (error.code, error.params) == (code, {"number": 2, **params})
+    assert "Message 2" in describe("en", error)
+
+
+def test_a_title_that_is_not_text_is_refused(store):
+    error = refused(store, export_document(title=["a", "list"]))
+    assert error.code == "import_bad_title"
+    assert describe("en", error) == "Cannot import: the title must be text."
+
+
+def test_a_huge_title_is_cut(store):
+    imported = import_json(store, "alice", json.dumps(export_document(title="word " * 400_000)))
+    assert len(imported.title) <= 200 and imported.title.endswith("…")
+
+
+@pytest.mark.parametrize("field", ["content", "reasoning_content", "error"])
+def test_a_text_over_the_store_limit_is_refused_naming_the_message(open_store, field):
+    store = open_store(max_message_chars=50)
+    reply = {"role": "assistant", "content": "ok", field: "x" * 51}
+    error = refused(store, export_document({"role": "user", "content": "x" * 50}, reply))
+    assert error.code == "import_message_too_long"
+    assert error.params == {"number": 2, "length": 51, "limit": 50}
+    assert describe("en", error) == (
+        "Cannot import: Message 2 is too long (51 characters; the limit is 50)."
+    )
+
+
+def test_a_15_mb_message_is_refused_before_any_costly_work(store, monkeypatch):
+    """The limit is checked by length alone: nothing is cleaned, titled, hashed or
+    written before the file is refused (an order of events, not a stopwatch)."""
+    import chat_core.transfer as transfer
+
+    events = []
+    for name in ("clean_text", "make_title", "_session_id"):
+        monkeypatch.setattr(transfer, name, lambda *a, name=name, **k: events.append(name))
+    monkeypatch.setattr(store.backend, "insert_session", lambda *a: events.append("insert"))
+    huge = {"role": "user", "content": "x" * (15 * 1024 * 1024)}
+    error = refused(store, export_document({"role": "user", "content": "first"}, huge))
+    assert error.code == "import_message_too_long"
+    assert error.params["number"] == 2 and error.params["limit"] == store.max_message_chars
+    assert events == []
+
+
+def test_token_counts_and_latency_outside_0_to_2_53_are_dropped(store):
+    reply = {
+        "role": "assistant",
+        "content": "ok",
+        "model": "doubao-seed-1-6-250615",
+        "prompt_tokens": 2**63 + 1,
+        "completion_tokens": -5,
+        "cached_tokens": 2**53 + 1,
+        "reasoning_tokens": 1.5,
+        "latency_ms": "fast",
+    }
+    fine = {**reply, "prompt_tokens": 2**53, "completion_tokens": 0, "cached_tokens": 7}
+    fine.update(reasoning_tokens=None, latency_ms=12)
+    document = export_document({"role": "user", "content": "q"}, reply, fine)
+    _, odd, kept = store.get_messages(import_json(store, "alice", json.dumps(document)))
+    counts = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+    assert [getattr(odd, key) for key in (*counts, "latency_ms")] == [None] * 5
+    assert [getattr(kept, key) for key in (*counts, "latency_ms")] == [2**53, 0, 7, None, 12]
+
+
+def test_timestamps_that_are_not_iso_8601_become_the_import_time(store):
+    from chat_core.store import utc_now
+
+    stamps = ["yesterday", 5, "2025-13-45T00:00:00", "0001-01-01T00:00:00+01:00", "x" * 100]
+    given = {"2025-01-02T03:04:05+08:00": "2025-01-01T19:04:05.000000+00:00"}
+    given["2025-01-02T03:04:05"] = "2025-01-02T03:04:05.000000+00:00"  # naive: taken as UTC
+    messages = [{"role": "user", "content": "t", "created_at": stamp} for stamp in stamps]
+    messages += [{"role": "user", "content": "t", "created_at": stamp} for stamp in given]
+    before = utc_now()
+    imported = import_json(store, "alice", json.dumps(export_document(*messages)))
+    after = utc_now()
+    stored = [m.created_at for m in store.get_messages(imported)]
+    assert all(before <= stamp <= after for stamp in stored[: len(stamps)])
+    assert stored[len(stamps) :] == list(given.values())
+
+
+def test_error_parameters_that_are_not_a_small_object_are_dropped(store):
+    failed = {"role": "assistant", "content": "", "status": "error", "error_code": "rate_limited"}
+    document = export_document(
+        {"role": "user", "content": "q"},
+        {**failed, "error_params": ["not", "an", "object"]},
+        {**failed, "error_params": {"request_id": "r" * 10_000}},
+        {**failed, "error_params": {"request_id": "r-1"}},
+        {**failed, "error_code": "a" * 101, "error_params": {}},
+    )
+    _, listed, huge, kept, long_code = store.get_messages(
+        import_json(store, "alice", json.dumps(document))
+    )
+    assert listed.error_params == {} and huge.error_params == {}
+    assert kept.error_params == {"request_id": "r-1"}
+    assert long_code.error_code is None
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+SETTINGS = {
+    "model": "ep-20250101-abcde",
+    "system_prompt": "Answer in French.",
+    "temperature": 0.3,
+    "thinking": "disabled",
+    "cache_mode": "responses",
+}
+
+
+def test_every_setting_survives_the_json_round_trip(store, chat):
+    from chat_core.store import SESSION_SETTINGS
+
+    assert set(SETTINGS) == set(SESSION_SETTINGS)
+    store.update_settings("alice", chat.id, **SETTINGS)
+    store.set_cache_state(chat, response_id="resp-1")
+    imported = import_json(store, "bob", export_json(store, "alice", chat.id))
+    assert {name: getattr(imported, name) for name in SETTINGS} == SETTINGS
+    assert imported.response_id is None  # the model's cache never travels
+
+
+def test_a_chat_without_settings_keeps_the_defaults(store):
+    imported = import_json(store, "alice", json.dumps(export_document(model=None)))
+    assert all(getattr(imported, name) is None for name in SETTINGS)
+
+
+def test_an_integer_temperature_is_restored_as_a_number(store):
+    imported = import_json(store, "alice", json.dumps(export_document(temperature=2)))
+    assert imported.temperature == 2.0
+
+
+# --- importing the same file again -------------------------------------------------------
+
+
+def test_importing_the_same_file_again_is_detected(store, chat):
+    from chat_core.errors import ImportDuplicateError
+    from chat_core.store import is_session_id
+
+    exported = export_json(store, "alice", chat.id)
+    first = import_json(store, "alice", exported)
+    assert is_session_id(first.id) and len(first.id) == 32
+    with pytest.raises(ImportDuplicateError) as info:
+        import_json(store, "alice", exported.encode())
+    assert info.value.params == {"session_id": first.id, "title": first.title}
+    assert describe("en", info.value) == (
+        f"This file was imported before, as the chat “{first.title}”."
+    )
+    assert describe("zh", info.value).startswith("此文件之前已导入")
+    assert len(store.list_sessions("alice")) == 2
+
+
+def test_a_later_export_of_the_same_chat_is_the_same_chat(store, chat):
+    from chat_core.errors import ImportDuplicateError
+
+    first = import_json(store, "alice", export_json(store, "alice", chat.id))
+    again = json.loads(export_json(store, "alice", chat.id))
+    again["exported_at"] = "2030-01-01T00:00:00+00:00"
+    with pytest.raises(ImportDuplicateError):
+        import_json(store, "alice", json.dumps(again, indent=None))
+    store.start_turn(chat, "one more question")  # the chat went on: a new chat to import
+    grown = import_json(store, "alice", export_json(store, "alice", chat.id))
+    assert grown.id != first.id
+
+
+def test_after_the_imported_chat_is_deleted_the_file_imports_again(store, chat):
+    exported = export_json(store, "alice", chat.id)
+    first = import_json(store, "alice", exported)
+    store.delete_session("alice", first.id)
+    again = import_json(store, "alice", exported)
+    assert store.count_messages(again) == 4
+
+
+def test_two_owners_importing_one_file_get_a_chat_each(store, chat):
+    exported = export_json(store, "alice", chat.id)
+    for_alice = import_json(store, "alice", exported)
+    for_bob = import_json(store, "bob", exported)
+    assert for_alice.id != for_bob.id
+    assert [s.id for s in store.list_sessions("bob")] == [for_bob.id]
+
+
+def test_an_import_racing_the_same_import_reports_a_duplicate(store, chat, monkeypatch):
+    """Both imports looked before either wrote; the second write collides on the id."""
+    from chat_core.errors import ImportDuplicateError
+
+    exported = export_json(store, "alice", chat.id)
+    first = import_json(store, "alice", exported)
+    looked = []
+    real_find = store.find_session
+
+    def find_nothing_the_first_time(owner, session_id):
+        looked.append(session_id)
+        return None if len(looked) == 1 else real_find(owner, session_id)
+
+    monkeypatch.setattr(store, "find_session", find_nothing_the_first_time)
+    with pytest.raises(ImportDuplicateError) as info:
+        import_json(store, "alice", exported)
+    assert info.value.params["session_id"] == first.id == looked[0]
+    assert store.count_messages(first) == 4

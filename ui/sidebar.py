@@ -3,13 +3,14 @@ import, language, API key and identity."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from functools import partial
 
 import streamlit as st
 
 import locales
-from chat_core.errors import ChatError
+from chat_core.errors import ChatError, ImportDuplicateError
 from chat_core.grouping import group_sessions, user_zone
 from chat_core.markdown import escape
 from chat_core.store import Session
@@ -189,12 +190,36 @@ def _import(visit: Visit, store) -> None:
         st.session_state["imported_file"] = upload.file_id
         try:
             session = import_json(store, visit.owner, upload.getvalue())
+            opened = ("imported", session.id, session.title)
+        except ImportDuplicateError as exc:  # imported before: open that chat instead
+            opened = ("import_duplicate", exc.params["session_id"], exc.params["title"])
         except ChatError as exc:
             st.error(error_message(visit.lang, exc))
             return
-        select_session(session.id)
-        notify("imported", title=session.title or t(visit.lang, "untitled"))
-        st.rerun()
+        _open_imported(visit.lang, *opened)
+
+
+def _open_imported(lang: str, notice: str, session_id: str, title: str | None) -> None:
+    """Open an imported chat with a notice naming it. The title comes from the file, so
+    the notice shows it as plain text."""
+    select_session(session_id)
+    notify(notice, title=_plain(title or t(lang, "untitled")))
+    st.rerun()
+
+
+# U+2060 WORD JOINER: invisible, it stops Streamlit's Markdown from turning a bare URL or
+# e-mail address into a link, which it does even when every character is escaped.
+_LINK_BREAK = "\u2060"
+_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def _plain(text: str) -> str:
+    """Markdown that shows `text` literally: every ASCII punctuation mark escaped (no
+    link, image, emphasis, icon or colour syntax survives) and a word joiner before
+    each `:`, `.` and `@`, which breaks up URLs and e-mail addresses."""
+    return _ASCII_PUNCTUATION.sub(
+        lambda mark: (_LINK_BREAK if mark[1] in ":.@" else "") + "\\" + mark[1], text
+    )
 
 
 def _preferences(visit: Visit) -> None:

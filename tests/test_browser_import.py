@@ -1,0 +1,40 @@
+"""In Debian chromium: an imported chat's title, drawn in the page's notice, is text
+that links nowhere and loads nothing, and importing the same file again opens the chat
+it made."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_support import expect, session_of, wait_for_app
+from tests.test_app_import import TITLE, export_file
+from tests.test_browser import browser, emu, open_as, server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+def upload(page, path) -> None:
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(path)
+
+
+def test_an_imported_title_is_plain_text_and_a_second_import_opens_the_first(
+    open_as,  # noqa: F811 (the fixture imported above)
+    tmp_path,
+):
+    exported = tmp_path / "chat.json"
+    exported.write_bytes(export_file())
+    page = open_as("importer@example.com")
+    page.get_by_test_id("stExpander").locator("summary").click()
+    upload(page, exported)
+    notice = page.get_by_test_id("stAlertContentInfo")
+    expect(notice).to_contain_text("Imported “Log in [here](https", timeout=20_000)
+    assert notice.locator("a").count() == 0 and notice.locator("img").count() == 0
+    shown = notice.get_by_test_id("stMarkdownContainer").inner_text()
+    assert shown.replace("\u2060", "").strip() == f"Imported “{TITLE}”."
+    imported = session_of(page)
+    page.locator(".st-key-new_chat button").click()
+    wait_for_app(page)
+    upload(page, exported)
+    expect(notice).to_contain_text("This file was imported before", timeout=20_000)
+    assert notice.locator("a").count() == 0
+    assert session_of(page) == imported

@@ -166,8 +166,11 @@ def send(
 
     `only_if_unused` is for a first message from a page that showed the chat empty: if
     another tab has started the chat meanwhile, `SessionTakenError` is raised and the
-    caller sends it to the owner's unused chat instead (see `send_to_unused`).
+    caller sends it to the owner's unused chat instead (see `send_first`).
     """
+    last = store.get_messages(session, limit=1)
+    if last and last[0].status == "streaming":
+        raise InvalidInputError("reply_in_progress")
     store.start_turn(session, text, only_if_unused=only_if_unused)
     return reply_to_last(store, settings, session, client)
 

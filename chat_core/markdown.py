@@ -1,7 +1,14 @@
 """Preparing model output for Streamlit's Markdown renderer (which never runs raw HTML).
 
-Models often write LaTeX as `\\( … \\)` and `\\[ … \\]`; Streamlit renders `$ … $` and
-`$$ … $$`. Code (fenced or inline) is left exactly as it is.
+- Models often write LaTeX as `\\( … \\)` and `\\[ … \\]`; Streamlit renders `$ … $` and
+  `$$ … $$`.
+- An image in Markdown makes the browser fetch its URL as soon as it is drawn: the
+  classic way injected text exfiltrates a conversation (the URL carries it) or an
+  imported chat tracks its reader. Images become plain links, unless their source is
+  a `data:` URI or a path on this app's own origin.
+- Code (fenced or inline) is left exactly as it is.
+
+`blocks()` cuts a reply into the paragraphs that streaming draws once each.
 """
 
 from __future__ import annotations
@@ -12,17 +19,56 @@ _CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
 _DISPLAY = re.compile(r"\\\[(.+?)\\\]", re.DOTALL)
 _INLINE = re.compile(r"\\\((.+?)\\\)", re.DOTALL)
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+# ![alt](source "title") and ![alt][ref] / ![alt][] / ![ref]: any "!" before a link.
+_IMAGE = re.compile(r"!(\[(?:[^\[\]\\]|\\.)*\])(\((?:[^()\\]|\\.)*\)|\[[^\]]*\])?")
+_INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]*)")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
 def for_display(text: str) -> str:
-    """`text` with LaTeX delimiters converted outside code."""
+    """Model output ready for `st.markdown`: LaTeX delimiters converted and remote
+    images made links, outside code."""
     parts = _CODE.split(text)
     for index in range(0, len(parts), 2):  # even parts are outside code
         part = _DISPLAY.sub(lambda m: f"$${m.group(1)}$$", parts[index])
-        parts[index] = _INLINE.sub(lambda m: f"${m.group(1).strip()}$", part)
+        part = _INLINE.sub(lambda m: f"${m.group(1).strip()}$", part)
+        parts[index] = _IMAGE.sub(_image_or_link, part)
     return "".join(parts)
 
 
 def escape(text: str) -> str:
-    """Plain text that Markdown shows literally (for titles and search snippets)."""
+    """Plain text that Markdown shows literally (for labels of buttons)."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def blocks(text: str) -> list[str]:
+    """`text` cut at blank lines outside fenced code, each block drawn as its own
+    Markdown element. While a reply streams, every block but the last is final, so each
+    is sent to the page once and only the last one is redrawn as text arrives."""
+    found, current, fenced = [], [], False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        if not line.strip() and not fenced and current:
+            found.append("\n".join(current))
+            current = []
+            continue
+        current.append(line)
+    found.append("\n".join(current))
+    return found
+
+
+def _image_or_link(match: re.Match) -> str:
+    label, target = match.group(1), match.group(2) or ""
+    source = _INLINE_SOURCE.match(target)
+    if source and _is_local(source.group(1)):
+        return match.group(0)
+    return f"{label}{target}"  # the same link, without the "!" that fetches it
+
+
+def _is_local(source: str) -> bool:
+    """A `data:` URI or a path on this origin (not `//host`, not a scheme)."""
+    lowered = source.lower()
+    if lowered.startswith("data:image/"):
+        return True
+    return lowered.startswith("/") and not lowered.startswith("//")

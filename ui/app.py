@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from chat_core.chat import chat_cost, effective
-from chat_core.errors import ChatError
-from chat_core.markdown import escape
 
+from . import feedback
 from .chat_view import chat_area
 from .runtime import (
     Visit,
@@ -17,33 +18,35 @@ from .runtime import (
     prices,
     select_session,
     settings_or_stop,
-    show_notices,
     store_or_stop,
     warm_up_model_layer,
 )
 from .settings_view import render_settings
 from .sidebar import render_sidebar
-from .text import error_message, t
+from .style import follow_chat, page_style
+from .text import t
+
+ICON = str(Path(__file__).with_name("assets") / "icon.png")
 
 
 def main() -> None:
-    st.set_page_config(page_title="Ark Chat", page_icon=":material/chat:", layout="wide")
+    # A local icon: a Material icon name would make the browser fetch it from Google.
+    st.set_page_config(page_title="Ark Chat", page_icon=ICON, layout="wide")
     settings = settings_or_stop()
     lang = language(settings)
     visit = Visit(settings, owner_or_stop(lang), lang)
     store = store_or_stop(settings, lang)
-    try:
+    page_style()
+    with feedback.guard(lang):
         session = current_session(visit, store)
         header = st.container()
-        # The chat (with its input) is drawn before the header and sidebar: a run
-        # cut short by the Stop button then still leaves the input on the page.
+        # The chat (with its input) is drawn before the header and sidebar, so the input
+        # is on the page even while the rest of the run is still to come.
         chat_area(visit, session.id)
+        follow_chat(session.id)
         with header:
             render_header(visit, store, session)
         render_sidebar(visit, store, session)
-    except ChatError as exc:
-        st.error(error_message(lang, exc), icon=":material/error:")
-        st.stop()
     warm_up_model_layer()
 
 
@@ -62,7 +65,8 @@ def current_session(visit: Visit, store):
 def render_header(visit: Visit, store, session) -> None:
     chosen = effective(session, visit.settings)
     title, controls = st.columns([0.8, 0.2], vertical_alignment="bottom")
-    title.subheader(escape(session.title or t(visit.lang, "untitled")), anchor=False)
+    with title.container(key="chat_title"):
+        st.text(session.title or t(visit.lang, "untitled"))  # plain text, as typed
     details = [chosen["model"], t(visit.lang, "cache_" + chosen["cache_mode"])]
     if session.is_used:
         spent = chat_cost(store, session, prices(visit.settings))
@@ -72,4 +76,3 @@ def render_header(visit: Visit, store, session) -> None:
     title.caption(" · ".join(details))
     with controls:
         render_settings(visit, store, session)
-    show_notices(visit.lang)

@@ -1,63 +1,115 @@
-"""The chat area: a window of recent messages, the reply actions, the input, streaming.
+"""The chat area: a window of recent messages, the reply actions, the input, and the
+reply being written.
 
-It runs as a fragment, so sending a message reruns only this part of the page, not the
-sidebar. A fragment run opens its own store (it runs on its own thread).
+It runs as a fragment, so sending a message reruns only this part of the page. Replies
+are written by the process's reply runner, not by the page: the page starts a reply,
+then watches it. Leaving the page never stops a reply; the Stop button does, and the
+chat keeps exactly the text that was on screen.
 """
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from chat_core import chat
-from chat_core.ark import ReasoningDelta
 from chat_core.errors import ChatError
-from chat_core.markdown import for_display
-from chat_core.streaming import coalesce
-from chat_core.text import clean_text
 
-from .messages import render_message, render_status, usage_line
-from .runtime import Visit, client, prices, rerun_fragment_or_page, shared_store
-from .text import error_message, t
+from . import feedback
+from .messages import render_message
+from .runtime import (
+    Visit,
+    client,
+    prices,
+    rerun_fragment_or_page,
+    select_session,
+    shared_runner,
+    shared_store,
+)
+from .text import t
+from .watch import SHOWN, watch_elsewhere, watch_live
 
 WINDOW = 50
-REASONING_PAINT_SECONDS = 0.25
 PENDING = "pending_action"
 EDITING = "editing_last"
-UNSAVED_ERROR = "unsaved_error"
+REFILL = "refill_input"  # text a refused message leaves in the input
+INPUT = "chat_input"
 
 
 @st.fragment
 def chat_area(visit: Visit, session_id: str) -> None:
-    store = shared_store(visit.settings)
+    with feedback.guard(visit.lang):
+        _chat(visit, session_id)
+
+
+def _chat(visit: Visit, session_id: str) -> None:
+    store, replies = shared_store(visit.settings), shared_runner(visit.settings)
     session = store.find_session(visit.owner, session_id)
-    if session is None:  # deleted from another tab
+    if session is None:  # deleted in another tab: the page opens another chat
+        feedback.notice("unknown_session")
         st.rerun()
-    # The input is drawn first: a run stopped part-way (the Stop button) must still
-    # leave it on the page.
-    prompt = _input(visit, session)
+    live = replies.live(session.id)
+    prompt = _input(visit, session, busy=live is not None and not live.progress.done)
     action = None if prompt is not None else st.session_state.pop(PENDING, None)
-    if prompt is not None:
+    watching = live is not None and not live.progress.done
+    if prompt is not None or action is not None:
         st.session_state.pop(EDITING, None)
+        live = _start(visit, store, replies, session, prompt, action)
+        watching = True  # even if it already ended: its end is shown here
+        if live.session_id != session.id:  # another tab had started this chat
+            select_session(live.session_id)
+            feedback.notice("moved_to_new_chat")
+            st.rerun()
     price_table = prices(visit.settings)
-    messages = _history(store, session, visit.lang, price_table, action)
-    if unsaved := st.session_state.pop(UNSAVED_ERROR, None):
-        st.error(error_message(visit.lang, unsaved), icon=":material/error:")
-    if prompt is not None:
-        send = lambda c: chat.send(store, visit.settings, session, c, prompt)  # noqa: E731
-        _answer(visit, store, session, price_table, send, prompt)
-    elif action is not None:
-        act = lambda c: _ACTIONS[action[0]](store, visit.settings, session, c, *action[1:])  # noqa: E731
-        _answer(visit, store, session, price_table, act, _new_text(action))
-    elif not st.session_state.get(EDITING):
-        _reply_actions(visit, messages)
-    else:
+    messages = _history(store, session, visit.lang, price_table, live if watching else None)
+    if watching:
+        _watch(visit, store, session, live, price_table)
+        return
+    last = messages[-1] if messages else None
+    if last is not None and last.status == "streaming":  # written by another process
+        watch_elsewhere(store, session, last, visit.lang, price_table)
+    _after_reply(visit, store, session)
+
+
+def _start(visit, store, replies, session, prompt, action):
+    """Start the reply a message or an action asks for. A refusal reruns the chat with
+    the reason shown and the typed text back in the input."""
+    try:
+        replies.check_room(visit.owner)  # before anything is written
+        make = _ACTIONS[action[0]] if action else None
+        if make is not None:
+            reply = make(store, visit.settings, session, client(visit), *action[1:])
+        elif not session.is_used:  # the page showed this chat empty
+            reply = chat.send_first(store, visit.settings, session, client(visit), prompt)
+        else:
+            reply = chat.send(store, visit.settings, session, client(visit), prompt)
+        return replies.start(reply, visit.owner)
+    except ChatError as exc:
+        feedback.error(exc)
+        text = prompt if prompt is not None else (action[1] if action[0] == "edit" else None)
+        if text:
+            st.session_state[REFILL] = text
+        rerun_fragment_or_page()
+
+
+def _watch(visit, store, session, live, price_table) -> None:
+    first_turn = not session.is_used
+    final = watch_live(live, visit.lang, price_table)
+    if first_turn and final is not None:
+        st.rerun()  # the sidebar and the header show the chat's new title
+    _after_reply(visit, store, session)
+
+
+def _after_reply(visit, store, session) -> None:
+    """The actions under the last message (or the edit form)."""
+    messages = store.get_messages(session, limit=2)
+    if st.session_state.get(EDITING):
         _edit_form(visit, messages)
+    else:
+        _reply_actions(visit, messages)
 
 
-def _history(store, session, lang, prices, action=None):
-    """The latest window of messages, without those the pending action replaces."""
+def _history(store, session, lang, prices, live):
+    """The latest window of messages, without the reply the page is about to watch."""
     key = f"window-{session.id}"
     window = st.session_state.get(key, WINDOW)
     messages = store.get_messages(session, limit=window + 1)
@@ -67,43 +119,58 @@ def _history(store, session, lang, prices, action=None):
         if st.button(t(lang, "show_earlier", count=hidden), key="show_earlier"):
             st.session_state[key] = window + WINDOW
             rerun_fragment_or_page()
-    for message in _kept(messages, action):
+    if live is not None:  # its row is drawn by the watcher
+        messages = [m for m in messages if m.status != "streaming"]
+    for message in messages:
         render_message(message, lang, prices)
     return messages
 
 
-def _kept(messages, action):
-    if action is None or not messages:
-        return messages
-    if action[0] == "edit":
-        last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
-        return messages if last_user is None else messages[:last_user]
-    if action[0] == "regenerate" and messages[-1].role == "assistant":
-        return messages[:-1]
-    return messages
-
-
-def _new_text(action) -> str | None:
-    return action[1] if action[0] == "edit" else None
-
-
-def _input(visit: Visit, session) -> str | None:
+def _input(visit: Visit, session, busy: bool) -> str | None:
     model = session.model or visit.settings.model
     placeholder = (
         t(visit.lang, "input_placeholder", model=model)
         if visit.has_key
         else t(visit.lang, "input_disabled")
     )
+    if refill := st.session_state.pop(REFILL, None):
+        st.session_state[INPUT] = refill
     with st.bottom:
+        feedback.show(visit.lang)
+        if busy:
+            st.button(
+                t(visit.lang, "stop"),
+                key="stop_reply",
+                icon=":material/stop_circle:",
+                on_click=_stop,
+                args=(visit, session.id),
+            )
+        # Disabled while a run (such as watching a reply) goes on, enabled after.
         return st.chat_input(
-            placeholder, key="chat_input", submit_mode="stop", disabled=not visit.has_key
+            placeholder, key=INPUT, submit_mode="disable", disabled=not visit.has_key
         )
+
+
+def _stop(visit: Visit, session_id: str) -> None:
+    """Stop the chat's reply, keeping exactly the text that was on screen."""
+    live = shared_runner(visit.settings).live(session_id)
+    if live is None:
+        return
+    shown = st.session_state.get(SHOWN)
+    message = live.progress.message
+    text = shown[1] if shown and message and shown[0] == message.id else None
+    try:
+        live.stop(text)
+    except ChatError as exc:
+        feedback.error(exc)
 
 
 def _reply_actions(visit: Visit, messages) -> None:
     if not messages or not visit.has_key:
         return
     last = messages[-1]
+    if last.status == "streaming":
+        return
     if last.role == "assistant" and last.status == "error":
         key, icon, action = "retry", ":material/refresh:", "regenerate"
     elif last.role == "assistant":
@@ -141,70 +208,6 @@ def _edit_form(visit: Visit, messages) -> None:
 
 def _queue(action: str, *args) -> None:
     st.session_state[PENDING] = (action, *args)
-
-
-def _answer(visit: Visit, store, session, prices, make_reply, prompt=None) -> None:
-    """Start a reply and stream it into the page; the store keeps it whatever happens.
-
-    The finished reply is completed in place (status, usage, actions) rather than by a
-    rerun, so there is no redraw during which Stop could cut the page short. Only a
-    first turn reruns the page, to show the new title in the sidebar.
-    """
-    first_turn = not session.is_used
-    try:
-        reply = make_reply(client(visit))
-    except ChatError as exc:
-        st.error(error_message(visit.lang, exc), icon=":material/error:")
-        return
-    if prompt is not None:
-        with st.chat_message("user"):
-            st.markdown(for_display(clean_text(prompt)))  # as stored
-    failure = None
-    with st.chat_message("assistant"):
-        thinking, answer = st.empty(), st.empty()
-        try:
-            with reply, answer.container():
-                st.write_stream(coalesce(_content(reply, thinking, visit.lang)))
-        except ChatError as exc:
-            failure = exc
-        if reply.text:  # LaTeX delimiters are converted once the text is whole
-            answer.markdown(for_display(reply.text))
-        if reply.saved:
-            render_status(reply.message, visit.lang)
-            if reply.message.status == "complete":
-                st.caption(usage_line(reply.message, visit.lang, prices))
-    if failure and not reply.saved:  # the store could not record it: say so once
-        st.session_state[UNSAVED_ERROR] = failure.as_dict()  # drawn in the next run's language
-        rerun_fragment_or_page()
-    if first_turn:
-        st.rerun()
-    _reply_actions(visit, store.get_messages(session, limit=2))
-
-
-def _content(reply, thinking, lang):
-    """Reply text for `write_stream`; reasoning goes to a collapsed expander."""
-    reasoning, painted_at, reasoning_done = [], 0.0, False
-    for event in reply:
-        if isinstance(event, ReasoningDelta):
-            reasoning.append(event.text)
-            if time.monotonic() - painted_at >= REASONING_PAINT_SECONDS:
-                _paint(thinking, reasoning, lang)
-                painted_at = time.monotonic()
-            continue
-        if reasoning and not reasoning_done:
-            _paint(thinking, reasoning, lang)  # the complete reasoning, once
-            reasoning_done = True
-        yield event.text
-    if reasoning and not reasoning_done:
-        _paint(thinking, reasoning, lang)
-
-
-def _paint(slot, reasoning, lang) -> None:
-    with (
-        slot.container(),
-        st.expander(t(lang, "thinking"), expanded=False, icon=":material/psychology:"),
-    ):
-        st.markdown(for_display("".join(reasoning)))
 
 
 _ACTIONS = {

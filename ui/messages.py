@@ -1,4 +1,5 @@
-"""Rendering stored messages: Markdown answers, collapsed reasoning, status and usage."""
+"""Rendering stored messages: the user's text as typed, Markdown answers, collapsed
+reasoning, status and usage."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def render_message(message: Message, lang: str, prices) -> None:
         if message.reasoning_content:
             with st.expander(t(lang, "thinking"), expanded=False, icon=":material/psychology:"):
                 st.markdown(for_display(message.reasoning_content))
-        if message.content:
+        if message.content and message.role == "user":
+            st.text(message.content)  # as typed: no headings, links or lists made of it
+        elif message.content:
             st.markdown(for_display(message.content))
         render_status(message, lang)
         if message.role == "assistant" and message.status == "complete":
@@ -31,7 +34,10 @@ def render_status(message: Message, lang: str) -> None:
         text = t(lang, "failed_reason", reason=reason) if reason else t(lang, "failed")
         st.error(text, icon=":material/error:")
     elif message.status in STATUS_KEYS:
-        st.warning(t(lang, STATUS_KEYS[message.status]), icon=":material/content_cut:")
+        text = t(lang, STATUS_KEYS[message.status])
+        if message.error_code:  # why it stopped, e.g. the app restarted
+            text = f"{text}: {stored_error(lang, message)}"
+        st.warning(text, icon=":material/content_cut:")
 
 
 def usage_line(message: Message, lang: str, prices) -> str:

@@ -26,8 +26,10 @@ from chat_core.identity import (
     proxy_identity,
 )
 from chat_core.pricing import PriceTable, load_prices
+from chat_core.runner import ReplyRunner
 from chat_core.store import Store, open_store
 
+from . import feedback
 from .text import error_message, language_for, t
 
 KEY_INPUT = "api_key_input"
@@ -156,6 +158,17 @@ def _store(db: str, busy_timeout: float, max_message_chars: int) -> Store:
     )
 
 
+def shared_runner(settings: Settings) -> ReplyRunner:
+    """The process's reply runner: replies are written on its worker threads, so they
+    go on when a page is left, and every tab watches the same reply."""
+    return _runner(settings.db, settings.busy_timeout, settings.max_message_chars)
+
+
+@st.cache_resource(show_spinner=False, on_release=ReplyRunner.shutdown)
+def _runner(db: str, busy_timeout: float, max_message_chars: int) -> ReplyRunner:
+    return ReplyRunner(_store(db, busy_timeout, max_message_chars))
+
+
 def store_or_stop(settings: Settings, lang: str) -> Store:
     try:
         return shared_store(settings)
@@ -185,13 +198,8 @@ def client(visit: Visit):
 
 
 def notify(key: str, **values: object) -> None:
-    """Queue a notice for the next run of the page."""
-    st.session_state.setdefault(NOTICES, []).append((key, values))
-
-
-def show_notices(lang: str) -> None:
-    for key, values in st.session_state.pop(NOTICES, []):
-        st.info(t(lang, key, **values), icon=":material/info:")
+    """Queue a notice for the next run of the page (see `feedback`)."""
+    feedback.notice(key, **values)
 
 
 def select_session(session_id: str) -> None:

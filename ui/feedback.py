@@ -1,0 +1,57 @@
+"""The one way the page tells the user what happened.
+
+Any action (a button callback, the sidebar, the chat) queues a notice or an error; the
+chat area draws the queue above the input on its next run, in the page's language, so
+an error kept from an earlier run follows a language switch. An action reports success
+only after it has succeeded. `guard()` is the error boundary that the page and every
+fragment run inside: a `ChatError` becomes a message in place, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import streamlit as st
+
+from chat_core.errors import ChatError
+from chat_core.markdown import escape
+
+from .text import error_message, t
+
+QUEUE = "feedback"
+
+
+def notice(key: str, **values: object) -> None:
+    """Queue a notice (a UI text key and its values) for the next drawing."""
+    _queue().append(("notice", key, values))
+
+
+def error(problem: ChatError | dict) -> None:
+    """Queue an error, kept as its code and parameters until it is drawn."""
+    kept = problem.as_dict() if isinstance(problem, ChatError) else problem
+    _queue().append(("error", kept, {}))
+
+
+def show(lang: str) -> None:
+    """Draw and clear the queue."""
+    for kind, what, values in st.session_state.pop(QUEUE, []):
+        if kind == "error":
+            st.error(error_message(lang, what), icon=":material/error:")
+        else:
+            # Values may be user text (a title): shown literally, never as Markdown.
+            plain = {k: escape(v) if isinstance(v, str) else v for k, v in values.items()}
+            st.info(t(lang, what, **plain), icon=":material/info:")
+
+
+@contextlib.contextmanager
+def guard(lang: str) -> Iterator[None]:
+    """Show a `ChatError` raised inside as a message where it happened."""
+    try:
+        yield
+    except ChatError as exc:
+        st.error(error_message(lang, exc), icon=":material/error:")
+
+
+def _queue() -> list:
+    return st.session_state.setdefault(QUEUE, [])

@@ -1,0 +1,75 @@
+"""How the page looks and moves: a little CSS, and the view that follows a reply.
+
+Streamlit keeps the view where it was while content grows below it, and opens a chat
+at its top. `follow_chat()` mounts a small script that does what chat apps do: a chat
+opens on its latest messages, and while a reply grows the view follows it if the
+reader was at (or near) the bottom, and stays put if they scrolled up to read.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+CSS = """
+<style>
+/* Streamlit's running-man status and its second Stop button are developer chrome. */
+[data-testid="stStatusWidget"] { display: none !important; }
+/* The view follows a growing reply itself (see follow_chat). */
+[data-testid="stMain"] { overflow-anchor: none; }
+/* Titles and snippets are plain text (st.text): sized like a heading or a caption. */
+.st-key-chat_title [data-testid="stText"] {
+    font-size: 1.5rem; font-weight: 600; line-height: 1.3; overflow-wrap: anywhere;
+}
+.st-key-search_results [data-testid="stText"] {
+    font-size: 0.8rem; opacity: 0.7; overflow-wrap: anywhere;
+}
+</style>
+"""
+
+FOLLOW_JS = """
+export default function (component) {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main) return;
+  const content = main.querySelector('[data-testid="stMainBlockContainer"]') || main;
+  let follower = main.arkFollower;
+  if (!follower) {
+    follower = { following: true, chat: null, watched: null, touched: 0 };
+    const nearBottom = () => main.scrollHeight - main.scrollTop - main.clientHeight < 80;
+    // Only the reader's own scrolling decides: redraws and scroll anchoring move the
+    // view too, and must not stop it from following.
+    const touched = () => { follower.touched = Date.now(); };
+    for (const kind of ['wheel', 'touchmove', 'keydown', 'pointerdown']) {
+      main.addEventListener(kind, touched, { passive: true });
+    }
+    main.addEventListener('scroll', () => {
+      if (Date.now() - follower.touched < 1000) follower.following = nearBottom();
+    }, { passive: true });
+    follower.resize = new ResizeObserver(() => {
+      if (follower.following) main.scrollTop = main.scrollHeight;
+    });
+    main.arkFollower = follower;
+  }
+  if (follower.watched !== content) {  // Streamlit may replace the container
+    follower.resize.disconnect();
+    follower.resize.observe(content);
+    follower.watched = content;
+  }
+  const chat = component.data && component.data.chat;
+  if (chat !== follower.chat) {  // a chat was opened: show its latest messages
+    follower.chat = chat;
+    follower.following = true;
+    main.scrollTop = main.scrollHeight;
+  }
+}
+"""
+
+_follower = st.components.v2.component("ark_chat_follow", js=FOLLOW_JS)
+
+
+def page_style() -> None:
+    st.html(CSS)
+
+
+def follow_chat(session_id: str) -> None:
+    """Keep the view on the latest messages of `session_id` (see the module doc)."""
+    _follower(key="follow_chat", data={"chat": session_id}, height=0)

@@ -1,0 +1,136 @@
+"""Watching a reply that a worker thread writes: the page shows what is saved, as it is
+saved, with signs of life while it waits.
+
+Drawing costs O(n) in the reply's length: the reply is cut into Markdown blocks, every
+finished block is sent to the browser once, and only the block still growing is
+redrawn. A reply written by another app process (several processes can share a
+PostgreSQL database) is followed through the store instead.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from chat_core.markdown import blocks, for_display
+from chat_core.runner import LiveReply, Progress
+from chat_core.store import Message
+
+from .messages import render_status, usage_line
+from .text import error_message, t
+
+SHOWN = "reply_shown"  # (message id, text) last drawn: what Stop saves
+TICK_SECONDS = 0.25  # the page's refresh while nothing new arrives (elapsed seconds)
+ELSEWHERE_POLL_SECONDS = 0.5
+REASONING_PAINT_SECONDS = 0.5
+
+
+class BlockPainter:
+    """Draws growing Markdown: finished blocks once each, the last one redrawn."""
+
+    def __init__(self) -> None:
+        self._finished = st.container()
+        self._growing = st.empty()
+        self._drawn = 0
+        self._tail = None
+
+    def paint(self, text: str) -> None:
+        *finished, growing = blocks(text)
+        for block in finished[self._drawn :]:
+            with self._finished:
+                st.markdown(for_display(block))
+        self._drawn = max(self._drawn, len(finished))
+        if growing != self._tail:
+            self._growing.markdown(for_display(growing))
+            self._tail = growing
+
+
+def watch_live(live: LiveReply, lang: str, prices) -> Message | None:
+    """Draw `live` until it ends; returns its final row (None if it never began)."""
+    with st.chat_message("assistant"):
+        signs, reasoning, answer = st.empty(), st.empty(), BlockPainter()
+        progress, painted = live.progress, None
+        thought_at = 0.0
+        while True:
+            _signs_of_life(signs, progress, lang)
+            message = progress.message
+            if message is not None and message is not painted:
+                if message.reasoning_content and time.monotonic() - thought_at > (
+                    REASONING_PAINT_SECONDS
+                ):
+                    _paint_reasoning(reasoning, message.reasoning_content, progress, lang)
+                    thought_at = time.monotonic()
+                answer.paint(message.content)
+                st.session_state[SHOWN] = (message.id, message.content)
+                painted = message
+            if progress.done:
+                break
+            progress = live.wait(progress.version, TICK_SECONDS)
+        return _finish(live, progress, signs, reasoning, lang, prices)
+
+
+def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Message:
+    """Follow a reply another process writes, through what it saves to the store."""
+    with st.chat_message("assistant"):
+        signs, answer = st.empty(), BlockPainter()
+        while message.status == "streaming":
+            signs.caption(t(lang, "written_elsewhere"))
+            answer.paint(message.content)
+            time.sleep(ELSEWHERE_POLL_SECONDS)
+            fresh = store.get_message(session, message.id)
+            if fresh is None:  # deleted or replaced elsewhere
+                break
+            message = fresh
+        signs.empty()
+        answer.paint(message.content)
+        render_status(message, lang)
+        _usage(message, lang, prices)
+    return message
+
+
+def _finish(live, progress: Progress, signs, reasoning, lang, prices) -> Message | None:
+    signs.empty()
+    message = progress.message
+    # The final row (with usage) from the store: the page shows what is stored.
+    final = message and live.store.get_message(live.reply.session, message.id)
+    if final is None or final.status == "streaming":
+        # The store could not record the reply (or its end): say why, once, here.
+        if progress.error is not None:
+            st.error(error_message(lang, progress.error), icon=":material/error:")
+        return final
+    if final.reasoning_content:
+        _paint_reasoning(reasoning, final.reasoning_content, progress, lang)
+    st.session_state.pop(SHOWN, None)
+    render_status(final, lang)
+    _usage(final, lang, prices)
+    return final
+
+
+def _signs_of_life(slot, progress: Progress, lang: str) -> None:
+    phase = progress.phase
+    if phase == "waiting":
+        seconds = int(time.monotonic() - progress.started)
+        slot.caption(t(lang, "waiting_for_model", seconds=seconds))
+    elif phase == "thinking":
+        seconds = int(time.monotonic() - progress.first_text_at)
+        slot.caption(t(lang, "thinking_for", seconds=seconds))
+    else:
+        slot.empty()
+
+
+def _paint_reasoning(slot, text: str, progress: Progress, lang: str) -> None:
+    if progress.answer_at is not None and progress.first_text_at is not None:
+        label = t(lang, "thought_for", seconds=int(progress.answer_at - progress.first_text_at))
+    else:
+        label = t(lang, "thinking")
+    with (
+        slot.container(),
+        st.expander(label, expanded=False, icon=":material/psychology:"),
+    ):
+        st.markdown(for_display(text))
+
+
+def _usage(message: Message, lang: str, prices) -> None:
+    if message.status == "complete":
+        st.caption(usage_line(message, lang, prices))

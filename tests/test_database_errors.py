@@ -1,10 +1,22 @@
 """A SQLite file that cannot be used gives a clear ChatError, and existing data is kept.
-(PostgreSQL's failures are in test_postgres_faults.py.)"""
+(PostgreSQL's failures are in test_postgres_faults.py.)
 
-import sqlite3
+Everything happens to real files. Tests run as root here, and root ignores permissions,
+so a read-only file or folder is made immutable (`chattr +i`) for root and loses its
+write bits for anyone else; a full disk is a small tmpfs, and a file system that turns
+read-only is a loop-mounted ext4 image told to fail. Tests that need root, or a tool
+the machine lacks, are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +26,10 @@ from chat_core.errors import (
     DatabaseUnavailableError,
     NotADatabaseError,
 )
-from chat_core.store import connect
+from chat_core.store import Session, Store, connect
 from locales import describe
+
+IS_ROOT = os.geteuid() == 0
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
@@ -45,32 +59,224 @@ def test_default_style_path_creates_its_folder(tmp_path):
     assert path.exists()
 
 
-def test_a_read_only_database(tmp_path, monkeypatch):
+# --- helpers --------------------------------------------------------------------------------
+
+
+def chat(store: Store, owner: str, *texts: str) -> Session:
+    session, _ = store.new_session(owner)
+    for text in texts:
+        store.start_turn(session, text)
+    return session
+
+
+def contents(path: Path, owner: str) -> list[str]:
+    """Every message of `owner` in the database at `path`, opened afresh."""
+    with connect(path) as store:
+        sessions = store.list_sessions(owner)
+        return [m.content for s in sessions for m in store.get_messages(s)]
+
+
+def run(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def needs_root_tools(*tools: str) -> None:
+    if not IS_ROOT:
+        pytest.skip("needs root")
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+
+
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """`path` immutable (`chattr +i`): not even root may write it or, for a folder,
+    create files in it. Files already open for writing stay writable, except on ext4."""
+    needs_root_tools("chattr")
+    if run("chattr", "+i", str(path)).returncode:
+        pytest.skip(f"chattr +i does not work on {path}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """`path` read-only for this process: immutable for root, no write bits otherwise."""
+    if IS_ROOT:
+        with immutable(path):
+            yield
+        return
+    mode = path.stat().st_mode
+    path.chmod(mode & ~0o222)
+    try:
+        yield
+    finally:
+        path.chmod(mode)
+
+
+@contextlib.contextmanager
+def mounted(source: str, target: Path, *options: str) -> Iterator[Path]:
+    """`mount` for the test; unmounted lazily afterwards, even if a store stayed open."""
+    target.mkdir()
+    result = run("mount", *options, source, str(target))
+    if result.returncode:
+        pytest.skip(f"cannot mount here: {result.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        if run("umount", str(target)).returncode:
+            subprocess.run(["umount", "--lazy", str(target)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A folder on a 4 MB tmpfs."""
+    needs_root_tools("mount")
+    with mounted("tmpfs", tmp_path / "disk", "-t", "tmpfs", "-o", "size=4m") as folder:
+        yield folder
+
+
+@pytest.fixture
+def ext4_disk(tmp_path) -> Iterator[Path]:
+    """A folder on an 8 MB ext4 image, mounted to turn read-only on its first error."""
+    needs_root_tools("mount", "mkfs.ext4", "findmnt")
+    image = tmp_path / "disk.img"
+    with image.open("wb") as file:
+        file.truncate(8 * 1024 * 1024)
+    subprocess.run(["mkfs.ext4", "-q", str(image)], check=True)
+    with mounted(str(image), tmp_path / "disk", "-o", "loop,errors=remount-ro") as folder:
+        yield folder
+
+
+def fail_file_system(folder: Path) -> None:
+    """Make ext4 under `folder` hit an error, so it turns read-only as a failing disk does."""
+    device = run("findmnt", "-n", "-o", "SOURCE", "--target", str(folder)).stdout.strip()
+    trigger = Path("/sys/fs/ext4") / Path(device).name / "trigger_fs_error"
+    if not trigger.exists():
+        pytest.skip(f"this kernel has no {trigger}")
+    trigger.write_text("test\n")
+    with pytest.raises(OSError):  # EROFS
+        (folder / "probe").touch()
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system of `folder` to the last byte; returns the filler file."""
+    filler = folder / "filler"
+    block = b"\0" * 65536
+    with filler.open("wb", buffering=0) as file:
+        with contextlib.suppress(OSError):
+            while True:
+                file.write(block)
+        with contextlib.suppress(OSError):
+            while True:
+                file.write(b"\0")
+    return filler
+
+
+# --- read-only files and folders, a full or failing disk ------------------------------------
+
+
+def test_a_read_only_database(tmp_path):
     path = tmp_path / "chat.db"
     with connect(path) as store:
-        session, _ = store.new_session("alice")
-        store.start_turn(session, "keep me")
-    real_connect = sqlite3.connect
-    monkeypatch.setattr(
-        sqlite3,
-        "connect",
-        lambda p, **kw: real_connect(f"file:{p}?mode=ro", uri=True, **kw),
-    )
-    with pytest.raises(DatabaseReadOnlyError) as info, connect(path) as store:
-        store.new_session("bob")
+        chat(store, "alice", "keep me")
+    with read_only(path), connect(path) as store:
+        assert len(store.list_sessions("alice")) == 1  # browsing still works
+        with pytest.raises(DatabaseReadOnlyError) as info:
+            store.new_session("bob")
+    assert info.value.code == "database_file_read_only"
     assert "read-only" in describe("en", info.value)
-    monkeypatch.undo()
-    with connect(path) as store:
-        (only,) = store.list_sessions("alice")
-        assert store.get_messages(only)[0].content == "keep me"
+    assert contents(path, "alice") == ["keep me"]
 
+
+def test_a_read_only_folder_is_named(tmp_path):
+    folder = tmp_path / "data"
+    path = folder / "chat.db"
+    with connect(path) as store:
+        chat(store, "alice", "keep me")
+    before = path.read_bytes()
+    with read_only(folder), pytest.raises(DatabaseReadOnlyError) as info:
+        connect(path)
+    assert info.value.code == "database_folder_read_only"
+    assert info.value.params["folder"] == str(folder)
+    for lang in ("en", "zh"):
+        assert str(folder) in describe(lang, info.value)
+    assert "folder" in describe("en", info.value)
+    assert path.read_bytes() == before
+    assert contents(path, "alice") == ["keep me"]
+
+
+def test_a_folder_made_read_only_mid_session_keeps_working(tmp_path):
+    folder = tmp_path / "data"
+    path = folder / "chat.db"
+    with connect(path) as store:
+        session = chat(store, "alice", "before")
+        with read_only(folder):
+            # SQLite's three files are open already; it needs no new one in the folder.
+            store.start_turn(session, "while read-only")
+            assert store.count_messages(session) == 2
+    assert contents(path, "alice") == ["before", "while read-only"]
+
+
+def test_a_file_system_turning_read_only_mid_session(ext4_disk):
+    path = ext4_disk / "data" / "chat.db"
+    store = connect(path)
+    try:
+        session = chat(store, "alice", "saved before")
+        store.backend.checkpoint()
+        os.sync()
+        fail_file_system(ext4_disk)
+        with pytest.raises(DatabaseReadOnlyError) as info:
+            store.start_turn(session, "written on a read-only disk")
+        assert info.value.code == "database_folder_read_only"
+        assert str(path.parent) in describe("en", info.value)
+        assert [m.content for m in store.get_messages(session)] == ["saved before"]
+    finally:
+        store.close()
+    assert contents(path, "alice") == ["saved before"]  # read from the read-only disk
+
+
+def test_the_disk_filling_during_a_write(small_disk):
+    path = small_disk / "chat.db"
+    with connect(path) as store:
+        session = chat(store, "alice", "saved before")
+        filler = fill(small_disk)
+        with pytest.raises(DatabaseUnavailableError) as info:
+            store.start_turn(session, "x" * 90_000)
+        assert info.value.code == "database_disk_full"
+        assert "full" in describe("en", info.value)
+        assert store.count_messages(session) == 1
+        filler.unlink()
+        store.start_turn(session, "after space was freed")
+    assert contents(path, "alice") == ["saved before", "after space was freed"]
+
+
+def test_a_disk_error_while_writing(tmp_path):
+    path = tmp_path / "chat.db"
+    with connect(path) as store:
+        session = chat(store, "alice", "saved before")
+        # ext4 refuses writes to an immutable file even through descriptors already
+        # open, so SQLite's next append to its log fails as a failing disk would.
+        with immutable(Path(f"{path}-wal")):
+            with pytest.raises(DatabaseUnavailableError) as info:
+                store.start_turn(session, "lost to the disk")
+            assert [m.content for m in store.get_messages(session)] == ["saved before"]
+        assert info.value.code == "database_io_error"
+        assert "disk error" in describe("en", info.value)
+        store.start_turn(session, "after the disk recovered")
+    assert contents(path, "alice") == ["saved before", "after the disk recovered"]
+
+
+# --- a lock held by another process ---------------------------------------------------------
 
 LOCKER = """
-import sqlite3, sys, time
+import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()  # hold the lock until the test says so
 conn.execute("ROLLBACK")
 """
 
@@ -78,21 +284,23 @@ conn.execute("ROLLBACK")
 def test_a_database_locked_longer_than_the_busy_timeout(tmp_path):
     path = tmp_path / "chat.db"
     with connect(path) as store:
-        session, _ = store.new_session("alice")
-        store.start_turn(session, "already saved")
+        session = chat(store, "alice", "already saved")
     locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(path), "3"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", LOCKER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert locker.stdout.readline().strip() == "locked"
-        started = time.monotonic()
         with connect(path, busy_timeout=0.3) as store, pytest.raises(DatabaseLockedError) as info:
             store.start_turn(session, "written while locked")
-        assert time.monotonic() - started < 2.5
+        # The store gave up on its own: the locker holds the lock until told to let go.
+        assert locker.poll() is None
         assert "try again" in describe("en", info.value)
     finally:
-        locker.wait(10)
-        locker.stdout.close()
+        locker.communicate("release\n", timeout=10)
+    assert locker.returncode == 0
     with connect(path) as store:
         assert [m.content for m in store.get_messages(session)] == ["already saved"]
         store.start_turn(session, "after the lock")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -286,17 +287,40 @@ def _translated(path: Path) -> Iterator[None]:
         ) from exc
 
 
-def _database_error(exc: sqlite3.DatabaseError, path) -> DatabaseError:
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
+def _database_error(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
+    """The `DatabaseError` for SQLite's primary result code."""
+    location = str(path)
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return DatabaseLockedError("database_locked")
-    if "not a database" in text or "malformed" in text:
-        return NotADatabaseError("database_not_sqlite", location=str(path))
-    if "readonly" in text or "read-only" in text:
-        return DatabaseReadOnlyError("database_file_read_only", location=str(path))
-    if "unable to open" in text or "disk i/o" in text or "cannot open" in text:
-        return DatabaseUnavailableError("database_unavailable", location=str(path))
-    return DatabaseError("database_failed", reason=str(exc))
+    if primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return NotADatabaseError("database_not_sqlite", location=location)
+    if primary == sqlite3.SQLITE_FULL:
+        return DatabaseUnavailableError("database_disk_full", location=location)
+    if primary not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+        return DatabaseError("database_failed", reason=str(exc))
+    # SQLite creates and writes NAME-wal and NAME-shm next to the file, even to read.
+    folder = path.absolute().parent
+    if not _can_create_files_in(folder):
+        return DatabaseReadOnlyError(
+            "database_folder_read_only", location=location, folder=str(folder)
+        )
+    if primary == sqlite3.SQLITE_READONLY:
+        return DatabaseReadOnlyError("database_file_read_only", location=location)
+    if primary == sqlite3.SQLITE_IOERR:
+        return DatabaseUnavailableError("database_io_error", location=location)
+    return DatabaseUnavailableError("database_unavailable", location=location)
+
+
+def _can_create_files_in(folder: Path) -> bool:
+    # Trying is the only sure test: permission bits say nothing to root, nor about an
+    # immutable folder or a file system that turned read-only after an error.
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def _ensure_folder(path: Path) -> None:

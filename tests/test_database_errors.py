@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +53,14 @@ def test_a_path_whose_folder_cannot_be_created(tmp_path):
 def test_a_path_that_is_a_folder(tmp_path):
     with pytest.raises(DatabaseUnavailableError, match="folder"):
         connect(tmp_path)
+
+
+def test_a_path_with_characters_that_mean_something_in_a_uri(tmp_path):
+    path = tmp_path / "my chats?mode=ro#1 100%" / "天 chat.db"
+    with connect(path) as store:
+        chat(store, "alice", "kept")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["天 chat.db"]
+    assert contents(path, "alice") == ["kept"]
 
 
 def test_default_style_path_creates_its_folder(tmp_path):
@@ -175,6 +185,16 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+def wait_until(condition, seconds: float = 10.0) -> bool:
+    """Poll `condition` until it holds or `seconds` pass (a wait, not a timing check)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 # --- read-only files and folders, a full or failing disk ------------------------------------
 
 
@@ -267,6 +287,101 @@ def test_a_disk_error_while_writing(tmp_path):
         assert "disk error" in describe("en", info.value)
         store.start_turn(session, "after the disk recovered")
     assert contents(path, "alice") == ["saved before", "after the disk recovered"]
+
+
+# --- the file deleted, moved or replaced while the app runs ---------------------------------
+
+
+def test_a_database_file_deleted_while_open(tmp_path):
+    path = tmp_path / "chat.db"
+    with connect(path) as store:
+        session = chat(store, "alice", "saved before")
+        path.unlink()
+        for action in (
+            lambda: store.start_turn(session, "lost"),
+            lambda: store.list_sessions("alice"),
+        ):
+            with pytest.raises(DatabaseUnavailableError) as info:
+                action()
+            assert info.value.code == "database_file_deleted"
+            for lang in ("en", "zh"):
+                assert str(path) in describe(lang, info.value)
+        assert not path.exists()  # not silently re-created empty
+    # Opening it again is starting anew on purpose: an empty database, working normally.
+    with connect(path) as store:
+        assert store.list_sessions("alice") == []
+        chat(store, "alice", "a new start")
+    assert contents(path, "alice") == ["a new start"]
+
+
+def test_a_database_file_moved_away_keeps_everything(tmp_path):
+    path = tmp_path / "chat.db"
+    aside = tmp_path / "moved.db"
+    with connect(path) as store:
+        session = chat(store, "alice", "one", "two")
+        path.rename(aside)
+        with pytest.raises(DatabaseUnavailableError, match="database_file_deleted"):
+            store.start_turn(session, "lost")
+    # What was still in the write-ahead log went into the moved file, not the log left
+    # next to the old path.
+    assert contents(aside, "alice") == ["one", "two"]
+
+
+def test_a_database_file_moved_back_works_again(tmp_path):
+    path = tmp_path / "chat.db"
+    aside = tmp_path / "moved.db"
+    with connect(path) as store:
+        session = chat(store, "alice", "before")
+        path.rename(aside)
+        with pytest.raises(DatabaseUnavailableError):
+            store.start_turn(session, "while away")
+        aside.rename(path)
+        store.start_turn(session, "after it came back")
+    assert contents(path, "alice") == ["before", "after it came back"]
+
+
+def swap_in_another_database(path: Path) -> None:
+    """Put a database of bob's at `path`, the way a user swaps files: rename over it."""
+    other = path.with_name("other.db")
+    with connect(other) as store:
+        chat(store, "bob", "bob's")
+    other.replace(path)
+
+
+def test_a_database_file_replaced_while_open(tmp_path):
+    path = tmp_path / "chat.db"
+    with connect(path) as store:
+        session = chat(store, "alice", "alice's")
+        swap_in_another_database(path)
+        for action in (
+            lambda: store.start_turn(session, "lost"),
+            lambda: store.list_sessions("alice"),
+        ):
+            with pytest.raises(DatabaseUnavailableError) as info:
+                action()
+            assert info.value.code == "database_file_replaced"
+            for lang in ("en", "zh"):
+                assert str(path) in describe(lang, info.value)
+    # The old file's log was emptied, so SQLite replays none of alice's pages over bob's.
+    assert contents(path, "bob") == ["bob's"]
+    assert contents(path, "alice") == []
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_replaced_file_is_let_go_of_while_idle(tmp_path):
+    path = tmp_path / "chat.db"
+    wal = Path(f"{path}-wal")
+    with connect(path) as old:
+        chat(old, "alice", "alice's")
+        swap_in_another_database(path)
+        # No call reaches the old store: its background thread notices on its own.
+        assert wait_until(lambda: wal.stat().st_size == 0)
+        with connect(path) as new:  # another app on the new file, the old one still up
+            session = new.list_sessions("bob")[0]
+            new.start_turn(session, "bob's second")
+            assert new.list_sessions("alice") == []
+    assert contents(path, "bob") == ["bob's", "bob's second"]
 
 
 # --- a lock held by another process ---------------------------------------------------------

@@ -5,12 +5,18 @@ Opening the file migrates it (see `sqlite_schema`); a file from the first versio
 the app is upgraded in place after a backup copy, and a file from a newer version is
 refused untouched. WAL lets readers and one writer work at once; a background thread
 runs the WAL checkpoints, so no request pays for copying the log back into the file.
+
+The path must keep naming the file opened at start: every borrowed connection first
+checks it (one `stat`), so a file deleted, moved away or replaced while the app runs
+is refused with a clear error, instead of being re-created empty or having the pool
+write on into a file nobody can see.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import tempfile
 import threading
@@ -48,13 +54,16 @@ class SQLiteBackend(SqlBackend):
         self.path = Path(path)
         self.location = str(self.path)
         self.busy_timeout = busy_timeout
+        self._uri = self.path.absolute().as_uri()
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writes = 0
+        self._wal_released = False
         with _translated(self.path):
             _ensure_folder(self.path)
-            conn = self._connect()
+            conn = self._connect(create=True)
             try:
+                self._opened = _identity(self.path)
                 self._prepare(conn)
             except BaseException:
                 conn.close()
@@ -110,15 +119,34 @@ class SQLiteBackend(SqlBackend):
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log back into the database file now."""
-        with self._borrowed() as conn:
+        with _translated(self.path), self._borrowed() as conn:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def check_file(self) -> None:
+        """Raise `DatabaseUnavailableError` if the path no longer names the file opened at
+        start (deleted, moved away or replaced): a new connection would re-create it
+        empty or open the other file, and pooled ones would write into a file nobody
+        sees. Works again if the same file comes back."""
+        with _translated(self.path):
+            problem = self._file_problem()
+        if problem is None:
+            self._wal_released = False  # the file is (back) in place
+            return
+        self._release_wal()
+        raise problem
 
     # --- connections -----------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        # Autocommit mode: transactions are begun and ended explicitly, never implicitly.
+    def _connect(self, *, create: bool = False) -> sqlite3.Connection:
+        # Only the first connection may create the file: a later one that finds it gone
+        # must fail, not start an empty database. Autocommit mode: transactions are
+        # begun and ended explicitly, never implicitly.
         conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            f"{self._uri}?mode={'rwc' if create else 'rw'}",
+            uri=True,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
         )
         conn.execute("PRAGMA foreign_keys=ON")
         register_functions(conn)
@@ -127,6 +155,7 @@ class SQLiteBackend(SqlBackend):
     @contextlib.contextmanager
     def _borrowed(self) -> Iterator[sqlite3.Connection]:
         # A connection is used by one thread at a time; sqlite3 serialises calls anyway.
+        self.check_file()
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
@@ -140,6 +169,32 @@ class SQLiteBackend(SqlBackend):
                     self._idle.append(conn)
             if not keep:
                 conn.close()
+
+    def _file_problem(self) -> DatabaseUnavailableError | None:
+        try:
+            identity = _identity(self.path)
+        except FileNotFoundError:
+            return DatabaseUnavailableError("database_file_deleted", location=self.location)
+        if identity != self._opened:
+            return DatabaseUnavailableError("database_file_replaced", location=self.location)
+        return None
+
+    def _release_wal(self) -> None:
+        """Copy the write-ahead log into the file the pool has open, wherever it is now,
+        and empty the log. The log keeps its name next to the path, where SQLite would
+        replay our pages over the next file opened there."""
+        with self._lock:
+            if self._wal_released or not self._idle:
+                return  # done, or every connection is in use: the next check tries again
+            conn = self._idle.pop()
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self._wal_released = not busy
+        except sqlite3.Error as exc:
+            log.warning("Could not empty the write-ahead log of %s: %s", self.path, exc)
+        finally:
+            with self._lock:
+                self._idle.append(conn)
 
     @staticmethod
     def _configured(conn: sqlite3.Connection) -> sqlite3.Connection:
@@ -228,6 +283,7 @@ class _Checkpointer:
         self._backend = backend
         self._stopped = threading.Event()
         self._done_at = 0
+        self._last_failure = ""
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
@@ -242,13 +298,18 @@ class _Checkpointer:
 
     def _checkpoint(self) -> None:
         writes = self._backend._writes
-        if writes == self._done_at:
-            return
         try:
-            self._backend.checkpoint()
-            self._done_at = writes
-        except (sqlite3.Error, DatabaseError) as exc:  # try again at the next tick
-            log.warning("WAL checkpoint of %s failed: %s", self._backend.path, exc)
+            # Checked on idle ticks too, so a deleted or replaced file is let go of
+            # (see `_release_wal`) before the next app opens the path.
+            self._backend.check_file()
+            if writes != self._done_at:
+                self._backend.checkpoint()
+                self._done_at = writes
+            self._last_failure = ""
+        except (sqlite3.Error, DatabaseError) as exc:  # try again at the next tick; say so once
+            if str(exc) != self._last_failure:
+                log.warning("WAL checkpoint of %s failed: %s", self._backend.path, exc)
+            self._last_failure = str(exc)
 
 
 @cache
@@ -321,6 +382,12 @@ def _can_create_files_in(folder: Path) -> bool:
             return True
     except OSError:
         return False
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """Which file `path` names now: its device and inode."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
 
 
 def _ensure_folder(path: Path) -> None:

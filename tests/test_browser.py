@@ -12,6 +12,7 @@ import time
 import pytest
 
 from bench.identity_proxy import identity_cookie
+from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
@@ -67,9 +68,14 @@ def open_as(browser, server):
         context.close()
 
 
+def owner_of(email: str) -> str:
+    """The owner key the app gives a proxy-asserted email."""
+    return owner_key("email", email.casefold())
+
+
 def sessions_of(server, owner: str) -> dict[str, int]:
     with connect(server["db"]) as store, store.backend.reading() as tx:
-        rows = tx.query("SELECT id, is_used FROM chat_session WHERE owner = ?", [owner])
+        rows = tx.query("SELECT id, is_used FROM chat_session WHERE owner = ?", [owner_of(owner)])
     return {row["id"]: row["is_used"] for row in rows}
 
 
@@ -116,18 +122,18 @@ def test_reload_with_session_in_the_url_shows_the_history(open_as, server):
     expect(page.get_by_test_id("stChatMessage").nth(0)).to_contain_text("remember this")
 
 
-def test_closing_the_page_mid_stream_saves_the_partial_reply(open_as, server, emu):
+def test_closing_the_page_mid_stream_lets_the_reply_finish(open_as, server, emu):
     owner = "four@example.com"
     page = open_as(owner)
     sid = session_of(page)
     with slow_replies(emu):
-        send(page, "a long answer please #tokens=2000")
+        send(page, "a long answer please #tokens=150")
         expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w10", timeout=20_000)
         page.close()
         reply = wait_for_final_reply(server, sid)
-    assert reply["status"] == "interrupted"
-    assert reply["content"].startswith("w1 w2 w3 w4 w5 w6 w7 w8 w9 w10")
-    assert "w2000" not in reply["content"]
+    # The reply is written by the server, not by the page: it completes all the same.
+    assert reply["status"] == "complete"
+    assert reply["content"].split() == [f"w{i}" for i in range(1, 151)]
 
 
 def wait_for_final_reply(server, sid: str) -> dict:
@@ -164,22 +170,27 @@ def test_two_owners_never_see_each_other(open_as, server):
     assert set(sessions_of(server, "bob@example.com")) == {bob_sid}
 
 
-def test_stop_button_keeps_the_partial_reply_and_offers_regenerate(open_as, server, emu):
+def test_stop_shows_the_interrupted_reply_at_once_and_keeps_what_was_shown(open_as, server, emu):
     page = open_as("five@example.com")
     sid = session_of(page)
     with slow_replies(emu):
         send(page, "stop me #tokens=2000")
-        expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w10", timeout=20_000)
-        page.get_by_test_id("stChatInputStopButton").click()
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        expect(answer).to_contain_text("w10", timeout=20_000)
+        page.get_by_test_id("stChatInputStopButton").click()  # a real mouse click
+        # No reload: the page itself shows the end, the actions and the chat's title.
+        expect(page.get_by_text("Reply interrupted")).to_be_visible(timeout=10_000)
+        expect(page.locator(".st-key-regenerate button")).to_be_visible()
+        expect(page.locator(".st-key-edit_last button")).to_be_visible()
+        expect(page.get_by_test_id("stSidebar")).to_contain_text("stop me")
+        # The answer's own text, not the status notice under it.
+        shown = answer.locator(
+            "[data-testid='stMarkdownContainer']:not([data-testid='stAlert'] *)"
+        ).all_inner_texts()
         reply = wait_for_final_reply(server, sid)
-    assert reply["status"] == "interrupted" and reply["content"].startswith("w1 w2 w3")
-    page.reload()
-    wait_for_app(page)
-    expect(page.get_by_text("Reply interrupted")).to_be_visible()
-    page.locator(".st-key-regenerate button").click()
-    expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w2000", timeout=30_000)
-    wait_for_app(page)
-    assert wait_for_final_reply(server, sid)["status"] == "complete"
+    assert reply["status"] == "interrupted"
+    assert " ".join(shown).split() == reply["content"].split()  # stored = what was seen
+    assert "w2000" not in reply["content"]
 
 
 def test_import_an_exported_chat(open_as, server, tmp_path):

@@ -9,7 +9,7 @@ import streamlit as st
 from chat_core.chat import chat_cost, effective
 
 from . import feedback
-from .chat_view import chat_area
+from .chat_view import chat_area, stop_reply
 from .runtime import (
     Visit,
     language,
@@ -23,7 +23,7 @@ from .runtime import (
 )
 from .settings_view import render_settings
 from .sidebar import render_sidebar
-from .style import follow_chat, page_style
+from .style import follow_chat, on_stop, page_style
 from .text import t
 
 ICON = str(Path(__file__).with_name("assets") / "icon.png")
@@ -39,6 +39,7 @@ def main() -> None:
     page_style()
     with feedback.guard(lang):
         session = current_session(visit, store)
+        on_stop(lambda: stop_reply(visit, session.id))
         header = st.container()
         # The chat (with its input) is drawn before the header and sidebar, so the input
         # is on the page even while the rest of the run is still to come.

@@ -48,7 +48,7 @@ def _chat(visit: Visit, session_id: str) -> None:
         feedback.notice("unknown_session")
         st.rerun()
     live = replies.live(session.id)
-    prompt = _input(visit, session, busy=live is not None and not live.progress.done)
+    prompt = _input(visit, session)
     action = None if prompt is not None else st.session_state.pop(PENDING, None)
     watching = live is not None and not live.progress.done
     if prompt is not None or action is not None:
@@ -126,7 +126,9 @@ def _history(store, session, lang, prices, live):
     return messages
 
 
-def _input(visit: Visit, session, busy: bool) -> str | None:
+def _input(visit: Visit, session) -> str | None:
+    """The chat input, pinned at the bottom with the notices above it. While a run goes
+    on (such as watching a reply) its send button is Stop."""
     model = session.model or visit.settings.model
     placeholder = (
         t(visit.lang, "input_placeholder", model=model)
@@ -137,24 +139,15 @@ def _input(visit: Visit, session, busy: bool) -> str | None:
         st.session_state[INPUT] = refill
     with st.bottom:
         feedback.show(visit.lang)
-        if busy:
-            st.button(
-                t(visit.lang, "stop"),
-                key="stop_reply",
-                icon=":material/stop_circle:",
-                on_click=_stop,
-                args=(visit, session.id),
-            )
-        # Disabled while a run (such as watching a reply) goes on, enabled after.
         return st.chat_input(
-            placeholder, key=INPUT, submit_mode="disable", disabled=not visit.has_key
+            placeholder, key=INPUT, submit_mode="stop", disabled=not visit.has_key
         )
 
 
-def _stop(visit: Visit, session_id: str) -> None:
+def stop_reply(visit: Visit, session_id: str) -> None:
     """Stop the chat's reply, keeping exactly the text that was on screen."""
     live = shared_runner(visit.settings).live(session_id)
-    if live is None:
+    if live is None or live.progress.done:
         return
     shown = st.session_state.get(SHOWN)
     message = live.progress.message

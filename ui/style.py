@@ -1,4 +1,5 @@
-"""How the page looks and moves: a little CSS, and the view that follows a reply.
+"""How the page looks and moves: a little CSS, the view that follows a reply, and the
+Stop button's meaning.
 
 Streamlit keeps the view where it was while content grows below it, and opens a chat
 at its top. `follow_chat()` mounts a small script that does what chat apps do: a chat
@@ -63,11 +64,34 @@ export default function (component) {
 }
 """
 
+# Streamlit's own Stop (the chat input's send button while a run goes on) stops the
+# page's run, but a reply is written by the server, not by the run. Clicking it also
+# tells the app (a click after the run has stopped) to stop the reply itself.
+STOP_JS = """
+export default function (component) {
+  const hook = window.arkStopHook || (window.arkStopHook = {});
+  hook.tell = component.setTriggerValue;
+  if (hook.installed) return;
+  hook.installed = true;
+  document.addEventListener('click', (event) => {
+    if (event.target.closest('[data-testid="stChatInputStopButton"]')) {
+      setTimeout(() => hook.tell('stopped', Date.now()), 150);
+    }
+  }, true);
+}
+"""
+
 _follower = st.components.v2.component("ark_chat_follow", js=FOLLOW_JS)
+_stop_hook = st.components.v2.component("ark_chat_stop", js=STOP_JS)
 
 
 def page_style() -> None:
     st.html(CSS)
+
+
+def on_stop(stop) -> None:
+    """Call `stop()` (in the next run) when the reader presses Stop."""
+    _stop_hook(key="stop_hook", on_stopped_change=stop, height=0)
 
 
 def follow_chat(session_id: str) -> None:

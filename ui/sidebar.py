@@ -200,26 +200,26 @@ def _import(visit: Visit, store) -> None:
 
 
 def _open_imported(lang: str, notice: str, session_id: str, title: str | None) -> None:
-    """Open an imported chat with a notice naming it. The title comes from the file, so
-    the notice shows it as plain text."""
+    """Open an imported chat with a notice naming it. The title comes from the file:
+    the notice escapes its Markdown, and `_unlinked` keeps it from turning into links."""
     select_session(session_id)
-    notify(notice, title=_plain(title or t(lang, "untitled")))
+    notify(notice, title=_unlinked(title or t(lang, "untitled")))
     st.rerun()
 
 
-# U+2060 WORD JOINER: invisible, it stops Streamlit's Markdown from turning a bare URL or
-# e-mail address into a link, which it does even when every character is escaped.
+# U+2060 WORD JOINER: invisible, it stops Streamlit's Markdown from turning a bare URL,
+# an e-mail address, a :shortcode: or a :directive into a link, icon or nothing, which it
+# does even in escaped text.
 _LINK_BREAK = "\u2060"
-_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_BEFORE_LINK_BREAK = re.compile(r"([.@])")
 
 
-def _plain(text: str) -> str:
-    """Markdown that shows `text` literally: every ASCII punctuation mark escaped (no
-    link, image, emphasis, icon or colour syntax survives) and a word joiner before
-    each `:`, `.` and `@`, which breaks up URLs and e-mail addresses."""
-    return _ASCII_PUNCTUATION.sub(
-        lambda mark: (_LINK_BREAK if mark[1] in ":.@" else "") + "\\" + mark[1], text
-    )
+def _unlinked(text: str) -> str:
+    """`text` with a word joiner before each `.` and `@` and after each `:`, which breaks
+    up every URL, e-mail address, shortcode and directive in it without changing what
+    it shows."""
+    text = _BEFORE_LINK_BREAK.sub(_LINK_BREAK + r"\1", text)
+    return text.replace(":", ":" + _LINK_BREAK)
 
 
 def _preferences(visit: Visit) -> None:

@@ -84,6 +84,14 @@ class LiveReply:
             self._changed.wait_for(lambda: self._progress.version > seen_version, timeout)
             return self._progress
 
+    def begun(self, timeout: float = 5.0) -> Message | None:
+        """The reply's row once it is written (None if it failed before that)."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._progress.message is not None or self._progress.done, timeout
+            )
+            return self._progress.message
+
     def stop(self, shown: str | None = None) -> Message | None:
         """End the reply now and save it as interrupted with `shown`, the text the page
         showed (by default what was last published). Returns the final row; a reply

@@ -119,8 +119,9 @@ def _history(store, session, lang, prices, live):
         if st.button(t(lang, "show_earlier", count=hidden), key="show_earlier"):
             st.session_state[key] = window + WINDOW
             rerun_fragment_or_page()
-    if live is not None:  # its row is drawn by the watcher
-        messages = [m for m in messages if m.status != "streaming"]
+    if live is not None:  # its row is drawn by the watcher, whatever its state
+        watched = live.begun()
+        messages = [m for m in messages if not (watched and m.id == watched.id)]
     for message in messages:
         render_message(message, lang, prices)
     return messages

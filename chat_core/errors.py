@@ -76,6 +76,10 @@ class SessionNotFoundError(ChatError, LookupError):
     """No session with that id belongs to this owner."""
 
 
+class SessionExistsError(ChatError):
+    """A session was to be created with an id that is already taken."""
+
+
 class SessionTakenError(ChatError):
     """A first message was meant for an empty chat that another tab has started since."""
 

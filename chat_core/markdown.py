@@ -23,6 +23,8 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 _IMAGE = re.compile(r"!(\[(?:[^\[\]\\]|\\.)*\])(\((?:[^()\\]|\\.)*\)|\[[^\]]*\])?")
 _INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]*)")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_WORD_JOINER = "\u2060"
+_LINK_PARTS = re.compile(r"([.@])")
 
 
 def for_display(text: str) -> str:
@@ -39,6 +41,18 @@ def for_display(text: str) -> str:
 def escape(text: str) -> str:
     """Plain text that Markdown shows literally (for labels of buttons)."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def literal(text: str) -> str:
+    """Text that a Markdown element (a notice, a caption) shows exactly as it is.
+
+    Escaping is not enough there: Streamlit still turns a bare URL or e-mail address
+    into a link, `:smile:` into an emoji and `:red[...]` into colour. An invisible word
+    joiner (U+2060) before each `.` and `@` and after each `:` breaks those up without
+    changing what the reader sees.
+    """
+    text = _LINK_PARTS.sub(_WORD_JOINER + r"\1", text).replace(":", ":" + _WORD_JOINER)
+    return escape(text)
 
 
 def blocks(text: str) -> list[str]:

@@ -40,10 +40,8 @@ from typing import Any
 import locales
 
 from .config import CACHE_MODES, THINKING_MODES
-from .errors import DatabaseError, ImportDuplicateError, ImportFormatError, is_error_code
+from .errors import ImportDuplicateError, ImportFormatError, SessionExistsError, is_error_code
 from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now
-from .store.records import params_to_text
-from .store.rules import settings_changes
 from .text import clean_text, make_title
 
 FORMAT = "ark-chat-session"
@@ -70,6 +68,7 @@ _MESSAGE_FIELDS = (
     "cached_tokens",
     "reasoning_tokens",
     "latency_ms",
+    "first_token_ms",
     "error",
     "error_code",
     "error_params",
@@ -81,6 +80,7 @@ _INT_FIELDS = (
     "cached_tokens",
     "reasoning_tokens",
     "latency_ms",
+    "first_token_ms",
 )
 # A JSON string; an unterminated one runs to the end, so every match attempt succeeds
 # and the scan stays linear.
@@ -256,13 +256,16 @@ def _check_message(raw: object, number: int, max_chars: int) -> None:
     status = raw.get("status")
     if status is not None and status not in MESSAGE_STATUSES:
         raise ImportFormatError("import_message_bad_status", number=number)
+    # A user message has the store's limit; a reply is not cut while it streams, so
+    # its texts are bounded only by the file's size (a backup must import again).
+    limit = max_chars if raw["role"] == "user" else MAX_IMPORT_BYTES
     for field in _TEXT_FIELDS:
         value = raw.get(field)
         if value is not None and not isinstance(value, str):
             raise ImportFormatError("import_message_bad_field", number=number, field=field)
-        if value is not None and len(value) > max_chars:
+        if value is not None and len(value) > limit:
             raise ImportFormatError(
-                "import_message_too_long", number=number, length=len(value), limit=max_chars
+                "import_message_too_long", number=number, length=len(value), limit=limit
             )
 
 
@@ -348,29 +351,19 @@ def _create(
     settings: dict[str, Any],
     messages: list[dict[str, Any]],
 ) -> Session:
-    """Write the chat with its settings and messages in one transaction.
-
-    `Store.import_session` always issues a random id, so this writes through the
-    store's backend (the same `insert_session` that method calls) to choose the id.
-    """
+    """Write the chat with its settings and messages in one transaction."""
     existing = store.find_session(owner, session_id)
     if existing is not None:
         raise _duplicate(existing)
-    now = utc_now()
-    row = {"id": session_id, "owner": owner, "title": title, "is_used": True, "pinned": False}
-    row.update(created_at=now, updated_at=now, used_at=now, **settings_changes(settings))
-    rows = [
-        {**m, "session_id": session_id, "error_params": params_to_text(m["error_params"])}
-        for m in messages
-    ]
     try:
-        store.backend.insert_session(row, rows)
-    except DatabaseError:
+        return store.import_session(
+            owner, title, messages, session_id=session_id, settings=settings
+        )
+    except SessionExistsError:
         existing = store.find_session(owner, session_id)  # imported at the same moment
         if existing is None:
             raise
         raise _duplicate(existing) from None
-    return store.get_session(owner, session_id)
 
 
 def _duplicate(session: Session) -> ImportDuplicateError:

@@ -311,15 +311,23 @@ def test_a_huge_title_is_cut(store):
 
 
 @pytest.mark.parametrize("field", ["content", "reasoning_content", "error"])
-def test_a_text_over_the_store_limit_is_refused_naming_the_message(open_store, field):
+def test_a_user_text_over_the_store_limit_is_refused_naming_the_message(open_store, field):
     store = open_store(max_message_chars=50)
-    reply = {"role": "assistant", "content": "ok", field: "x" * 51}
-    error = refused(store, export_document({"role": "user", "content": "x" * 50}, reply))
+    question = {"role": "user", "content": "x" * 50, field: "x" * 51}
+    error = refused(store, export_document({"role": "user", "content": "hi"}, question))
     assert error.code == "import_message_too_long"
     assert error.params == {"number": 2, "length": 51, "limit": 50}
     assert describe("en", error) == (
         "Cannot import: Message 2 is too long (51 characters; the limit is 50)."
     )
+
+
+def test_a_reply_longer_than_a_message_may_be_still_imports(open_store):
+    """Replies are not cut while they stream, so a backup holding a long one must import."""
+    store = open_store(max_message_chars=50)
+    reply = {"role": "assistant", "content": "y" * 5_000, "reasoning_content": "z" * 5_000}
+    imported = import_json(store, "alice", json.dumps(export_document(reply)))
+    assert store.get_messages(imported)[-1].content == "y" * 5_000
 
 
 def test_a_15_mb_message_is_refused_before_any_costly_work(store, monkeypatch):

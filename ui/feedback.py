@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import streamlit as st
 
 from chat_core.errors import ChatError
-from chat_core.markdown import escape
+from chat_core.markdown import literal
 
 from .text import error_message, t
 
@@ -40,7 +40,7 @@ def show(lang: str) -> None:
             st.error(error_message(lang, what), icon=":material/error:")
         else:
             # Values may be user text (a title): shown literally, never as Markdown.
-            plain = {k: escape(v) if isinstance(v, str) else v for k, v in values.items()}
+            plain = {k: literal(v) if isinstance(v, str) else v for k, v in values.items()}
             st.info(t(lang, what, **plain), icon=":material/info:")
 
 

@@ -3,7 +3,6 @@ import, language, API key and identity."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from functools import partial
 
@@ -12,7 +11,7 @@ import streamlit as st
 import locales
 from chat_core.errors import ChatError, ImportDuplicateError
 from chat_core.grouping import group_sessions, user_zone
-from chat_core.markdown import escape
+from chat_core.markdown import escape, literal
 from chat_core.store import Session
 from chat_core.transfer import export_json, export_markdown, import_json
 
@@ -164,7 +163,7 @@ def _delete(visit: Visit, store, session: Session) -> None:
 def _search_results(visit: Visit, store, query: str, current: Session) -> None:
     hits = store.search(visit.owner, query)
     if not hits:
-        st.caption(t(visit.lang, "search_none", query=escape(query[:80])))
+        st.caption(t(visit.lang, "search_none", query=literal(query[:80])))
     for hit in hits:
         title = escape(hit.title or t(visit.lang, "untitled"))
         st.button(
@@ -176,7 +175,7 @@ def _search_results(visit: Visit, store, query: str, current: Session) -> None:
             args=(hit.session_id,),
         )
         if hit.snippet and hit.snippet != hit.title:
-            st.caption(escape(hit.snippet))
+            st.caption(literal(hit.snippet))
 
 
 def _import(visit: Visit, store) -> None:
@@ -201,25 +200,10 @@ def _import(visit: Visit, store) -> None:
 
 def _open_imported(lang: str, notice: str, session_id: str, title: str | None) -> None:
     """Open an imported chat with a notice naming it. The title comes from the file:
-    the notice escapes its Markdown, and `_unlinked` keeps it from turning into links."""
+    the notice shows it literally (see `feedback.notice`)."""
     select_session(session_id)
-    notify(notice, title=_unlinked(title or t(lang, "untitled")))
+    notify(notice, title=title or t(lang, "untitled"))
     st.rerun()
-
-
-# U+2060 WORD JOINER: invisible, it stops Streamlit's Markdown from turning a bare URL,
-# an e-mail address, a :shortcode: or a :directive into a link, icon or nothing, which it
-# does even in escaped text.
-_LINK_BREAK = "\u2060"
-_BEFORE_LINK_BREAK = re.compile(r"([.@])")
-
-
-def _unlinked(text: str) -> str:
-    """`text` with a word joiner before each `.` and `@` and after each `:`, which breaks
-    up every URL, e-mail address, shortcode and directive in it without changing what
-    it shows."""
-    text = _BEFORE_LINK_BREAK.sub(_LINK_BREAK + r"\1", text)
-    return text.replace(":", ":" + _LINK_BREAK)
 
 
 def _preferences(visit: Visit) -> None:
@@ -238,7 +222,10 @@ def _preferences(visit: Visit) -> None:
         if not visit.has_key:
             st.info(t(lang, "setup_note"))
     if visit.owner != "local":
-        st.caption(t(lang, "signed_in_as", owner=escape(visit.owner)))
+        # The person's email or name, not the owner key the chats are stored under.
+        names = (st.user.get(key) for key in ("email", "name", "preferred_username"))
+        shown = next((name for name in names if name), visit.owner)
+        st.caption(t(lang, "signed_in_as", owner=literal(str(shown))))
         if st.user.get("is_logged_in"):
             st.button(t(lang, "log_out"), key="log_out", on_click=st.logout)
     if visit.settings.history_is_temporary:

@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from ..errors import (
+    DatabaseError,
     InvalidInputError,
     ReplyReplacedError,
+    SessionExistsError,
     SessionNotFoundError,
     SessionTakenError,
     is_error_code,
@@ -257,12 +259,24 @@ class Store:
             raise _not_found()
         return Session.from_row(row)
 
-    def import_session(self, owner: str, title: str | None, messages: Iterable[dict]) -> Session:
+    def import_session(
+        self,
+        owner: str,
+        title: str | None,
+        messages: Iterable[dict],
+        *,
+        session_id: str | None = None,
+        settings: dict | None = None,
+    ) -> Session:
         """Create a new, used session holding `messages` (already validated by transfer;
-        `error_params` as a dict)."""
+        `error_params` as a dict) and per-session `settings`, in one transaction. An
+        id that is taken raises `SessionExistsError` and writes nothing."""
+        if session_id is not None and not is_session_id(session_id):
+            raise ValueError(f"Not a session id: {session_id!r}")
         now = utc_now()
-        row = {"id": uuid.uuid4().hex, "owner": owner, "title": title, "is_used": True}
-        row.update(created_at=now, updated_at=now, used_at=now, pinned=False)
+        row = {"id": session_id or uuid.uuid4().hex, "owner": owner, "title": title}
+        row.update(is_used=True, created_at=now, updated_at=now, used_at=now, pinned=False)
+        row.update(settings_changes(settings or {}))
         messages = [
             {
                 **message,
@@ -271,7 +285,12 @@ class Store:
             }
             for message in messages
         ]
-        self.backend.insert_session(row, messages)
+        try:
+            self.backend.insert_session(row, messages)
+        except DatabaseError:
+            if session_id is not None and self.backend.session_exists(session_id):
+                raise SessionExistsError("session_exists", session_id=session_id) from None
+            raise
         return self.get_session(owner, row["id"])
 
     # --- helpers -------------------------------------------------------------------------

@@ -151,6 +151,11 @@ class SqlBackend(ABC):
                 > 0
             )
 
+    def session_exists(self, session_id: str) -> bool:
+        """Whether any owner has a session with this id (ids are unique across owners)."""
+        with self.reading() as tx:
+            return bool(tx.query("SELECT 1 FROM chat_session WHERE id = ?", [session_id]))
+
     def owners(self) -> list[str]:
         """Every owner with a session (for maintenance tools, never for a visitor)."""
         with self.reading() as tx:

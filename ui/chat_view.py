@@ -140,9 +140,7 @@ def _input(visit: Visit, session) -> str | None:
         st.session_state[INPUT] = refill
     with st.bottom:
         feedback.show(visit.lang)
-        return st.chat_input(
-            placeholder, key=INPUT, submit_mode="stop", disabled=not visit.has_key
-        )
+        return st.chat_input(placeholder, key=INPUT, submit_mode="stop", disabled=not visit.has_key)
 
 
 def stop_reply(visit: Visit, session_id: str) -> None:

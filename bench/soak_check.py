@@ -68,7 +68,10 @@ def load_rows(db: str | Path) -> Rows:
         message_rows = tx.query(
             "SELECT id, session_id, role, content, status FROM chat_message ORDER BY id"
         )
-    sessions = {r["id"]: (r["owner"], r["is_used"], r["title"]) for r in session_rows}
+    # Users sign in as emails through the proxy, which the app keys as email:<address>.
+    sessions = {
+        r["id"]: (r["owner"].removeprefix("email:"), r["is_used"], r["title"]) for r in session_rows
+    }
     messages = defaultdict(list)
     for r in message_rows:
         messages[r["session_id"]].append((r["id"], r["role"], r["content"], r["status"]))

@@ -213,21 +213,51 @@ def test_settings_are_kept_on_the_draft_session(env, emu):
     assert flags(env)[sid] == 1
 
 
+def open_menu(at, sid):
+    """Open a chat's ⋮ menu, whose actions are drawn only while it is open."""
+    at.session_state[f"menu-{sid}"] = True
+    return at.run()
+
+
 def test_rename_pin_and_delete(env):
     at = app().run()
     at.chat_input(key="chat_input").set_value("to be renamed").run()
     sid = param(at)
+    open_menu(at, sid)
     at.sidebar.text_input[1].input("Renamed chat")
     at.sidebar.button(key=f"FormSubmitter:rename-{sid}-Save").click().run()
     assert at.sidebar.button(key=f"session-{sid}").label == "Renamed chat"
-    at.sidebar.button(key="pin").click().run()
+    assert any("renamed" in i.value for i in at.info)
+    open_menu(at, sid).sidebar.button(key=f"pin-{sid}").click().run()
     assert at.sidebar.button(key=f"session-{sid}").label == ":material/keep: Renamed chat"
     assert at.sidebar.caption[0].value == "Pinned"
-    at.sidebar.button(key="delete").click().run()
-    assert "Delete this chat" in at.sidebar.warning[0].value
-    at.sidebar.button(key="delete_yes").click().run()
+    open_menu(at, sid).sidebar.button(key=f"delete-{sid}").click().run()
+    assert "Delete this chat" in open_menu(at, sid).sidebar.warning[0].value
+    at.sidebar.button(key=f"delete_no-{sid}").click().run()  # Cancel keeps it
+    assert sid in flags(env)
+    open_menu(at, sid).sidebar.button(key=f"delete-{sid}").click().run()
+    open_menu(at, sid).sidebar.button(key=f"delete_yes-{sid}").click().run()
     assert param(at) != sid and sid not in flags(env)
     assert any("deleted" in i.value for i in at.info)
+
+
+def test_a_failed_delete_never_says_deleted(env, monkeypatch):
+    from chat_core.errors import DatabaseLockedError
+    from chat_core.store import Store
+
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("keep me").run()
+    sid = param(at)
+
+    def busy(self, owner, session_id):
+        raise DatabaseLockedError("database_busy")
+
+    monkeypatch.setattr(Store, "delete_session", busy)  # injected fault
+    open_menu(at, sid).sidebar.button(key=f"delete-{sid}").click().run()
+    open_menu(at, sid).sidebar.button(key=f"delete_yes-{sid}").click().run()
+    assert not any("deleted" in i.value for i in at.info)
+    assert any("busy" in e.value for e in at.error)
+    assert param(at) == sid and sid in flags(env)
 
 
 def test_search_finds_chats_with_snippets(env):

@@ -15,13 +15,13 @@ from chat_core.markdown import escape, literal
 from chat_core.store import Session
 from chat_core.transfer import export_json, export_markdown, import_json
 
+from . import feedback
 from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, select_session, shared_store
 from .text import error_message, t
 
 PAGE = 30
 LIST_LIMIT = "list_limit"
 CONFIRM_DELETE = "confirm_delete"
-SIDEBAR_ERROR = "sidebar_error"
 
 
 def render_sidebar(visit: Visit, store, current: Session) -> None:
@@ -55,7 +55,7 @@ def _new_chat(visit: Visit) -> None:
     try:
         session, is_new = shared_store(visit.settings).new_session(visit.owner)
     except ChatError as exc:
-        st.session_state[SIDEBAR_ERROR] = exc.as_dict()  # shown in the language of its run
+        feedback.error(exc)
         return
     if not is_new:
         notify("reused_notice")
@@ -83,20 +83,23 @@ def _session_list(visit: Visit, store, current: Session) -> None:
 
 
 def _entry(visit: Visit, store, session: Session, is_current: bool) -> None:
-    label = _label(session, visit.lang)
-    if not is_current:
-        st.button(
-            label,
-            key=f"session-{session.id}",
-            width="stretch",
-            on_click=select_session,
-            args=(session.id,),
-        )
-        return
-    left, right = st.columns([0.8, 0.2], gap="small", vertical_alignment="center")
-    left.button(label, key=f"session-{session.id}", type="primary", width="stretch")
-    with right.popover("", icon=":material/more_vert:", help=t(visit.lang, "chat_actions")):
-        _actions(visit, store, session)
+    """A chat's row: its title opens it, and its ⋮ menu holds its actions. The menu's
+    content is drawn only while it is open, so a long list stays cheap."""
+    row = st.container(
+        horizontal=True, gap="small", vertical_alignment="center", key=f"row-{session.id}"
+    )
+    row.button(
+        _label(session, visit.lang),
+        key=f"session-{session.id}",
+        type="primary" if is_current else "secondary",
+        width="stretch",
+        on_click=select_session,
+        args=(session.id,),
+    )
+    menu = row.popover("", icon=":material/more_vert:", key=f"menu-{session.id}", on_change="rerun")
+    if menu.open:
+        with menu:
+            _actions(visit, store, session)
 
 
 def _label(session: Session, lang: str) -> str:
@@ -105,15 +108,15 @@ def _label(session: Session, lang: str) -> str:
 
 
 def _actions(visit: Visit, store, session: Session) -> None:
-    lang, owner = visit.lang, visit.owner
-    with st.form(f"rename-{session.id}", border=False):
+    lang, owner, sid = visit.lang, visit.owner, session.id
+    with st.form(f"rename-{sid}", border=False):
         title = st.text_input(t(lang, "rename"), value=session.title or "", max_chars=200)
         if st.form_submit_button(t(lang, "save")):
-            _safely(lambda: store.rename(owner, session.id, title))
+            _safely(lambda: store.rename(owner, sid, title), "renamed")
             st.rerun()
     pin_label = t(lang, "unpin" if session.pinned else "pin")
-    if st.button(pin_label, key="pin", icon=":material/keep:", width="stretch"):
-        _safely(lambda: store.set_pinned(owner, session.id, not session.pinned))
+    if st.button(pin_label, key=f"pin-{sid}", icon=":material/keep:", width="stretch"):
+        _safely(lambda: store.set_pinned(owner, sid, not session.pinned))
         st.rerun()
     name = (session.title or "chat")[:40]
     for key, export, suffix, mime in (
@@ -122,10 +125,10 @@ def _actions(visit: Visit, store, session: Session) -> None:
     ):
         st.download_button(
             t(lang, key),
-            key=key,
+            key=f"{key}-{sid}",
             width="stretch",
             icon=":material/download:",
-            data=lambda export=export: _export(visit, export, session.id),
+            data=lambda export=export: _export(visit, export, sid),
             file_name=f"{name}.{suffix}",
             mime=mime,
             on_click="ignore",
@@ -139,25 +142,33 @@ def _export(visit: Visit, export, session_id: str) -> str:
 
 
 def _delete(visit: Visit, store, session: Session) -> None:
-    lang = visit.lang
-    if st.session_state.get(CONFIRM_DELETE) != session.id:
+    lang, sid = visit.lang, session.id
+    if st.session_state.get(CONFIRM_DELETE) != sid:
         st.button(
             t(lang, "delete"),
-            key="delete",
+            key=f"delete-{sid}",
             icon=":material/delete:",
             width="stretch",
             on_click=st.session_state.__setitem__,
-            args=(CONFIRM_DELETE, session.id),
+            args=(CONFIRM_DELETE, sid),
         )
         return
     st.warning(t(lang, "delete_confirm"))
-    if st.button(t(lang, "delete_yes"), key="delete_yes", type="primary", width="stretch"):
-        _safely(lambda: store.delete_session(visit.owner, session.id))
+    yes, cancel = st.columns(2)
+    if yes.button(t(lang, "delete_yes"), key=f"delete_yes-{sid}", type="primary", width="stretch"):
         st.session_state.pop(CONFIRM_DELETE, None)
-        replacement, _ = store.new_session(visit.owner)
-        select_session(replacement.id)
-        notify("deleted")
+        deleted = _safely(lambda: store.delete_session(visit.owner, sid), "deleted")
+        if deleted and st.query_params.get("session") == sid:  # the open chat is gone
+            replacement, _ = store.new_session(visit.owner)
+            select_session(replacement.id)
         st.rerun()
+    cancel.button(
+        t(lang, "cancel"),
+        key=f"delete_no-{sid}",
+        width="stretch",
+        on_click=st.session_state.pop,
+        args=(CONFIRM_DELETE, None),
+    )
 
 
 def _search_results(visit: Visit, store, query: str, current: Session) -> None:
@@ -230,12 +241,16 @@ def _preferences(visit: Visit) -> None:
             st.button(t(lang, "log_out"), key="log_out", on_click=st.logout)
     if visit.settings.history_is_temporary:
         st.caption(t(lang, "cloud_notice"))
-    if error := st.session_state.pop(SIDEBAR_ERROR, None):
-        st.error(error_message(lang, error))
 
 
-def _safely(action) -> None:
+def _safely(action, done: str | None = None) -> bool:
+    """Run a store action; queue its error, or (only once it succeeded) the notice
+    `done`. True when it succeeded."""
     try:
         action()
     except ChatError as exc:
-        st.session_state[SIDEBAR_ERROR] = exc.as_dict()
+        feedback.error(exc)
+        return False
+    if done is not None:
+        feedback.notice(done)
+    return True

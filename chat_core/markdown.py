@@ -18,7 +18,9 @@ import re
 _CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
 _DISPLAY = re.compile(r"\\\[(.+?)\\\]", re.DOTALL)
 _INLINE = re.compile(r"\\\((.+?)\\\)", re.DOTALL)
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+# ":" and "@" too: in a button's label, an escaped colon or at sign is what stops a URL
+# or e-mail address from being taken whole, backslashes included.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])")
 # ![alt](source "title") and ![alt][ref] / ![alt][] / ![ref]: any "!" before a link.
 _IMAGE = re.compile(r"!(\[(?:[^\[\]\\]|\\.)*\])(\((?:[^()\\]|\\.)*\)|\[[^\]]*\])?")
 _INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]*)")
@@ -39,7 +41,7 @@ def for_display(text: str) -> str:
 
 
 def escape(text: str) -> str:
-    """Plain text that Markdown shows literally (for labels of buttons)."""
+    """Text that a button's label shows literally (labels make no links)."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 

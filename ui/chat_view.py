@@ -33,6 +33,7 @@ PENDING = "pending_action"
 EDITING = "editing_last"
 REFILL = "refill_input"  # text a refused message leaves in the input
 INPUT = "chat_input"
+SHOWED_EMPTY = "showed_empty_chat"
 
 
 @st.fragment
@@ -78,7 +79,7 @@ def _start(visit, store, replies, session, prompt, action):
         make = _ACTIONS[action[0]] if action else None
         if make is not None:
             reply = make(store, visit.settings, session, client(visit), *action[1:])
-        elif not session.is_used:  # the page showed this chat empty
+        elif st.session_state.get(SHOWED_EMPTY) == session.id:  # the page showed it empty
             reply = chat.send_first(store, visit.settings, session, client(visit), prompt)
         else:
             reply = chat.send(store, visit.settings, session, client(visit), prompt)
@@ -124,6 +125,9 @@ def _history(store, session, lang, prices, live):
         messages = [m for m in messages if not (watched and m.id == watched.id)]
     for message in messages:
         render_message(message, lang, prices)
+    # What the reader saw: a first message sent from an empty chat must not join a
+    # conversation another tab has started in it since (see `_start`).
+    st.session_state[SHOWED_EMPTY] = session.id if not messages and live is None else None
     return messages
 
 

@@ -322,3 +322,32 @@ def test_the_users_text_and_titles_show_as_typed(open_as, server):
     expect(question).to_contain_text("# Not a heading")
     expect(question).to_contain_text("**not bold**")
     assert question.locator("h1, li, strong").count() == 0
+
+
+def test_reasoning_shows_its_seconds_then_how_long_it_took(open_as, server, emu):
+    page = open_as("thinker@example.com")
+    saved = emu.reasoning
+    emu.reasoning = True
+    try:
+        with reply_pace(emu, token_delay=0.25):
+            send(page, "why is the sky blue on a clear summer day")
+            expect(page.get_by_text("Thinking… 1 s")).to_be_visible(timeout=10_000)
+            answer = page.get_by_test_id("stChatMessage").nth(1)
+            expect(answer).to_contain_text("Echo: why is the sky blue", timeout=30_000)
+            expect(answer.get_by_text("Thought for")).to_be_visible(timeout=30_000)
+    finally:
+        emu.reasoning = saved
+
+
+def test_a_dark_system_theme_gets_the_dark_theme(browser, server):
+    context = browser.new_context(viewport=DESKTOP, color_scheme="dark")
+    context.add_cookies([identity_cookie(server.url, "dark@example.com")])
+    page = context.new_page()
+    page.goto(server.url)
+    wait_for_app(page)
+    background = page.evaluate(
+        "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
+    )
+    red, green, blue = (int(part) for part in background[4:-1].split(",")[:3])
+    assert red + green + blue < 200, background
+    context.close()

@@ -148,3 +148,26 @@ def test_a_chat_sent_on_one_process_shows_on_the_other_and_after_a_restart(
         ("assistant", f"Echo: {prompt}", "complete"),
     ]
     expect(page.locator(f".st-key-session-{sid}")).to_contain_text(prompt)
+
+
+def test_a_reply_written_by_one_process_shows_live_on_the_other(open_as, replicas, emu):
+    one, two = replicas
+    owner = "live-elsewhere@example.com"
+    writer = open_as(owner, one)
+    chat = session_of(writer)
+    emu.token_delay = 0.05
+    try:
+        send(writer, "written on process one #tokens=200")
+        expect(writer.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w5", timeout=20_000)
+        # A second tab, on process two, opened mid-reply (no wait for the page to settle:
+        # it is busy following the reply).
+        reader = writer.context.new_page()
+        reader.goto(f"{two.url}?session={chat}")
+        answer = reader.get_by_test_id("stChatMessage").nth(1)
+        # Process two has no worker for it: it follows what process one saves.
+        expect(reader.get_by_text("being written by another app process")).to_be_visible()
+        expect(answer).to_contain_text("w100", timeout=30_000)
+        expect(answer).to_contain_text("w200", timeout=30_000)
+        expect(reader.get_by_text("being written by another app process")).to_have_count(0)
+    finally:
+        emu.token_delay = EMULATOR_SETTINGS["token_delay"]

@@ -65,9 +65,8 @@ def _chat(visit: Visit, session_id: str) -> None:
     if watching:
         _watch(visit, store, session, live, price_table)
         return
-    last = messages[-1] if messages else None
-    if last is not None and last.status == "streaming":  # written by another process
-        watch_elsewhere(store, session, last, visit.lang, price_table)
+    if messages and messages[-1].status == "streaming":  # written by another process
+        watch_elsewhere(store, session, messages[-1], visit.lang, price_table)
     _after_reply(visit, store, session)
 
 
@@ -123,7 +122,9 @@ def _history(store, session, lang, prices, live):
     if live is not None:  # its row is drawn by the watcher, whatever its state
         watched = live.begun()
         messages = [m for m in messages if not (watched and m.id == watched.id)]
-    for message in messages:
+    # A reply still streaming with no writer here is followed below (`watch_elsewhere`).
+    drawn = messages[:-1] if messages and messages[-1].status == "streaming" else messages
+    for message in drawn:
         render_message(message, lang, prices)
     # What the reader saw: a first message sent from an empty chat must not join a
     # conversation another tab has started in it since (see `_start`).

@@ -7,7 +7,7 @@ import sqlite3
 from contextlib import closing
 
 from chat_core.store import is_postgres_url
-from chat_core.store.sqlite_schema import register_functions
+from chat_core.store.sqlite_tokens import register_functions
 
 
 def run_sql(location: str, sql: str, params: tuple = ()) -> list[tuple]:

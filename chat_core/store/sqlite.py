@@ -22,10 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from functools import cache
 from pathlib import Path
-
-import sqlite_utils
 
 from ..errors import (
     DatabaseError,
@@ -38,7 +35,12 @@ from ..errors import (
 from . import first_version, sqlite_search
 from .records import SearchHit
 from .sql import SqlBackend
-from .sqlite_schema import migrations, rebuild_search_indexes, register_functions
+from .sqlite_tokens import (
+    MIGRATION_NAMES,
+    MIGRATION_SET,
+    MIGRATIONS_TABLE,
+    register_functions,
+)
 
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 1.0
@@ -107,13 +109,19 @@ class SQLiteBackend(SqlBackend):
     # --- maintenance (not part of the store contract) --------------------------------------
 
     @contextlib.contextmanager
-    def database(self) -> Iterator[sqlite_utils.Database]:
-        """A sqlite-utils handle on a pooled connection, for tools and tests."""
+    def database(self):
+        """A sqlite-utils `Database` on a pooled connection, for tools and tests."""
+        import sqlite_utils
+
         with _translated(self.path), self._borrowed() as conn:
             yield sqlite_utils.Database(conn)
 
     def rebuild_search_index(self) -> None:
         """Fill both search indexes from scratch, e.g. after rows were bulk-loaded."""
+        import sqlite_utils
+
+        from .sqlite_schema import rebuild_search_indexes
+
         with self.writing() as tx:
             rebuild_search_indexes(sqlite_utils.Database(tx.conn))
 
@@ -208,20 +216,25 @@ class SQLiteBackend(SqlBackend):
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Refuse, upgrade or migrate the file; switch it to WAL only once it is ours."""
-        db = sqlite_utils.Database(conn)
-        _refuse_newer_versions(db, self.path)
-        legacy = first_version.is_first_version(conn)
-        if legacy or migrations.pending(db):
-            backup = _backup(conn, self.path) if legacy else None
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._migrate(conn, db, backup)
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.execute("COMMIT")
+        applied = _applied_migrations(conn)
+        unknown = [name for name in applied if name not in MIGRATION_NAMES]
+        if unknown:
+            raise DatabaseTooNewError("database_too_new", location=str(self.path), changes=unknown)
+        if first_version.is_first_version(conn) or set(MIGRATION_NAMES) - set(applied):
+            from . import sqlite_upgrade  # sqlite-utils, only when there is work for it
+
+            sqlite_upgrade.upgrade(conn, self.path, self._write_session_with(conn))
         self._switch_to_wal(conn)
         self._configured(conn)
+
+    def _write_session_with(self, conn: sqlite3.Connection):
+        tx = _Tx(conn)
+
+        def write(session: dict, messages: list[dict]) -> None:
+            self._insert_session(tx, session)
+            self._insert_messages(tx, messages)
+
+        return write
 
     def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
         # Changing the journal mode needs the file to itself and fails at once when
@@ -235,27 +248,6 @@ class SQLiteBackend(SqlBackend):
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
-
-    def _migrate(
-        self, conn: sqlite3.Connection, db: sqlite_utils.Database, backup: Path | None
-    ) -> None:
-        # Checked again under the write lock: another process may have done it meanwhile.
-        legacy = first_version.is_first_version(conn)
-        if legacy:
-            first_version.set_aside(conn)
-        migrations.apply(db)
-        if legacy:
-            tx = _Tx(conn)
-            for session, messages in first_version.read(conn, first_version.SET_ASIDE):
-                self._insert_session(tx, session)
-                self._insert_messages(tx, messages)
-            first_version.drop_set_aside(conn)
-            log.warning(
-                "Upgraded %s, a database of the first version of Ark Chat; the original "
-                "is kept in %s.",
-                self.path,
-                backup,
-            )
 
 
 class _Tx:
@@ -312,25 +304,17 @@ class _Checkpointer:
             self._last_failure = str(exc)
 
 
-@cache
-def _known_migrations() -> frozenset[str]:
-    empty = sqlite_utils.Database(memory=True)
-    return frozenset(migration.name for migration in migrations.pending(empty))
-
-
-def _refuse_newer_versions(db: sqlite_utils.Database, path: Path) -> None:
-    unknown = [m.name for m in migrations.applied(db) if m.name not in _known_migrations()]
-    if unknown:
-        raise DatabaseTooNewError("database_too_new", location=str(path), changes=unknown)
-
-
-def _backup(conn: sqlite3.Connection, path: Path) -> Path:
-    """A consistent copy of the database next to it, before it is upgraded."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.before-upgrade-{stamp}.bak")
-    with contextlib.closing(sqlite3.connect(target)) as copy:
-        conn.backup(copy)
-    return target
+def _applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations the file has, read without sqlite-utils."""
+    known = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [MIGRATIONS_TABLE]
+    ).fetchone()
+    if known is None:
+        return []
+    rows = conn.execute(
+        f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ?", [MIGRATION_SET]
+    )
+    return [name for (name,) in rows]
 
 
 @contextlib.contextmanager

@@ -1,46 +1,28 @@
 """SQLite schema migrations, applied in order on every open and recorded in
 `_sqlite_migrations`.
 
-Never change what a shipped migration does: add a new one. A migration uses only what
-this module defines (and `legacy_errors`, which is frozen the same way), so later
-changes elsewhere cannot change it.
+Never change what a shipped migration does: add a new one, and name it in
+`sqlite_tokens.MIGRATION_NAMES`. A migration uses only what this module defines,
+`legacy_errors` (frozen the same way) and the CJK tokenizer of `sqlite_tokens`, which
+the search triggers share with the indexes and which must not change without a
+migration that rebuilds them.
 """
 
 from __future__ import annotations
-
-import re
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
 from . import legacy_errors
+from .sqlite_tokens import CHAR_INDEXES, CHAR_TOKENS_FUNCTION, MIGRATION_SET, char_tokens
 
-migrations = Migrations("chat_core")
+migrations = Migrations(MIGRATION_SET)
 
 # Trigram lets FTS5 find words inside CJK sentences (which have no spaces) and substrings
 # in general; it cannot match queries shorter than three characters (see sqlite_search).
 FTS_TOKENIZER = "trigram"
 FTS_COLUMNS = {"chat_message": ["content"], "chat_session": ["title"]}
 CHAR_TOKENIZER = "unicode61 remove_diacritics 2"
-# (short-term index, column, rowid column) of each searchable table.
-CHAR_INDEXES = {
-    "chat_message": ("chat_message_chars", "content", "id"),
-    "chat_session": ("chat_session_chars", "title", "seq"),
-}
-# Scripts written without spaces (Han, kana, Hangul): each character becomes a token.
-_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
-CHAR_TOKENS_FUNCTION = "chat_char_tokens"
-
-
-def char_tokens(text: object) -> str:
-    """`text` with each CJK character set apart, so each becomes its own token."""
-    # Called from triggers: it must never raise, whatever a column holds.
-    return _CJK.sub(r" \1 ", text if isinstance(text, str) else str(text or ""))
-
-
-def register_functions(conn) -> None:
-    """SQL functions the search triggers call: every connection that writes needs them."""
-    conn.create_function(CHAR_TOKENS_FUNCTION, 1, char_tokens, deterministic=True)
 
 
 @migrations()

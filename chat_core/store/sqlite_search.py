@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .records import SearchHit
 from .rules import like_pattern, snippet
-from .sqlite_schema import CHAR_INDEXES, char_tokens
+from .sqlite_tokens import CHAR_INDEXES, char_tokens
 
 _TRIGRAM = 3
 

@@ -1,0 +1,44 @@
+"""What the SQLite backend needs on every connection and at every open, kept apart
+from the migrations: those import sqlite-utils, and with it pandas and numpy, which an
+app that only opens its file need not wait for.
+"""
+
+from __future__ import annotations
+
+import re
+
+# (short-term index, column, rowid column) of each searchable table.
+CHAR_INDEXES = {
+    "chat_message": ("chat_message_chars", "content", "id"),
+    "chat_session": ("chat_session_chars", "title", "seq"),
+}
+# Scripts written without spaces (Han, kana, Hangul): each character becomes a token.
+_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
+CHAR_TOKENS_FUNCTION = "chat_char_tokens"
+
+
+def char_tokens(text: object) -> str:
+    """`text` with each CJK character set apart, so each becomes its own token."""
+    # Called from triggers: it must never raise, whatever a column holds.
+    return _CJK.sub(r" \1 ", text if isinstance(text, str) else str(text or ""))
+
+
+def register_functions(conn) -> None:
+    """SQL functions the search triggers call: every connection that writes needs them."""
+    conn.create_function(CHAR_TOKENS_FUNCTION, 1, char_tokens, deterministic=True)
+
+
+# Every migration of `sqlite_schema`, in order (a test checks they agree): a file that
+# has them all is opened without importing the migrations.
+MIGRATION_NAMES = (
+    "m001_create_tables",
+    "m002_one_unused_session_per_owner",
+    "m003_full_text_search",
+    "m004_short_term_search",
+    "m005_message_ids_never_reused",
+    "m006_index_final_text_only",
+    "m007_error_codes",
+    "m008_reply_heartbeat",
+)
+MIGRATIONS_TABLE = "_sqlite_migrations"
+MIGRATION_SET = "chat_core"

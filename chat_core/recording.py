@@ -44,6 +44,7 @@ class ReplyRecorder:
         self.on_save: Callable[[Message], None] | None = None
         self.first_token_ms: int | None = None
         self._started = self._saved_at = 0.0
+        self._text_saved = False
 
     def begin(self) -> Message:
         """Write the empty `streaming` row; the reply's latency counts from here."""
@@ -59,10 +60,14 @@ class ReplyRecorder:
             self.first_token_ms = self._elapsed_ms()
 
     def progress(self, response: Response) -> None:
-        """Save the text so far once `save_every` seconds have passed since the last
-        save. Raises `ReplyReplacedError` when the row is no longer this reply's."""
-        if time.monotonic() - self._saved_at >= self.save_every:
+        """Save the text so far: the first text at once (a watcher shows only what is
+        saved, so the first token must not wait), then once `save_every` seconds have
+        passed since the last save. Raises `ReplyReplacedError` when the row is no
+        longer this reply's."""
+        first = not self._text_saved and (response.content or response.reasoning)
+        if first or time.monotonic() - self._saved_at >= self.save_every:
             self._saved_at = time.monotonic()
+            self._text_saved = bool(response.content or response.reasoning)
             self._save(response, "streaming", None)
 
     def finish(self, response: Response, status: str, error: ChatError | None) -> None:

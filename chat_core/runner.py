@@ -27,7 +27,7 @@ from .errors import ChatError, ReplyLimitError, ReplyReplacedError
 from .store import Message, Store
 
 log = logging.getLogger(__name__)
-PUBLISH_SECONDS = 0.25  # how often a streaming reply is saved, and so shown
+PUBLISH_SECONDS = 0.1  # how often a streaming reply is saved, and so shown
 BEAT_SECONDS = 5.0  # how often a live reply's row says its writer is alive
 STALE_SECONDS = 30.0  # a streaming row silent this long has lost its writer
 SWEEP_SECONDS = 15.0

@@ -209,7 +209,8 @@ def test_a_growing_reply_is_followed_unless_the_reader_scrolled_up(open_as, serv
         expect(page.get_by_test_id("stChatMessage").last).to_contain_text("w20", timeout=20_000)
         for _ in range(3):  # at the bottom: the view keeps up with the reply
             page.wait_for_timeout(400)
-            assert scroll_state(page)["gap"] < 100
+            # A new paragraph may land between two frames: within a third of the view.
+            assert scroll_state(page)["gap"] < 300
         wait_for_status(server, email, chat)
         wait_for_app(page)
         send(page, "now I read above #tokens=150")

@@ -9,7 +9,7 @@ import streamlit as st
 from chat_core.chat import chat_cost, effective
 
 from . import feedback
-from .chat_view import chat_area, stop_reply
+from .chat_view import chat_area, history_area, stop_reply
 from .runtime import (
     Visit,
     language,
@@ -43,6 +43,7 @@ def main() -> None:
         header = st.container()
         # The chat (with its input) is drawn before the header and sidebar, so the input
         # is on the page even while the rest of the run is still to come.
+        history_area(visit, store, session)
         chat_area(visit, session.id)
         follow_chat(session.id)
         with header:

@@ -34,6 +34,29 @@ EDITING = "editing_last"
 REFILL = "refill_input"  # text a refused message leaves in the input
 INPUT = "chat_input"
 SHOWED_EMPTY = "showed_empty_chat"
+DRAWN = "history_drawn"  # (chat id, the last message id the full run drew)
+
+
+def history_area(visit: Visit, store, session) -> None:
+    """The chat's latest window of messages, drawn by the page's full run only: sending a
+    message reruns the chat fragment below, which adds the new exchange without sending
+    the history to the browser again."""
+    key = f"window-{session.id}"
+    window = st.session_state.get(key, WINDOW)
+    messages = store.get_messages(session, limit=window + 1)
+    if len(messages) > window:
+        messages = messages[1:]
+        hidden = store.count_messages(session) - window
+        st.button(
+            t(visit.lang, "show_earlier", count=hidden),
+            key="show_earlier",
+            on_click=st.session_state.__setitem__,
+            args=(key, window + WINDOW),
+        )
+    drawn = _settled(messages, shared_runner(visit.settings).live(session.id))
+    for message in drawn:
+        render_message(message, visit.lang, prices(visit.settings))
+    st.session_state[DRAWN] = (session.id, drawn[-1].id if drawn else 0)
 
 
 @st.fragment
@@ -60,14 +83,43 @@ def _chat(visit: Visit, session_id: str) -> None:
             select_session(live.session_id)
             feedback.notice("moved_to_new_chat")
             st.rerun()
+        if action is not None and action[0] in ("regenerate", "edit"):
+            st.rerun()  # they removed messages the history shows: draw it again
     price_table = prices(visit.settings)
-    messages = _history(store, session, visit.lang, price_table, live if watching else None)
+    messages = _new_messages(visit, store, session, live if watching else None)
     if watching:
         _watch(visit, store, session, live, price_table)
         return
     if messages and messages[-1].status == "streaming":  # written by another process
         watch_elsewhere(store, session, messages[-1], visit.lang, price_table)
     _after_reply(visit, store, session)
+
+
+def _new_messages(visit: Visit, store, session, live):
+    """Draw the messages stored since the page's full run drew the history (a sent
+    message, an earlier reply of this fragment); returns them, streaming one included."""
+    drawn_chat, drawn_up_to = st.session_state.get(DRAWN, (session.id, 0))
+    if drawn_chat != session.id:
+        st.rerun()  # the history on the page is another chat's
+    messages = [m for m in store.get_messages(session, limit=WINDOW) if m.id > drawn_up_to]
+    for message in _settled(messages, live):
+        render_message(message, visit.lang, prices(visit.settings))
+    # What the reader saw: a first message sent from an empty chat must not join a
+    # conversation another tab has started in it since (see `_start`).
+    empty = not drawn_up_to and not messages and live is None
+    st.session_state[SHOWED_EMPTY] = session.id if empty else None
+    return messages
+
+
+def _settled(messages, live):
+    """The messages to draw as they are: not the reply a watcher draws (the live one,
+    or a reply still streaming with no writer here)."""
+    if live is not None:
+        watched = live.begun()
+        messages = [m for m in messages if not (watched and m.id == watched.id)]
+    if messages and messages[-1].status == "streaming":
+        messages = messages[:-1]
+    return messages
 
 
 def _start(visit, store, replies, session, prompt, action):
@@ -106,30 +158,6 @@ def _after_reply(visit, store, session) -> None:
         _edit_form(visit, messages)
     else:
         _reply_actions(visit, messages)
-
-
-def _history(store, session, lang, prices, live):
-    """The latest window of messages, without the reply the page is about to watch."""
-    key = f"window-{session.id}"
-    window = st.session_state.get(key, WINDOW)
-    messages = store.get_messages(session, limit=window + 1)
-    if len(messages) > window:
-        messages = messages[1:]
-        hidden = store.count_messages(session) - window
-        if st.button(t(lang, "show_earlier", count=hidden), key="show_earlier"):
-            st.session_state[key] = window + WINDOW
-            rerun_fragment_or_page()
-    if live is not None:  # its row is drawn by the watcher, whatever its state
-        watched = live.begun()
-        messages = [m for m in messages if not (watched and m.id == watched.id)]
-    # A reply still streaming with no writer here is followed below (`watch_elsewhere`).
-    drawn = messages[:-1] if messages and messages[-1].status == "streaming" else messages
-    for message in drawn:
-        render_message(message, lang, prices)
-    # What the reader saw: a first message sent from an empty chat must not join a
-    # conversation another tab has started in it since (see `_start`).
-    st.session_state[SHOWED_EMPTY] = session.id if not messages and live is None else None
-    return messages
 
 
 def _input(visit: Visit, session) -> str | None:

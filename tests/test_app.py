@@ -327,7 +327,7 @@ def test_login_is_required_when_auth_is_configured(env):
 
 def test_language_switch(env):
     at = app().run()
-    at.sidebar.segmented_control(key="lang_choice").set_value("zh").run()
+    at.sidebar.selectbox(key="lang_choice").set_value("zh").run()
     assert at.sidebar.button(key="new_chat").label == "新建会话"
 
 
@@ -385,7 +385,7 @@ def test_an_error_is_shown_in_the_language_the_page_is_drawn_in(env, emu):
     )
     assert (text, code) == (None, "rate_limited")  # stored as a code, never as a sentence
     request_id = json.loads(params)["request_id"]
-    at.sidebar.segmented_control(key="lang_choice").set_value("en").run()
+    at.sidebar.selectbox(key="lang_choice").set_value("en").run()
     shown = at.chat_message[1].error[0].value
     assert shown.startswith("Reply failed: The model service is receiving too many requests")
     assert shown.endswith(f"(request id: {request_id})")

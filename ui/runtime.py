@@ -233,7 +233,9 @@ def warm_up_model_layer() -> None:
 
 
 def _warm_up() -> None:
-    for name in ("chat_core.ark.turn", "chat_core.ark.client"):
+    # The SDK, and Streamlit's emoji catalogue, which its first notice in a language
+    # written without ASCII (Chinese) would otherwise wait for.
+    for name in ("chat_core.ark.turn", "chat_core.ark.client", "streamlit.emojis"):
         importlib.import_module(name)
     # Streamlit runs a full collection after every script run; with the ~150k objects
     # of the imported libraries moved out of its reach it takes milliseconds, not ~100.

@@ -49,11 +49,11 @@ class BlockPainter:
 def watch_live(live: LiveReply, lang: str, prices) -> Message | None:
     """Draw `live` until it ends; returns its final row (None if it never began)."""
     with st.chat_message("assistant"):
-        signs, reasoning, answer = st.empty(), st.empty(), BlockPainter()
+        signs, reasoning, answer = SignsOfLife(lang), st.empty(), BlockPainter()
         progress, painted = live.progress, None
         thought_at = 0.0
         while True:
-            _signs_of_life(signs, progress, lang)
+            signs.update(progress)
             message = progress.message
             if message is not None and message is not painted:
                 if message.reasoning_content and time.monotonic() - thought_at > (
@@ -74,8 +74,8 @@ def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Mess
     """Follow a reply another process writes, through what it saves to the store."""
     with st.chat_message("assistant"):
         signs, answer = st.empty(), BlockPainter()
+        signs.caption(t(lang, "written_elsewhere"))
         while message.status == "streaming":
-            signs.caption(t(lang, "written_elsewhere"))
             answer.paint(message.content)
             time.sleep(ELSEWHERE_POLL_SECONDS)
             fresh = store.get_message(session, message.id)
@@ -90,7 +90,7 @@ def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Mess
 
 
 def _finish(live, progress: Progress, signs, reasoning, lang, prices) -> Message | None:
-    signs.empty()
+    signs.update(progress)  # done: the sign goes
     message = progress.message
     # The final row (with usage) from the store: the page shows what is stored.
     final = message and live.store.get_message(live.reply.session, message.id)
@@ -107,16 +107,28 @@ def _finish(live, progress: Progress, signs, reasoning, lang, prices) -> Message
     return final
 
 
-def _signs_of_life(slot, progress: Progress, lang: str) -> None:
-    phase = progress.phase
-    if phase == "waiting":
-        seconds = int(time.monotonic() - progress.started)
-        slot.caption(t(lang, "waiting_for_model", seconds=seconds))
-    elif phase == "thinking":
-        seconds = int(time.monotonic() - progress.first_text_at)
-        slot.caption(t(lang, "thinking_for", seconds=seconds))
-    else:
-        slot.empty()
+class SignsOfLife:
+    """Elapsed seconds while the reply waits for the model (SDK retries included) or
+    thinks, sent to the page only when the text changes; nothing for a quick reply."""
+
+    QUIET_SECONDS = 0.3  # a first token sooner than this needs no sign
+
+    def __init__(self, lang: str) -> None:
+        self.slot, self.lang, self.shown = st.empty(), lang, None
+
+    def update(self, progress: Progress) -> None:
+        now, phase, text = time.monotonic(), progress.phase, None
+        if phase == "waiting" and now - progress.started >= self.QUIET_SECONDS:
+            text = t(self.lang, "waiting_for_model", seconds=int(now - progress.started))
+        elif phase == "thinking":
+            text = t(self.lang, "thinking_for", seconds=int(now - progress.first_text_at))
+        if text == self.shown:
+            return
+        if text is None:
+            self.slot.empty()
+        else:
+            self.slot.caption(text)
+        self.shown = text
 
 
 def _paint_reasoning(slot, text: str, progress: Progress, lang: str) -> None:

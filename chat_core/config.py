@@ -22,6 +22,8 @@ APP_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = APP_DIR / "data" / "chat.db"
 CACHE_MODES = ("off", "context", "responses")
 THINKING_MODES = ("enabled", "disabled", "auto")
+# How hard a reasoning model thinks (Ark's reasoning effort), where the model allows it.
+REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 LANGUAGES = ("auto", *languages())  # "auto", then every catalogue in locales/
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # The Context API documents a TTL range of one hour to seven days.

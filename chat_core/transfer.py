@@ -39,7 +39,7 @@ from typing import Any
 
 import locales
 
-from .config import CACHE_MODES, THINKING_MODES
+from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
 from .errors import ImportDuplicateError, ImportFormatError, SessionExistsError, is_error_code
 from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now
 from .text import clean_text, make_title
@@ -101,10 +101,7 @@ def export_json(store: Store, owner: str, session_id: str) -> str:
             "id": session.id,
             "title": session.title,
             "created_at": session.created_at,
-            **{
-                key: getattr(session, key)
-                for key in ("model", "system_prompt", "temperature", "thinking", "cache_mode")
-            },
+            **{key: getattr(session, key) for key in SESSION_SETTINGS},
         },
         "messages": [
             {"id": m.id, **{key: getattr(m, key) for key in _MESSAGE_FIELDS}} for m in messages
@@ -229,7 +226,11 @@ def _is_setting(name: str, value: object, max_chars: int) -> bool:
         return value in THINKING_MODES
     if name == "cache_mode":
         return value in CACHE_MODES
-    limit = MAX_MODEL_CHARS if name == "model" else max_chars
+    if name == "reasoning_effort":
+        return value in REASONING_EFFORTS
+    if name == "web_search":
+        return isinstance(value, bool)
+    limit = MAX_MODEL_CHARS if name in ("model", "model_alias") else max_chars
     return isinstance(value, str) and len(value) <= limit
 
 

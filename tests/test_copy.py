@@ -89,6 +89,14 @@ def snapshot(store):
             for key in CACHE_KEYS:
                 fields.pop(key)
             messages = [dataclasses.asdict(m) for m in store.get_messages(session)]
+            # The tree by position, which survives new ids: each message's parent, and
+            # the current leaf, as an index into the chat's messages.
+            position = {m["id"]: index for index, m in enumerate(messages)}
+            for message in messages:
+                message["parent_id"] = position.get(message["parent_id"])
+            fields["current_leaf_id"] = position.get(
+                fields["current_leaf_id"], len(messages) - 1 if messages else None
+            )
             chats[session.id] = (fields, messages)
     return chats
 

@@ -33,6 +33,13 @@ SESSION_COLUMNS = {
     "ark_context_id": str,
     "ark_context_expires_at": float,
     "response_id": str,
+    "current_leaf_id": int,
+    "title_by_user": int,
+    "archived": int,
+    "reasoning_effort": str,
+    "web_search": int,
+    "model_alias": str,
+    "ark_context_leaf_id": int,
 }
 MESSAGE_COLUMNS = {
     "id": int,
@@ -53,6 +60,10 @@ MESSAGE_COLUMNS = {
     "error_params": str,
     "heartbeat_at": str,
     "first_token_ms": int,
+    "parent_id": int,
+    "response_id": str,
+    "finish_reason": str,
+    "sources": str,
 }
 POSTGRES_TYPES = {
     "is_used": "boolean",
@@ -69,6 +80,10 @@ SQLITE_MIGRATIONS = [
     "m006_index_final_text_only",
     "m007_error_codes",
     "m008_reply_heartbeat",
+    "m009_message_tree",
+    "m010_reply_details",
+    "m011_attachments",
+    "m012_preferences_and_shares",
 ]
 
 
@@ -344,6 +359,10 @@ def test_postgres_migrations_apply_once(postgres_url):
         ("p002_search_indexes",),
         ("p003_error_codes",),
         ("p004_reply_heartbeat",),
+        ("p005_message_tree",),
+        ("p006_reply_details",),
+        ("p007_attachments",),
+        ("p008_preferences_and_shares",),
     ]
 
 

@@ -408,6 +408,9 @@ SETTINGS = {
     "temperature": 0.3,
     "thinking": "disabled",
     "cache_mode": "responses",
+    "reasoning_effort": "low",
+    "web_search": True,
+    "model_alias": "doubao-seed-2-1-pro-260628",
 }
 
 

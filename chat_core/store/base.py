@@ -253,7 +253,7 @@ class Store:
     def truncate_from(self, session: Session, message_id: int) -> Session:
         """Delete a message and everything after it (to regenerate or edit a turn), and
         drop the cached context, which still holds the removed turns."""
-        values = {**CACHE_RESET, "updated_at": utc_now()}
+        values = {**CACHE_RESET, "current_leaf_id": None, "updated_at": utc_now()}
         row = self.backend.truncate_from(session.owner, session.id, message_id, values)
         if row is None:
             raise _not_found()

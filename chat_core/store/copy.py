@@ -53,7 +53,7 @@ from . import connect, first_version, is_postgres_url
 from .base import Store
 from .records import SESSION_SETTINGS
 from .rules import CACHE_KEYS
-from .sql import MESSAGE_COLUMNS, SESSION_COLUMNS, SqlBackend, Tx
+from .sql import MESSAGE_COLUMNS, SESSION_COLUMNS, SqlBackend, Tx, link_unparented
 
 PROG = "python -m chat_core.store.copy"
 PAGE_SESSIONS = 500  # sessions read from SOURCE per query
@@ -65,7 +65,17 @@ CONNECT_TIMEOUT = 10
 COPIED_SESSION_COLUMNS = tuple(c for c in SESSION_COLUMNS if c not in CACHE_KEYS)
 COPIED_MESSAGE_COLUMNS = ("id", *MESSAGE_COLUMNS)
 # What a chat brought up to date takes from SOURCE (its id and owner never change).
-REFRESHED_COLUMNS = ("title", "is_used", "used_at", "updated_at", "pinned", *SESSION_SETTINGS)
+REFRESHED_COLUMNS = (
+    "title",
+    "is_used",
+    "used_at",
+    "updated_at",
+    "pinned",
+    "current_leaf_id",
+    "title_by_user",
+    "archived",
+    *SESSION_SETTINGS,
+)
 LOOPBACK_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 LANG = "en"  # what the command prints in
 
@@ -401,6 +411,12 @@ class Copier:
             # the id sequence past them; the renumbered rows come after, in order.
             self.backend._insert_messages(tx, keep)
             self.backend._insert_messages(tx, renumber)
+            for session_id in {m["session_id"] for m in renumber}:
+                link_unparented(tx, session_id)
+                # Its leaf was named by an old id: the newest message is the leaf.
+                tx.execute(
+                    "UPDATE chat_session SET current_leaf_id = NULL WHERE id = ?", [session_id]
+                )
         self._count(plans)
 
     def _refresh(self, tx: Tx, session: SourceSession, there: TargetSession) -> None:
@@ -444,7 +460,10 @@ def _by_id_fate(plans: list[Plan], taken: set[int]) -> tuple[list[dict], list[di
         if _ids_fit(rows, there, taken):
             keep.extend(rows)
         else:
-            renumber.extend({k: v for k, v in m.items() if k != "id"} for m in rows)
+            # New ids leave the parents unknown: such a chat becomes one branch, in order.
+            renumber.extend(
+                {**{k: v for k, v in m.items() if k != "id"}, "parent_id": None} for m in rows
+            )
     return keep, renumber
 
 
@@ -480,7 +499,10 @@ def _session_values(session: SourceSession) -> dict:
     # SQLite stores booleans as 0/1; PostgreSQL wants real booleans. A session with
     # messages is used, whatever an old row says (TARGET allows one unused per owner).
     values["is_used"] = bool(values["is_used"]) or session.message_count > 0
-    values["pinned"] = bool(values["pinned"])
+    for flag in ("pinned", "title_by_user", "archived"):
+        values[flag] = bool(values.get(flag))
+    if values.get("web_search") is not None:
+        values["web_search"] = bool(values["web_search"])
     return values
 
 

@@ -30,12 +30,24 @@ class Session:
     ark_context_id: str | None = None
     ark_context_expires_at: float | None = None
     response_id: str | None = None
+    # The leaf of the branch the chat shows and continues (None: its newest message).
+    current_leaf_id: int | None = None
+    title_by_user: bool = False
+    archived: bool = False
+    reasoning_effort: str | None = None
+    web_search: bool | None = None
+    # The catalogue model an endpoint (`ep-…`) serves, for its prices and abilities.
+    model_alias: str | None = None
+    # The leaf the cached Ark context was built for: another branch needs a new one.
+    ark_context_leaf_id: int | None = None
 
     @classmethod
     def from_row(cls, row: dict) -> Session:
         values = {f.name: row.get(f.name) for f in fields(cls)}
-        values["is_used"] = bool(values["is_used"])
-        values["pinned"] = bool(values["pinned"])
+        for flag in ("is_used", "pinned", "title_by_user", "archived"):
+            values[flag] = bool(values[flag])
+        if values["web_search"] is not None:
+            values["web_search"] = bool(values["web_search"])
         return cls(**values)
 
 
@@ -65,11 +77,21 @@ class Message:
     error: str | None = None
     error_code: str | None = None
     error_params: dict[str, Any] | None = None
+    # The message before this one in its branch (None for a chat's first message).
+    parent_id: int | None = None
+    # The Responses API id of this reply's turn, to chain the next turn of its branch.
+    response_id: str | None = None
+    # Why the model stopped: "stop", "length" (the token limit cut it) or
+    # "content_filter".
+    finish_reason: str | None = None
+    # Web pages a web search used: [{"url": ..., "title": ...}, ...].
+    sources: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_row(cls, row: dict) -> Message:
         values = {f.name: row.get(f.name) for f in fields(cls)}
         values["error_params"] = params_from_text(values["error_params"])
+        values["sources"] = _json_list(values["sources"])
         return cls(**values)
 
 
@@ -83,7 +105,16 @@ class SearchHit:
     message_id: int | None = None
 
 
-SESSION_SETTINGS = ("model", "system_prompt", "temperature", "thinking", "cache_mode")
+SESSION_SETTINGS = (
+    "model",
+    "system_prompt",
+    "temperature",
+    "thinking",
+    "cache_mode",
+    "reasoning_effort",
+    "web_search",
+    "model_alias",
+)
 
 
 def params_to_text(params: Mapping[str, Any] | None) -> str | None:
@@ -103,3 +134,14 @@ def params_from_text(value: object) -> dict[str, Any] | None:
     except ValueError:
         return None
     return params if isinstance(params, dict) else None
+
+
+def _json_list(value: object) -> list | None:
+    """A JSON list stored as text (PostgreSQL may hand it over parsed)."""
+    if value is None or isinstance(value, list):
+        return value
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if isinstance(parsed, list) else None

@@ -14,7 +14,7 @@ from .records import SESSION_SETTINGS
 
 # Settings whose change alters what the model has seen, so a cached context or response
 # chain no longer matches the chat.
-CACHE_KEYS = ("ark_context_id", "ark_context_expires_at", "response_id")
+CACHE_KEYS = ("ark_context_id", "ark_context_expires_at", "response_id", "ark_context_leaf_id")
 CACHE_RESET = dict.fromkeys(CACHE_KEYS)
 CACHE_SENSITIVE_SETTINGS = {"model", "system_prompt", "cache_mode"}
 # Ids this app issues (32 hex digits) and ids found in real data: UUIDs with hyphens

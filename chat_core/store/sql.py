@@ -31,6 +31,10 @@ MESSAGE_COLUMNS = (
     "reasoning_tokens",
     "latency_ms",
     "first_token_ms",
+    "parent_id",
+    "response_id",
+    "finish_reason",
+    "sources",
     "error",
     "error_code",
     "error_params",
@@ -52,6 +56,13 @@ SESSION_COLUMNS = (
     "ark_context_id",
     "ark_context_expires_at",
     "response_id",
+    "current_leaf_id",
+    "title_by_user",
+    "archived",
+    "reasoning_effort",
+    "web_search",
+    "model_alias",
+    "ark_context_leaf_id",
 )
 
 
@@ -200,23 +211,38 @@ class SqlBackend(ABC):
             )
             if not marked:
                 return None
-            return tx.query(
-                "INSERT INTO chat_message (session_id, role, content, created_at, status) "
-                "VALUES (?, 'user', ?, ?, 'complete') RETURNING *",
-                [session_id, text, now],
-            )[0]
+            return self._add_to_branch(tx, session_id, "user", text, now, "complete")
 
     def add_reply(self, owner: str, session_id: str, model: str | None, now: str) -> dict | None:
         """An empty assistant message with status `streaming`."""
         with self.writing() as tx:
-            return _first(
-                tx.query(
-                    "INSERT INTO chat_message (session_id, role, content, created_at, status, "
-                    "model, heartbeat_at) SELECT id, 'assistant', '', ?, 'streaming', ?, ? "
-                    "FROM chat_session WHERE id = ? AND owner = ? RETURNING *",
-                    [now, model, now, session_id, owner],
-                )
+            if not tx.query(
+                "SELECT 1 FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
+            ):
+                return None
+            return self._add_to_branch(
+                tx, session_id, "assistant", "", now, "streaming", model=model, heartbeat_at=now
             )
+
+    def _add_to_branch(self, tx: Tx, session_id: str, role, content, now, status, **extra):
+        """Append a message to the chat's current branch: its parent is the branch's leaf
+        (the newest message when the chat names none), and it becomes the new leaf."""
+        parent = tx.query(
+            "SELECT COALESCE(s.current_leaf_id, (SELECT max(m.id) FROM chat_message m "
+            "WHERE m.session_id = s.id)) AS leaf FROM chat_session s WHERE s.id = ?",
+            [session_id],
+        )[0]["leaf"]
+        values = {"session_id": session_id, "role": role, "content": content}
+        values.update(created_at=now, status=status, parent_id=parent, **extra)
+        row = tx.query(
+            f"INSERT INTO chat_message ({', '.join(values)}) "
+            f"VALUES ({', '.join('?' for _ in values)}) RETURNING *",
+            list(values.values()),
+        )[0]
+        tx.execute(
+            "UPDATE chat_session SET current_leaf_id = ? WHERE id = ?", [row["id"], session_id]
+        )
+        return row
 
     def save_reply(
         self, owner: str, session_id: str, message_id: int, values: dict, now: str
@@ -342,6 +368,7 @@ class SqlBackend(ABC):
         with self.writing() as tx:
             self._insert_session(tx, session)
             self._insert_messages(tx, messages)
+            link_unparented(tx, session["id"])
 
     def _insert_session(self, tx: Tx, session: dict) -> None:
         columns = [column for column in SESSION_COLUMNS if column in session]
@@ -369,3 +396,14 @@ class SqlBackend(ABC):
 
 def _first(rows: list[dict]) -> dict | None:
     return rows[0] if rows else None
+
+
+def link_unparented(tx: Tx, session_id: str) -> None:
+    """Give the chat's messages that name no parent the message before them: rows
+    written without a tree (an import of an older export) become one branch."""
+    tx.execute(
+        "UPDATE chat_message SET parent_id = (SELECT max(earlier.id) FROM chat_message "
+        "earlier WHERE earlier.session_id = chat_message.session_id AND earlier.id < "
+        "chat_message.id) WHERE session_id = ? AND parent_id IS NULL",
+        [session_id],
+    )

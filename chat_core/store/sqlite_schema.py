@@ -213,6 +213,96 @@ def m008_reply_heartbeat(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m009_message_tree(db: sqlite_utils.Database) -> None:
+    """Conversations as trees: each message names its parent (the one before it in its
+    branch) and a chat names the leaf of its current branch (NULL: its newest message).
+    Existing chats become one branch each, so they show exactly as before. A chat also
+    remembers whether its user named it, and whether it is archived."""
+    db.execute("ALTER TABLE chat_message ADD COLUMN parent_id INTEGER")
+    db.execute(
+        """
+        UPDATE chat_message SET parent_id = (
+            SELECT max(earlier.id) FROM chat_message earlier
+            WHERE earlier.session_id = chat_message.session_id AND earlier.id < chat_message.id
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_chat_message_parent ON chat_message(session_id, parent_id)")
+    db.execute("ALTER TABLE chat_session ADD COLUMN current_leaf_id INTEGER")
+    db.execute("ALTER TABLE chat_session ADD COLUMN title_by_user INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE chat_session ADD COLUMN archived INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m010_reply_details(db: sqlite_utils.Database) -> None:
+    """What a reply needs beyond its text: the Responses API id of its turn (a chain
+    continues from the response on the current branch), why it finished (a reply cut
+    by the token limit says so), and the web sources it used; and per-chat choices of
+    reasoning effort, web search and the catalogue model an endpoint serves, with the
+    leaf a cached context was built for."""
+    for column, kind in (("response_id", "TEXT"), ("finish_reason", "TEXT"), ("sources", "TEXT")):
+        db.execute(f"ALTER TABLE chat_message ADD COLUMN {column} {kind}")
+    for column, kind in (
+        ("reasoning_effort", "TEXT"),
+        ("web_search", "INTEGER"),
+        ("model_alias", "TEXT"),
+        ("ark_context_leaf_id", "INTEGER"),
+    ):
+        db.execute(f"ALTER TABLE chat_session ADD COLUMN {column} {kind}")
+
+
+@migrations()
+def m011_attachments(db: sqlite_utils.Database) -> None:
+    """Images sent with a message, kept in the database with it (and gone with it)."""
+    db.execute(
+        """
+        CREATE TABLE chat_attachment (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id INTEGER NOT NULL REFERENCES chat_message(id) ON DELETE CASCADE,
+            mime TEXT NOT NULL,
+            width INTEGER,
+            height INTEGER,
+            name TEXT,
+            data BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_chat_attachment_message ON chat_attachment(message_id)")
+
+
+@migrations()
+def m012_preferences_and_shares(db: sqlite_utils.Database) -> None:
+    """Preferences that follow a user (UI language, defaults for new chats), and
+    read-only share links to a snapshot of a chat."""
+    db.execute(
+        """
+        CREATE TABLE owner_preference (
+            owner TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (owner, name)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE share_link (
+            token TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            title TEXT,
+            snapshot TEXT NOT NULL,
+            audience TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_share_link_owner ON share_link(owner, created_at)")
+
+
 # What each searchable table indexes: (text column, rowid column, condition on a row).
 SEARCHABLE = {
     "chat_message": ("content", "id", "{row}.status <> 'streaming'"),

@@ -39,6 +39,10 @@ MIGRATION_NAMES = (
     "m006_index_final_text_only",
     "m007_error_codes",
     "m008_reply_heartbeat",
+    "m009_message_tree",
+    "m010_reply_details",
+    "m011_attachments",
+    "m012_preferences_and_shares",
 )
 MIGRATIONS_TABLE = "_sqlite_migrations"
 MIGRATION_SET = "chat_core"

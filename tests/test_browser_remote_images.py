@@ -1,0 +1,129 @@
+"""In chromium: an answer never makes the browser fetch a remote resource, neither while
+it streams in (a chat's second turn, drawn by the chat fragment alone) nor when the chat
+is opened again from the sidebar.
+
+The model here is the emulator, which echoes the prompt, so the answer holds a Markdown
+image and a raw HTML image whose URLs point at a loopback sink that counts requests, as
+an injected prompt would make a model write them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+
+import pytest
+
+from bench.identity_proxy import identity_cookie
+from tests.browser_support import (
+    EMULATOR_SETTINGS,
+    app_server,
+    assert_no_exception_shown,
+    click_new_chat,
+    expect,
+    launched_browser,
+    new_context,
+    send,
+    session_of,
+    wait_for_app,
+)
+from tests.conftest import emulator_fixture
+
+pytestmark = pytest.mark.browser
+emu = emulator_fixture(**EMULATOR_SETTINGS)
+
+
+class Sink(http.server.ThreadingHTTPServer):
+    """A loopback HTTP server that records every path requested from it."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.arrived = threading.Condition()
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with sink.arrived:
+                    sink.paths.append(self.path)
+                    sink.arrived.notify_all()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def wait_for(self, path: str, timeout: float = 10.0) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: path in self.paths, timeout)
+
+
+@pytest.fixture
+def sink():
+    server = Sink()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(emu, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("remote-images")
+    with app_server(emu, folder / "chat.db", folder / "server.log") as running:
+        yield running
+
+
+@pytest.fixture
+def page(server):
+    with launched_browser() as browser:
+        context = new_context(browser)
+        context.add_cookies([identity_cookie(server.url, "images@example.com")])
+        with contextlib.closing(context):
+            page = context.new_page()
+            page.goto(server.url)
+            wait_for_app(page)
+            yield page
+            assert_no_exception_shown(context)
+
+
+def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink):
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    markdown_image = f"![x]({sink.origin}/leak?secret=markdown-image)"
+    html_image = f'<img src="{sink.origin}/leak?secret=html-image">'
+    send(page, "an ordinary first question")
+    messages = page.get_by_test_id("stChatMessage")
+    expect(messages.nth(1)).to_contain_text("Echo: an ordinary first question")
+    wait_for_app(page)
+    chat = session_of(page)
+
+    # The second turn: drawn live by the chat fragment, without a full rerun.
+    send(page, f"{markdown_image} and {html_image} the end")
+    answer = messages.nth(3)
+    expect(answer).to_contain_text("the end")
+    wait_for_app(page)
+    expect(answer.locator(f"a[href='{sink.origin}/leak?secret=markdown-image']")).to_have_text("x")
+    assert answer.locator("img").count() == 0
+
+    # History: another chat, then this one again from the sidebar.
+    click_new_chat(page)
+    expect(messages).to_have_count(0)
+    page.locator(f".st-key-session-{chat} button").click()
+    wait_for_app(page)
+    expect(messages.nth(3)).to_contain_text("the end")
+    expect(messages.nth(2)).to_contain_text(markdown_image)  # the question, as typed
+    assert page.locator("[data-testid='stChatMessage'] img").count() == 0
+
+    # A request made now reaches the sink after any the page had started before it.
+    page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
+    assert sink.wait_for("/canary")
+    assert sink.paths == ["/canary"]
+    assert [url for url in requested if url.startswith(sink.origin)] == [f"{sink.origin}/canary"]

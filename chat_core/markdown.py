@@ -8,7 +8,7 @@
   a `data:` URI or a path on this app's own origin.
 - Code (fenced or inline) is left exactly as it is.
 
-`blocks()` cuts a reply into the paragraphs that streaming draws once each.
+`stream_blocks()` cuts a reply into the pieces that streaming draws once each.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])")
 # ![alt](source "title") and ![alt][ref] / ![alt][] / ![ref]: any "!" before a link.
 _IMAGE = re.compile(r"!(\[(?:[^\[\]\\]|\\.)*\])(\((?:[^()\\]|\\.)*\)|\[[^\]]*\])?")
 _INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]*)")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+STREAM_BLOCK_CHARS = 4000  # a growing piece longer than this is cut, so redraws stay small
 _WORD_JOINER = "\u2060"
 _LINK_PARTS = re.compile(r"([.@])")
 
@@ -72,6 +73,44 @@ def blocks(text: str) -> list[str]:
         current.append(line)
     found.append("\n".join(current))
     return found
+
+
+def stream_blocks(text: str, limit: int = STREAM_BLOCK_CHARS) -> list[str]:
+    """`blocks(text)`, with any block longer than `limit` cut into pieces of at most
+    about `limit` characters, so a long code listing or a paragraph without breaks is
+    not redrawn whole every time it grows.
+
+    A piece ends inside fenced code gets a closing fence, and the next piece reopens it
+    with the same opening line. Pieces depend only on the text before them, so a piece
+    stays the same as the text grows: every piece but the last is final.
+    """
+    return [piece for block in blocks(text) for piece in _cut(block, limit)]
+
+
+def _cut(block: str, limit: int) -> list[str]:
+    if len(block) <= limit:
+        return [block]
+    pieces, current, size, fence = [], [], 0, None
+    for line in _lines_within(block, limit):
+        if current and size + len(line) > limit:
+            pieces.append("\n".join(current + ([_closing(fence)] if fence else [])))
+            current, size = ([fence] if fence else []), len(fence or "")
+        current.append(line)
+        size += len(line) + 1
+        if _FENCE.match(line):
+            fence = None if fence else line
+    pieces.append("\n".join(current))
+    return pieces
+
+
+def _lines_within(block: str, limit: int):
+    """The block's lines, a line longer than `limit` cut into `limit`-sized parts."""
+    for line in block.split("\n"):
+        yield from (line[i : i + limit] for i in range(0, max(len(line), 1), limit))
+
+
+def _closing(opening: str) -> str:
+    return _FENCE.match(opening).group(1)
 
 
 def _image_or_link(match: re.Match) -> str:

@@ -13,7 +13,7 @@ import time
 
 import streamlit as st
 
-from chat_core.markdown import blocks, for_display
+from chat_core.markdown import for_display, stream_blocks
 from chat_core.runner import LiveReply, Progress
 from chat_core.store import Message
 
@@ -27,16 +27,19 @@ REASONING_PAINT_SECONDS = 0.5
 
 
 class BlockPainter:
-    """Draws growing Markdown: finished blocks once each, the last one redrawn."""
+    """Draws growing Markdown: finished pieces once each, the last one redrawn; at the
+    end, the whole text as one element when it was drawn in pieces (a list or a code
+    listing cut in two renders whole again)."""
 
     def __init__(self) -> None:
-        self._finished = st.container()
-        self._growing = st.empty()
+        self._slot = st.empty()
+        box = self._slot.container()
+        self._finished, self._growing = box.container(), box.empty()
         self._drawn = 0
         self._tail = None
 
     def paint(self, text: str) -> None:
-        *finished, growing = blocks(text)
+        *finished, growing = stream_blocks(text)
         for block in finished[self._drawn :]:
             with self._finished:
                 st.markdown(for_display(block))
@@ -44,6 +47,12 @@ class BlockPainter:
         if growing != self._tail:
             self._growing.markdown(for_display(growing))
             self._tail = growing
+
+    def finish(self, text: str) -> None:
+        if self._drawn:
+            self._slot.markdown(for_display(text))
+        else:
+            self.paint(text)
 
 
 def watch_live(live: LiveReply, lang: str, prices) -> Message | None:
@@ -67,7 +76,7 @@ def watch_live(live: LiveReply, lang: str, prices) -> Message | None:
             if progress.done:
                 break
             progress = live.wait(progress.version, TICK_SECONDS)
-        return _finish(live, progress, signs, reasoning, lang, prices)
+        return _finish(live, progress, (signs, reasoning, answer), lang, prices)
 
 
 def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Message:
@@ -83,13 +92,14 @@ def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Mess
                 break
             message = fresh
         signs.empty()
-        answer.paint(message.content)
+        answer.finish(message.content)
         render_status(message, lang)
         _usage(message, lang, prices)
     return message
 
 
-def _finish(live, progress: Progress, signs, reasoning, lang, prices) -> Message | None:
+def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
+    signs, reasoning, answer = slots
     signs.update(progress)  # done: the sign goes
     message = progress.message
     # The final row (with usage) from the store: the page shows what is stored.
@@ -99,6 +109,7 @@ def _finish(live, progress: Progress, signs, reasoning, lang, prices) -> Message
         if progress.error is not None:
             st.error(error_message(lang, progress.error), icon=":material/error:")
         return final
+    answer.finish(final.content)
     if final.reasoning_content:
         _paint_reasoning(reasoning, final.reasoning_content, progress, lang)
     st.session_state.pop(SHOWN, None)

@@ -1,0 +1,52 @@
+"""How a streaming reply is cut into pieces that are drawn once each."""
+
+from chat_core.markdown import blocks, stream_blocks
+
+LISTING = "Here is the file:\n\n```python\n" + "".join(
+    f"print('line {n}')  # {'x' * 30}\n" for n in range(400)
+)
+PROSE = "word " * 3000  # one paragraph, no line breaks
+
+
+def finished(text: str, limit: int = 500) -> list[str]:
+    return stream_blocks(text, limit)[:-1]
+
+
+def test_blocks_split_at_blank_lines_outside_code():
+    text = "one\n\ntwo\n\n```\na\n\nb\n```\n\nthree"
+    assert blocks(text) == ["one", "two", "```\na\n\nb\n```", "three"]
+
+
+def test_short_blocks_are_not_cut():
+    text = "one\n\ntwo"
+    assert stream_blocks(text, 500) == blocks(text)
+
+
+def test_long_code_listing_is_cut_into_fenced_pieces():
+    pieces = [piece for piece in stream_blocks(LISTING + "```\n", 500) if piece]
+    assert len(pieces) > 20
+    assert all(len(piece) <= 500 + len("```python") + 4 for piece in pieces)
+    for piece in pieces[1:]:
+        assert piece.startswith("```python\n")
+        assert piece.rstrip().endswith("```")
+    code = "".join(
+        line + "\n"
+        for piece in pieces[1:]
+        for line in piece.split("\n")
+        if line and not line.startswith("```")
+    )
+    assert code == "".join(f"print('line {n}')  # {'x' * 30}\n" for n in range(400))
+
+
+def test_long_line_is_cut_without_losing_characters():
+    pieces = stream_blocks(PROSE, 500)
+    assert len(pieces) == -(-len(PROSE) // 500)
+    assert "".join(pieces) == PROSE
+
+
+def test_finished_pieces_never_change_as_the_reply_grows():
+    for text in (LISTING, PROSE, LISTING + "```\n\nDone.\n\n" + PROSE):
+        final = finished(text)
+        for end in range(0, len(text), 97):
+            so_far = finished(text[:end])
+            assert so_far == final[: len(so_far)], end

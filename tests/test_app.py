@@ -1,6 +1,8 @@
 """AppTest: the page's logic against a real SQLite file and the loopback emulator."""
 
 import json
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,12 @@ def texts(at):
         (m.name, [x.value for x in m.text] if m.name == "user" else [md.value for md in m.markdown])
         for m in at.chat_message
     ]
+
+
+def labelled(widgets, label: str):
+    """The one widget of `widgets` whose label is `label` (widgets without a key)."""
+    (found,) = [widget for widget in widgets if widget.label == label]
+    return found
 
 
 def flags(db_path):
@@ -202,8 +210,8 @@ def test_regenerate_and_edit_last(env):
 def test_settings_are_kept_on_the_draft_session(env, emu):
     at = app().run()
     sid = param(at)
-    at.text_input[0].input("ep-custom")
-    at.text_area[0].input("Answer briefly.")
+    labelled(at.text_input, "Model or endpoint id").input("ep-custom")
+    labelled(at.text_area, "System prompt").input("Answer briefly.")
     at.button(key=f"FormSubmitter:settings-{sid}-Save").click().run()
     assert any("Settings saved" in i.value for i in at.info)
     at.chat_input(key="chat_input").set_value("with settings").run()
@@ -224,13 +232,13 @@ def test_rename_pin_and_delete(env):
     at.chat_input(key="chat_input").set_value("to be renamed").run()
     sid = param(at)
     open_menu(at, sid)
-    at.sidebar.text_input[1].input("Renamed chat")
+    labelled(at.sidebar.text_input, "Rename").input("Renamed chat")
     at.sidebar.button(key=f"FormSubmitter:rename-{sid}-Save").click().run()
     assert at.sidebar.button(key=f"session-{sid}").label == "Renamed chat"
     assert any("renamed" in i.value for i in at.info)
     open_menu(at, sid).sidebar.button(key=f"pin-{sid}").click().run()
     assert at.sidebar.button(key=f"session-{sid}").label == ":material/keep: Renamed chat"
-    assert at.sidebar.caption[0].value == "Pinned"
+    assert at.sidebar.caption[0].value == "Pinned"  # the first group heading
     open_menu(at, sid).sidebar.button(key=f"delete-{sid}").click().run()
     assert "Delete this chat" in open_menu(at, sid).sidebar.warning[0].value
     at.sidebar.button(key=f"delete_no-{sid}").click().run()  # Cancel keeps it
@@ -260,36 +268,42 @@ def test_a_failed_delete_never_says_deleted(env, monkeypatch):
     assert param(at) == sid and sid in flags(env)
 
 
+MARKDOWN_TITLE = "**bold** [here](https://evil.example) ![i](https://evil.example/i.png) :red[x]"
+PUNCTUATION = r"[!-/:-@\[-`{-~]"  # ASCII punctuation: what a backslash escapes in Markdown
+
+
+def as_shown(label: str) -> str:
+    """What a label made of text and backslash escapes shows, after checking that no
+    Markdown mark in it is left unescaped."""
+    assert not re.search(r"[*_\[\]()!<>`:]", re.sub(r"\\" + PUNCTUATION, "", label)), label
+    return re.sub(r"\\(" + PUNCTUATION + ")", r"\1", label)
+
+
+def test_titles_in_the_sidebar_show_as_typed(env):
+    chat = chat_of(env, "local", "a question")
+    with connect(env) as store:
+        store.rename("local", chat.id, MARKDOWN_TITLE)
+    at = app().run()
+    assert as_shown(at.sidebar.button(key=f"session-{chat.id}").label) == MARKDOWN_TITLE
+    at.sidebar.text_input(key="search").input("question").run()
+    assert as_shown(at.sidebar.button(key=f"hit-{chat.id}").label) == MARKDOWN_TITLE
+
+
 def test_search_finds_chats_with_snippets(env):
     with connect(env) as store:
-        for text in ("明天北京的天气怎么样？", "How do I sort a list in Python?"):
+        for title, text in (("Trip planning", "明天北京的天气怎么样？"), ("Sorting", "a list")):
             session, _ = store.new_session("local")
+            store.start_turn(session, title)
             store.start_turn(session, text)
     at = app().run()
     at.sidebar.text_input(key="search").input("天气").run()
     hits = [b.label for b in at.sidebar.button if b.key.startswith("hit-")]
-    assert hits == ["明天北京的天气怎么样？"]
+    assert hits == ["Trip planning"]
+    # The matching message is shown under the chat's title, as plain text.
+    assert "明天北京的天气怎么样？" in [c.value for c in at.sidebar.caption]
     at.sidebar.text_input(key="search").input('sort" AND (NEAR *').run()
     assert not at.exception
     assert any("No chat matches" in c.value for c in at.sidebar.caption)
-
-
-def test_import_of_an_export(env):
-    with connect(env) as store:
-        session, _ = store.new_session("local")
-        store.start_turn(session, "exported question")
-        from chat_core.transfer import export_json
-
-        exported = export_json(store, "local", session.id)
-    # AppTest has no file-upload driver for st.file_uploader; the same code path is the
-    # store-level import, exercised here through the page's selection afterwards.
-    with connect(env) as store:
-        from chat_core.transfer import import_json
-
-        imported = import_json(store, "local", exported)
-    at = app(session=imported.id).run()
-    assert texts(at)[0] == ("user", ["exported question"])
-    assert json.loads(exported)["format"] == "ark-chat-session"
 
 
 def test_logged_in_users_see_only_their_own_sessions(env):
@@ -346,12 +360,12 @@ def test_interrupted_reply_is_marked_and_offers_regenerate(env):
 
 def test_model_output_html_is_not_rendered_as_html(env, emu):
     at = app().run()
-    at.chat_input(key="chat_input").set_value("<script>alert(1)</script> **bold**").run()
-    assert not at.exception
-    for message in at.chat_message:
-        for block in message.markdown:
-            assert block.allow_html is False if hasattr(block, "allow_html") else True
-    assert texts(at)[1][1] == ["Echo: <script>alert(1)</script> **bold**"]
+    for turn in ("first", "second"):
+        at.chat_input(key="chat_input").set_value(f"<script>alert(1)</script> **{turn}**").run()
+        assert not at.exception
+        assert texts(at)[-1] == ("assistant", [f"Echo: <script>alert(1)</script> **{turn}**"])
+        shown = [*at.markdown, *at.sidebar.markdown]
+        assert shown and not [block.value for block in shown if block.proto.allow_html]
 
 
 def test_empty_and_huge_messages_get_a_clear_message(env):
@@ -363,13 +377,36 @@ def test_empty_and_huge_messages_get_a_clear_message(env):
     assert flags(env) == {param(at): 0}
 
 
+def stored_replies(db_path):
+    with connect(db_path) as store:
+        (session,) = [s for s in store.list_sessions("local") if s.is_used]
+        return [m for m in store.get_messages(session) if m.role == "assistant"]
+
+
 def test_cost_per_reply_and_per_chat_for_a_priced_model(env, monkeypatch):
+    from chat_core.chat import message_cost
+    from chat_core.pricing import load_prices
+
     monkeypatch.setenv("ARK_MODEL", "doubao-seed-1-6-250615")
     at = app().run()
+    at.chat_input(key="chat_input").set_value("price me #tokens=3000").run()
+    at.chat_input(key="chat_input").set_value("again #tokens=2000").run()
+    costs = [message_cost(m, load_prices()) for m in stored_replies(env)]
+    assert all(cost >= Decimal("0.01") for cost in costs)  # shown to four places
+    for message, cost in zip((at.chat_message[1], at.chat_message[3]), costs, strict=True):
+        assert f" · ¥{cost:.4f} · " in message.caption[0].value
+    assert any(c.value.endswith(f" · This chat: ¥{sum(costs):.4f}") for c in at.caption)
+
+
+def test_a_model_without_a_price_shows_its_tokens_and_no_cost(env):
+    at = app().run()  # ARK_MODEL=ep-test: an endpoint id, in no price table
     at.chat_input(key="chat_input").set_value("price me").run()
     at.chat_input(key="chat_input").set_value("again").run()
-    assert "¥0.0000" in at.chat_message[1].caption[0].value
-    assert any("This chat: ¥" in c.value for c in at.caption)
+    assert [m.prompt_tokens > 0 for m in stored_replies(env)] == [True, True]
+    for message in (at.chat_message[1], at.chat_message[3]):
+        caption = message.caption[0].value
+        assert " in (0 cached)" in caption and "¥" not in caption
+    assert not [c.value for c in at.caption if "¥" in c.value]
 
 
 def test_an_error_is_shown_in_the_language_the_page_is_drawn_in(env, emu):

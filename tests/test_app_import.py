@@ -7,7 +7,7 @@ import re
 import pytest
 
 from chat_core.store import connect
-from tests.test_app import app, close_clients, env, param  # noqa: F401 (fixtures)
+from tests.test_app import app, close_clients, env, param, texts  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("env")  # the app's settings, on `db_path`
 
@@ -63,6 +63,7 @@ def test_an_uploaded_export_opens_with_its_title_as_plain_text(db_path):
     assert not re.search(r"[\[\]()!*_<>`]", re.sub(r"\\" + ASCII_PUNCTUATION, "", title))
     assert not re.search(r"https?:/|www\\?\.|\w\\?@|:\w", title)
     imported = param(at)
+    assert texts(at) == [("user", ["imported question"]), ("assistant", ["imported answer"])]
     assert chats(db_path)[imported] == TITLE
     with connect(db_path) as store:
         assert store.get_session("local", imported).temperature == 0.4

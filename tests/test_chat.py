@@ -235,6 +235,52 @@ def test_failed_turn_in_a_caching_mode_drops_the_cache_state(store, settings, cl
     assert any("one" in text for text in texts)
 
 
+@pytest.mark.parametrize("mode", ["context", "responses"])
+def test_interrupted_turn_in_a_caching_mode_drops_the_cache_state(
+    store, settings, client, emu, mode
+):
+    session, _ = store.new_session("alice")
+    store.update_settings("alice", session.id, cache_mode=mode)
+    run(chat.send(store, settings, session, client, "one"))
+    run(chat.send(store, settings, session, client, "two"))
+    cached = store.get_session("alice", session.id)
+    assert cached.ark_context_id if mode == "context" else cached.response_id
+    with chat.send(store, settings, session, client, "three four five six") as reply:
+        events = iter(reply)
+        next(events)  # the service has begun this turn; the reader leaves
+    assert store.get_messages(session)[-1].status == "interrupted"
+    dropped = store.get_session("alice", session.id)
+    assert (dropped.ark_context_id, dropped.response_id) == (None, None)
+    emu.clear_requests()
+    assert run(chat.regenerate(store, settings, session, client)) == "Echo: three four five six"
+    replayed = " ".join(str(request.body) for request in emu.requests)
+    assert "one" in replayed and "two" in replayed  # the stored history, not the old cache
+
+
+def test_a_streaming_reply_saves_its_first_text_at_once(store, settings, client, monkeypatch):
+    monkeypatch.setattr(chat, "PROGRESS_SAVE_SECONDS", 3600)  # no periodic save in the test
+    session, _ = store.new_session("alice")
+    with chat.send(store, settings, session, client, "alpha beta gamma delta") as reply:
+        events = iter(reply)
+        first = next(events).text
+        for _ in range(3):  # the reply goes on past its first text, and nothing more is saved
+            next(events)
+            assert store.get_messages(session)[-1].content == first == "Echo: "
+        list(events)
+    assert store.get_messages(session)[-1].content == "Echo: alpha beta gamma delta"
+
+
+def test_a_streaming_reply_is_saved_as_often_as_it_is_asked(store, settings, client, monkeypatch):
+    monkeypatch.setattr(chat, "PROGRESS_SAVE_SECONDS", 0)  # a save after every event
+    session, _ = store.new_session("alice")
+    shown = ""
+    with chat.send(store, settings, session, client, "one two three four five six") as reply:
+        for event in reply:
+            assert store.get_messages(session)[-1].content == shown  # saved before the next
+            shown += event.text
+    assert store.get_messages(session)[-1].content == shown == "Echo: one two three four five six"
+
+
 def test_chat_cost_sums_priced_replies(store, settings, client):
     from chat_core.pricing import load_prices
 

@@ -1,6 +1,7 @@
-"""Browser benchmark: time to first token, long answers, opening a long chat, cold start.
+"""Browser benchmark: time to first token, long answers, opening a long chat, cold start,
+a 30,000-token reply at 300 tokens/s.
 
-    python bench/e2e_perf.py [--runs 5] [--only ttft|long|open|cold] [--no-app] [-v]
+    python bench/e2e_perf.py [--runs 5] [--only ttft|long|open|cold|huge] [--no-app] [-v]
         [--backend sqlite|postgres|both]
 
 The app (`streamlit_app.py`), a naive peer (`bench/peer_app.py`, Streamlit's chat

@@ -2,8 +2,8 @@
 
 All times are taken in the browser with `performance.now()`, so Python round trips do not
 count. `arm` installs a MutationObserver before the action; the action (Enter in the
-chat input, or a JS click) sets t0; each marker's time is the first animation frame after
-the newest `stChatMessage` contains it, i.e. the frame that paints it.
+chat input, or a mouse button going down) sets t0; each marker's time is the first
+animation frame after the newest `stChatMessage` contains it, i.e. the frame that paints it.
 """
 
 from __future__ import annotations
@@ -33,14 +33,9 @@ _ARM = """([first, last]) => {
   window.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && probe.t0 === null) probe.t0 = performance.now();
   }, true);
-}"""
-
-_CLICK = """(selector) => {
-  const button = document.querySelector(selector);
-  if (!button) return false;
-  window.__probe.t0 = performance.now();
-  button.click();
-  return true;
+  window.addEventListener("pointerdown", () => {
+    if (probe.t0 === null) probe.t0 = performance.now();
+  }, true);
 }"""
 
 
@@ -71,9 +66,8 @@ def press_enter(page: Page, prompt: str) -> None:
 
 
 def click(page: Page, selector: str) -> None:
-    """Click from JS, so t0 is exact; raises if the element is missing."""
-    if not page.evaluate(_CLICK, selector):
-        raise RuntimeError(f"nothing matches {selector!r} in the page")
+    """A real mouse click; t0 is the pointer going down."""
+    page.locator(selector).click()
 
 
 def result(page: Page, timeout_ms: int) -> Timing:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from e2e_probe import Timing
 
-Check = Callable[[float | None, float | None, float], bool]
+# (floor, peer, app, app contender) medians -> target met
+Check = Callable[[float | None, float | None, float, str], bool]
 POSTGRES_TTFT_RATIO = 1.2  # target: TTFT on PostgreSQL within 1.2x of SQLite
 
 
@@ -39,7 +40,7 @@ class Row:
         met = (
             "-"
             if self.check is None or app is None
-            else ("yes" if self.check(floor, peer, app) else "NO")
+            else ("yes" if self.check(floor, peer, app, app_contender) else "NO")
         )
         return (self.scenario, _ms(floor), _ms(peer), _ms(app), ratio, gap, self.target or "-", met)
 

@@ -218,30 +218,17 @@ async def click_stop(page: Page, timeout_ms: int) -> bool:
         return False
 
 
-async def rename_current(page: Page, title: str, timeout_ms: int) -> None:
-    """Open the current chat's actions popover, type `title`, press Save."""
-    body = page.get_by_test_id("stPopoverBody").filter(has=page.get_by_label("Rename"))
-    await _open_actions(page, body.get_by_label("Rename"), timeout_ms)
-    await body.get_by_label("Rename").fill(title, timeout=timeout_ms)
-    await body.get_by_role("button", name="Save").click(timeout=timeout_ms)
-
-
-async def _open_actions(page: Page, field, timeout_ms: int, tries: int = 3) -> None:
-    # The popover stays open after an earlier Save: click only when it is closed. Under
-    # load a mouse click on it sometimes leaves it closed (the trigger sits inside a
-    # tooltip), so later tries click from JS.
-    sidebar = page.get_by_test_id("stSidebar")
-    button = sidebar.locator('[data-testid="stPopoverButton"]:visible').first
-    for attempt in range(tries):
-        if await button.get_attribute("aria-expanded", timeout=timeout_ms) != "true":
-            if attempt == 0:
-                await button.click(timeout=timeout_ms)
-            else:
-                await button.dispatch_event("click", timeout=timeout_ms)
-        with contextlib.suppress(PlaywrightTimeout):
-            await field.wait_for(state="visible", timeout=timeout_ms // tries)
-            return
-    raise PlaywrightTimeout(f"the chat actions popover did not open in {tries} tries")
+async def rename_chat(page: Page, session_id: str, title: str, timeout_ms: int) -> None:
+    """Open the chat's ⋮ menu with a mouse click, type `title`, press Save."""
+    field = page.get_by_test_id("stPopoverBody").get_by_label("Rename")
+    if not await field.is_visible():  # the menu stays open after an earlier Save
+        await page.locator(f".st-key-menu-{session_id} button").first.click(timeout=timeout_ms)
+    await field.fill(title, timeout=timeout_ms)
+    await (
+        page.get_by_test_id("stPopoverBody")
+        .get_by_role("button", name="Save")
+        .click(timeout=timeout_ms)
+    )
 
 
 async def search_and_open(page: Page, query: str, session_id: str, timeout_ms: int) -> bool:

@@ -30,7 +30,7 @@ from soak_page import (
     click_stop,
     failure_reason,
     has_chat_input,
-    rename_current,
+    rename_chat,
     search_and_open,
     session_of,
     sidebar_sessions,
@@ -207,7 +207,7 @@ class SimUser:
     async def rename(self) -> None:
         session = session_of(self.page) or await wait_session(self.page, STEP_MS)
         title = f"Renamed {self._next_tag()}"
-        await rename_current(self.page, title, STEP_MS)
+        await rename_chat(self.page, session, title, STEP_MS)
         entry = self.page.locator(f".st-key-session-{session}")
         try:
             await entry.filter(has_text=title).wait_for(state="visible", timeout=STEP_MS)

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 
 from . import ark
 from .ark import ContentDelta, ReasoningDelta, TurnRequest, Usage
 from .ark.history import message_tokens
 from .config import Settings
 from .errors import ChatError, InvalidInputError, ReplyReplacedError, SessionTakenError
-from .pricing import PriceTable, SessionCost, cost, session_cost
+from .pricing import (
+    HeldTokens,
+    PriceTable,
+    Quote,
+    SessionCost,
+    quote,
+    session_cost,
+    storage_estimate,
+)
 from .recording import PROGRESS_SAVE_SECONDS, ReplyRecorder
 from .response import Response
 from .store import Message, Session, Store
@@ -235,14 +244,53 @@ def edit_last(store: Store, settings: Settings, session: Session, client, text: 
 
 def message_cost(message: Message, prices: PriceTable | None = None):
     """A stored reply's cost in CNY, or None without usage or a known price."""
+    found = message_quote(message, prices)
+    return None if found is None else found.amount
+
+
+def message_quote(message: Message, prices: PriceTable | None = None) -> Quote | None:
+    """A stored reply's cost and whether its price is unverified; None without usage or
+    a known price."""
     if message.prompt_tokens is None or message.completion_tokens is None:
         return None
-    return cost(_usage(message), message.model, prices)
+    return quote(_usage(message), message.model, prices)
 
 
 def chat_cost(store: Store, session: Session, prices: PriceTable | None = None) -> SessionCost:
     """The summed cost of a session's replies; `complete` is False when a price is unknown."""
-    return session_cost(((_usage(m), m.model) for m in store.reply_usage(session)), prices)
+    turns = ((_usage(m), m.model) for m in store.reply_usage(session))
+    return session_cost(turns, prices, alias=session.model_alias)
+
+
+def chat_storage_cost(
+    store: Store, session: Session, settings: Settings, prices: PriceTable | None = None
+):
+    """An estimate of what the chat's cache storage costs (context and Responses modes),
+    or None without a cache or a storage price."""
+    held = [
+        HeldTokens(
+            tokens=(m.prompt_tokens or 0) + (m.completion_tokens or 0) - (m.reasoning_tokens or 0),
+            since=_epoch(m.created_at),
+            model=m.model,
+        )
+        for m in store.reply_usage(session)
+    ]
+    if not held:
+        return None
+    return storage_estimate(
+        held,
+        effective(session, settings)["cache_mode"],
+        context_ttl=settings.context_ttl,
+        prices=prices,
+        alias=session.model_alias,
+    )
+
+
+def _epoch(timestamp: str) -> float:
+    try:
+        return datetime.fromisoformat(timestamp).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _usage(message: Message) -> Usage:

@@ -1,32 +1,38 @@
-"""Token prices (CNY per million tokens) and what a turn or a session cost.
+"""What a turn, a chat and its cache storage cost, in CNY, from the catalogue's prices.
 
-The shipped table is `prices.json`; a JSON file at `Settings.prices_path` with the same
-format is merged over it (its entries replace or add models). A model without a known
-price gets no cost (None), never a guessed one.
+The catalogue (`catalogue.json`) holds the shipped prices. A JSON file at
+`Settings.prices_path` is merged over them: `{"models": {id: price}}`, where an id is a
+model id, a model id without its version, or an endpoint id, and a price is either flat
+`{"input", "cached_input", "output"}` or `{"tiers": [...]}` as in the catalogue. Its
+entries win over the catalogue's.
 
-A model id matches a table key exactly, or as the key plus Ark's version suffix
-(`doubao-seed-1-6-250615` -> `doubao-seed-1-6`). The suffix must be the 6-digit
-version alone, so `doubao-seed-1-6-flash-250828` matches only `doubao-seed-1-6-flash`
-and `deepseek-v3-1-250821` does not fall back to `deepseek-v3`.
+A turn is priced by its input length (the tier), with cached prompt tokens at the
+tier's cached-input rate and every output token, reasoning included (Ark counts
+reasoning in `completion_tokens`), at the output rate. A model without a known price,
+or a turn past its last tier, gets no cost (None), never a guessed one.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from .catalogue import Price, find_model, parse_price, version_free
 from .errors import ConfigError
 
-SHIPPED_PRICES = Path(__file__).with_name("prices.json")
 MILLION = Decimal(1_000_000)
-_VERSION_SUFFIX = re.compile(r"-\d{6}$")
+# Costs below this show as "< ¥0.0001": four decimals would round them to zero.
+SMALLEST_SHOWN = Decimal("0.0001")
+# A response stored by the Responses API (with its cache) lives three days unless the
+# request sets `expire_at`, which the app does not.
+RESPONSES_HOLD_HOURS = 72
+SECONDS_PER_HOUR = 3600
 
 
 class TokenCounts(Protocol):
@@ -38,95 +44,182 @@ class TokenCounts(Protocol):
 
 
 @dataclass(frozen=True)
-class Price:
-    """CNY per million tokens; `cached_input` is None when no cache-hit price is known."""
+class PriceTable:
+    """The catalogue's prices with a user's own (`overrides`) over them."""
 
-    input: Decimal
-    cached_input: Decimal | None
-    output: Decimal
+    overrides: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))
+
+    def price_for(self, model: str | None) -> Price | None:
+        """The price of `model` (any version of a catalogue model), or None."""
+        if not model:
+            return None
+        info = find_model(model)
+        names = [model, version_free(model)]
+        if info is not None:
+            names += [info.id, info.family]
+        for name in names:
+            if name in self.overrides:
+                return self.overrides[name]
+        return info.prices if info is not None else None
+
+    def serving(self, endpoint: str | None, model: str | None) -> PriceTable:
+        """This table with `endpoint` (which has no price of its own) priced as the
+        catalogue model it serves, so every reply of a chat on it gets a cost."""
+        if not endpoint or not model or self.price_for(endpoint) is not None:
+            return self
+        price = self.price_for(model)
+        if price is None:
+            return self
+        return PriceTable(MappingProxyType({**self.overrides, endpoint: price}))
 
 
 @dataclass(frozen=True)
-class PriceTable:
-    """Prices by model id (or id without its version suffix)."""
+class Quote:
+    """What a turn cost, and whether the price it used is unverified."""
 
-    prices: Mapping[str, Price]
-    prices_date: str | None = None
-
-    def price_for(self, model: str | None) -> Price | None:
-        """The price of `model`, or None when it is unknown."""
-        if not model:
-            return None
-        price = self.prices.get(model)
-        if price is None and _VERSION_SUFFIX.search(model):
-            price = self.prices.get(_VERSION_SUFFIX.sub("", model))
-        return price
+    amount: Decimal
+    unverified: bool = False
 
 
 @dataclass(frozen=True)
 class SessionCost:
-    """A session's summed cost; `complete` is False when some turns had no known price."""
+    """A chat's summed cost. `complete` is False when some turns had no known price;
+    `unverified` is True when some turn was priced from an unverified figure."""
 
     total: Decimal
     complete: bool
+    unverified: bool = False
+    priced: int = 0  # turns with a known cost
+
+
+@dataclass(frozen=True)
+class HeldTokens:
+    """Tokens a cache held after a turn, and from when (epoch seconds)."""
+
+    tokens: int
+    since: float
+    model: str | None
 
 
 def load_prices(path: Path | None = None) -> PriceTable:
-    """The shipped price table, with the file at `path` (if any) merged over it."""
-    shipped = _shipped_table()
+    """The catalogue's prices, with the file at `path` (if any) merged over them."""
     if path is None:
-        return shipped
+        return PriceTable()
     document = _read_document(path)
-    merged = dict(shipped.prices)
-    merged.update(_parse_models(document, path))
-    date = document.get("prices_date") or shipped.prices_date
-    return PriceTable(MappingProxyType(merged), date)
+    return PriceTable(MappingProxyType(_parse_models(document, path)))
+
+
+def quote(
+    usage: TokenCounts,
+    model: str | None = None,
+    prices: PriceTable | None = None,
+    *,
+    alias: str | None = None,
+) -> Quote | None:
+    """What a turn cost, or None when its price is unknown.
+
+    The price is looked up for `model`, then `alias` (the catalogue model an endpoint
+    serves), then `usage.model` (the version that answered)."""
+    price = _price(prices or PriceTable(), model, alias, getattr(usage, "model", None))
+    if price is None:
+        return None
+    rates = price.rates(usage.prompt_tokens, usage.completion_tokens)
+    if rates is None:
+        return None  # longer than any tier the price knows
+    cached = min(usage.cached_tokens, usage.prompt_tokens)
+    if cached and rates.cached_input is None:
+        return None
+    total = (
+        (usage.prompt_tokens - cached) * rates.input
+        + cached * (rates.cached_input or 0)
+        + usage.completion_tokens * rates.output
+    )
+    return Quote(total / MILLION, price.unverified)
 
 
 def cost(
-    usage: TokenCounts, model: str | None = None, prices: PriceTable | None = None
+    usage: TokenCounts,
+    model: str | None = None,
+    prices: PriceTable | None = None,
+    *,
+    alias: str | None = None,
 ) -> Decimal | None:
-    """What a turn cost in CNY, or None when the model's price is unknown.
-
-    Cached prompt tokens are billed at the cached-input price, the other prompt tokens
-    at the input price and completion tokens (reasoning included) at the output price.
-    `model` is looked up first, then `usage.model` (the version that answered).
-    """
-    table = prices or _shipped_table()
-    price = table.price_for(model) or table.price_for(getattr(usage, "model", None))
-    if price is None:
-        return None
-    cached = min(usage.cached_tokens, usage.prompt_tokens)
-    if cached and price.cached_input is None:
-        return None
-    total = (
-        (usage.prompt_tokens - cached) * price.input
-        + cached * (price.cached_input or 0)
-        + usage.completion_tokens * price.output
-    )
-    return total / MILLION
+    """What a turn cost in CNY, or None when its price is unknown (see `quote`)."""
+    found = quote(usage, model, prices, alias=alias)
+    return None if found is None else found.amount
 
 
 def session_cost(
-    turns: Iterable[tuple[TokenCounts, str | None]], prices: PriceTable | None = None
+    turns: Iterable[tuple[TokenCounts, str | None]],
+    prices: PriceTable | None = None,
+    *,
+    alias: str | None = None,
 ) -> SessionCost:
     """Sum the cost of (usage, model) pairs; unknown prices make the sum incomplete."""
-    total, complete = Decimal(0), True
+    total, complete, unverified, priced = Decimal(0), True, False, 0
     for usage, model in turns:
-        turn_cost = cost(usage, model, prices)
-        if turn_cost is None:
+        found = quote(usage, model, prices, alias=alias)
+        if found is None:
             complete = False
-        else:
-            total += turn_cost
-    return SessionCost(total, complete)
+            continue
+        total += found.amount
+        unverified = unverified or found.unverified
+        priced += 1
+    return SessionCost(total, complete, unverified, priced)
 
 
-@lru_cache(maxsize=1)
-def _shipped_table() -> PriceTable:
-    document = _read_document(SHIPPED_PRICES)
-    return PriceTable(
-        MappingProxyType(_parse_models(document, SHIPPED_PRICES)), document.get("prices_date")
-    )
+def storage_estimate(
+    held: Iterable[HeldTokens],
+    cache_mode: str,
+    *,
+    context_ttl: int,
+    prices: PriceTable | None = None,
+    alias: str | None = None,
+) -> Decimal | None:
+    """An estimate of what keeping a chat's cache costs, in CNY; None in mode "off" or
+    when a model's storage price is unknown.
+
+    Storage is billed per started hour per million tokens held. In the Responses mode
+    every turn's response keeps its cache for `RESPONSES_HOLD_HOURS`. In the context
+    mode one context holds the conversation; its expiry slides, so each turn's size is
+    held until the next turn (at most `context_ttl`), and the last one for a full TTL.
+    """
+    if cache_mode not in ("context", "responses"):
+        return None
+    turns = sorted(held, key=lambda turn: turn.since)
+    table = prices or PriceTable()
+    token_hours = Decimal(0)
+    for index, turn in enumerate(turns):
+        price = _price(table, turn.model, alias, None)
+        if price is None or price.cache_storage is None:
+            return None
+        hours = _held_hours(turns, index, cache_mode, context_ttl)
+        token_hours += turn.tokens * hours * price.cache_storage
+    return token_hours / MILLION
+
+
+def is_below_shown(amount: Decimal) -> bool:
+    """Whether a cost is positive yet would show as ¥0.0000 (shown as < ¥0.0001)."""
+    return 0 < amount < SMALLEST_SHOWN
+
+
+def _held_hours(turns: list[HeldTokens], index: int, cache_mode: str, ttl: int) -> int:
+    if cache_mode == "responses":
+        return RESPONSES_HOLD_HOURS
+    seconds = ttl
+    if index + 1 < len(turns):
+        seconds = min(max(turns[index + 1].since - turns[index].since, 0), ttl)
+    return max(1, math.ceil(seconds / SECONDS_PER_HOUR))
+
+
+def _price(
+    table: PriceTable, model: str | None, alias: str | None, answered: str | None
+) -> Price | None:
+    for name in (model, alias, answered):
+        price = table.price_for(name)
+        if price is not None:
+            return price
+    return None
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -145,12 +238,7 @@ def _parse_models(document: dict[str, Any], path: Path) -> dict[str, Price]:
     prices = {}
     for model, entry in document["models"].items():
         try:
-            cached = entry.get("cached_input")
-            prices[model] = Price(
-                input=Decimal(entry["input"]),
-                cached_input=None if cached is None else Decimal(cached),
-                output=Decimal(entry["output"]),
-            )
-        except (AttributeError, KeyError, TypeError, ArithmeticError) as exc:
+            prices[model] = parse_price(entry, status="user")
+        except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise ConfigError("prices_entry_invalid", path=str(path), model=model) from exc
     return prices

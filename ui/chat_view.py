@@ -55,7 +55,7 @@ def history_area(visit: Visit, store, session) -> None:
         )
     drawn = _settled(messages, shared_runner(visit.settings).live(session.id))
     for message in drawn:
-        render_message(message, visit.lang, prices(visit.settings))
+        render_message(message, visit.lang, prices(visit.settings, session))
     st.session_state[DRAWN] = (session.id, drawn[-1].id if drawn else 0)
 
 
@@ -85,7 +85,7 @@ def _chat(visit: Visit, session_id: str) -> None:
             st.rerun()
         if action is not None and action[0] in ("regenerate", "edit"):
             st.rerun()  # they removed messages the history shows: draw it again
-    price_table = prices(visit.settings)
+    price_table = prices(visit.settings, session)
     messages = _new_messages(visit, store, session, live if watching else None)
     if watching:
         _watch(visit, store, session, live, price_table)
@@ -103,7 +103,7 @@ def _new_messages(visit: Visit, store, session, live):
         st.rerun()  # the history on the page is another chat's
     messages = [m for m in store.get_messages(session, limit=WINDOW) if m.id > drawn_up_to]
     for message in _settled(messages, live):
-        render_message(message, visit.lang, prices(visit.settings))
+        render_message(message, visit.lang, prices(visit.settings, session))
     # What the reader saw: a first message sent from an empty chat must not join a
     # conversation another tab has started in it since (see `_start`).
     empty = not drawn_up_to and not messages and live is None

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat_core.chat import message_cost
 from chat_core.markdown import for_display
 from chat_core.store import Message
 
+from .costs import reply_cost
 from .text import stored_error, t
 
 STATUS_KEYS = {"interrupted": "interrupted", "streaming": "streaming_elsewhere"}
@@ -54,9 +54,7 @@ def usage_line(message: Message, lang: str, prices) -> str:
         )
         if message.reasoning_tokens:
             parts.append(t(lang, "reasoning_tokens", count=message.reasoning_tokens))
-        cost = message_cost(message, prices)
-        if cost is not None:
-            parts.append(t(lang, "cost", cost=f"{cost:.4f}"))
+        parts += reply_cost(lang, message, prices)
     if message.latency_ms is not None:
         if message.latency_ms < 1000:
             parts.append(t(lang, "latency_ms", ms=message.latency_ms))

@@ -213,11 +213,15 @@ def rerun_fragment_or_page() -> None:
     st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run else "app")
 
 
-def prices(settings: Settings) -> PriceTable:
-    """The price table, re-read only when the override file changes."""
+def prices(settings: Settings, session=None) -> PriceTable:
+    """The price table, re-read only when the override file changes; with a `session`,
+    its endpoint is priced as the catalogue model the chat says it serves."""
     path = settings.prices_path
     stamp = path.stat().st_mtime if path is not None and path.exists() else None
-    return _prices(path, stamp)
+    table = _prices(path, stamp)
+    if session is None:
+        return table
+    return table.serving(session.model or settings.model, session.model_alias)
 
 
 @st.cache_resource(show_spinner=False)

@@ -219,6 +219,16 @@ def send(page, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+def send_lines(page, lines: list[str]) -> None:
+    """Type several lines (Shift+Enter between them, as a person does), then send."""
+    page.get_by_test_id("stChatInputTextArea").click()
+    for index, line in enumerate(lines):
+        if index:
+            page.keyboard.press("Shift+Enter")
+        page.keyboard.type(line)
+    page.keyboard.press("Enter")
+
+
 def click_new_chat(page) -> None:
     page.locator(".st-key-new_chat button").click()
     wait_for_app(page)

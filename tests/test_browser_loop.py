@@ -20,6 +20,7 @@ from tests.browser_support import (
     expect,
     launched_browser,
     send,
+    send_lines,
     session_of,
     wait_for_app,
 )
@@ -116,16 +117,6 @@ def scroll_state(page) -> dict:
         f"""() => {{ const m = document.querySelector("{MAIN}");
         return {{top: m.scrollTop, gap: m.scrollHeight - m.scrollTop - m.clientHeight}}; }}"""
     )
-
-
-def send_lines(page, lines: list[str]) -> None:
-    """Type several lines (Shift+Enter between them, as a person does), then send."""
-    page.get_by_test_id("stChatInputTextArea").click()
-    for index, line in enumerate(lines):
-        if index:
-            page.keyboard.press("Shift+Enter")
-        page.keyboard.type(line)
-    page.keyboard.press("Enter")
 
 
 def open_sidebar_if_collapsed(page) -> None:

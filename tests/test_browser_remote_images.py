@@ -25,6 +25,7 @@ from tests.browser_support import (
     launched_browser,
     new_context,
     send,
+    send_lines,
     session_of,
     wait_for_app,
 )
@@ -97,20 +98,26 @@ def page(server):
 def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink):
     requested = []
     page.on("request", lambda request: requested.append(request.url))
-    markdown_image = f"![x]({sink.origin}/leak?secret=markdown-image)"
-    html_image = f'<img src="{sink.origin}/leak?secret=html-image">'
+
+    def images(secret: str) -> str:
+        leak = f"{sink.origin}/leak?secret={secret}"
+        return f'![x]({leak}-markdown) and <img src="{leak}-html">'
+
     send(page, "an ordinary first question")
     messages = page.get_by_test_id("stChatMessage")
     expect(messages.nth(1)).to_contain_text("Echo: an ordinary first question")
     wait_for_app(page)
     chat = session_of(page)
 
-    # The second turn: drawn live by the chat fragment, without a full rerun.
-    send(page, f"{markdown_image} and {html_image} the end")
+    # The second turn, drawn live by the chat fragment without a full rerun: a finished
+    # paragraph (drawn once) and the growing one (redrawn as the answer ends).
+    send_lines(page, [images("finished"), "", images("growing") + " the end"])
     answer = messages.nth(3)
     expect(answer).to_contain_text("the end")
     wait_for_app(page)
-    expect(answer.locator(f"a[href='{sink.origin}/leak?secret=markdown-image']")).to_have_text("x")
+    for secret in ("finished", "growing"):
+        link = answer.locator(f"a[href='{sink.origin}/leak?secret={secret}-markdown']")
+        expect(link).to_have_text("x")
     assert answer.locator("img").count() == 0
 
     # History: another chat, then this one again from the sidebar.
@@ -119,7 +126,7 @@ def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink):
     page.locator(f".st-key-session-{chat} button").click()
     wait_for_app(page)
     expect(messages.nth(3)).to_contain_text("the end")
-    expect(messages.nth(2)).to_contain_text(markdown_image)  # the question, as typed
+    expect(messages.nth(2)).to_contain_text(images("finished"))  # the question, as typed
     assert page.locator("[data-testid='stChatMessage'] img").count() == 0
 
     # A request made now reaches the sink after any the page had started before it.

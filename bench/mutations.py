@@ -1,0 +1,447 @@
+"""Mutation testing of the README's promises: break the code behind each promise in
+one small way, run the tests that defend it, and count the breaks they catch.
+
+Run it in a clone, never in a working tree anyone edits (it rewrites source files while
+it runs, and puts them back after each mutation):
+
+    git clone /path/to/ark-chat /tmp/mutants-tree && cd /tmp/mutants-tree
+    python bench/mutations.py [--only WORD] [--list] [--no-browser]
+
+Every mutation names the promise it attacks (in the README's words), the text it
+replaces (found exactly once in its file, so line numbers do not matter) and the tests
+that must fail. Before mutating, the chosen tests run once on the clean tree and must
+pass, and the script checks that Python imports `chat_core`, `ui` and `ark_emulator`
+from this tree. A mutation whose text is no longer in its file is reported as stale:
+the code moved, and the mutation must be updated. Exit status 0 when no mutation
+survives and none is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_SECONDS = 900  # one pytest run, browser tests included
+# pytest's exit codes: a test failed, or collecting failed (the mutant does not import).
+OUTCOMES = {0: "SURVIVED", 1: "caught", 2: "caught", 5: "no tests"}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    promise: str  # what the README says, which this mutation breaks
+    path: str  # relative to the repository root
+    before: str  # found exactly once in the file
+    after: str
+    tests: tuple[str, ...]  # pytest node ids that must fail
+
+    @property
+    def browser(self) -> bool:
+        return any("test_browser" in test for test in self.tests)
+
+
+M = Mutation
+APP = "tests/test_app.py::"
+CHAT = "tests/test_chat.py::"
+MODES = "tests/test_ark_modes.py::"
+IDENTITY = "tests/test_identity.py"
+IMAGES = "tests/test_browser_remote_images.py"
+
+MUTATIONS = [
+    # --- Users -----------------------------------------------------------------------------
+    M(
+        "When the option is set and a request arrives without the header, the app refuses "
+        "to show chats",
+        "ui/runtime.py",
+        '        _refuse(lang, "proxy_identity_missing")',
+        "        pass",
+        (APP + "test_a_missing_proxy_header_is_refused",),
+    ),
+    M(
+        "Emails compare case-insensitively",
+        "chat_core/identity.py",
+        '("email", value.casefold()) if key == "email"',
+        '("email", value) if key == "email"',
+        (IDENTITY, APP + "test_a_proxy_user_is_one_owner_whatever_the_case_and_gets_older_chats"),
+    ),
+    M(
+        "A key longer than 200 characters is stored as its SHA-256, never cut",
+        "chat_core/identity.py",
+        "    if len(key) <= MAX_KEY_CHARS and not _UNSTORABLE.search(key):\n        return key\n",
+        "    if not _UNSTORABLE.search(key):\n        return key[:MAX_KEY_CHARS]\n",
+        (IDENTITY, APP + "test_long_identities_sharing_a_prefix_never_share_chats"),
+    ),
+    M(
+        "Every key from a login or a header has a prefix, so none is ever the local owner",
+        "chat_core/identity.py",
+        '    key = f"{kind}:{value}"',
+        '    key = value if value == "local" else f"{kind}:{value}"',
+        (IDENTITY, APP + "test_a_proxy_user_named_local_never_sees_the_single_user_chats"),
+    ),
+    M(
+        "The owner is the account at the identity provider, its issuer and subject, so the "
+        "chats stay with the account when its email changes",
+        "chat_core/identity.py",
+        "    if issuer and subject:\n",
+        "    if issuer and subject and not email:\n",
+        (IDENTITY, APP + "test_a_login_is_keyed_by_its_subject_and_gets_its_verified_email_chats"),
+    ),
+    M(
+        "A login without a subject is keyed by its email, and only when the provider marks "
+        "it verified",
+        "chat_core/identity.py",
+        "    if verified is True or",
+        "    if True or",
+        (IDENTITY, APP + "test_a_login_without_a_usable_identity_gets_a_message"),
+    ),
+    M(
+        "Every store call is scoped to an owner: a chat id of another owner behaves exactly "
+        "like an unknown id",
+        "chat_core/store/sql.py",
+        '"SELECT * FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]',
+        "\"SELECT * FROM chat_session WHERE id = ? AND ? <> ''\", [session_id, owner]",
+        ("tests/test_store_owners.py", APP + "test_foreign_session_is_never_shown"),
+    ),
+    M(
+        "The app listens on 127.0.0.1 only, so nobody else on the network can open it",
+        ".streamlit/config.toml",
+        'address = "127.0.0.1"',
+        'address = "0.0.0.0"',
+        ("tests/test_serving.py",),
+    ),
+    # --- New chat, nothing is lost ---------------------------------------------------------
+    M(
+        'New chat takes you to your latest chat that has no message yet ("Continue in the '
+        'session you have not started yet")',
+        "ui/sidebar.py",
+        "    if not is_new:\n",
+        "    if is_new:\n",
+        (APP + "test_new_chat_reuses_the_unused_session_with_a_notice",),
+    ),
+    M(
+        "A reply cut off by a rerun or a closed tab is saved with the text that had "
+        "arrived and the status interrupted",
+        "chat_core/chat.py",
+        '        self.status = "interrupted"  # what an abandoned iteration leaves',
+        '        self.status = "complete"',
+        (CHAT + "test_abandoned_reply_is_saved_as_interrupted_with_partial_text",),
+    ),
+    M(
+        "A reply cut off by an API error is saved with the text that had arrived",
+        "chat_core/recording.py",
+        "            content=response.text,",
+        '            content=response.text if status != "error" else "",',
+        (CHAT + "test_error_mid_stream_keeps_partial_text_and_raises",),
+    ),
+    M(
+        "A reply cut off by the Stop button is saved with the text that was shown",
+        "chat_core/runner.py",
+        "        content = current.message.content if shown is None else shown",
+        "        content = current.message.content",
+        ("tests/test_runner.py::test_stop_saves_exactly_what_was_shown",),
+    ),
+    M(
+        "A reply's first text is saved (and shown) at once",
+        "chat_core/recording.py",
+        "        first = not self._text_saved and (response.content or response.reasoning)",
+        "        first = False",
+        (CHAT + "test_a_streaming_reply_saves_its_first_text_at_once",),
+    ),
+    M(
+        "While a reply streams, its text is saved every PUBLISH_SECONDS, and pages show "
+        "what is saved",
+        "chat_core/runner.py",
+        "        self.reply.recorder.save_every = PUBLISH_SECONDS",
+        "        pass",
+        ("tests/test_runner.py::test_a_page_is_shown_only_what_is_stored",),
+    ),
+    # --- Conversation modes ----------------------------------------------------------------
+    M(
+        "A failed or interrupted turn in a caching mode drops the cache state",
+        "chat_core/recording.py",
+        '        elif status != "complete" and self.cache_mode != "off":',
+        '        elif status == "error" and self.cache_mode != "off":',
+        (CHAT + "test_interrupted_turn_in_a_caching_mode_drops_the_cache_state",),
+    ),
+    M(
+        "A failed or interrupted turn in a caching mode drops the cache state (Stop)",
+        "chat_core/runner.py",
+        '        if self.reply.request.cache_mode != "off":',
+        "        if False:",
+        ("tests/test_runner.py::test_stop_saves_exactly_what_was_shown",),
+    ),
+    M(
+        "responses: an expired or unknown previous response is replaced by replaying the "
+        "history in a fresh chain",
+        "chat_core/ark/responses_mode.py",
+        "        stream = _open(client, request, None)  # replay the history instead",
+        "        raise",
+        (MODES, CHAT + "test_caching_modes_store_their_state_and_recover_from_expiry"),
+    ),
+    M(
+        "context: when Ark reports the context expired or unknown, the app re-creates it "
+        "from the stored history and retries once",
+        "chat_core/ark/context_mode.py",
+        "        context_id = _create_context(client, request)\n        started = time.time()",
+        "        raise",
+        (MODES,),
+    ),
+    M(
+        "context: it needs an ep- endpoint id; with a plain model id the app says so "
+        "instead of calling",
+        "chat_core/ark/context_mode.py",
+        "    if model.startswith(ENDPOINT_PREFIX):",
+        "    if True:",
+        (MODES,),
+    ),
+    M(
+        "responses: the system prompt is sent as a system message",
+        "chat_core/ark/responses_mode.py",
+        "        request.system_prompt, request.history, request.history_tokens,",
+        '        "", request.history, request.history_tokens,',
+        (MODES,),
+    ),
+    M(
+        "off: the oldest turns are dropped to fit ARK_HISTORY_TOKENS",
+        "chat_core/ark/history.py",
+        "    while first < len(turns) and total > budget:",
+        "    while False:",
+        (
+            "tests/test_ark_pricing.py",
+            CHAT + "test_a_long_chat_loads_only_the_history_that_fits_the_budget",
+        ),
+    ),
+    M(
+        "ARK_CONTEXT_TTL is kept within Ark's documented 3600 to 604800",
+        "chat_core/config.py",
+        "        context_ttl=min(max(ttl, CONTEXT_TTL_RANGE[0]), CONTEXT_TTL_RANGE[1]),",
+        "        context_ttl=ttl,",
+        ("tests/test_config.py",),
+    ),
+    # --- What a reply shows ----------------------------------------------------------------
+    M(
+        "Markdown rendered, raw HTML never executed (a reply drawn live, finished blocks)",
+        "ui/watch.py",
+        "                st.markdown(for_display(block))",
+        "                st.markdown(for_display(block), unsafe_allow_html=True)",
+        (IMAGES,),
+    ),
+    M(
+        "Markdown rendered, raw HTML never executed (a reply drawn live, the growing block)",
+        "ui/watch.py",
+        "            self._growing.markdown(for_display(growing))",
+        "            self._growing.markdown(for_display(growing), unsafe_allow_html=True)",
+        (APP + "test_model_output_html_is_not_rendered_as_html", IMAGES),
+    ),
+    M(
+        "Markdown rendered, raw HTML never executed (a stored reply)",
+        "ui/messages.py",
+        "            st.markdown(for_display(message.content))",
+        "            st.markdown(for_display(message.content), unsafe_allow_html=True)",
+        (APP + "test_model_output_html_is_not_rendered_as_html", IMAGES),
+    ),
+    M(
+        "An image in an answer is shown as a link: the browser never fetches a remote image",
+        "chat_core/markdown.py",
+        '    return f"{label}{target}"  # the same link, without the "!" that fetches it',
+        "    return match.group(0)",
+        (IMAGES,),
+    ),
+    M(
+        "The user's text shows as typed",
+        "ui/messages.py",
+        "            st.text(message.content)",
+        "            st.markdown(message.content)",
+        (APP + "test_round_trip_streams_and_stores_the_reply",),
+    ),
+    M(
+        "Chat titles show as typed",
+        "ui/sidebar.py",
+        '    return (":material/keep: " if session.pinned else "") + escape(title)',
+        '    return (":material/keep: " if session.pinned else "") + title',
+        (APP + "test_titles_in_the_sidebar_show_as_typed",),
+    ),
+    M(
+        "A model without a known price shows its tokens and no cost",
+        "ui/messages.py",
+        "        if cost is not None:\n"
+        '            parts.append(t(lang, "cost", cost=f"{cost:.4f}"))',
+        '        if True:\n            parts.append(t(lang, "cost", cost=f"{cost or 0:.4f}"))',
+        (APP + "test_a_model_without_a_price_shows_its_tokens_and_no_cost",),
+    ),
+    M(
+        "Costs bill cached tokens at the cached-input price",
+        "chat_core/pricing.py",
+        "        + cached * (price.cached_input or 0)",
+        "        + cached * price.input",
+        ("tests/test_ark_pricing.py",),
+    ),
+    M(
+        "Errors, old ones included, show in the language you read them in",
+        "ui/text.py",
+        "        return locales.error_text(lang, message.error_code, message.error_params,",
+        '        return locales.error_text("zh", message.error_code, message.error_params,',
+        (APP + "test_an_error_is_shown_in_the_language_the_page_is_drawn_in",),
+    ),
+    # --- Input, search, storage ------------------------------------------------------------
+    M(
+        "Longer (or empty) messages are refused and nothing is written",
+        "chat_core/text.py",
+        "    if not text.strip():",
+        "    if not text:",
+        ("tests/test_store.py",),
+    ),
+    M(
+        "Search input is always quoted, so FTS syntax in a query is searched literally",
+        "chat_core/store/sqlite_search.py",
+        "    return '\"' + text.replace('\"', '\"\"') + '\"'",
+        "    return text",
+        ("tests/test_search.py",),
+    ),
+    M(
+        "Prepared statements are off, which transaction-mode poolers require",
+        "chat_core/store/postgres.py",
+        '"prepare_threshold": None',
+        '"prepare_threshold": 5',
+        ("tests/test_postgres_statements.py",),
+    ),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    chosen = [
+        m
+        for m in MUTATIONS
+        if (args.only is None or args.only.lower() in (m.promise + m.path).lower())
+        and not (args.no_browser and m.browser)
+    ]
+    if args.list:
+        for number, mutation in enumerate(chosen, 1):
+            print(f"{number:2}. {mutation.path}: {mutation.promise}")
+        return 0
+    if _dirty(ROOT):
+        sys.exit(f"{ROOT} has uncommitted changes: run this in a clean clone (see --help)")
+    _clear_bytecode(ROOT)
+    env = _environment()
+    _check_imports(env)
+    tests = sorted({test for mutation in chosen for test in mutation.tests})
+    print(f"baseline: {len(tests)} test targets on the unmutated tree ...", flush=True)
+    if _pytest(tests, env, stop_at_first=False) != 0:
+        sys.exit("the tests fail without any mutation: fix them first")
+    results = []
+    for number, mutation in enumerate(chosen, 1):
+        started = time.monotonic()
+        outcome = _run(mutation, env)
+        seconds = time.monotonic() - started
+        results.append((mutation, outcome))
+        print(
+            f"{number:2}/{len(chosen)} {outcome:8} {seconds:5.0f} s  {mutation.path}: "
+            f"{mutation.promise}",
+            flush=True,
+        )
+    return _report(results)
+
+
+def _arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="mutations whose promise or path contains WORD")
+    parser.add_argument("--list", action="store_true", help="list the mutations and stop")
+    parser.add_argument("--no-browser", action="store_true", help="skip browser-tested ones")
+    return parser.parse_args(argv)
+
+
+def _run(mutation: Mutation, env: dict[str, str]) -> str:
+    path = ROOT / mutation.path
+    original = path.read_text(encoding="utf-8")
+    if original.count(mutation.before) != 1:
+        return "stale"
+    path.write_text(original.replace(mutation.before, mutation.after), encoding="utf-8")
+    try:
+        code = _pytest(list(mutation.tests), env, stop_at_first=True)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    return OUTCOMES.get(code, f"error {code}")
+
+
+def _pytest(tests: list[str], env: dict[str, str], *, stop_at_first: bool) -> int:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
+    if stop_at_first:
+        command.insert(4, "-x")
+    try:
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_SECONDS
+        )
+    except subprocess.TimeoutExpired:
+        return 1  # a mutation that hangs the tests is caught by their timeout
+    if done.returncode not in (0, 1):
+        print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
+    elif done.returncode == 1 and not stop_at_first:
+        print(done.stdout[-5000:])
+    return done.returncode
+
+
+def _report(results: list[tuple[Mutation, str]]) -> int:
+    counts = {outcome: sum(1 for _, o in results if o == outcome) for _, outcome in results}
+    print("\n" + ", ".join(f"{outcome}: {n}" for outcome, n in sorted(counts.items())))
+    bad = [(m, o) for m, o in results if o != "caught"]
+    for mutation, outcome in bad:
+        print(
+            f"  {outcome}: {mutation.path}: {mutation.promise}\n"
+            f"    {mutation.before!r} -> {mutation.after!r}"
+        )
+    return 1 if bad else 0
+
+
+def _dirty(root: Path) -> bool:
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return bool(status.stdout.strip())
+
+
+def _clear_bytecode(root: Path) -> None:
+    """A mutation may keep a file's size and mtime second, so cached bytecode could
+    hide it: none is read or written while mutating."""
+    for folder in root.rglob("__pycache__"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _check_imports(env: dict[str, str]) -> None:
+    """The tests must import this tree's code, not an installed copy of another tree."""
+    probe = (
+        "import ark_emulator, chat_core, ui; print(chat_core.__file__); "
+        "print(ui.__file__); print(ark_emulator.__file__)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    print("importing", found[0])
+    outside = [path for path in found if not Path(path).resolve().is_relative_to(ROOT)]
+    if outside:
+        sys.exit(f"these modules come from outside {ROOT}: {outside}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -219,7 +219,9 @@ def _model(entry: Mapping[str, Any]) -> ModelInfo:
 
 def _tier(raw: Mapping[str, Any]) -> PriceTier:
     up_to = raw.get("input_up_to")
-    if up_to is not None and (isinstance(up_to, bool) or not isinstance(up_to, int | Decimal)):
+    if up_to is not None and (
+        isinstance(up_to, bool) or not isinstance(up_to, int | Decimal) or up_to != int(up_to)
+    ):
         raise TypeError("input_up_to is a whole number of tokens or null")
     short = raw.get("short_reply")
     return PriceTier(

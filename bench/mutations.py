@@ -49,7 +49,7 @@ class Mutation:
 M = Mutation
 APP = "tests/test_app.py::"
 CHAT = "tests/test_chat.py::"
-MODES = "tests/test_ark_modes.py::"
+MODES = "tests/test_ark_modes.py"
 IDENTITY = "tests/test_identity.py"
 IMAGES = "tests/test_browser_remote_images.py"
 

@@ -50,6 +50,7 @@ MODEL = "ep-bench-model"
 LONG_TOKENS = 2000
 HUGE_TOKENS, HUGE_RATE = 30_000, 300
 HUGE_RUNS = 1  # each run streams for 100 s
+HUGE_TIMEOUT_MS = 300_000
 TIMEOUT_MS = 60_000
 # Pause between "page ready" and the action. Streamlit runs gc.collect(2) right after
 # telling the page a run finished (~50-100 ms here, GIL held); a user who types a
@@ -222,7 +223,7 @@ def huge_answer(bench: Bench) -> list[Row]:
             client = floor_client(bench)
             targets = {"floor": lambda: floor_turn(client, [], huge_prompt)}
             for backend, app in apps.items():
-                targets[app_key(backend)] = app_turn(bench, app, None, huge_prompt)
+                targets[app_key(backend)] = app_turn(bench, app, None, huge_prompt, HUGE_TIMEOUT_MS)
             samples = measure(bench, targets, runs=HUGE_RUNS)
             for app in apps.values():
                 check_saved_whole(bench, app, HUGE_RUNS + 1)
@@ -290,7 +291,9 @@ def floor_turn(client: Ark, history: list[dict], make_prompt) -> Timing:
     return Timing((first - started) * 1000, (last - started) * 1000)
 
 
-def browser_turn(bench: Bench, server: Server, url: str, make_prompt) -> Timing:
+def browser_turn(
+    bench: Bench, server: Server, url: str, make_prompt, timeout_ms: int = TIMEOUT_MS
+) -> Timing:
     """Open `url` in a new page, send a prompt, time the reply in the page."""
     prompt, first, last = make_prompt()
     page = open_chat(bench.browser, url)
@@ -299,7 +302,7 @@ def browser_turn(bench: Bench, server: Server, url: str, make_prompt) -> Timing:
         page.wait_for_timeout(SETTLE_MS)
         arm(page, first, last)
         press_enter(page, prompt)
-        timing = result(page, TIMEOUT_MS)
+        timing = result(page, timeout_ms)
         wait_for_app_run(page)  # let the run finish (and save) before the next one
         timing.rendered = shown
         if (arrived := bench.arrivals.pop(prompt, None)) is not None:
@@ -310,13 +313,15 @@ def browser_turn(bench: Bench, server: Server, url: str, make_prompt) -> Timing:
         page.close()
 
 
-def app_turn(bench: Bench, app: App, chat: SeededChat | None, make_prompt):
+def app_turn(
+    bench: Bench, app: App, chat: SeededChat | None, make_prompt, timeout_ms: int = TIMEOUT_MS
+):
     """A browser turn in `chat` (or in a fresh session), then undo it in the database."""
     url = f"{app.server.url}/?session={chat.session_id}" if chat else app.server.url
 
     def turn() -> Timing:
         try:
-            return browser_turn(bench, app.server, url, make_prompt)
+            return browser_turn(bench, app.server, url, make_prompt, timeout_ms)
         finally:
             if chat:
                 reset_chat(app.store, chat.session_id, len(chat.history))

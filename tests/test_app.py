@@ -210,13 +210,17 @@ def test_regenerate_and_edit_last(env):
 def test_settings_are_kept_on_the_draft_session(env, emu):
     at = app().run()
     sid = param(at)
-    labelled(at.text_input, "Model or endpoint id").input("ep-custom")
+    labelled(at.selectbox, "Model or endpoint id").set_value("doubao-seed-1-8-251228").run()
     labelled(at.text_area, "System prompt").input("Answer briefly.")
-    at.button(key=f"FormSubmitter:settings-{sid}-Save").click().run()
+    at.button(key=f"settings-save-{sid}").click().run()
     assert any("Settings saved" in i.value for i in at.info)
     at.chat_input(key="chat_input").set_value("with settings").run()
-    sent = emu.requests[-1].body
-    assert sent["model"] == "ep-custom"
+    (sent,) = [
+        r.body
+        for r in emu.requests
+        if r.body and r.body.get("messages", [{}])[-1].get("content") == "with settings"
+    ][-1:]
+    assert sent["model"] == "doubao-seed-1-8-251228"
     assert sent["messages"][0] == {"role": "system", "content": "Answer briefly."}
     assert flags(env)[sid] == 1
 

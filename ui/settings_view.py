@@ -1,70 +1,175 @@
 """The per-session settings popover. A draft session keeps what is chosen here until its
-first message, because the settings live on the session row."""
+first message, because the settings live on the session row.
+
+It is a fragment without a form, so choosing a model or a mode redraws only the popover
+(which stays open) and every option follows at once: what the model or mode cannot do
+is not offered, and a caption says why. Nothing is stored before Save.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from chat_core.capabilities import options
 from chat_core.chat import effective
 from chat_core.config import CACHE_MODES, THINKING_MODES
 from chat_core.errors import ChatError
 from chat_core.store import Session
 
-from .runtime import Visit, notify
+from .model_picker import alias_picker, model_picker
+from .runtime import Visit, notify, shared_store
 from .text import error_message, t
+
+DEFAULT_EFFORT = "default"
+FIELDS = (
+    "model",
+    "alias",
+    "system_prompt",
+    "temperature",
+    "thinking",
+    "cache_mode",
+    "effort",
+    "web_search",
+)
 
 
 def render_settings(visit: Visit, store, session: Session) -> None:
-    lang = visit.lang
-    current = effective(session, visit.settings)
-    with st.popover(t(lang, "settings"), icon=":material/tune:"), st.form(f"settings-{session.id}"):
-        model = st.text_input(t(lang, "model"), value=current["model"], max_chars=200)
-        system_prompt = st.text_area(
-            t(lang, "system_prompt"), value=current["system_prompt"] or "", max_chars=20_000
-        )
-        temperature = st.slider(
-            t(lang, "temperature"),
-            0.0,
-            2.0,
-            step=0.1,
-            value=1.0 if current["temperature"] is None else float(current["temperature"]),
-        )
-        thinking = st.selectbox(
-            t(lang, "thinking_mode"),
-            THINKING_MODES,
-            index=THINKING_MODES.index(current["thinking"]),
-            format_func=lambda mode: t(lang, f"thinking_{mode}"),
-        )
-        cache_mode = st.selectbox(
-            t(lang, "cache_mode"),
-            CACHE_MODES,
-            index=CACHE_MODES.index(current["cache_mode"]),
-            format_func=lambda mode: t(lang, f"cache_{mode}"),
-        )
-        st.caption(t(lang, "context_thinking_note"))
-        if not st.form_submit_button(t(lang, "save"), type="primary"):
-            return
-    changes = _changes(
-        current,
-        model=model.strip() or visit.settings.model,
-        system_prompt=system_prompt,
-        temperature=temperature,
-        thinking=thinking,
-        cache_mode=cache_mode,
+    with st.popover(t(visit.lang, "settings"), icon=":material/tune:"):
+        settings_panel(visit, session.id)
+
+
+@st.fragment
+def settings_panel(visit: Visit, session_id: str) -> None:
+    store = shared_store(visit.settings)
+    session = store.find_session(visit.owner, session_id)
+    if session is None:
+        return
+    lang, current = visit.lang, _current(session, visit.settings)
+    key = _keys(session.id)
+    model = model_picker(lang, current["model"], key=key["model"])
+    alias = alias_picker(lang, model, current["model_alias"], key=key["alias"])
+    system_prompt = st.text_area(
+        t(lang, "system_prompt"),
+        value=current["system_prompt"] or "",
+        max_chars=20_000,
+        key=key["system_prompt"],
     )
+    temperature = st.slider(
+        t(lang, "temperature"),
+        0.0,
+        2.0,
+        step=0.1,
+        value=1.0 if current["temperature"] is None else float(current["temperature"]),
+        key=key["temperature"],
+    )
+    cache_mode = _cache_mode(lang, model, alias, current["cache_mode"], key["cache_mode"])
+    allowed = options(model, alias, cache_mode)
+    thinking = st.selectbox(
+        t(lang, "thinking_mode"),
+        THINKING_MODES,
+        index=THINKING_MODES.index(current["thinking"]),
+        format_func=lambda mode: t(lang, f"thinking_{mode}"),
+        key=key["thinking"],
+    )
+    effort = _effort(lang, allowed, current["reasoning_effort"], key["effort"])
+    web_search = st.toggle(
+        t(lang, "web_search"),
+        value=current["web_search"] and allowed.search_reason is None,
+        disabled=allowed.search_reason is not None,
+        help=t(lang, "web_search_help"),
+        key=key["web_search"],
+    )
+    _notes(lang, allowed, cache_mode)
+    if st.button(t(lang, "save"), type="primary", key=f"settings-save-{session.id}"):
+        chosen = {
+            "model": model or visit.settings.model,
+            "model_alias": alias,
+            "system_prompt": system_prompt,
+            "temperature": temperature,
+            "thinking": thinking,
+            "cache_mode": cache_mode,
+            "reasoning_effort": effort,
+            "web_search": web_search,
+        }
+        _save(visit, store, session, current, chosen)
+
+
+def _cache_mode(lang: str, model: str, alias: str | None, current: str, key: str) -> str:
+    """The conversation modes the model can use; those it cannot are named with why."""
+    allowed = options(model, alias, current)
+    modes = [mode for mode in CACHE_MODES if allowed.mode_allowed(mode)]
+    chosen = st.selectbox(
+        t(lang, "cache_mode"),
+        modes,
+        index=modes.index(current) if current in modes else 0,
+        format_func=lambda mode: t(lang, f"cache_{mode}"),
+        key=key,
+    )
+    for mode in CACHE_MODES:
+        reason = allowed.cache_modes[mode]
+        if reason is not None:
+            st.caption(t(lang, reason, option=t(lang, f"cache_{mode}")))
+    return chosen
+
+
+def _effort(lang: str, allowed, current: str | None, key: str) -> str | None:
+    levels = [DEFAULT_EFFORT, *allowed.effort_levels]
+    unavailable = allowed.effort_reason is not None
+    chosen = st.selectbox(
+        t(lang, "reasoning_effort"),
+        levels,
+        index=levels.index(current) if current in levels and not unavailable else 0,
+        format_func=lambda level: t(lang, f"effort_{level}"),
+        disabled=unavailable,
+        key=key,
+    )
+    if unavailable:
+        st.caption(t(lang, allowed.effort_reason))
+    return None if unavailable or chosen == DEFAULT_EFFORT else chosen
+
+
+def _notes(lang: str, allowed, cache_mode: str) -> None:
+    """What a choice means before anything is sent."""
+    if allowed.search_reason is not None:
+        st.caption(t(lang, allowed.search_reason))
+    if allowed.images_reason is not None:
+        st.caption(t(lang, allowed.images_reason))
+    if cache_mode == "context":
+        st.caption(t(lang, "context_thinking_note"))
+        st.caption(t(lang, "context_images_note"))
+
+
+def _save(visit: Visit, store, session: Session, current: dict, chosen: dict) -> None:
+    changes = _changes(current, chosen)
     if changes:
         try:
             store.update_settings(visit.owner, session.id, **changes)
         except ChatError as exc:
-            st.error(error_message(lang, exc))
+            st.error(error_message(visit.lang, exc))
             return
+    for name in _keys(session.id).values():
+        st.session_state.pop(name, None)  # the next draft starts from what is stored
     notify("settings_saved")
     st.rerun()
 
 
-def _changes(current: dict, **chosen) -> dict:
+def _changes(current: dict, chosen: dict) -> dict:
     """Only what the user changed, so an untouched temperature stays the model default."""
     changes = {key: value for key, value in chosen.items() if value != current[key]}
     if current["temperature"] is None and chosen["temperature"] == 1.0:
         changes.pop("temperature", None)
     return changes
+
+
+def _current(session: Session, settings) -> dict:
+    """The chat's settings as the model will use them (defaults filled in)."""
+    chosen = {
+        "reasoning_effort": session.reasoning_effort,
+        "web_search": bool(session.web_search),
+        "model_alias": session.model_alias,
+    }
+    return {**chosen, **effective(session, settings)}
+
+
+def _keys(session_id: str) -> dict[str, str]:
+    return {name: f"settings-{name}-{session_id}" for name in FIELDS}

@@ -73,7 +73,7 @@ def test_a_text_only_model_says_images_cannot_be_attached():
     assert "This model reads text only: images cannot be attached." in captions(at)
 
 
-def test_an_endpoint_can_say_which_model_it_serves(env):
+def test_an_endpoint_can_say_which_model_it_serves(db_path):
     at = app().run()
     sid = param(at)
     labelled(at.selectbox, "Model this endpoint serves").set_value(
@@ -81,10 +81,10 @@ def test_an_endpoint_can_say_which_model_it_serves(env):
     ).run()
     assert labelled(at.selectbox, EFFORT).disabled  # the served model takes none
     at.button(key=f"settings-save-{sid}").click().run()
-    assert stored(env, sid).model_alias == "doubao-seed-1-6-flash-250828"
+    assert stored(db_path, sid).model_alias == "doubao-seed-1-6-flash-250828"
 
 
-def test_saving_stores_effort_search_and_mode(env):
+def test_saving_stores_effort_search_and_mode(db_path):
     at = choose_model(app().run(), "doubao-seed-2-1-pro-260628")
     sid = param(at)
     labelled(at.selectbox, MODE).set_value("responses").run()
@@ -92,7 +92,7 @@ def test_saving_stores_effort_search_and_mode(env):
     labelled(at.toggle, "Web search").set_value(True).run()
     at.button(key=f"settings-save-{sid}").click().run()
     assert any("Settings saved" in info.value for info in at.info)
-    session = stored(env, sid)
+    session = stored(db_path, sid)
     assert (session.model, session.cache_mode) == ("doubao-seed-2-1-pro-260628", "responses")
     assert (session.reasoning_effort, session.web_search) == ("low", True)
     # What is stored is what the settings show next time.
@@ -100,13 +100,13 @@ def test_saving_stores_effort_search_and_mode(env):
     assert labelled(at.toggle, "Web search").value is True
 
 
-def test_a_mode_the_new_model_cannot_use_is_not_kept(env):
+def test_a_mode_the_new_model_cannot_use_is_not_kept(db_path):
     at = app().run()
     sid = param(at)
     labelled(at.selectbox, MODE).set_value("context").run()
     at.button(key=f"settings-save-{sid}").click().run()
-    assert stored(env, sid).cache_mode == "context"
+    assert stored(db_path, sid).cache_mode == "context"
     at = choose_model(at, "doubao-seed-2-1-pro-260628")
     assert labelled(at.selectbox, MODE).value == "off"
     at.button(key=f"settings-save-{sid}").click().run()
-    assert stored(env, sid).cache_mode == "off"
+    assert stored(db_path, sid).cache_mode == "off"

@@ -1,5 +1,16 @@
-"""Ark Chat: chat with Volcengine Ark (Doubao) models. Run `streamlit run streamlit_app.py`."""
+"""Ark Chat: chat with Volcengine Ark (Doubao) models. Run `streamlit run streamlit_app.py`.
 
-from ui.app import main
+The entry point is the frame of every page: it reads the settings and the visitor,
+lets the navigation pick the page (the chat, or the usage dashboard), runs it, then
+draws the sidebar parts all pages share.
+"""
 
-main()
+import streamlit as st
+
+from ui import shell
+
+frame = shell.open_frame()
+page = st.navigation(shell.pages(frame))
+visit = shell.enter(frame)
+page.run()
+shell.shared_sidebar(visit)

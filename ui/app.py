@@ -1,40 +1,35 @@
-"""The page: settings, identity and the store for this run, then sidebar and chat."""
+"""The Chat page: the chat in `?session=` (history, input, header) and its sidebar."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from chat_core.chat import chat_cost, effective
+from chat_core.chat import effective
 
 from . import feedback
 from .chat_view import chat_area, history_area, stop_reply
+from .costs import chat_costs
 from .runtime import (
     Visit,
-    language,
     notify,
-    owner_or_stop,
     prices,
     select_session,
-    settings_or_stop,
-    store_or_stop,
+    shared_store,
     warm_up_model_layer,
 )
 from .settings_view import render_settings
+from .shell import this_visit
 from .sidebar import render_sidebar
-from .style import follow_chat, on_stop, page_style
+from .style import follow_chat, on_stop
 from .text import t
 
+OPEN_CHAT = "open_chat"  # the chat this tab showed last
 
-def main() -> None:
-    # Streamlit's own favicon: a Material icon would make the browser fetch it from
-    # Google, an emoji loads Streamlit's emoji catalogue (~0.4 s) and an image NumPy
-    # and PIL (~0.2 s), all before the first page.
-    st.set_page_config(page_title="Ark Chat", layout="wide")
-    settings = settings_or_stop()
-    lang = language(settings)
-    visit = Visit(settings, owner_or_stop(lang), lang)
-    store = store_or_stop(settings, lang)
-    page_style()
+
+def chat_page() -> None:
+    """The Chat page, inside the frame `streamlit_app.py` draws (see `ui.shell`)."""
+    visit = this_visit()
+    lang, store = visit.lang, shared_store(visit.settings)
     with feedback.guard(lang):
         session = current_session(visit, store)
         on_stop(lambda: stop_reply(visit, session.id))
@@ -51,14 +46,19 @@ def main() -> None:
 
 
 def current_session(visit: Visit, store):
-    """The session in `?session=`, if it is the visitor's; else their unused one."""
+    """The session in `?session=`, if it is the visitor's; without one, the chat this
+    browser tab showed last (back from another page); else their unused one."""
     requested = st.query_params.get("session")
     session = store.find_session(visit.owner, requested) if requested else None
     if requested and session is None:
         notify("unknown_session")
+    if session is None and not requested:
+        session = store.find_session(visit.owner, st.session_state.get(OPEN_CHAT))
     if session is None:
         session, _ = store.new_session(visit.owner)
+    if session.id != requested:
         select_session(session.id)
+    st.session_state[OPEN_CHAT] = session.id
     return session
 
 
@@ -69,10 +69,8 @@ def render_header(visit: Visit, store, session) -> None:
         st.text(session.title or t(visit.lang, "untitled"))  # plain text, as typed
     details = [chosen["model"], t(visit.lang, "cache_" + chosen["cache_mode"])]
     if session.is_used:
-        spent = chat_cost(store, session, prices(visit.settings))
-        if spent.total:
-            key = "session_cost" if spent.complete else "session_cost_partial"
-            details.append(t(visit.lang, key, cost=f"{spent.total:.4f}"))
+        table = prices(visit.settings, session)
+        details += chat_costs(visit.lang, store, session, visit.settings, table)
     title.caption(" · ".join(details))
     with controls:
         render_settings(visit, store, session)

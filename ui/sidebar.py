@@ -1,5 +1,5 @@
 """The sidebar: New chat, search, the grouped session list, the current chat's actions,
-import, language, API key and identity."""
+import (the chat page's parts); language, API key and identity (every page's)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,6 @@ def render_sidebar(visit: Visit, store, current: Session) -> None:
             _session_list(visit, store, current)
         st.divider()
         _import(visit, store)
-        _preferences(visit)
 
 
 def _new_chat(visit: Visit) -> None:
@@ -217,7 +216,9 @@ def _open_imported(lang: str, notice: str, session_id: str, title: str | None) -
     st.rerun()
 
 
-def _preferences(visit: Visit) -> None:
+def render_shared(visit: Visit) -> None:
+    """The parts every page shows (the entry point draws them): language, API key and
+    who is signed in."""
     lang = visit.lang
     languages = locales.languages()  # every catalogue present
     # A select box: a segmented control looks its labels over for a leading emoji, and

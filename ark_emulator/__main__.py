@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         reject_concurrent_context_use=args.reject_concurrent_context_use,
         generic=args.generic,
         n_ctx=args.n_ctx,
+        stores_responses=args.stores_responses,
         verbose=args.verbose,
     )
     try:
@@ -114,7 +115,14 @@ def _add_server_options(group) -> None:
         type=_positive_int,
         default=DEFAULT_N_CTX,
         metavar="N",
-        help="context size reported at GET /props in --generic mode (%(default)s)",
+        help="context size reported at GET /props in --generic mode, which refuses "
+        "longer prompts (%(default)s)",
+    )
+    group.add_argument(
+        "--stores-responses",
+        action="store_true",
+        help="in --generic mode, store responses and chain them by previous_response_id "
+        "(as vLLM can) instead of refusing it (as llama.cpp does)",
     )
     group.add_argument(
         "--reject-concurrent-context-use",

@@ -25,6 +25,7 @@ class Settings(Protocol):
     reasoning: bool | None
     reject_concurrent_context_use: bool
     n_ctx: int
+    stores_responses: bool
     verbose: bool
 
     def now(self) -> float: ...

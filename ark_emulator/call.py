@@ -78,13 +78,14 @@ class Call:
         thinking = self.body.get("thinking")
         return thinking.get("type") if isinstance(thinking, dict) else None
 
-    def plan_reply(self, prompt: str, limits: ReplyLimits) -> Reply:
+    def plan_reply(self, prompt: str, limits: ReplyLimits, start: str | None = None) -> Reply:
         """The reply to `prompt` under the emulator's settings, this request's thinking type,
-        `limits` and the fault drawn for this request."""
+        `limits` and the fault drawn for this request; `start` is an answer to continue."""
         reasons = self.settings.reasoning
         if reasons is None:
             reasons = wants_reasoning(self.thinking_type(), prompt)
-        return plan_reply(prompt, reasons, self.settings.reply_tokens, limits, self.injection)
+        forced = self.settings.reply_tokens
+        return plan_reply(prompt, reasons, forced, limits, self.injection, start)
 
     # --- answering -----------------------------------------------------------------------
 

@@ -11,7 +11,14 @@ from collections.abc import Callable, Iterator
 from . import errors
 from .call import Call
 from .faults import Fault
-from .replies import Reply, ReplyLimits, chat_usage, count_message_tokens, last_user_text
+from .replies import (
+    Reply,
+    ReplyLimits,
+    answer_start,
+    chat_usage,
+    count_message_tokens,
+    last_user_text,
+)
 from .sse import DONE, DROP, EVENT, TOKEN, dumps, sse_event
 
 
@@ -50,7 +57,7 @@ def request_messages(call: Call) -> list[dict]:
 
 
 def plan_chat_reply(call: Call, messages: list[dict]) -> Reply:
-    return call.plan_reply(last_user_text(messages), _chat_limits(call))
+    return call.plan_reply(last_user_text(messages), _chat_limits(call), answer_start(messages))
 
 
 def answer_chat(

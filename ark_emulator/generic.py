@@ -3,9 +3,13 @@
 It serves /v1/chat/completions, /v1/responses (nothing stored) and GET /props, and is
 stricter than Ark where llama.cpp is: an explicit JSON null is refused instead of being
 read as absent, `previous_response_id` is refused, and so is an assistant item given as a
-plain string in Responses input. Errors have llama.cpp's shape
+plain string in Responses input. A prompt longer than the context size (`n_ctx`, which
+/props reports) is refused, as llama.cpp does. Errors have llama.cpp's shape
 `{"error": {"code": 400, "message": ..., "type": "invalid_request_error"}}`
 (tools/server/server-common.cpp, format_error_response).
+
+With `stores_responses` set it is instead a server that stores responses and chains them
+by `previous_response_id` (as vLLM does with its response store), strict otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 from . import errors
 from .call import Call
 from .chat import chat_completions
-from .responses_api import serve_response
+from .replies import count_message_tokens
+from .responses_api import input_messages, serve_response
 
 DEFAULT_N_CTX = 8192
 
@@ -32,7 +37,21 @@ _TYPE_BY_STATUS = {
 def error_body(error: errors.ApiError, request_id: str) -> dict:
     """llama.cpp's error shape: the status as `code`, no param, no request id."""
     kind = _TYPE_BY_STATUS.get(error.status, "server_error")
+    if error.code == EXCEEDS_CONTEXT:
+        kind = "exceed_context_size_error"
     return {"error": {"code": error.status, "message": error.message, "type": kind}}
+
+
+EXCEEDS_CONTEXT = "exceed_context_size"
+
+
+def context_exceeded(prompt_tokens: int, n_ctx: int) -> errors.ApiError:
+    """llama.cpp's refusal of a prompt that does not fit its context."""
+    message = (
+        f"request ({prompt_tokens} tokens) exceeds the available context size "
+        f"({n_ctx} tokens), try increasing it"
+    )
+    return errors.ApiError(400, EXCEEDS_CONTEXT, message)
 
 
 def file_not_found(path: str) -> errors.ApiError:
@@ -49,8 +68,12 @@ def invalid_request(message: str) -> errors.ApiError:
 
 
 def chat(call: Call) -> None:
-    """POST /v1/chat/completions: the Ark reply, once the body has no nulls."""
+    """POST /v1/chat/completions: the Ark reply, once the body has no nulls and the
+    prompt fits the context."""
     reject_nulls(call.body)
+    messages = call.body.get("messages")
+    if isinstance(messages, list):
+        check_context_size(call, [m for m in messages if isinstance(m, dict)])
     chat_completions(call)
 
 
@@ -58,11 +81,20 @@ def responses(call: Call) -> None:
     """POST /v1/responses, checked in llama.cpp's order (convert_responses_to_chatcmpl)."""
     if "input" not in call.body:
         raise invalid_request("'input' is required")
-    if call.body.get("previous_response_id"):
+    stores = call.settings.stores_responses
+    if call.body.get("previous_response_id") and not stores:
         raise invalid_request("llama.cpp does not support 'previous_response_id'.")
     _check_input_items(call.body["input"])
     reject_nulls(call.body)
-    serve_response(call, store=None)
+    check_context_size(call, input_messages(call.body["input"]))
+    serve_response(call, store=call.backend.responses if stores else None)
+
+
+def check_context_size(call: Call, messages: list[dict]) -> None:
+    """Refuse a prompt of more tokens than the context holds."""
+    tokens = count_message_tokens(messages)
+    if tokens > call.settings.n_ctx:
+        raise context_exceeded(tokens, call.settings.n_ctx)
 
 
 def props(call: Call) -> None:

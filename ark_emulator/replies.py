@@ -8,6 +8,9 @@
   True or False overrides the request, like a model that always or never reasons.
 * A token is one CJK character, or one run of other non-space characters, each with the
   whitespace that follows it, so joining a reply's tokens gives back its exact text.
+* A request whose messages end with an assistant message (a "prefill") continues that
+  answer: when it is the start of the planned reply, only the rest is sent, and nothing
+  is reasoned first. So a reply cut at `max_tokens` is completed by continuing it.
 """
 
 from __future__ import annotations
@@ -51,6 +54,13 @@ def last_user_text(messages: list[dict]) -> str:
     return ""
 
 
+def answer_start(messages: list[dict]) -> str | None:
+    """The text of a final assistant message (the answer to continue), else None."""
+    if messages and messages[-1].get("role") == "assistant":
+        return message_text(messages[-1].get("content"))
+    return None
+
+
 @dataclass
 class Reply:
     """What the model says, already cut by limits and faults."""
@@ -87,12 +97,16 @@ def plan_reply(
     forced_tokens: int | None = None,
     limits: ReplyLimits | None = None,
     injection: Injection | None = None,
+    start: str | None = None,
 ) -> Reply:
-    """The reply to `prompt` (the last user message's text); `reasons`: think first."""
+    """The reply to `prompt` (the last user message's text); `reasons`: think first;
+    `start`: the answer so far, to be continued."""
     forced = _directive_tokens(prompt)
     if forced is None:
         forced = forced_tokens
     content = numbered_tokens(forced) if forced is not None else split_tokens(f"Echo: {prompt}")
+    if start is not None:
+        content, reasons = _rest(content, start), False
     reasoning = split_tokens(f"Thinking about: {prompt}") if reasons else []
     reply = Reply(reasoning, content)
     _apply_limits(reply, limits or ReplyLimits())
@@ -123,6 +137,18 @@ def chat_usage(prompt_tokens: int, cached_tokens: int, reply: Reply) -> dict:
         "prompt_tokens_details": {"cached_tokens": cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": len(reply.reasoning)},
     }
+
+
+def _rest(tokens: list[str], start: str) -> list[str]:
+    """The tokens after `start` when it is their beginning (trailing spaces aside), else
+    all of them: a model continues its own answer, or writes one after a foreign start."""
+    said = start.rstrip()
+    text = ""
+    for index, token in enumerate(tokens):
+        if len(text.rstrip()) >= len(said):
+            return tokens[index:] if text.rstrip() == said else tokens
+        text += token
+    return [] if text.rstrip() == said else tokens
 
 
 def _directive_tokens(prompt: str) -> int | None:

@@ -39,7 +39,9 @@ class ArkEmulator:
       follows the request's `thinking.type` (see `replies`).
     * `reject_concurrent_context_use`: answer 403 OperationDenied.InvalidState while a
       session context is serving another request.
-    * `n_ctx`: the context size generic mode reports at GET /props.
+    * `n_ctx`: the context size generic mode reports at GET /props; it refuses longer prompts.
+    * `stores_responses`: generic mode stores responses and chains them by
+      `previous_response_id` (as vLLM can), instead of refusing it (as llama.cpp does).
     * `verbose`: log each request to stderr.
     * `clock`: the time source of `created` stamps and expiry; tests may replace it.
     """
@@ -58,6 +60,7 @@ class ArkEmulator:
         reject_concurrent_context_use: bool = False,
         generic: bool = False,
         n_ctx: int = DEFAULT_N_CTX,
+        stores_responses: bool = False,
         verbose: bool = False,
     ) -> None:
         self.api_key = api_key
@@ -67,6 +70,7 @@ class ArkEmulator:
         self.reasoning = reasoning
         self.reject_concurrent_context_use = reject_concurrent_context_use
         self.n_ctx = n_ctx
+        self.stores_responses = stores_responses
         self.verbose = verbose
         self.clock: Callable[[], float] = time.time
         self._host = host

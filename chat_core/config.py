@@ -15,6 +15,8 @@ from pathlib import Path
 from locales import languages
 
 from .errors import ConfigError
+from .provider import PROVIDER_CHOICES
+from .provider import resolve as resolve_provider
 
 DEFAULT_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
 DEFAULT_MODEL = "doubao-seed-1-6-250615"
@@ -42,6 +44,8 @@ SETTINGS = (
     "ARK_MAX_RETRIES",
     "ARK_CONTEXT_TTL",
     "ARK_HISTORY_TOKENS",
+    "ARK_PROVIDER",
+    "ARK_CONTEXT_WINDOW",
     "ARK_PRICES",
     "CHAT_DB",
     "CHAT_BUSY_TIMEOUT",
@@ -67,6 +71,10 @@ class Settings:
     max_retries: int = 2
     context_ttl: int = 3600
     history_tokens: int = 32000
+    # "auto" (told apart by `base_url`), "ark", or "generic" (any OpenAI-compatible server).
+    provider: str = "auto"
+    # The model's context window in tokens, when neither the catalogue nor the server says.
+    context_window: int | None = None
     prices_path: Path | None = None
     # A SQLite path or a PostgreSQL URL, which may hold a password: kept out of `repr`.
     db: str = field(default=str(DEFAULT_DB), repr=False)
@@ -78,6 +86,11 @@ class Settings:
     @property
     def has_key(self) -> bool:
         return bool(self.api_key)
+
+    @property
+    def provider_kind(self) -> str:
+        """The server in use: `ark` or `generic` (see `chat_core.provider`)."""
+        return resolve_provider(self.provider, self.base_url)
 
     @property
     def history_is_temporary(self) -> bool:
@@ -109,6 +122,8 @@ def load_settings(
         max_retries=source.integer("ARK_MAX_RETRIES", 2, minimum=0),
         context_ttl=min(max(ttl, CONTEXT_TTL_RANGE[0]), CONTEXT_TTL_RANGE[1]),
         history_tokens=source.integer("ARK_HISTORY_TOKENS", 32000, minimum=256),
+        provider=source.choice("ARK_PROVIDER", PROVIDER_CHOICES, "auto"),
+        context_window=source.integer("ARK_CONTEXT_WINDOW", None, minimum=256),
         prices_path=Path(source.text("ARK_PRICES")) if source.text("ARK_PRICES") else None,
         db=source.text("CHAT_DB") or str(DEFAULT_DB),
         busy_timeout=source.number("CHAT_BUSY_TIMEOUT", 5.0, minimum=0.0),

@@ -163,6 +163,20 @@ class EndpointRequiredError(ModelError):
     """The Context API needs an `ep-...` endpoint id, not a model id."""
 
 
+class ModeUnavailableError(ModelError):
+    """The server cannot serve the chosen conversation mode (a generic server has no
+    Context API, or does not chain Responses); nothing was sent."""
+
+
+class RequestTooLongError(ModelError):
+    """The system prompt and the new message alone do not fit the model's context
+    window (less the room kept for the reply); nothing was sent."""
+
+
+class RouteNotFoundError(ModelError):
+    """The server has no such API path (a 404 that is not about the model)."""
+
+
 class RateLimitError(ModelError):
     """Too many requests, after the SDK's own retries."""
 

@@ -534,7 +534,8 @@ def test_command_line_help_lists_every_switch():
         env={"COLUMNS": "100", "PATH": ""},
     ).stdout
     switches = [
-        *("--host", "--port", "--key", "--generic", "--n-ctx", "--verbose"),
+        *("--host", "--port", "--key", "--generic", "--n-ctx", "--stores-responses"),
+        "--verbose",
         *("--reject-concurrent-context-use", "--ttft", "--token-delay", "--reply-tokens"),
         *("--reasoning {request,on,off}", "--faults", "--fault-rate", "--fault-count"),
         *("--fault-after-tokens", "--seed"),

@@ -31,6 +31,7 @@ from .chat_stream import Transcript, read_chat_stream
 from .errors_map import names_missing_model
 from .events import CacheUpdate, Event, TurnRequest
 from .history import prefix_messages
+from .params import CHAT, CONTEXT_CHAT, CONTEXT_CREATE, body
 
 ENDPOINT_PREFIX = "ep-"
 # Treat a context as expired a little early: the request itself takes time to arrive.
@@ -88,7 +89,14 @@ def _create_context(client: Any, request: TurnRequest) -> str | None:
     if not messages:
         return None
     context = client.context.create(
-        model=request.model, mode="session", messages=messages, ttl=int(request.context_ttl)
+        **body(
+            CONTEXT_CREATE,
+            request.provider,
+            model=request.model,
+            mode="session",
+            messages=messages,
+            ttl=int(request.context_ttl),
+        )
     )
     return context.id
 
@@ -104,5 +112,7 @@ def _open_chat(client: Any, request: TurnRequest, context_id: str | None) -> Any
     }
     if context_id is None:
         # Nothing cached yet: a plain call; the next turn creates the context from history.
-        return client.chat.completions.create(**options)
-    return client.context.completions.create(context_id=context_id, **options)
+        return client.chat.completions.create(**body(CHAT, request.provider, **options))
+    return client.context.completions.create(
+        context_id=context_id, **body(CONTEXT_CHAT, request.provider, **options)
+    )

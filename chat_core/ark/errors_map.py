@@ -1,8 +1,13 @@
 """Turn SDK and transport exceptions into `ChatError`s a user can read.
 
-Each failure maps to a fixed code. Server text is only kept for bad requests (as the
-`detail` parameter), and then with anything that looks like a secret masked, so an API
-key never reaches an error. The request id travels separately in `ChatError.request_id`.
+Each failure maps to a fixed code, read from the status, the error body and the path
+the request went to. Server text is only kept for bad requests (as the `detail`
+parameter), and then with anything that looks like a secret masked, so an API key never
+reaches an error. The request id travels separately in `ChatError.request_id`.
+
+A 404 means "model not found" only when the body says so: Ark's model codes, or a
+message about the model (Ollama, vLLM). Any other 404 with no code names the path the
+server does not have (llama.cpp answers "File Not Found" for the Context API's routes).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ TIMEOUT = (errors.ServiceTimeoutError, "service_timeout")
 CONNECTION = (errors.ServiceConnectionError, "service_unreachable")
 INTERRUPTED = (errors.StreamInterruptedError, "stream_interrupted")
 UNKNOWN = (errors.ModelError, "service_failed")
+ROUTE_NOT_FOUND = (errors.RouteNotFoundError, "route_not_found")
 
 # Long mixed letter+digit runs (API keys, tokens) and bearer credentials.
 _SECRET = re.compile(
@@ -68,6 +74,8 @@ def to_chat_error(
     )
     if kind is errors.BadRequestError and (detail := _safe_detail(exc)):
         error.params["detail"] = detail  # the service's reason, secrets masked
+    if kind is errors.RouteNotFoundError:
+        error.params["path"] = _path(exc)
     return error
 
 
@@ -122,18 +130,24 @@ def _template_for_api_error(exc: ArkAPIError) -> _Template:
         return QUOTA
     if not isinstance(exc, ArkAPIStatusError):
         return INTERRUPTED  # an error event inside an already started stream
+    if exc.status_code == 404:
+        return _template_for_404(exc, code)
     return _template_for_status(exc.status_code, code)
+
+
+def _template_for_404(exc: ArkAPIStatusError, code: str) -> _Template:
+    if code == MODEL_NOT_OPEN_CODE:
+        return MODEL_NOT_OPEN
+    if code.startswith(MODEL_NOT_FOUND_PREFIX) or _message_names_model(exc):
+        return MODEL_NOT_FOUND
+    if code:
+        return BAD_REQUEST  # another Ark resource, such as an expired context
+    return ROUTE_NOT_FOUND  # a path this server does not serve (often a wrong base URL)
 
 
 def _template_for_status(status: int, code: str) -> _Template:
     if status == 401:
         return AUTH
-    if status == 404:
-        if code == MODEL_NOT_OPEN_CODE:
-            return MODEL_NOT_OPEN
-        if not code or code.startswith(MODEL_NOT_FOUND_PREFIX):
-            return MODEL_NOT_FOUND  # no code at all: usually a wrong ARK_BASE_URL
-        return BAD_REQUEST
     if status == 403:
         return CONTEXT_BUSY if code == CONTEXT_BUSY_CODE else PERMISSION
     if status == 429:
@@ -141,6 +155,21 @@ def _template_for_status(status: int, code: str) -> _Template:
     if status >= 500:
         return SERVER
     return BAD_REQUEST
+
+
+def _message_names_model(exc: ArkAPIStatusError) -> bool:
+    """Whether the error body's message is about the model ("model 'x' not found")."""
+    body = exc.body
+    message = body.get("message") if isinstance(body, dict) else body
+    return isinstance(message, str) and "model" in message.lower()
+
+
+def _path(exc: BaseException) -> str:
+    request = getattr(exc, "request", None)
+    try:
+        return request.url.path if request is not None else ""
+    except RuntimeError:  # an exception built without a request
+        return ""
 
 
 def _safe_detail(exc: BaseException) -> str:

@@ -64,7 +64,8 @@ class TurnRequest:
     `history` holds the earlier (role, content) messages, oldest first, without
     `new_message`. `cache_mode` is "off", "context" or "responses"; the cache fields
     (`context_id`, `context_expires_at` in epoch seconds, `previous_response_id`)
-    come from the last `CacheUpdate` the caller stored.
+    come from the last `CacheUpdate` the caller stored. `history_tokens` caps the
+    history sent; the context window, less the room kept for the reply, caps it too.
     """
 
     model: str
@@ -80,3 +81,10 @@ class TurnRequest:
     previous_response_id: str | None = None
     context_ttl: int = 3600
     history_tokens: int = 32000
+    # "ark" or "generic" (any OpenAI-compatible server; see `chat_core.provider`).
+    provider: str = "ark"
+    # The model's context window in tokens when known (a setting or the catalogue); a
+    # generic server is asked for its own when this is None.
+    context_window: int | None = None
+    # A reply cut at the token limit, to be continued: sent as the start of the answer.
+    continue_from: str | None = None

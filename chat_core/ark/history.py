@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 MESSAGE_OVERHEAD = 4
 CHARS_PER_TOKEN = 4
+# Room kept for the reply when no max_tokens is set: a quarter of the window, at most this.
+DEFAULT_REPLY_ROOM = 4096
 # CJK punctuation, kana, Han (incl. extension A), Hangul, compatibility and full-width forms.
 _CJK = re.compile(
     r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
@@ -72,3 +74,27 @@ def prefix_messages(
     kept = trim_history(history, budget, system_prompt=system_prompt, new_message=new_message)
     messages.extend({"role": role, "content": content} for role, content in kept)
     return messages
+
+
+def reply_room(window: int, max_tokens: int | None) -> int:
+    """Tokens of the context window kept free for the reply: `max_tokens` when set,
+    else a quarter of the window, at most `DEFAULT_REPLY_ROOM`."""
+    if max_tokens is not None:
+        return max_tokens
+    return min(DEFAULT_REPLY_ROOM, window // 4)
+
+
+def prompt_limit(window: int, max_tokens: int | None) -> int:
+    """The most tokens a request's messages may hold in a `window`-token context."""
+    return max(0, window - reply_room(window, max_tokens))
+
+
+def fixed_tokens(system_prompt: str, new_message: str, answer_start: str | None = None) -> int:
+    """Estimated tokens of what every request sends whatever the history: the system
+    prompt, the new message and, when continuing a cut reply, its text so far."""
+    tokens = message_tokens(new_message)
+    if system_prompt:
+        tokens += message_tokens(system_prompt)
+    if answer_start is not None:
+        tokens += message_tokens(answer_start)
+    return tokens

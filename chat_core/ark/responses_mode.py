@@ -18,10 +18,12 @@ from volcenginesdkarkruntime._exceptions import (
     ArkNotFoundError,
 )
 
+from ..provider import ARK
 from .chat_stream import Transcript, field
 from .errors_map import interrupted_error, names_missing_model
 from .events import CacheUpdate, ContentDelta, Event, Finish, ReasoningDelta, TurnRequest, Usage
 from .history import prefix_messages
+from .params import responses_body
 
 TEXT_DELTA = "response.output_text.delta"
 REASONING_DELTA = "response.reasoning_summary_text.delta"
@@ -53,27 +55,41 @@ def is_stale_response(exc: ArkAPIStatusError) -> bool:
 
 def _open(client: Any, request: TurnRequest, previous_response_id: str | None) -> Any:
     return client.responses.create(
-        model=request.model,
-        input=_input(request, previous_response_id),
-        previous_response_id=previous_response_id,
-        caching={"type": "enabled"},
-        store=True,
-        stream=True,
-        thinking={"type": request.thinking},
-        temperature=request.temperature,
-        max_output_tokens=request.max_tokens,
+        **responses_body(
+            request.provider,
+            model=request.model,
+            input=_input(request, previous_response_id),
+            previous_response_id=previous_response_id,
+            caching={"type": "enabled"},
+            store=True,
+            stream=True,
+            thinking={"type": request.thinking},
+            temperature=request.temperature,
+            max_output_tokens=request.max_tokens,
+        )
     )
 
 
-def _input(request: TurnRequest, previous_response_id: str | None) -> list[dict[str, str]]:
+def _input(request: TurnRequest, previous_response_id: str | None) -> list[dict]:
     new = {"role": "user", "content": request.new_message}
     if previous_response_id:
         return [new]
-    messages = prefix_messages(
+    messages: list[dict] = prefix_messages(
         request.system_prompt, request.history, request.history_tokens, request.new_message
     )
+    if request.provider != ARK:
+        messages = [_item(message) for message in messages]
     messages.append(new)
     return messages
+
+
+def _item(message: dict[str, str]) -> dict:
+    """An earlier answer as a typed output message: the form the Responses API defines,
+    which strict servers require (llama.cpp refuses an assistant item with plain text)."""
+    if message["role"] != "assistant":
+        return message
+    text = {"type": "output_text", "text": message["content"]}
+    return {"type": "message", "role": "assistant", "content": [text]}
 
 
 def _read_events(stream: Any, transcript: Transcript) -> Generator[Event, None, str]:

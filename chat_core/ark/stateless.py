@@ -1,6 +1,9 @@
 """Cache mode "off": every turn sends the system prompt, the history and the new message.
 
-Old turns are dropped (oldest first) to fit `TurnRequest.history_tokens`.
+Old turns are dropped (oldest first) to fit `TurnRequest.history_tokens`. A reply cut at
+the token limit is continued the same way in every mode: its text so far goes last, as
+the start of the assistant's answer, which the model carries on (Ark's "prefill
+response"; llama.cpp, Ollama and vLLM read a final assistant message the same way).
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .chat_stream import Transcript, read_chat_stream
-from .events import Event, TurnRequest
-from .history import prefix_messages
+from .events import CacheUpdate, Event, TurnRequest
+from .history import message_tokens, prefix_messages
+from .params import CHAT, body
 
 
 def stream_stateless(client: Any, request: TurnRequest, transcript: Transcript) -> Iterator[Event]:
@@ -19,13 +23,35 @@ def stream_stateless(client: Any, request: TurnRequest, transcript: Transcript) 
         request.system_prompt, request.history, request.history_tokens, request.new_message
     )
     messages.append({"role": "user", "content": request.new_message})
-    stream = client.chat.completions.create(
-        model=request.model,
-        messages=messages,
-        stream=True,
-        stream_options={"include_usage": True},
-        temperature=request.temperature,
-        max_tokens=request.max_tokens,
-        thinking={"type": request.thinking},
+    yield from read_chat_stream(_open(client, request, messages), transcript)
+
+
+def stream_continuation(
+    client: Any, request: TurnRequest, transcript: Transcript
+) -> Iterator[Event]:
+    """Stream the rest of a reply cut at the token limit (`request.continue_from`)."""
+    answer_start = request.continue_from or ""
+    budget = request.history_tokens - message_tokens(answer_start)
+    messages = prefix_messages(request.system_prompt, request.history, budget, request.new_message)
+    messages.append({"role": "user", "content": request.new_message})
+    messages.append({"role": "assistant", "content": answer_start})
+    yield from read_chat_stream(_open(client, request, messages), transcript)
+    if request.cache_mode != "off":
+        # The cached conversation holds the cut reply: the next turn replays the history.
+        yield CacheUpdate(None, None, None)
+
+
+def _open(client: Any, request: TurnRequest, messages: list[dict[str, str]]) -> Any:
+    return client.chat.completions.create(
+        **body(
+            CHAT,
+            request.provider,
+            model=request.model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            thinking={"type": request.thinking},
+        )
     )
-    yield from read_chat_stream(stream, transcript)

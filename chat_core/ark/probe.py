@@ -1,0 +1,125 @@
+"""Asking a generic OpenAI-compatible server what it can do, once per server and model.
+
+- Its context size: llama.cpp's `llama-server` reports `n_ctx` at `GET /props` (at the
+  server's root, not under `/v1`). Other servers have no such route; theirs stays unknown.
+- Whether it chains Responses: two one-token responses, the second naming the first as
+  `previous_response_id`. llama.cpp refuses the second (400 "llama.cpp does not support
+  'previous_response_id'."); a server that stores responses answers it.
+
+Answers are kept for the life of the process; a probe the network or the server's own
+failure left unanswered is asked again at the next turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from typing import Any
+
+import httpx
+from volcenginesdkarkruntime._exceptions import (
+    ArkAPIConnectionError,
+    ArkAPIStatusError,
+    ArkInternalServerError,
+)
+
+from ..provider import GENERIC, ServerFacts
+from .params import responses_body
+
+PROBE_TIMEOUT = 10.0
+PROBE_INPUT = "Reply with one word."
+log = logging.getLogger(__name__)
+
+_known: dict[tuple[str, str], ServerFacts] = {}
+_asked: dict[tuple[str, str], set[str]] = {}
+_lock = threading.Lock()
+
+
+class _Unanswered(Exception):
+    """The server could not be asked (down, or failing): nothing is learnt."""
+
+
+def server_facts(client: Any, model: str, *, chaining: bool, context_size: bool) -> ServerFacts:
+    """What the server behind `client` is known to do for `model`, asking it what is
+    wanted and not asked yet."""
+    key = (base_url(client), model)
+    questions = {
+        "context_size": (context_size, lambda: _context_size(client)),
+        "chains_responses": (chaining, lambda: _chains_responses(client, model)),
+    }
+    for name, (wanted, ask) in questions.items():
+        with _lock:
+            asked = name in _asked.get(key, set())
+        if wanted and not asked:
+            _learn(key, name, ask)
+    with _lock:
+        return _known.get(key, ServerFacts())
+
+
+def forget() -> None:
+    """Drop every answer (a test, or a server restarted with other settings)."""
+    with _lock:
+        _known.clear()
+        _asked.clear()
+
+
+def _learn(key: tuple[str, str], name: str, ask) -> None:
+    try:
+        answer = ask()
+    except _Unanswered:
+        return  # asked again next time
+    with _lock:
+        _known[key] = replace(_known.get(key, ServerFacts()), **{name: answer})
+        _asked.setdefault(key, set()).add(name)
+
+
+def _context_size(client: Any) -> int | None:
+    url = _root(base_url(client)) + "/props"
+    try:
+        props = client.get(url, cast_to=object, options={"timeout": PROBE_TIMEOUT})
+    except ArkAPIStatusError as exc:
+        if isinstance(exc, ArkInternalServerError):
+            raise _Unanswered from exc
+        return None  # no /props here: the size is not known
+    except (ArkAPIConnectionError, httpx.TransportError) as exc:
+        raise _Unanswered from exc
+    return _n_ctx(props)
+
+
+def _n_ctx(props: object) -> int | None:
+    settings = props.get("default_generation_settings") if isinstance(props, dict) else None
+    n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
+    if isinstance(n_ctx, int) and not isinstance(n_ctx, bool) and n_ctx > 0:
+        return n_ctx
+    return None
+
+
+def _chains_responses(client: Any, model: str) -> bool:
+    common = {"model": model, "input": PROBE_INPUT, "max_output_tokens": 1, "store": True}
+    create = client.responses.create
+    try:
+        first = create(**responses_body(GENERIC, **common), timeout=PROBE_TIMEOUT)
+        create(
+            **responses_body(GENERIC, **common, previous_response_id=first.id),
+            timeout=PROBE_TIMEOUT,
+        )
+    except ArkInternalServerError as exc:
+        raise _Unanswered from exc
+    except ArkAPIStatusError as exc:
+        log.info("the server does not chain responses (%s)", exc.status_code)
+        return False
+    except (ArkAPIConnectionError, httpx.TransportError) as exc:
+        raise _Unanswered from exc
+    return True
+
+
+def base_url(client: Any) -> str:
+    """The client's base URL (the SDK keeps it on the client, with no public name)."""
+    return str(client._base_url)
+
+
+def _root(url: str) -> str:
+    """The server's root: the base URL without its `/v1` API prefix."""
+    base = url.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base

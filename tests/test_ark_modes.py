@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from decimal import Decimal
 
 import httpx
 import pytest
@@ -147,8 +146,7 @@ def test_usage_is_reported_and_priced(emu, client):
     assert usage.prompt_tokens > 0
     assert usage.completion_tokens == 3  # "Echo: ", "price ", "me"
     assert usage.cached_tokens == 0
-    expected = (Decimal("0.8") * usage.prompt_tokens + Decimal(8) * 3) / 1_000_000
-    assert usage.model == MODEL and cost(usage, MODEL) == expected
+    assert usage.model == MODEL and cost(usage, MODEL) > 0  # the figures: test_ark_pricing
     assert cost(replace(usage, model=None), "unpriced-model-250101") is None
 
 

@@ -77,7 +77,7 @@ def reset_chat(store: Store, session_id: str, keep: int) -> None:
     session = store.get_session(OWNER, session_id)
     messages = store.get_messages(session)
     if len(messages) > keep:
-        store.truncate_from(session, messages[keep].id)
+        store.delete_message(session, messages[keep].id)
 
 
 def sentence(rng: random.Random, words: int) -> str:

@@ -10,14 +10,20 @@ text that arrived.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from . import ark
+from . import ark, titles
 from .ark import ContentDelta, ReasoningDelta, TurnRequest, Usage
 from .ark.history import message_tokens
 from .config import Settings
-from .errors import ChatError, InvalidInputError, ReplyReplacedError, SessionTakenError
+from .errors import (
+    ChatError,
+    InvalidInputError,
+    MessageNotFoundError,
+    ReplyReplacedError,
+    SessionTakenError,
+)
 from .pricing import (
     HeldTokens,
     PriceTable,
@@ -45,14 +51,23 @@ def effective(session: Session, settings: Settings) -> dict:
         "temperature": settings.temperature if session.temperature is None else session.temperature,
         "thinking": session.thinking or settings.thinking,
         "cache_mode": session.cache_mode or settings.cache,
+        # None: the model's own default effort.
+        "reasoning_effort": session.reasoning_effort,
+        "web_search": bool(session.web_search),
+        # The catalogue model an endpoint serves (None: not said).
+        "model_alias": session.model_alias,
     }
 
 
 def build_request(settings: Settings, session: Session, messages: list[Message]) -> TurnRequest:
-    """The request for a reply to the last message of `messages` (a user message)."""
+    """The request for a reply to the last message of `messages` (a user message), which
+    are the chat's branch up to it: the model sees exactly that path, and a cached
+    context or response chain only when it holds the same path."""
     *earlier, last = messages
     chosen = effective(session, settings)
     history = [(m.role, m.content) for m in earlier if m.content.strip()]
+    before = earlier[-1] if earlier else None
+    context_fits = before is not None and session.ark_context_leaf_id == before.id
     return TurnRequest(
         model=chosen["model"],
         new_message=last.content,
@@ -62,12 +77,21 @@ def build_request(settings: Settings, session: Session, messages: list[Message])
         max_tokens=settings.max_tokens,
         thinking=chosen["thinking"],
         cache_mode=chosen["cache_mode"],
-        context_id=session.ark_context_id,
-        context_expires_at=session.ark_context_expires_at,
-        previous_response_id=session.response_id,
+        context_id=session.ark_context_id if context_fits else None,
+        context_expires_at=session.ark_context_expires_at if context_fits else None,
+        previous_response_id=_chain_from(before),
         context_ttl=settings.context_ttl,
         history_tokens=settings.history_tokens,
     )
+
+
+def _chain_from(before: Message | None) -> str | None:
+    """The Responses API id to continue from: that of the reply just before the new
+    message, which holds exactly the path up to it. None (the path is sent again) when
+    that message is not a complete reply of this kind, say a reply that was stopped."""
+    if before is None or before.role != "assistant":
+        return None
+    return before.response_id
 
 
 class Reply:
@@ -79,7 +103,15 @@ class Reply:
     is saved with status `error`; abandoning the iteration saves it as `interrupted`.
     """
 
-    def __init__(self, store: Store, session: Session, client, request: TurnRequest) -> None:
+    def __init__(
+        self,
+        store: Store,
+        session: Session,
+        client,
+        request: TurnRequest,
+        *,
+        reply_to: int | None = None,
+    ) -> None:
         self.client, self.request = client, request
         self.response = Response()
         self.recorder = ReplyRecorder(
@@ -88,9 +120,13 @@ class Reply:
             model=request.model,
             cache_mode=request.cache_mode,
             save_every=PROGRESS_SAVE_SECONDS,
+            reply_to=reply_to,
         )
         self.status = "streaming"
         self.error: ChatError | None = None
+        # Called once the reply is complete and saved, before the iteration ends (a
+        # generated title, say): a page that shows the reply's end shows their work.
+        self.after_complete: list[Callable[[Reply], None]] = []
         self._events: Iterator | None = None
 
     def __iter__(self) -> Iterator[ContentDelta | ReasoningDelta]:
@@ -153,6 +189,8 @@ class Reply:
             self._record()
         if self.error is not None:
             raise self.error
+        for step in self.after_complete:
+            step(self)
 
     def _record(self) -> None:
         try:
@@ -177,11 +215,16 @@ def send(
     another tab has started the chat meanwhile, `SessionTakenError` is raised and the
     caller sends it to the owner's unused chat instead (see `send_first`).
     """
+    _refuse_while_streaming(store, session)
+    store.start_turn(session, text, only_if_unused=only_if_unused)
+    return reply_to_last(store, settings, session, client)
+
+
+def _refuse_while_streaming(store: Store, session: Session) -> None:
+    """A new turn waits for the reply the branch ends with."""
     last = store.get_messages(session, limit=1)
     if last and last[0].status == "streaming":
         raise InvalidInputError("reply_in_progress")
-    store.start_turn(session, text, only_if_unused=only_if_unused)
-    return reply_to_last(store, settings, session, client)
 
 
 def send_first(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:
@@ -196,22 +239,40 @@ def send_first(store: Store, settings: Settings, session: Session, client, text:
 
 
 def reply_to_last(store: Store, settings: Settings, session: Session, client) -> Reply:
-    """A `Reply` to the session's last message, which must be the user's."""
+    """A `Reply` to the last message of the chat's branch, which must be the user's."""
     session = store.get_session(session.owner, session.id)
     messages = recent_messages(store, session, settings.history_tokens)
+    return _reply(store, settings, session, client, messages)
+
+
+def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
+    """A `Reply` to the last of `messages` (the branch up to it), titling the chat after
+    its first answer when that is wanted."""
     if not messages or messages[-1].role != "user":
         raise InvalidInputError("nothing_to_answer")
-    return Reply(store, session, client, build_request(settings, session, messages))
+    question = messages[-1]
+    request = build_request(settings, session, messages)
+    reply = Reply(store, session, client, request, reply_to=question.id)
+    if titles.wants_title(session, question, settings.generated_titles):
+        reply.after_complete.append(
+            lambda done: titles.generate_title(
+                store, done.session, client, request.model, question.content, done.text
+            )
+        )
+    return reply
 
 
-def recent_messages(store: Store, session: Session, budget: int) -> list[Message]:
-    """The latest messages, oldest first, reaching back just past `budget` tokens.
+def recent_messages(
+    store: Store, session: Session, budget: int, *, before: int | None = None
+) -> list[Message]:
+    """The latest messages of the chat's branch (those before message `before`, when
+    given), oldest first, reaching back just past `budget` tokens.
 
     Older ones would be trimmed from the request anyway, so a long chat costs no more
     to answer than a short one.
     """
     messages: list[Message] = []
-    tokens, before = 0, None
+    tokens = 0
     while tokens < budget:
         page = store.get_messages(session, limit=HISTORY_PAGE, before=before)
         messages[:0] = page
@@ -222,24 +283,47 @@ def recent_messages(store: Store, session: Session, budget: int) -> list[Message
     return messages
 
 
-def regenerate(store: Store, settings: Settings, session: Session, client) -> Reply:
-    """Drop the last reply (complete, failed or interrupted) and answer again."""
-    messages = store.get_messages(session, limit=2)
-    if messages and messages[-1].role == "assistant":
-        store.truncate_from(session, messages[-1].id)
+def regenerate(
+    store: Store, settings: Settings, session: Session, client, message_id: int | None = None
+) -> Reply:
+    """Answer again: a new version of the answer `message_id` (by default the branch's
+    last reply, complete, failed or interrupted), beside the old one, which is kept.
+    A branch that ends with an unanswered question gets its answer."""
+    _refuse_while_streaming(store, session)
+    session = store.get_session(session.owner, session.id)
+    if message_id is None:
+        last = store.get_messages(session, limit=1)
+        if not last or last[-1].role != "assistant":
+            return reply_to_last(store, settings, session, client)
+        message_id = last[-1].id
+    answer = store.get_message(session, message_id)
+    if answer is None:
+        raise MessageNotFoundError("message_not_found")
+    if answer.role != "assistant":
+        raise InvalidInputError("nothing_to_answer")
+    messages = recent_messages(store, session, settings.history_tokens, before=answer.id)
+    return _reply(store, settings, session, client, messages)
+
+
+def edit(
+    store: Store, settings: Settings, session: Session, client, message_id: int, text: str
+) -> Reply:
+    """A new version of the user's message `message_id` with `text`: a new branch from
+    that point (the old one is kept), answered at once."""
+    text = check_message(text, store.max_message_chars)
+    _refuse_while_streaming(store, session)
+    store.edit_message(session, message_id, text)
     return reply_to_last(store, settings, session, client)
 
 
 def edit_last(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:
-    """Replace the last user message (and its reply) with `text`, then answer it."""
-    text = check_message(text, store.max_message_chars)
+    """`edit` the last user message of the chat's branch."""
     last_user = next(
         (m for m in reversed(store.get_messages(session, limit=2)) if m.role == "user"), None
     )
     if last_user is None:
         raise InvalidInputError("nothing_to_edit")
-    store.truncate_from(session, last_user.id)
-    return send(store, settings, session, client, text)
+    return edit(store, settings, session, client, last_user.id, text)
 
 
 def message_cost(message: Message, prices: PriceTable | None = None):

@@ -51,6 +51,7 @@ SETTINGS = (
     "CHAT_BUSY_TIMEOUT",
     "CHAT_MAX_MESSAGE_CHARS",
     "CHAT_LANG",
+    "CHAT_TITLES",
     "CHAT_COMMUNITY_CLOUD",
 )
 
@@ -81,6 +82,8 @@ class Settings:
     busy_timeout: float = 5.0
     max_message_chars: int = 100_000
     lang: str = "auto"
+    # Whether a chat's first answer is followed by a request for a short title.
+    generated_titles: bool = True
     community_cloud: bool = False
 
     @property
@@ -129,6 +132,7 @@ def load_settings(
         busy_timeout=source.number("CHAT_BUSY_TIMEOUT", 5.0, minimum=0.0),
         max_message_chars=source.integer("CHAT_MAX_MESSAGE_CHARS", 100_000, minimum=1),
         lang=source.choice("CHAT_LANG", LANGUAGES, "auto"),
+        generated_titles=source.flag("CHAT_TITLES", default=True),
         community_cloud=source.flag("CHAT_COMMUNITY_CLOUD", default=_served_from_cloud()),
     )
 

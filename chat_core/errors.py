@@ -76,6 +76,10 @@ class SessionNotFoundError(ChatError, LookupError):
     """No session with that id belongs to this owner."""
 
 
+class MessageNotFoundError(ChatError, LookupError):
+    """No message with that id is in this chat (deleted meanwhile, say in another tab)."""
+
+
 class SessionExistsError(ChatError):
     """A session was to be created with an id that is already taken."""
 

@@ -35,9 +35,12 @@ class ReplyRecorder:
         model: str | None,
         cache_mode: str,
         save_every: float = PROGRESS_SAVE_SECONDS,
+        reply_to: int | None = None,
     ) -> None:
         self.store, self.session = store, session
         self.model, self.cache_mode, self.save_every = model, cache_mode, save_every
+        # The message this reply answers (None: the branch's last message).
+        self.reply_to = reply_to
         self.message: Message | None = None
         self.saved = False
         # Called with the row after every save: a watcher shows only what is stored.
@@ -49,7 +52,9 @@ class ReplyRecorder:
     def begin(self) -> Message:
         """Write the empty `streaming` row; the reply's latency counts from here."""
         self._started = self._saved_at = time.monotonic()
-        self.message = self.store.begin_reply(self.session, model=self.model)
+        self.message = self.store.begin_reply(
+            self.session, model=self.model, reply_to=self.reply_to
+        )
         if self.on_save is not None:
             self.on_save(self.message)
         return self.message
@@ -92,6 +97,8 @@ class ReplyRecorder:
     def _save(self, response: Response, status: str, error: ChatError | None) -> None:
         usage = response.usage
         stored_error = error.as_dict() if error is not None else {"code": None, "params": None}
+        # A complete turn's Responses id: the next turn on this branch chains from it.
+        chain = response.cache.response_id if status == "complete" and response.cache else None
         self.message = self.store.save_reply(
             self.session,
             self.message.id,
@@ -104,6 +111,7 @@ class ReplyRecorder:
             first_token_ms=self.first_token_ms,
             error_code=stored_error["code"],
             error_params=stored_error["params"],
+            response_id=chain,
         )
         if self.on_save is not None:
             self.on_save(self.message)
@@ -118,6 +126,7 @@ class ReplyRecorder:
                 context_id=response.cache.context_id,
                 context_expires_at=response.cache.context_expires_at,
                 response_id=response.cache.response_id,
+                context_leaf_id=self.message.id if response.cache.context_id else None,
             )
         elif status != "complete" and self.cache_mode != "off":
             # The service may hold part of this turn; replay from the store next time.

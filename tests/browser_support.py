@@ -82,6 +82,8 @@ def app_env(emu, chat_db: str | Path) -> dict[str, str]:
         CHAT_DB=str(chat_db),
         NO_PROXY="127.0.0.1,localhost",
         ARK_THINKING="disabled",
+        # Chats keep their first-message titles; generated titles have their own tests.
+        CHAT_TITLES="off",
     )
 
 

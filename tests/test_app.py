@@ -29,6 +29,7 @@ def env(monkeypatch, emu, db_path):
         "CHAT_DB": str(db_path),
         "NO_PROXY": "127.0.0.1",
         "ARK_THINKING": "disabled",
+        "CHAT_TITLES": "off",  # first-message titles; generated ones are tested apart
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("ARK_CACHE", "CHAT_LANG"):
@@ -487,7 +488,7 @@ def test_a_failure_the_store_cannot_record_is_still_shown(env, monkeypatch):
     from chat_core.errors import DatabaseLockedError
     from chat_core.store import Store
 
-    def locked(self, session, model=None):
+    def locked(self, session, model=None, **where):
         raise DatabaseLockedError("database_busy")
 
     at = app().run()

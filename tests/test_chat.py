@@ -229,10 +229,12 @@ def test_failed_turn_in_a_caching_mode_drops_the_cache_state(store, settings, cl
         list(reply)
     assert store.get_session("alice", session.id).response_id is None
     assert run(chat.regenerate(store, settings, session, client)) == "Echo: two"
+    # The failed turn left no response to chain from: the retry chains from the last
+    # complete reply of the branch, which holds exactly the path before "two".
+    first_reply = store.get_messages(session)[1]
     sent = emu.requests[-1].body
-    assert "previous_response_id" not in sent  # left out, never sent as null
-    texts = [str(item) for item in sent["input"]]
-    assert any("one" in text for text in texts)
+    assert first_reply.response_id and sent["previous_response_id"] == first_reply.response_id
+    assert [item["content"] for item in sent["input"]] == ["two"]
 
 
 @pytest.mark.parametrize("mode", ["context", "responses"])
@@ -253,6 +255,14 @@ def test_interrupted_turn_in_a_caching_mode_drops_the_cache_state(
     assert (dropped.ark_context_id, dropped.response_id) == (None, None)
     emu.clear_requests()
     assert run(chat.regenerate(store, settings, session, client)) == "Echo: three four five six"
+    if mode == "responses":
+        # Responses are immutable: the chain goes on from the last complete reply of the
+        # branch, which holds exactly the stored path, never the interrupted turn.
+        answer_two = store.get_messages(session)[3]
+        sent = emu.requests[0].body
+        assert sent["previous_response_id"] == answer_two.response_id
+        assert [item["content"] for item in sent["input"]] == ["three four five six"]
+        return
     replayed = " ".join(str(request.body) for request in emu.requests)
     assert "one" in replayed and "two" in replayed  # the stored history, not the old cache
 
@@ -325,7 +335,7 @@ def start_streaming(store, settings, client, session, text, events=3):
 
 
 @pytest.mark.parametrize("save_every_event", [False, True])
-def test_edit_in_another_tab_stops_the_old_reply(
+def test_delete_in_another_tab_stops_the_old_reply(
     store, settings, client, monkeypatch, save_every_event
 ):
     if save_every_event:  # the stream notices at its next progress save, mid-stream
@@ -333,7 +343,8 @@ def test_edit_in_another_tab_stops_the_old_reply(
     session, _ = store.new_session("alice")
     old = "old question " + "word " * 30
     tab_a, stream = start_streaming(store, settings, client, session, old)
-    assert run(chat.edit_last(store, settings, session, client, "new question")) == (
+    store.delete_message(session, store.get_messages(session)[0].id)
+    assert run(chat.send(store, settings, session, client, "new question")) == (
         "Echo: new question"
     )
     with pytest.raises(ReplyReplacedError) as info, tab_a:
@@ -347,18 +358,24 @@ def test_edit_in_another_tab_stops_the_old_reply(
         assert len(tab_a.text) < len("Echo: " + old)  # it stopped instead of reading on
 
 
-def test_regenerate_in_another_tab_leaves_one_answer(store, settings, client):
+def test_regenerate_or_edit_while_the_reply_streams_is_refused(store, settings, client):
     session, _ = store.new_session("alice")
-    question = "question " + "word " * 30
-    tab_a, stream = start_streaming(store, settings, client, session, question)
-    assert run(chat.regenerate(store, settings, session, client)) == "Echo: " + question
-    with pytest.raises(ReplyReplacedError), tab_a:
+    tab_a, stream = start_streaming(store, settings, client, session, "question " + "w " * 30)
+    for action in (
+        lambda: chat.regenerate(store, settings, session, client),
+        lambda: chat.edit_last(store, settings, session, client, "changed"),
+    ):
+        with pytest.raises(InvalidInputError) as info:
+            action()
+        assert info.value.code == "reply_in_progress"
+    with tab_a:
         list(stream)
-    assert [(m.role, m.status) for m in store.get_messages(session)] == [
+    messages = store.get_messages(session)
+    assert [(m.role, m.status) for m in messages] == [
         ("user", "complete"),
         ("assistant", "complete"),
     ]
-    assert store.get_messages(session)[-1].content == "Echo: " + question
+    assert store.versions(session, messages) == {}
 
 
 def test_a_response_only_accumulates_what_streamed():

@@ -109,14 +109,39 @@ def test_like_wildcards_are_literal(store, chats):
     assert store.search("alice", "5_%") == []
 
 
-def test_one_hit_per_session_newest_first(store):
+def test_every_matching_message_is_a_hit_newest_first(store):
     older, _ = store.new_session("alice")
-    store.start_turn(older, "apple one")
-    store.start_turn(older, "apple two")
+    one = store.start_turn(older, "apple one")
+    two = store.start_turn(older, "apple two")
     newer, _ = store.new_session("alice")
-    store.start_turn(newer, "apple three")
-    assert ids(store.search("alice", "apple")) == [newer.id, older.id]
-    assert ids(store.search("alice", "apple", limit=1)) == [newer.id]
+    three = store.start_turn(newer, "apple three")
+    hits = store.search("alice", "apple")
+    assert [(h.session_id, h.message_id) for h in hits] == [
+        (newer.id, three.id),
+        (older.id, two.id),
+        (older.id, one.id),
+    ]
+    assert [h.message_id for h in store.search("alice", "apple", limit=1)] == [three.id]
+
+
+def test_a_title_hit_is_listed_only_when_no_message_of_its_chat_matches(store):
+    renamed, _ = store.new_session("alice")
+    store.start_turn(renamed, "plain words")
+    store.rename("alice", renamed.id, "apple notes")
+    titled, _ = store.new_session("alice")
+    message = store.start_turn(titled, "apple pie")  # its title is this message
+    hits = store.search("alice", "apple")
+    assert [(h.session_id, h.message_id) for h in hits] == [
+        (renamed.id, None),
+        (titled.id, message.id),
+    ]
+
+
+def test_archived_chats_are_still_found(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "hidden apple")
+    store.set_archived("alice", session.id, True)
+    assert ids(store.search("alice", "apple")) == [session.id]
 
 
 def test_single_cjk_character_and_short_latin_word(store):

@@ -228,12 +228,12 @@ def test_get_messages_limit_returns_latest_in_order(store):
     assert store.count_messages(session) == 5
 
 
-def test_truncate_from_removes_turn_and_cache_state(store):
+def test_deleting_a_message_removes_its_turn_and_the_cache_state(store):
     session, _ = store.new_session("alice")
     store.start_turn(session, "one")
     second = store.start_turn(session, "two")
     store.set_cache_state(session, context_id="ctx-1", context_expires_at=1.0)
-    after = store.truncate_from(session, second.id)
+    after = store.delete_message(session, second.id)
     assert [m.content for m in store.get_messages(after)] == ["one"]
     assert after.ark_context_id is None and after.response_id is None
 
@@ -324,7 +324,7 @@ def test_another_owner_cannot_touch_a_session_even_with_its_id(store):
         lambda: store.update_settings("bob", session.id, model="x"),
         lambda: store.start_turn(bob_view, "hi"),
         lambda: store.begin_reply(bob_view),
-        lambda: store.truncate_from(bob_view, 1),
+        lambda: store.delete_message(bob_view, 1),
         lambda: store.set_cache_state(bob_view, response_id="x"),
     ]
     for call in calls:
@@ -369,14 +369,14 @@ def test_unknown_or_malformed_ids_are_just_not_found(store, bad_id):
     assert store.find_session("alice", session.id) == session
 
 
-# --- replies that lost their row (edited or regenerated elsewhere) ----------------------
+# --- replies that lost their row (deleted elsewhere) ------------------------------------
 
 
 def test_message_ids_are_never_handed_out_twice(store):
     session, _ = store.new_session("alice")
     store.start_turn(session, "question")
     reply = store.begin_reply(session)
-    store.truncate_from(session, reply.id)  # e.g. Regenerate in another tab
+    store.delete_message(session, reply.id)  # e.g. Delete in another tab
     again = store.begin_reply(session)
     assert again.id > reply.id
 
@@ -386,7 +386,7 @@ def test_a_reply_whose_turn_was_replaced_stops_saving(store):
     question = store.start_turn(session, "old question")
     orphan = store.begin_reply(session)
     store.save_reply(session, orphan.id, content="answer to the old")
-    store.truncate_from(session, question.id)  # Edit in another tab
+    store.delete_message(session, question.id)  # Delete in another tab
     store.start_turn(session, "new question")
     fresh = store.begin_reply(session)
     with pytest.raises(ReplyReplacedError):

@@ -20,7 +20,12 @@ from .events import (
 )
 from .history import estimate_tokens, trim_history
 
-_LAZY = {"make_client": ".client", "to_chat_error": ".errors_map", "stream_turn": ".turn"}
+_LAZY = {
+    "make_client": ".client",
+    "to_chat_error": ".errors_map",
+    "stream_turn": ".turn",
+    "ask_title": ".titles",
+}
 
 
 def __getattr__(name: str):
@@ -37,6 +42,7 @@ __all__ = [
     "ReasoningDelta",
     "TurnRequest",
     "Usage",
+    "ask_title",
     "estimate_tokens",
     "make_client",
     "stream_turn",

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from ..errors import (
     DatabaseError,
     InvalidInputError,
+    MessageNotFoundError,
     ReplyReplacedError,
     SessionExistsError,
     SessionNotFoundError,
@@ -24,8 +25,15 @@ from ..errors import (
 from ..identity import LOCAL_OWNER
 from ..text import check_message, clean_text, make_title
 from .records import MESSAGE_STATUSES, Message, SearchHit, Session, params_to_text
-from .rules import CACHE_RESET, is_session_id, search_terms, settings_changes, utc_now
-from .sql import SqlBackend
+from .rules import (
+    CACHE_RESET,
+    is_session_id,
+    preference_changes,
+    search_terms,
+    settings_changes,
+    utc_now,
+)
+from .sql import LEAF, SqlBackend
 
 DEFAULT_PAGE_SIZE = 50
 RENAME_MAX_CHARS = 200
@@ -75,25 +83,56 @@ class Store:
         return session
 
     def list_sessions(
-        self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, after: Session | None = None
+        self,
+        owner: str,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        after: Session | None = None,
+        archived: bool = False,
     ) -> list[Session]:
-        """Pinned first, then newest activity first. Pass the last session of a page as
-        `after` to get the next page (keyset paging stays fast on deep pages)."""
-        return [Session.from_row(row) for row in self.backend.list_sessions(owner, limit, after)]
+        """Pinned first, then newest activity first: the chats in the list, or with
+        `archived` the archived ones. Pass the last session of a page as `after` to get
+        the next page (keyset paging stays fast on deep pages)."""
+        rows = self.backend.list_sessions(owner, limit, after, archived)
+        return [Session.from_row(row) for row in rows]
 
     def rename(self, owner: str, session_id: str, title: str) -> Session:
+        """A title the user chose: generated titles never replace it."""
         title = make_title(title, max_chars=RENAME_MAX_CHARS)
         if not title:
             raise InvalidInputError("title_empty")
-        return self._update(owner, session_id, {"title": title})
+        return self._update(owner, session_id, {"title": title, "title_by_user": True})
+
+    def set_generated_title(self, session: Session, title: str) -> Session | None:
+        """Title the chat with a generated title, unless its user named it (then, or
+        for an empty title, None and nothing changes)."""
+        title = make_title(title)
+        if not title:
+            return None
+        row = self.backend.set_generated_title(session.owner, session.id, title)
+        return Session.from_row(row) if row else None
+
+    def set_archived(self, owner: str, session_id: str, archived: bool) -> Session:
+        """Hide a chat from the list (still found by search), or bring it back."""
+        session = self.get_session(owner, session_id)
+        if archived and not session.is_used:
+            raise InvalidInputError("archive_unused")
+        return self._update(owner, session.id, {"archived": bool(archived)})
 
     def set_pinned(self, owner: str, session_id: str, pinned: bool) -> Session:
         return self._update(owner, session_id, {"pinned": bool(pinned)})
 
     def update_settings(self, owner: str, session_id: str, **settings) -> Session:
         """Store per-session settings (model, system prompt, temperature, thinking, cache
-        mode). A change that alters what the model sees also drops the cached context."""
-        return self._update(owner, session_id, settings_changes(settings))
+        mode). A change that alters what the model sees also drops the cached context
+        and every response the chat could chain from."""
+        values = settings_changes(settings)
+        row = self.backend.update_session(
+            owner, _checked(session_id), values, forget_responses="response_id" in values
+        )
+        if row is None:
+            raise _not_found()
+        return Session.from_row(row)
 
     def set_cache_state(
         self,
@@ -102,12 +141,15 @@ class Store:
         context_id: str | None = None,
         context_expires_at: float | None = None,
         response_id: str | None = None,
+        context_leaf_id: int | None = None,
     ) -> Session:
-        """Remember the Ark context or the last response id to chain from."""
+        """Remember the Ark context (and the leaf of the branch it holds) or the last
+        response id. Called with no values, drop them."""
         values = {
             "ark_context_id": context_id,
             "ark_context_expires_at": context_expires_at,
             "response_id": response_id,
+            "ark_context_leaf_id": context_leaf_id,
         }
         return self._update(session.owner, session.id, values)
 
@@ -116,6 +158,12 @@ class Store:
         was nothing of the owner's to delete."""
         if not self.backend.delete_session(owner, _checked(session_id)):
             raise _not_found()
+
+    def delete_sessions(self, owner: str, session_ids: Iterable[object]) -> int:
+        """Delete several chats at once (one transaction); ids that are unknown,
+        malformed or another owner's are skipped. Returns how many were deleted."""
+        ids = list(dict.fromkeys(sid for sid in session_ids if is_session_id(sid)))
+        return self.backend.delete_sessions(owner, ids)
 
     def reassign_owner(self, old: str, new: str) -> int:
         """Move every session of owner `old` to owner `new` (a renamed owner key), in one
@@ -128,9 +176,10 @@ class Store:
             raise ValueError(f"the sessions of {LOCAL_OWNER!r} are never reassigned")
         return self.backend.reassign_owner(old, new)
 
-    def search(self, owner: str, query: object, *, limit: int = 20) -> list[SearchHit]:
-        """Sessions whose title or messages contain every term of the query, newest
-        first, one hit per session. Never raises on odd input."""
+    def search(self, owner: str, query: object, *, limit: int = 30) -> list[SearchHit]:
+        """Every message (newest first) containing every term of the query, after the
+        chats whose title alone matches. Archived chats are searched too. Never raises
+        on odd input."""
         terms = search_terms(query)
         return self.backend.search(owner, terms, limit) if terms else []
 
@@ -159,11 +208,42 @@ class Store:
             raise _not_found()
         return Message.from_row(row)
 
-    def begin_reply(self, session: Session, model: str | None = None) -> Message:
-        """An empty assistant message with status `streaming`, filled in as tokens arrive."""
-        row = self.backend.add_reply(session.owner, session.id, model, utc_now())
+    def begin_reply(
+        self, session: Session, model: str | None = None, *, reply_to: int | None = None
+    ) -> Message:
+        """An empty assistant message with status `streaming`, filled in as tokens
+        arrive. It answers `reply_to` (a message id: a new version beside that message's
+        other answers), by default the current branch's last message, and becomes the
+        current branch's leaf."""
+        parent = LEAF if reply_to is None else reply_to
+        row = self.backend.add_reply(session.owner, session.id, model, utc_now(), parent)
         if row is None:
+            if reply_to is not None and self.find_session(session.owner, session.id):
+                raise MessageNotFoundError("message_not_found")
             raise _not_found()
+        return Message.from_row(row)
+
+    def edit_message(self, session: Session, message_id: int, text: str) -> Message:
+        """A new version of one of the user's messages: `text` starts a branch beside
+        it (the old branch is kept) and becomes the current leaf. Editing a chat's first
+        message re-titles it, unless its user named it."""
+        text = check_message(text, self.max_message_chars)
+        original = self.get_message(session, message_id)
+        if original is None:
+            raise MessageNotFoundError("message_not_found")
+        if original.role != "user":
+            raise ValueError("only the user's messages are edited")
+        row = self.backend.add_user_message(
+            session.owner,
+            session.id,
+            text,
+            make_title(text),
+            utc_now(),
+            parent=original.parent_id,
+        )
+        if row is None:
+            self.get_session(session.owner, session.id)
+            raise MessageNotFoundError("message_not_found")
         return Message.from_row(row)
 
     def save_reply(
@@ -180,6 +260,7 @@ class Store:
         first_token_ms: int | None = None,
         error_code: str | None = None,
         error_params: dict | None = None,
+        response_id: str | None = None,
     ) -> Message:
         """Save a streaming reply's text so far, or its final state (any other status).
 
@@ -201,6 +282,7 @@ class Store:
             "model": model,
             "latency_ms": latency_ms,
             "first_token_ms": first_token_ms,
+            "response_id": response_id,
             **(usage or {}),
         }
         if error_code is not None:
@@ -235,13 +317,45 @@ class Store:
     def get_messages(
         self, session: Session, *, limit: int | None = None, before: int | None = None
     ) -> list[Message]:
-        """The session's messages, oldest first; with `limit`, only the latest ones (older
-        than message id `before`, when given)."""
+        """The messages of the chat's current branch (the path from its first message
+        to the current leaf), oldest first; with `limit`, only the latest ones (those
+        before message `before`, when given)."""
         rows = self.backend.get_messages(session.owner, session.id, limit, before)
         return [Message.from_row(row) for row in reversed(rows)]
 
     def count_messages(self, session: Session) -> int:
+        """How many messages the current branch holds."""
         return self.backend.count_messages(session.owner, session.id)
+
+    def messages_after(self, session: Session, message_id: int) -> int | None:
+        """How many messages of the current branch come after `message_id` (None when
+        it is not on the branch): how far back a page must reach to show it."""
+        ids = self.backend.branch_ids(session.owner, session.id)
+        return ids.index(message_id) if message_id in ids else None
+
+    def versions(self, session: Session, messages: Iterable[Message]) -> dict[int, list[int]]:
+        """For each of `messages` that has other versions (siblings: other edits of a
+        user message, other answers to it), the ids of all of them, oldest first."""
+        messages = list(messages)
+        parents = list({m.parent_id for m in messages})
+        rows = self.backend.children(session.owner, session.id, parents)
+        by_parent: dict[int | None, list[int]] = {}
+        for row in rows:
+            by_parent.setdefault(row["parent_id"], []).append(row["id"])
+        return {
+            m.id: by_parent[m.parent_id]
+            for m in messages
+            if len(by_parent.get(m.parent_id, ())) > 1
+        }
+
+    def switch_branch(self, session: Session, message_id: int) -> Session:
+        """Show the branch through `message_id`, continued by the newest branch below
+        it. Raises `MessageNotFoundError` when the message is not the chat's."""
+        row = self.backend.switch_branch(session.owner, session.id, message_id)
+        if row is None:
+            self.get_session(session.owner, session.id)
+            raise MessageNotFoundError("message_not_found")
+        return Session.from_row(row)
 
     def reply_usage(self, session: Session) -> list[Message]:
         """The session's replies that reported usage, with only the usage fields filled
@@ -250,13 +364,18 @@ class Store:
             Message.from_row(row) for row in self.backend.reply_usage(session.owner, session.id)
         ]
 
-    def truncate_from(self, session: Session, message_id: int) -> Session:
-        """Delete a message and everything after it (to regenerate or edit a turn), and
-        drop the cached context, which still holds the removed turns."""
-        values = {**CACHE_RESET, "current_leaf_id": None, "updated_at": utc_now()}
-        row = self.backend.truncate_from(session.owner, session.id, message_id, values)
+    def delete_message(self, session: Session, message_id: int) -> Session:
+        """Delete a message and the branch below it (every reply and later turn that
+        followed it). When that was the current branch, the newest branch left beside
+        it becomes current (else the message before it), and the cached context, which
+        still holds the removed turns, is dropped. A reply still being written there
+        stops saving."""
+        row = self.backend.delete_branch(
+            session.owner, session.id, message_id, CACHE_RESET, utc_now()
+        )
         if row is None:
-            raise _not_found()
+            self.get_session(session.owner, session.id)
+            raise MessageNotFoundError("message_not_found")
         return Session.from_row(row)
 
     def import_session(
@@ -292,6 +411,18 @@ class Store:
                 raise SessionExistsError("session_exists", session_id=session_id) from None
             raise
         return self.get_session(owner, row["id"])
+
+    # --- preferences ---------------------------------------------------------------------
+
+    def preferences(self, owner: str) -> dict[str, str]:
+        """The owner's preferences, name to text (see `chat_core.preferences`)."""
+        return self.backend.preferences(owner)
+
+    def set_preferences(self, owner: str, values: dict[str, str | None]) -> None:
+        """Set the owner's preferences named in `values` (None removes one), in one
+        transaction. Names are short lowercase words; a value over the limit raises
+        `InvalidInputError` and nothing is written."""
+        self.backend.set_preferences(owner, preference_changes(values))
 
     # --- helpers -------------------------------------------------------------------------
 

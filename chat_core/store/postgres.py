@@ -33,7 +33,7 @@ from ..errors import (
 )
 from .postgres_schema import LOCK_KEY, MIGRATIONS, MIGRATIONS_TABLE, known_names
 from .records import SearchHit
-from .rules import like_pattern, snippet
+from .rules import like_pattern, merged, snippet
 from .sql import SqlBackend
 
 log = logging.getLogger(__name__)
@@ -86,21 +86,18 @@ class PostgresBackend(SqlBackend):
 
     def search(self, owner: str, terms: list[str], limit: int) -> list[SearchHit]:
         likes = [like_pattern(term) for term in terms]
-        hits: dict[str, SearchHit] = {}
         with self.reading() as tx:
-            for row in tx.query(*_title_query(owner, likes, limit)):
-                hits.setdefault(
-                    row["id"], SearchHit(row["id"], row["title"], snippet(row["title"], terms))
+            titles = [
+                SearchHit(row["id"], row["title"], snippet(row["title"], terms))
+                for row in tx.query(*_title_query(owner, likes, limit))
+            ]
+            messages = [
+                SearchHit(
+                    row["session_id"], row["title"], snippet(row["content"], terms), row["id"]
                 )
-            if len(hits) < limit:
-                for row in tx.query(*_message_query(owner, likes, limit * 3)):
-                    hit = SearchHit(
-                        row["session_id"], row["title"], snippet(row["content"], terms), row["id"]
-                    )
-                    hits.setdefault(hit.session_id, hit)
-                    if len(hits) >= limit:
-                        break
-        return list(hits.values())[:limit]
+                for row in tx.query(*_message_query(owner, likes, limit))
+            ]
+        return merged(titles, messages, limit)
 
     def close(self) -> None:
         self.pool.close()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from ..errors import InvalidInputError
 from ..text import clean_text
-from .records import SESSION_SETTINGS
+from .records import SESSION_SETTINGS, SearchHit
 
 # Settings whose change alters what the model has seen, so a cached context or response
 # chain no longer matches the chat.
@@ -22,6 +23,8 @@ CACHE_SENSITIVE_SETTINGS = {"model", "system_prompt", "cache_mode"}
 # app. ASCII only: `str.isalnum` would also accept other scripts' digits.
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 MAX_QUERY_CHARS = 200
+_PREFERENCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
+MAX_PREFERENCE_CHARS = 20_000  # a system prompt, as the settings form allows
 SNIPPET_RADIUS = 40
 
 
@@ -47,11 +50,34 @@ def settings_changes(settings: dict) -> dict:
     return values
 
 
+def preference_changes(values: dict) -> dict[str, str | None]:
+    """Preference values to store: text cleaned, None kept (it removes one). A name
+    that is not a short lowercase word raises `ValueError`; a value that is not text or
+    is too long, `InvalidInputError`."""
+    changes = {}
+    for name, value in values.items():
+        if not isinstance(name, str) or not _PREFERENCE_NAME.match(name):
+            raise ValueError(f"Not a preference name: {name!r}")
+        if value is not None and not isinstance(value, str):
+            raise InvalidInputError("preference_invalid", name=name)
+        if value is not None and len(value) > MAX_PREFERENCE_CHARS:
+            raise InvalidInputError("preference_too_long", name=name, limit=MAX_PREFERENCE_CHARS)
+        changes[name] = None if value is None else clean_text(value)
+    return changes
+
+
 def search_terms(query: object) -> list[str]:
     """The distinct whitespace-separated terms of a query; none for anything but text."""
     if not isinstance(query, str):
         return []
     return list(dict.fromkeys(clean_text(query)[:MAX_QUERY_CHARS].split()))
+
+
+def merged(titles: list[SearchHit], messages: list[SearchHit], limit: int) -> list[SearchHit]:
+    """Search hits in the order shown: the chats whose title matches while none of
+    their messages found does (a title the user chose), then every message found."""
+    found = {hit.session_id for hit in messages}
+    return ([hit for hit in titles if hit.session_id not in found] + messages)[:limit]
 
 
 def snippet(text: str | None, terms: list[str]) -> str:

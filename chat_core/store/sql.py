@@ -14,9 +14,11 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from ..errors import DatabaseLockedError
+from . import tree
 from .records import SearchHit, Session
 
-MAX_ID = 2**63 - 1
+# `parent` of a new message: the leaf of the chat's current branch.
+LEAF = object()
 MESSAGE_COLUMNS = (
     "session_id",
     "role",
@@ -130,8 +132,10 @@ class SqlBackend(ABC):
                 )
             )
 
-    def list_sessions(self, owner: str, limit: int, after: Session | None) -> list[dict]:
-        where, params = "owner = ?", [owner]
+    def list_sessions(
+        self, owner: str, limit: int, after: Session | None, archived: bool = False
+    ) -> list[dict]:
+        where, params = f"owner = ? AND {'' if archived else 'NOT '}archived", [owner]
         if after is not None:
             where += " AND (pinned, updated_at, id) < (?, ?, ?)"
             params += [after.pinned, after.updated_at, after.id]
@@ -142,16 +146,26 @@ class SqlBackend(ABC):
                 [*params, limit],
             )
 
-    def update_session(self, owner: str, session_id: str, values: dict) -> dict | None:
-        """Change session columns (named by the store, never by a user)."""
+    def update_session(
+        self, owner: str, session_id: str, values: dict, *, forget_responses: bool = False
+    ) -> dict | None:
+        """Change session columns (named by the store, never by a user). With
+        `forget_responses`, no reply of the session is chained from any more."""
         assignments = ", ".join(f"{column} = ?" for column in values)
         with self.writing() as tx:
-            return _first(
+            row = _first(
                 tx.query(
                     f"UPDATE chat_session SET {assignments} WHERE id = ? AND owner = ? RETURNING *",
                     [*values.values(), session_id, owner],
                 )
             )
+            if row is not None and forget_responses:
+                tx.execute(
+                    "UPDATE chat_message SET response_id = NULL WHERE session_id = ? "
+                    "AND response_id IS NOT NULL",
+                    [session_id],
+                )
+            return row
 
     def delete_session(self, owner: str, session_id: str) -> bool:
         with self.writing() as tx:
@@ -161,6 +175,50 @@ class SqlBackend(ABC):
                 )
                 > 0
             )
+
+    def delete_sessions(self, owner: str, session_ids: list[str]) -> int:
+        """Delete several of the owner's sessions in one transaction; how many went."""
+        if not session_ids:
+            return 0
+        marks = ", ".join("?" for _ in session_ids)
+        with self.writing() as tx:
+            return tx.execute(
+                f"DELETE FROM chat_session WHERE owner = ? AND id IN ({marks})",
+                [owner, *session_ids],
+            )
+
+    def set_generated_title(self, owner: str, session_id: str, title: str) -> dict | None:
+        """Title the session unless its user named it; None when nothing changed."""
+        with self.writing() as tx:
+            return _first(
+                tx.query(
+                    "UPDATE chat_session SET title = ? WHERE id = ? AND owner = ? "
+                    "AND NOT title_by_user RETURNING *",
+                    [title, session_id, owner],
+                )
+            )
+
+    # --- preferences -------------------------------------------------------------------
+
+    def preferences(self, owner: str) -> dict[str, str]:
+        with self.reading() as tx:
+            rows = tx.query("SELECT name, value FROM owner_preference WHERE owner = ?", [owner])
+        return {row["name"]: row["value"] for row in rows}
+
+    def set_preferences(self, owner: str, values: dict[str, str | None]) -> None:
+        """Set (or, for None, remove) the owner's preferences, in one transaction."""
+        with self.writing() as tx:
+            for name, value in values.items():
+                if value is None:
+                    tx.execute(
+                        "DELETE FROM owner_preference WHERE owner = ? AND name = ?", [owner, name]
+                    )
+                else:
+                    tx.execute(
+                        "INSERT INTO owner_preference (owner, name, value) VALUES (?, ?, ?) "
+                        "ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value",
+                        [owner, name, value],
+                    )
 
     def session_exists(self, session_id: str) -> bool:
         """Whether any owner has a session with this id (ids are unique across owners)."""
@@ -184,6 +242,13 @@ class SqlBackend(ABC):
         with self.writing() as tx:
             if tx.query(unused, [new]):
                 tx.execute(f"DELETE FROM chat_session WHERE owner = ? AND {self.UNUSED}", [old])
+            # Preferences follow too, where the new key has not set its own.
+            tx.execute(
+                "UPDATE owner_preference SET owner = ? WHERE owner = ? AND name NOT IN "
+                "(SELECT name FROM owner_preference WHERE owner = ?)",
+                [new, old, new],
+            )
+            tx.execute("DELETE FROM owner_preference WHERE owner = ?", [old])
             return tx.execute("UPDATE chat_session SET owner = ? WHERE owner = ?", [new, old])
 
     # --- messages ------------------------------------------------------------------------
@@ -197,41 +262,63 @@ class SqlBackend(ABC):
         now: str,
         *,
         only_if_unused: bool = False,
+        parent: object = LEAF,
     ) -> dict | None:
         """Store a user message and, in the same transaction, mark its session used and
         give it `title` unless it has one. None when the session is not the owner's, or
-        (with `only_if_unused`) when it is already used."""
+        (with `only_if_unused`) when it is already used, or when `parent` (a message id,
+        or None for a new first message) is not one of the session's messages.
+
+        A new first message (an edit of the first one) re-titles the chat unless its
+        user named it."""
         unused = " AND NOT is_used" if only_if_unused else ""
+        title_sql = (
+            "CASE WHEN title_by_user THEN title ELSE COALESCE(?, title) END"
+            if parent is None
+            else "COALESCE(title, ?)"
+        )
         with self.writing() as tx:
+            if not self._parent_exists(tx, session_id, parent):
+                return None
             marked = tx.query(
                 "UPDATE chat_session SET is_used = TRUE, used_at = COALESCE(used_at, ?), "
-                "updated_at = ?, title = COALESCE(title, ?) "
+                f"updated_at = ?, title = {title_sql} "
                 f"WHERE id = ? AND owner = ?{unused} RETURNING id",
                 [now, now, title, session_id, owner],
             )
             if not marked:
                 return None
-            return self._add_to_branch(tx, session_id, "user", text, now, "complete")
+            return self._add_to_branch(tx, session_id, "user", text, now, "complete", parent)
 
-    def add_reply(self, owner: str, session_id: str, model: str | None, now: str) -> dict | None:
-        """An empty assistant message with status `streaming`."""
+    def add_reply(
+        self, owner: str, session_id: str, model: str | None, now: str, parent: object = LEAF
+    ) -> dict | None:
+        """An empty assistant message with status `streaming`, under `parent` (by default
+        the current leaf). None when the session is not the owner's or `parent` is gone."""
         with self.writing() as tx:
-            if not tx.query(
-                "SELECT 1 FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
-            ):
+            if not self._owned(tx, owner, session_id):
+                return None
+            if not self._parent_exists(tx, session_id, parent):
                 return None
             return self._add_to_branch(
-                tx, session_id, "assistant", "", now, "streaming", model=model, heartbeat_at=now
+                tx,
+                session_id,
+                "assistant",
+                "",
+                now,
+                "streaming",
+                parent,
+                model=model,
+                heartbeat_at=now,
             )
 
-    def _add_to_branch(self, tx: Tx, session_id: str, role, content, now, status, **extra):
-        """Append a message to the chat's current branch: its parent is the branch's leaf
-        (the newest message when the chat names none), and it becomes the new leaf."""
-        parent = tx.query(
-            "SELECT COALESCE(s.current_leaf_id, (SELECT max(m.id) FROM chat_message m "
-            "WHERE m.session_id = s.id)) AS leaf FROM chat_session s WHERE s.id = ?",
-            [session_id],
-        )[0]["leaf"]
+    def _add_to_branch(
+        self, tx: Tx, session_id: str, role, content, now, status, parent=LEAF, **extra
+    ):
+        """Add a message under `parent` (by default the leaf of the chat's current
+        branch: its newest message when the chat names none); it becomes the leaf."""
+        if parent is LEAF:
+            parent = tree.leaf(tx, session_id)
         values = {"session_id": session_id, "role": role, "content": content}
         values.update(created_at=now, status=status, parent_id=parent, **extra)
         row = tx.query(
@@ -243,6 +330,16 @@ class SqlBackend(ABC):
             "UPDATE chat_session SET current_leaf_id = ? WHERE id = ?", [row["id"], session_id]
         )
         return row
+
+    @staticmethod
+    def _owned(tx: Tx, owner: str, session_id: str) -> bool:
+        return bool(
+            tx.query("SELECT 1 FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner])
+        )
+
+    @staticmethod
+    def _parent_exists(tx: Tx, session_id: str, parent: object) -> bool:
+        return parent is LEAF or parent is None or tree.parent_of(tx, session_id, parent)[0]
 
     def save_reply(
         self, owner: str, session_id: str, message_id: int, values: dict, now: str
@@ -310,27 +407,88 @@ class SqlBackend(ABC):
     def get_messages(
         self, owner: str, session_id: str, limit: int | None, before: int | None
     ) -> list[dict]:
-        """Newest first: the caller reverses."""
-        sql = (
-            "SELECT m.* FROM chat_message m WHERE m.session_id = ? AND m.id < ? AND EXISTS "
-            "(SELECT 1 FROM chat_session s WHERE s.id = m.session_id AND s.owner = ?) "
-            "ORDER BY m.id DESC"
-        )
-        params = [session_id, MAX_ID if before is None else before, owner]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        """The current branch, newest first (the caller reverses): the path from its leaf
+        to the root, or from the parent of `before` when that message is on it."""
         with self.reading() as tx:
-            return tx.query(sql, params)
+            if not self._owned(tx, owner, session_id):
+                return []
+            start = tree.leaf(tx, session_id)
+            if before is not None:
+                known, parent = tree.parent_of(tx, session_id, before)
+                if not known:  # gone meanwhile: the branch's messages older than it
+                    rows = tree.path(tx, session_id, start, None)
+                    return [row for row in rows if row["id"] < before][:limit]
+                start = parent
+            return tree.path(tx, session_id, start, limit)
 
     def count_messages(self, owner: str, session_id: str) -> int:
+        """How many messages the current branch holds."""
+        return len(self.branch_ids(owner, session_id))
+
+    def branch_ids(self, owner: str, session_id: str) -> list[int]:
+        """The ids of the current branch, newest first."""
         with self.reading() as tx:
-            rows = tx.query(
-                "SELECT count(*) AS n FROM chat_message m JOIN chat_session s "
-                "ON s.id = m.session_id WHERE m.session_id = ? AND s.owner = ?",
-                [session_id, owner],
+            if not self._owned(tx, owner, session_id):
+                return []
+            return tree.path_ids(tx, session_id, tree.leaf(tx, session_id))
+
+    def children(self, owner: str, session_id: str, parents: list[int | None]) -> list[dict]:
+        """`id` and `parent_id` of the children of `parents` (None: the first messages)."""
+        with self.reading() as tx:
+            if not self._owned(tx, owner, session_id):
+                return []
+            return tree.children(tx, session_id, parents)
+
+    def switch_branch(self, owner: str, session_id: str, message_id: int) -> dict | None:
+        """Make the newest branch through `message_id` the current one. None when the
+        session is not the owner's or the message not the session's."""
+        with self.writing() as tx:
+            if not self._owned(tx, owner, session_id):
+                return None
+            leaf = tree.newest_leaf_below(tx, session_id, message_id)
+            if leaf is None:
+                return None
+            return _first(
+                tx.query(
+                    "UPDATE chat_session SET current_leaf_id = ? WHERE id = ? RETURNING *",
+                    [leaf, session_id],
+                )
             )
-        return rows[0]["n"]
+
+    def delete_branch(
+        self, owner: str, session_id: str, message_id: int, cache_reset: dict, now: str
+    ) -> dict | None:
+        """Delete a message and every message below it. When the current branch went
+        with them, the newest branch left under the message's parent becomes current
+        (the parent itself when none is left), and `cache_reset` is applied. None when
+        the session is not the owner's or the message not the session's."""
+        with self.writing() as tx:
+            if not self._owned(tx, owner, session_id):
+                return None
+            known, parent = tree.parent_of(tx, session_id, message_id)
+            if not known:
+                return None
+            current = tree.leaf(tx, session_id)
+            gone = set(tree.subtree_ids(tx, session_id, message_id))
+            tree.delete_subtree(tx, session_id, message_id)
+            values = {"updated_at": now}
+            if current in gone:
+                values.update(cache_reset, current_leaf_id=self._leaf_after(tx, session_id, parent))
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            return _first(
+                tx.query(
+                    f"UPDATE chat_session SET {assignments} WHERE id = ? RETURNING *",
+                    [*values.values(), session_id],
+                )
+            )
+
+    @staticmethod
+    def _leaf_after(tx: Tx, session_id: str, parent: int | None) -> int | None:
+        """The leaf to show once a branch under `parent` was deleted: the newest branch
+        left beside it, else `parent` (None, the chat's newest message, for a root)."""
+        siblings = tree.children(tx, session_id, [parent])
+        leaves = [tree.newest_leaf_below(tx, session_id, row["id"]) for row in siblings]
+        return max(leaves, default=parent)
 
     def reply_usage(self, owner: str, session_id: str) -> list[dict]:
         """The session's replies that reported usage, with only the usage columns."""
@@ -342,25 +500,6 @@ class SqlBackend(ABC):
                 "WHERE m.session_id = ? AND s.owner = ? AND m.prompt_tokens IS NOT NULL",
                 [session_id, owner],
             )
-
-    def truncate_from(
-        self, owner: str, session_id: str, message_id: int, session_values: dict
-    ) -> dict | None:
-        """Delete a message and every later one of the session; set `session_values`."""
-        assignments = ", ".join(f"{column} = ?" for column in session_values)
-        with self.writing() as tx:
-            row = _first(
-                tx.query(
-                    f"UPDATE chat_session SET {assignments} WHERE id = ? AND owner = ? RETURNING *",
-                    [*session_values.values(), session_id, owner],
-                )
-            )
-            if row is not None:
-                tx.execute(
-                    "DELETE FROM chat_message WHERE session_id = ? AND id >= ?",
-                    [session_id, message_id],
-                )
-            return row
 
     def insert_session(self, session: dict, messages: list[dict]) -> None:
         """Write a whole session with its messages (import and copy), in one transaction.

@@ -34,7 +34,7 @@ from ..errors import (
 )
 from . import first_version, sqlite_search
 from .records import SearchHit
-from .sql import SqlBackend
+from .sql import SqlBackend, link_unparented
 from .sqlite_tokens import (
     MIGRATION_NAMES,
     MIGRATION_SET,
@@ -233,6 +233,7 @@ class SQLiteBackend(SqlBackend):
         def write(session: dict, messages: list[dict]) -> None:
             self._insert_session(tx, session)
             self._insert_messages(tx, messages)
+            link_unparented(tx, session["id"])  # a first version's chat is one branch
 
         return write
 

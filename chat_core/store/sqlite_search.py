@@ -16,23 +16,17 @@ is still streaming is found once it ends.
 from __future__ import annotations
 
 from .records import SearchHit
-from .rules import like_pattern, snippet
+from .rules import like_pattern, merged, snippet
 from .sqlite_tokens import CHAR_INDEXES, char_tokens
 
 _TRIGRAM = 3
 
 
 def search(tx, owner: str, terms: list[str], limit: int) -> list[SearchHit]:
-    """Up to `limit` sessions of `owner` matching every term, newest first."""
-    hits: dict[str, SearchHit] = {}
-    for hit in _title_hits(tx, owner, terms, limit):
-        hits.setdefault(hit.session_id, hit)
-    if len(hits) < limit:
-        for hit in _message_hits(tx, owner, terms, limit * 3):
-            hits.setdefault(hit.session_id, hit)
-            if len(hits) >= limit:
-                break
-    return list(hits.values())[:limit]
+    """Up to `limit` hits of `owner` matching every term (see `merged`)."""
+    return merged(
+        _title_hits(tx, owner, terms, limit), _message_hits(tx, owner, terms, limit), limit
+    )
 
 
 def _title_hits(tx, owner, terms, limit):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from . import sse
+from .effort import reasoning_tokens, requested_effort
 from .errors import ApiError, invalid_parameter, missing_parameter
 from .faults import Injection
 from .replies import Reply, ReplyLimits, plan_reply, wants_reasoning
@@ -80,12 +81,15 @@ class Call:
 
     def plan_reply(self, prompt: str, limits: ReplyLimits, start: str | None = None) -> Reply:
         """The reply to `prompt` under the emulator's settings, this request's thinking type,
-        `limits` and the fault drawn for this request; `start` is an answer to continue."""
+        `limits` and the fault drawn for this request; `start` is an answer to continue. The
+        reasoning effort asked for shortens or drops the reasoning (see `effort`)."""
         reasons = self.settings.reasoning
         if reasons is None:
             reasons = wants_reasoning(self.thinking_type(), prompt)
         forced = self.settings.reply_tokens
-        return plan_reply(prompt, reasons, forced, limits, self.injection, start)
+        reply = plan_reply(prompt, reasons, forced, limits, self.injection, start)
+        reply.reasoning = reasoning_tokens(requested_effort(self.body), reply.reasoning)
+        return reply
 
     # --- answering -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from . import errors
 from .call import Call
+from .content import check_images
 from .faults import Fault
 from .replies import (
     Reply,
@@ -53,6 +54,7 @@ def request_messages(call: Call) -> list[dict]:
     messages = call.require("messages")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise errors.invalid_parameter("messages", "messages must be a list of objects")
+    check_images(messages, call.model)
     return messages
 
 

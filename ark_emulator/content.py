@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
+import struct
 from dataclasses import dataclass
 
 from . import errors
@@ -112,13 +112,68 @@ def _url(part: dict) -> str:
 
 
 def _size(data: bytes) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError  # loaded with the first image
+    """Width and height from the image's header (PNG, JPEG, GIF, WebP or BMP), with the
+    standard library only; 400 for anything else."""
+    for reader in (_png_size, _gif_size, _bmp_size, _webp_size, _jpeg_size):
+        size = reader(data)
+        if size is not None and size[0] > 0 and size[1] > 0:
+            return size
+    raise _bad_image("the image data is not an image")
 
-    try:
-        with Image.open(io.BytesIO(data)) as picture:
-            return picture.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise _bad_image("the image data is not an image") from None
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def _gif_size(data: bytes) -> tuple[int, int] | None:
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 10:
+        return None
+    return struct.unpack("<HH", data[6:10])
+
+
+def _bmp_size(data: bytes) -> tuple[int, int] | None:
+    if data[:2] != b"BM" or len(data) < 26:
+        return None
+    width, height = struct.unpack("<ii", data[18:26])
+    return width, abs(height)
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP" or len(data) < 30:
+        return None
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        width = int.from_bytes(data[24:27], "little") + 1
+        return width, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8L":
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 ":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """The size in the first start-of-frame segment of a JPEG."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    at = 2
+    while at + 9 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in _JPEG_FRAMES:
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    return None
+
+
+# Start-of-frame markers: C0–CF but the Huffman, arithmetic-coding and JPEG-LS tables.
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def _bad_image(detail: str) -> errors.ApiError:

@@ -3,6 +3,8 @@
 * The answer is "Echo: <last user message>"; the reasoning is "Thinking about: <same>".
 * A prompt containing "#tokens=N" (or `ArkEmulator.reply_tokens = N`) instead gets exactly N
   content tokens "w1 w2 ... wN"; the prompt directive wins over the global setting.
+* A message containing "#input_tokens=N" counts as N input tokens (a long prompt, to
+  reach a price tier, without sending one); images count as in `content`.
 * Thinking: type "enabled" always reasons first; "auto" reasons only when the user message
   is longer than 20 characters; "disabled" or absent never does. `ArkEmulator.reasoning`
   True or False overrides the request, like a model that always or never reasons.
@@ -19,11 +21,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .content import describe_images, image_tokens
 from .faults import Fault, Injection
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
 _TOKEN = re.compile(rf"[{_CJK}]\s*|[^\s{_CJK}]+\s*|\s+")
 _DIRECTIVE = re.compile(r"#tokens=(\d+)")
+_INPUT_DIRECTIVE = re.compile(r"#input_tokens=(\d{1,9})")
 _MAX_FORCED_TOKENS = 1_000_000
 AUTO_THINKING_MIN_CHARS = 20
 
@@ -43,15 +47,25 @@ def message_text(content: object) -> str:
 
 
 def count_message_tokens(messages: Iterable[dict]) -> int:
-    """Estimated prompt tokens: the tokens of each message's text, at least 1 per message."""
-    return sum(max(1, len(split_tokens(message_text(m.get("content"))))) for m in messages)
+    """Estimated prompt tokens: the tokens of each message's text (at least 1), or the N
+    of an "#input_tokens=N" it holds (to reach a price tier), plus its images' tokens."""
+    return sum(_message_tokens(m.get("content")) for m in messages)
 
 
 def last_user_text(messages: list[dict]) -> str:
+    """The last user message's text, with a note of each image it holds."""
     for message in reversed(messages):
         if message.get("role") == "user":
-            return message_text(message.get("content"))
+            content = message.get("content")
+            return message_text(content) + describe_images(content)
     return ""
+
+
+def _message_tokens(content: object) -> int:
+    text = message_text(content)
+    stated = _INPUT_DIRECTIVE.search(text)
+    counted = int(stated.group(1)) if stated else max(1, len(split_tokens(text)))
+    return counted + image_tokens(content)
 
 
 def answer_start(messages: list[dict]) -> str | None:

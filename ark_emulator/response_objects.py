@@ -1,7 +1,8 @@
 """Response objects and the Responses API event stream (ark-api.md §6; SDK types/responses/).
 
 Shapes follow the recorded real response in ark-api.md §6: optional keys that would be null
-are left out, as there, and output text parts carry no `annotations`.
+are left out, as there, and output text parts carry no `annotations` unless a web search
+found sources (see `web_search`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 from .faults import Fault
 from .replies import Reply
-from .sse import DONE, DROP, EVENT, TOKEN, dumps, sse_event
+from .sse import DONE, DROP, EVENT, TOKEN, WAIT, dumps, sse_event
+from .web_search import Search
 
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -33,6 +35,8 @@ class Turn:
     thinking: dict | None
     instructions: str | None
     max_output_tokens: int | None
+    search: Search | None = None
+    search_seconds: float = 0.0  # how long the search takes, streamed
 
     @property
     def id(self) -> str:
@@ -45,6 +49,15 @@ class Turn:
     @property
     def reasoning_id(self) -> str:
         return f"rs_{self.request_id}"
+
+    @property
+    def search_id(self) -> str:
+        return f"ws_{self.request_id}"
+
+    @property
+    def message_index(self) -> int:
+        """The message's place in `output`: after the reasoning and the search."""
+        return bool(self.reply.reasoning) + bool(self.search)
 
     @property
     def status(self) -> str:
@@ -90,6 +103,8 @@ def response_object(turn: Turn, final: bool = True) -> dict:
 
 def output_items(turn: Turn) -> list[dict]:
     items = [_reasoning_item(turn, done=True)] if turn.reply.reasoning else []
+    if turn.search is not None:
+        items.append(_search_item(turn, done=True))
     return [*items, _message_item(turn, done=True)]
 
 
@@ -105,11 +120,11 @@ def response_events(turn: Turn, error_event: bytes) -> Iterator[tuple[int, bytes
     started = response_object(turn, final=False)
     yield event({"type": "response.created", "response": started})
     yield event({"type": "response.in_progress", "response": started})
-    output_index = 0
     if turn.reply.reasoning:
         yield from _reasoning_events(turn, event, sequence)
-        output_index = 1
-    yield from _message_events(turn, output_index, event, sequence)
+    if turn.search is not None:
+        yield from _search_events(turn, event)
+    yield from _message_events(turn, turn.message_index, event, sequence)
     if turn.reply.failure is Fault.DROP:
         yield DROP, b""
         return
@@ -160,6 +175,10 @@ def _message_events(turn: Turn, index: int, event, sequence) -> Iterator[tuple[i
         {"type": "response.output_item.added", "output_index": index, "item": _message_item(turn)}
     )
     yield event({"type": "response.content_part.added", **where, "part": _text_part("")})
+    for source in turn.search.sources if turn.search else ():
+        yield event(
+            {"type": "response.output_text.annotation.added", **where, "annotation": source}
+        )
     head = b'data: {"type":"response.output_text.delta",%b,"delta":' % _fields(where)
     for token in turn.reply.content:
         yield TOKEN, head + dumps(token) + b',"sequence_number":%d}\n\n' % next(sequence)
@@ -167,7 +186,8 @@ def _message_events(turn: Turn, index: int, event, sequence) -> Iterator[tuple[i
         return
     text = turn.reply.text
     yield event({"type": "response.output_text.done", **where, "text": text})
-    yield event({"type": "response.content_part.done", **where, "part": _text_part(text)})
+    part = _text_part(text, _annotations(turn))
+    yield event({"type": "response.content_part.done", **where, "part": part})
     yield event(
         {
             "type": "response.output_item.done",
@@ -187,18 +207,53 @@ def _reasoning_item(turn: Turn, done: bool = False) -> dict:
     }
 
 
+def _search_events(turn: Turn, event) -> Iterator[tuple[int, bytes]]:
+    index = int(bool(turn.reply.reasoning))
+    where = {"item_id": turn.search_id, "output_index": index}
+    yield event(
+        {"type": "response.output_item.added", "output_index": index, "item": _search_item(turn)}
+    )
+    yield event({"type": "response.web_search_call.in_progress", **where})
+    yield event({"type": "response.web_search_call.searching", **where})
+    if turn.search_seconds > 0:
+        yield WAIT, b"%f" % turn.search_seconds
+    yield event({"type": "response.web_search_call.completed", **where})
+    yield event(
+        {
+            "type": "response.output_item.done",
+            "output_index": index,
+            "item": _search_item(turn, done=True),
+        }
+    )
+
+
+def _search_item(turn: Turn, done: bool = False) -> dict:
+    item = {"id": turn.search_id, "type": "web_search_call"}
+    if done:
+        item["action"] = {"type": "search", "query": turn.search.query}
+    item["status"] = "completed" if done else "in_progress"
+    return item
+
+
 def _message_item(turn: Turn, done: bool = False) -> dict:
     return {
         "id": turn.message_id,
         "type": "message",
         "role": "assistant",
-        "content": [_text_part(turn.reply.text)] if done else [],
+        "content": [_text_part(turn.reply.text, _annotations(turn))] if done else [],
         "status": turn.status if done else "in_progress",
     }
 
 
-def _text_part(text: str) -> dict:
-    return {"type": "output_text", "text": text}
+def _annotations(turn: Turn) -> list[dict] | None:
+    return list(turn.search.sources) if turn.search is not None else None
+
+
+def _text_part(text: str, annotations: list[dict] | None = None) -> dict:
+    part = {"type": "output_text", "text": text}
+    if annotations is not None:
+        part["annotations"] = annotations
+    return part
 
 
 def _fields(fields: dict) -> bytes:

@@ -8,10 +8,12 @@ from collections.abc import Callable
 
 from . import errors
 from .call import Call
+from .content import check_images, image_parts
 from .faults import Fault
 from .records import ResponseRecord
 from .replies import ReplyLimits, count_message_tokens, last_user_text, message_text
 from .response_objects import Turn, response_events, response_object, response_usage
+from .web_search import check_tools, plan_search
 
 DEFAULT_EXPIRY = 259200  # 3 days after created_at
 MAX_EXPIRY = 604800  # 7 days
@@ -64,10 +66,12 @@ def create_response(call: Call) -> None:
 def serve_response(call: Call, store: ResponseStore | None) -> None:
     """Answer one POST /responses; `store` None means nothing is kept or chained."""
     new_input = input_messages(call.require("input"))
+    check_images(new_input, call.model)
     caching = call.get("caching") or {"type": "disabled"}
     caching_on = isinstance(caching, dict) and caching.get("type") == "enabled"
     if call.get("instructions") and caching_on:
         raise errors.caching_with_instructions()
+    check_tools(call.body, caching_on)
     previous = _previous(call, store)
     history = previous.messages if previous else []
     turn = _plan_turn(call, history, new_input, previous, caching, stored=store is not None)
@@ -98,7 +102,8 @@ def delete_response(call: Call, response_id: str) -> None:
 
 
 def input_messages(raw: object) -> list[dict]:
-    """`input` as chat-style messages: a string is one user message; items keep their role."""
+    """`input` as chat-style messages: a string is one user message; items keep their role,
+    and a message with images keeps its content parts (see `content`)."""
     if isinstance(raw, str):
         return [{"role": "user", "content": raw}]
     if not isinstance(raw, list):
@@ -106,8 +111,10 @@ def input_messages(raw: object) -> list[dict]:
     messages = []
     for item in raw:
         if isinstance(item, dict) and item.get("type", "message") == "message":
-            text = message_text(item.get("content"))
-            messages.append({"role": item.get("role", "user"), "content": text})
+            content = item.get("content")
+            if not image_parts(content):
+                content = message_text(content)  # images keep their parts
+            messages.append({"role": item.get("role", "user"), "content": content})
     return messages
 
 
@@ -116,7 +123,9 @@ def _plan_turn(call, history, new_input, previous, caching, stored: bool) -> Tur
     system = [{"role": "system", "content": instructions}] if instructions else []
     seen = system + history + new_input
     max_output = call.positive_int("max_output_tokens") or DEFAULT_MAX_OUTPUT_TOKENS
-    reply = call.plan_reply(last_user_text(history + new_input), ReplyLimits(total=max_output))
+    prompt = last_user_text(history + new_input)
+    search = plan_search(call.body, message_text(_last_user_content(new_input)))
+    reply = call.plan_reply(prompt, ReplyLimits(total=max_output))
     # The chain's history is a cache hit only if the previous turn wrote it to the cache.
     cached = count_message_tokens(history) if previous and previous.caching else 0
     created_at = int(call.settings.now())
@@ -133,7 +142,14 @@ def _plan_turn(call, history, new_input, previous, caching, stored: bool) -> Tur
         thinking=call.get("thinking"),
         instructions=instructions,
         max_output_tokens=max_output,
+        search=search,
+        search_seconds=call.settings.search_seconds,
     )
+
+
+def _last_user_content(messages: list[dict]) -> object:
+    users = [m for m in messages if m.get("role") == "user"]
+    return users[-1].get("content") if users else ""
 
 
 def _previous(call: Call, store: ResponseStore | None) -> ResponseRecord | None:

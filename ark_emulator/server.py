@@ -42,6 +42,7 @@ class ArkEmulator:
     * `n_ctx`: the context size generic mode reports at GET /props; it refuses longer prompts.
     * `stores_responses`: generic mode stores responses and chains them by
       `previous_response_id` (as vLLM can), instead of refusing it (as llama.cpp does).
+    * `search_seconds`: how long a web search takes (the stream pauses while it searches).
     * `verbose`: log each request to stderr.
     * `clock`: the time source of `created` stamps and expiry; tests may replace it.
     """
@@ -71,6 +72,7 @@ class ArkEmulator:
         self.reject_concurrent_context_use = reject_concurrent_context_use
         self.n_ctx = n_ctx
         self.stores_responses = stores_responses
+        self.search_seconds = 0.0
         self.verbose = verbose
         self.clock: Callable[[], float] = time.time
         self._host = host

@@ -1,7 +1,8 @@
 """Server-sent events over a chunked HTTP body, paced by ttft and token_delay.
 
 Routes describe a stream as `(kind, bytes)` pairs. Only TOKEN events are paced: the first
-waits until `ttft` after the request arrived, the next ones `token_delay` apart. With no delay,
+waits until `ttft` after the request arrived, the next ones `token_delay` apart. A WAIT
+pair sends nothing: the stream pauses for the seconds its bytes give. With no delay,
 events are batched into large chunked writes for throughput; each token is still its own
 SSE event.
 """
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import BinaryIO
 
-EVENT, TOKEN, DROP = 0, 1, 2
+EVENT, TOKEN, DROP, WAIT = 0, 1, 2, 3
 DONE = b"data: [DONE]\n\n"
 _BATCH_BYTES = 32 * 1024
 # A chunk header announcing more bytes than ever arrive: the client's read fails mid-chunk.
@@ -83,6 +84,9 @@ def pump(
         elif kind == DROP:
             out.truncate()
             return False
+        elif kind == WAIT:  # a pause the server takes (a web search), `data` seconds
+            _sleep_until(out, time.monotonic() + float(data))
+            continue
         out.add(data)
         if kind == TOKEN and token_delay > 0:
             out.flush()

@@ -17,6 +17,7 @@ from . import ark, titles
 from .ark import ContentDelta, ReasoningDelta, TurnRequest, Usage
 from .ark.history import message_tokens
 from .config import Settings
+from .conversation import context_window, model_view
 from .errors import (
     ChatError,
     InvalidInputError,
@@ -51,11 +52,18 @@ def effective(session: Session, settings: Settings) -> dict:
         "temperature": settings.temperature if session.temperature is None else session.temperature,
         "thinking": session.thinking or settings.thinking,
         "cache_mode": session.cache_mode or settings.cache,
-        # None: the model's own default effort.
-        "reasoning_effort": session.reasoning_effort,
-        "web_search": bool(session.web_search),
+        # None: the model's own default effort. The defaults a user prefers for these
+        # go with their default model and mode, so only a chat on those takes them.
+        "reasoning_effort": session.reasoning_effort
+        or (settings.reasoning_effort if session.model is None else None),
+        "web_search": bool(
+            (settings.web_search and session.cache_mode is None)
+            if session.web_search is None
+            else session.web_search
+        ),
         # The catalogue model an endpoint serves (None: not said).
-        "model_alias": session.model_alias,
+        "model_alias": session.model_alias
+        or (settings.model_alias if session.model is None else None),
     }
 
 
@@ -65,7 +73,7 @@ def build_request(settings: Settings, session: Session, messages: list[Message])
     context or response chain only when it holds the same path."""
     *earlier, last = messages
     chosen = effective(session, settings)
-    history = [(m.role, m.content) for m in earlier if m.content.strip()]
+    history = model_view(earlier)  # a turn without an answer is left out
     before = earlier[-1] if earlier else None
     context_fits = before is not None and session.ark_context_leaf_id == before.id
     return TurnRequest(
@@ -82,6 +90,8 @@ def build_request(settings: Settings, session: Session, messages: list[Message])
         previous_response_id=_chain_from(before),
         context_ttl=settings.context_ttl,
         history_tokens=settings.history_tokens,
+        provider=settings.provider_kind,
+        context_window=context_window(settings, session, chosen["model"]),
     )
 
 

@@ -84,6 +84,10 @@ class Settings:
     lang: str = "auto"
     # Whether a chat's first answer is followed by a request for a short title.
     generated_titles: bool = True
+    # Defaults of new chats that only a user's preferences set (no variable).
+    reasoning_effort: str | None = None
+    model_alias: str | None = None
+    web_search: bool = False
     community_cloud: bool = False
 
     @property

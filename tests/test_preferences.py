@@ -1,0 +1,105 @@
+"""Preferences per owner: kept in the store, checked when read, layered over the
+operator's settings, and taken by new chats (a chat's own choices still win)."""
+
+import pytest
+
+from chat_core import preferences
+from chat_core.chat import effective
+from chat_core.config import load_settings
+from chat_core.preferences import Preferences
+
+OPERATOR = {"ARK_MODEL": "ep-operator", "ARK_CACHE": "off", "ARK_SYSTEM_PROMPT": "Operator."}
+
+
+def test_preferences_go_through_the_store_and_back(store):
+    chosen = Preferences(
+        language="zh",
+        model="doubao-seed-1-6-250615",
+        mode="responses",
+        system_prompt="",
+        thinking="disabled",
+        temperature=0.7,
+        generated_titles=False,
+        reasoning_effort="low",
+        web_search=True,
+    )
+    store.set_preferences("alice", preferences.to_stored(chosen))
+    assert preferences.read(store.preferences("alice")) == chosen
+    store.set_preferences("alice", preferences.to_stored(Preferences(language="en")))
+    assert preferences.read(store.preferences("alice")) == Preferences(language="en")
+
+
+def test_operator_settings_stay_beneath_the_preferences():
+    settings = load_settings(env=OPERATOR)
+    layered = preferences.apply(settings, Preferences(model="ep-mine", temperature=0.2))
+    assert (layered.model, layered.temperature) == ("ep-mine", 0.2)
+    assert (layered.cache, layered.system_prompt) == ("off", "Operator.")
+    assert preferences.apply(settings, Preferences()) == settings
+
+
+def test_an_empty_system_prompt_is_a_preference_too():
+    settings = load_settings(env=OPERATOR)
+    assert preferences.apply(settings, Preferences(system_prompt="")).system_prompt == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("language", "klingon"),
+        ("mode", "telepathy"),
+        ("thinking", "maybe"),
+        ("temperature", "hot"),
+        ("temperature", "2.5"),
+        ("temperature", "nan"),
+        ("generated_titles", "yes please"),
+        ("reasoning_effort", "extreme"),
+        ("model", "   "),
+        ("model", "x" * 201),
+        ("system_prompt", "x" * 20_001),
+        ("web_search", "1"),
+    ],
+)
+def test_a_value_this_version_cannot_use_counts_as_not_set(name, raw):
+    assert getattr(preferences.read({name: raw}), name) is None
+
+
+def test_new_chats_take_the_preferences_and_a_chats_own_choice_wins(store):
+    layered = preferences.apply(
+        load_settings(env=OPERATOR),
+        Preferences(model="ep-mine", mode="responses", system_prompt="Mine.", thinking="enabled"),
+    )
+    fresh, _ = store.new_session("alice")
+    chosen = effective(fresh, layered)
+    assert (chosen["model"], chosen["cache_mode"], chosen["system_prompt"]) == (
+        "ep-mine",
+        "responses",
+        "Mine.",
+    )
+    assert chosen["thinking"] == "enabled"
+    own = store.update_settings("alice", fresh.id, model="ep-chat", system_prompt="Chat's.")
+    assert (effective(own, layered)["model"], effective(own, layered)["system_prompt"]) == (
+        "ep-chat",
+        "Chat's.",
+    )
+
+
+def test_effort_and_web_search_go_with_the_default_model_and_mode(store):
+    layered = preferences.apply(
+        load_settings(env=OPERATOR), Preferences(reasoning_effort="high", web_search=True)
+    )
+    fresh, _ = store.new_session("alice")
+    assert (
+        effective(fresh, layered)["reasoning_effort"],
+        effective(fresh, layered)["web_search"],
+    ) == (
+        "high",
+        True,
+    )
+    other = store.update_settings("alice", fresh.id, model="ep-other", cache_mode="context")
+    assert (
+        effective(other, layered)["reasoning_effort"],
+        effective(other, layered)["web_search"],
+    ) == (
+        None,
+        False,
+    )

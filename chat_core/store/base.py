@@ -9,7 +9,7 @@ owner behaves exactly like an unknown id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from ..errors import (
@@ -23,8 +23,16 @@ from ..errors import (
     is_error_code,
 )
 from ..identity import LOCAL_OWNER
+from ..images import Image
 from ..text import check_message, clean_text, make_title
-from .records import MESSAGE_STATUSES, Message, SearchHit, Session, params_to_text
+from .records import (
+    MESSAGE_STATUSES,
+    Message,
+    SearchHit,
+    Session,
+    params_to_text,
+    sources_to_text,
+)
 from .rules import (
     CACHE_RESET,
     is_session_id,
@@ -185,22 +193,33 @@ class Store:
 
     # --- messages ------------------------------------------------------------------------
 
-    def start_turn(self, session: Session, text: str, *, only_if_unused: bool = False) -> Message:
-        """Store a user message and, in the same transaction, mark the session used and
-        title it from its first message. Bad text raises before anything is written.
+    def start_turn(
+        self,
+        session: Session,
+        text: str,
+        *,
+        only_if_unused: bool = False,
+        images: Sequence[Image] = (),
+    ) -> Message:
+        """Store a user message with its `images` (checked ones, see `chat_core.images`)
+        and, in the same transaction, mark the session used and title it from its first
+        message. Bad text raises before anything is written; a message of images alone
+        may have no text.
 
         With `only_if_unused` (a first message sent from a page that showed the chat
         empty), a chat that another tab has started meanwhile raises `SessionTakenError`
         and is left alone.
         """
-        text = check_message(text, self.max_message_chars)
+        text = _message_text(text, self.max_message_chars, bool(images))
+        title = make_title(text) or (make_title(images[0].name or "") if images else None)
         row = self.backend.add_user_message(
             session.owner,
             session.id,
             text,
-            make_title(text),
+            title,
             utc_now(),
             only_if_unused=only_if_unused,
+            images=images,
         )
         if row is None:
             if only_if_unused and self.find_session(session.owner, session.id) is not None:
@@ -240,6 +259,7 @@ class Store:
             make_title(text),
             utc_now(),
             parent=original.parent_id,
+            images_of=original.id,  # the new version keeps the message's images
         )
         if row is None:
             self.get_session(session.owner, session.id)
@@ -261,6 +281,7 @@ class Store:
         error_code: str | None = None,
         error_params: dict | None = None,
         response_id: str | None = None,
+        sources: list[dict] | None = None,
     ) -> Message:
         """Save a streaming reply's text so far, or its final state (any other status).
 
@@ -283,6 +304,7 @@ class Store:
             "latency_ms": latency_ms,
             "first_token_ms": first_token_ms,
             "response_id": response_id,
+            "sources": sources_to_text(sources),
             **(usage or {}),
         }
         if error_code is not None:
@@ -322,6 +344,11 @@ class Store:
         before message `before`, when given)."""
         rows = self.backend.get_messages(session.owner, session.id, limit, before)
         return [Message.from_row(row) for row in reversed(rows)]
+
+    def attachments(self, session: Session, message_ids: Iterable[int]) -> dict[int, list[Image]]:
+        """The images kept with each of `message_ids` that has any (another owner's or
+        chat's messages have none), oldest first."""
+        return self.backend.message_images(session.owner, session.id, message_ids)
 
     def count_messages(self, session: Session) -> int:
         """How many messages the current branch holds."""
@@ -401,6 +428,7 @@ class Store:
                 **message,
                 "session_id": row["id"],
                 "error_params": params_to_text(message.get("error_params")),
+                "sources": sources_to_text(message.get("sources")),
             }
             for message in messages
         ]
@@ -432,6 +460,13 @@ class Store:
         if row is None:
             raise _not_found()
         return Session.from_row(row)
+
+
+def _message_text(text: object, max_chars: int, has_images: bool) -> str:
+    """The checked text of a message; with images it may be empty."""
+    if has_images and isinstance(text, str) and not clean_text(text).strip():
+        return ""
+    return check_message(text, max_chars)
 
 
 def _checked(session_id: object) -> str:

@@ -124,6 +124,13 @@ def params_to_text(params: Mapping[str, Any] | None) -> str | None:
     return json.dumps(dict(params), ensure_ascii=False, default=str)
 
 
+def sources_to_text(sources: list[dict] | None) -> str | None:
+    """Web sources as the JSON text the `sources` column holds (None for none)."""
+    if not sources:
+        return None
+    return json.dumps(list(sources), ensure_ascii=False)
+
+
 def params_from_text(value: object) -> dict[str, Any] | None:
     """The `error_params` column as a dict; None when it is empty or not a JSON object
     (a row written by hand must not break reading a chat)."""

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from ..errors import DatabaseLockedError
-from . import tree
+from ..images import Image
+from . import attachments, tree
 from .records import SearchHit, Session
 
 # `parent` of a new message: the leaf of the chat's current branch.
@@ -263,11 +264,15 @@ class SqlBackend(ABC):
         *,
         only_if_unused: bool = False,
         parent: object = LEAF,
+        images: Sequence[Image] = (),
+        images_of: int | None = None,
     ) -> dict | None:
         """Store a user message and, in the same transaction, mark its session used and
         give it `title` unless it has one. None when the session is not the owner's, or
         (with `only_if_unused`) when it is already used, or when `parent` (a message id,
-        or None for a new first message) is not one of the session's messages.
+        or None for a new first message) is not one of the session's messages. Its
+        `images`, and those of message `images_of` (the message it is a version of),
+        are kept with it in the same transaction.
 
         A new first message (an edit of the first one) re-titles the chat unless its
         user named it."""
@@ -288,7 +293,11 @@ class SqlBackend(ABC):
             )
             if not marked:
                 return None
-            return self._add_to_branch(tx, session_id, "user", text, now, "complete", parent)
+            row = self._add_to_branch(tx, session_id, "user", text, now, "complete", parent)
+            if images_of is not None:
+                attachments.copy_images(tx, images_of, row["id"])
+            attachments.insert_images(tx, row["id"], images, now)
+            return row
 
     def add_reply(
         self, owner: str, session_id: str, model: str | None, now: str, parent: object = LEAF
@@ -508,6 +517,7 @@ class SqlBackend(ABC):
             self._insert_session(tx, session)
             self._insert_messages(tx, messages)
             link_unparented(tx, session["id"])
+            self._insert_attachments(tx, session["id"], messages)
 
     def _insert_session(self, tx: Tx, session: dict) -> None:
         columns = [column for column in SESSION_COLUMNS if column in session]
@@ -531,6 +541,23 @@ class SqlBackend(ABC):
 
     def _ids_inserted(self, tx: Tx) -> None:  # noqa: B027 (optional hook)
         """Called after rows were written with explicit message ids."""
+
+    def _insert_attachments(self, tx: Tx, session_id: str, messages: list[dict]) -> None:
+        """The images of written messages (their `attachments`), after the messages."""
+        if not any(message.get("attachments") for message in messages):
+            return
+        if "id" in messages[0]:
+            ids = [message["id"] for message in messages]
+        else:
+            ids = attachments.inserted_ids(tx, session_id)
+        for message_id, message in zip(ids, messages, strict=True):
+            images = message.get("attachments") or ()
+            attachments.insert_images(tx, message_id, images, message["created_at"])
+
+    def message_images(self, owner: str, session_id: str, message_ids) -> dict:
+        """The images of each of the chat's `message_ids` that has any."""
+        with self.reading() as tx:
+            return attachments.images_of(tx, owner, session_id, message_ids)
 
 
 def _first(rows: list[dict]) -> dict | None:

@@ -15,6 +15,8 @@ from .events import (
     Event,
     Finish,
     ReasoningDelta,
+    SearchProgress,
+    Sources,
     TurnRequest,
     Usage,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "Event",
     "Finish",
     "ReasoningDelta",
+    "SearchProgress",
+    "Sources",
     "TurnRequest",
     "Usage",
     "ask_title",

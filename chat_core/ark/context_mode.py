@@ -11,7 +11,9 @@ rejects an empty context), so it goes as a plain chat call and yields
 Limits of the Context API that the README should repeat:
 - it needs an endpoint id (`ep-...`), not a model id;
 - it has no `thinking` parameter, so the thinking setting is NOT sent in this mode and
-  the model uses its default behaviour.
+  the model uses its default behaviour; nor has it a reasoning effort;
+- a message's images go with it as image parts, but the context is created from the
+  text of earlier messages only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from volcenginesdkarkruntime._exceptions import (
 
 from ..errors import EndpointRequiredError
 from .chat_stream import Transcript, read_chat_stream
+from .content import CHAT as CHAT_CONTENT
+from .content import new_message
 from .errors_map import names_missing_model
 from .events import CacheUpdate, Event, TurnRequest
 from .history import prefix_messages
@@ -104,7 +108,7 @@ def _create_context(client: Any, request: TurnRequest) -> str | None:
 def _open_chat(client: Any, request: TurnRequest, context_id: str | None) -> Any:
     options = {
         "model": request.model,
-        "messages": [{"role": "user", "content": request.new_message}],
+        "messages": [new_message(request, CHAT_CONTENT)],
         "stream": True,
         "stream_options": {"include_usage": True},
         "temperature": request.temperature,

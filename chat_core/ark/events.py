@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..images import Image
+
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
@@ -54,7 +56,24 @@ class CacheUpdate:
     response_id: str | None
 
 
-Event = ReasoningDelta | ContentDelta | Usage | Finish | CacheUpdate
+@dataclass(frozen=True, slots=True)
+class SearchProgress:
+    """A web search the model runs: "searching" while it runs, "done" once it is over
+    (with what it searched for, when the service says)."""
+
+    status: str
+    query: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The web pages the answer cites so far, in order: dicts with `url` and `title`
+    (and `site` when known), as the service gave them."""
+
+    items: tuple[dict, ...]
+
+
+Event = ReasoningDelta | ContentDelta | Usage | Finish | CacheUpdate | SearchProgress | Sources
 
 
 @dataclass(frozen=True)
@@ -88,3 +107,12 @@ class TurnRequest:
     context_window: int | None = None
     # A reply cut at the token limit, to be continued: sent as the start of the answer.
     continue_from: str | None = None
+    # How hard the model reasons (minimal … high); None leaves it to the model. The
+    # Context API has no such parameter: it is not sent there.
+    reasoning_effort: str | None = None
+    # Let the model search the web (the Responses API's web_search tool; that mode only).
+    web_search: bool = False
+    # Images sent with `new_message`, and with each message of `history` (aligned with
+    # it, or empty when no earlier message has any).
+    images: Sequence[Image] = ()
+    history_images: Sequence[Sequence[Image]] = ()

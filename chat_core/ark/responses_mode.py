@@ -4,6 +4,10 @@ With a `previous_response_id` only the new user message is sent; the service add
 cached conversation. Without one (first turn, or after the stored response expired)
 the system prompt, the trimmed history and the new message are sent. The system
 prompt goes as a `system` input message, because caching rejects `instructions`.
+
+With web search on, the turn adds the `web_search` tool (and is not cached: caching
+takes no built-in tool); its progress and the pages the answer cites stream as
+`SearchProgress` and `Sources` events.
 """
 
 from __future__ import annotations
@@ -19,13 +23,32 @@ from volcenginesdkarkruntime._exceptions import (
 )
 
 from ..provider import ARK
+from . import content as message_content
 from .chat_stream import Transcript, field
 from .errors_map import interrupted_error, names_missing_model
-from .events import CacheUpdate, ContentDelta, Event, Finish, ReasoningDelta, TurnRequest, Usage
+from .events import (
+    CacheUpdate,
+    ContentDelta,
+    Event,
+    Finish,
+    ReasoningDelta,
+    SearchProgress,
+    Sources,
+    TurnRequest,
+    Usage,
+)
 from .history import prefix_messages
 from .params import responses_body
 
 TEXT_DELTA = "response.output_text.delta"
+ANNOTATION_ADDED = "response.output_text.annotation.added"
+ITEM_DONE = "response.output_item.done"
+SEARCH_EVENTS = {
+    "response.web_search_call.in_progress": "searching",
+    "response.web_search_call.searching": "searching",
+    "response.web_search_call.completed": "done",
+}
+WEB_SEARCH_TOOL = {"type": "web_search"}
 REASONING_DELTA = "response.reasoning_summary_text.delta"
 DONE_EVENTS = frozenset({"response.completed", "response.incomplete"})
 FAILED_EVENTS = frozenset({"response.failed", "error"})
@@ -60,23 +83,28 @@ def _open(client: Any, request: TurnRequest, previous_response_id: str | None) -
             model=request.model,
             input=_input(request, previous_response_id),
             previous_response_id=previous_response_id,
-            caching={"type": "enabled"},
+            # Caching takes no built-in tool: a turn that may search is not cached (the
+            # chain goes on through the stored response all the same).
+            caching={"type": "disabled" if request.web_search else "enabled"},
             store=True,
             stream=True,
             thinking={"type": request.thinking},
             temperature=request.temperature,
             max_output_tokens=request.max_tokens,
+            reasoning={"effort": request.reasoning_effort} if request.reasoning_effort else None,
+            **({"tools": [WEB_SEARCH_TOOL]} if request.web_search else {}),
         )
     )
 
 
 def _input(request: TurnRequest, previous_response_id: str | None) -> list[dict]:
-    new = {"role": "user", "content": request.new_message}
+    new = message_content.new_message(request, message_content.RESPONSES)
     if previous_response_id:
         return [new]
     messages: list[dict] = prefix_messages(
         request.system_prompt, request.history, request.history_tokens, request.new_message
     )
+    messages = message_content.with_history_images(messages, request, message_content.RESPONSES)
     if request.provider != ARK:
         messages = [_item(message) for message in messages]
     messages.append(new)
@@ -94,7 +122,7 @@ def _item(message: dict[str, str]) -> dict:
 
 def _read_events(stream: Any, transcript: Transcript) -> Generator[Event, None, str]:
     content, reasoning = transcript.content, transcript.reasoning
-    final = None
+    final, sources = None, []
     with stream:
         for event in stream:
             kind = event.type
@@ -106,16 +134,48 @@ def _read_events(stream: Any, transcript: Transcript) -> Generator[Event, None, 
                 if event.delta:
                     reasoning.append(event.delta)
                     yield ReasoningDelta(event.delta)
+            elif kind in SEARCH_EVENTS:
+                yield SearchProgress(SEARCH_EVENTS[kind])
+            elif kind == ITEM_DONE and field(event.item, "type") == "web_search_call":
+                yield SearchProgress("done", field(field(event.item, "action"), "query"))
+            elif kind == ANNOTATION_ADDED and _cite(sources, event.annotation):
+                yield Sources(tuple(sources))
             elif kind in DONE_EVENTS:
                 final = event.response
             elif kind in FAILED_EVENTS:
                 raise _failure(event, stream)
     if final is None:
         raise interrupted_error()
+    if _cite_all(sources, final):
+        yield Sources(tuple(sources))
     if final.usage is not None:
         yield _usage(final.usage, final.model)
     yield Finish(_finish_reason(final))
     return final.id
+
+
+def _cite(sources: list[dict], annotation: Any) -> bool:
+    """Add a web page the answer cites to `sources`, once; True when it is new."""
+    url = field(annotation, "url")
+    if field(annotation, "type") != "url_citation" or not isinstance(url, str):
+        return False
+    if any(source["url"] == url for source in sources):
+        return False
+    source = {"url": url, "title": field(annotation, "title") or url}
+    if site := field(annotation, "site_name"):
+        source["site"] = site
+    sources.append(source)
+    return True
+
+
+def _cite_all(sources: list[dict], response: Any) -> bool:
+    """Add the pages the final answer cites that no event announced; True if any."""
+    added = False
+    for item in response.output or ():
+        for part in field(item, "content") or ():
+            for annotation in field(part, "annotations") or ():
+                added = _cite(sources, annotation) or added
+    return added
 
 
 def _usage(usage: Any, model: str | None) -> Usage:

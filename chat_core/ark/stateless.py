@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from . import content
 from .chat_stream import Transcript, read_chat_stream
+from .content import with_history_images
 from .events import CacheUpdate, Event, TurnRequest
 from .history import message_tokens, prefix_messages
 from .params import CHAT, body
@@ -22,7 +24,8 @@ def stream_stateless(client: Any, request: TurnRequest, transcript: Transcript) 
     messages = prefix_messages(
         request.system_prompt, request.history, request.history_tokens, request.new_message
     )
-    messages.append({"role": "user", "content": request.new_message})
+    messages = with_history_images(messages, request, content.CHAT)
+    messages.append(content.new_message(request, content.CHAT))
     yield from read_chat_stream(_open(client, request, messages), transcript)
 
 
@@ -33,7 +36,8 @@ def stream_continuation(
     answer_start = request.continue_from or ""
     budget = request.history_tokens - message_tokens(answer_start)
     messages = prefix_messages(request.system_prompt, request.history, budget, request.new_message)
-    messages.append({"role": "user", "content": request.new_message})
+    messages = with_history_images(messages, request, content.CHAT)
+    messages.append(content.new_message(request, content.CHAT))
     messages.append({"role": "assistant", "content": answer_start})
     yield from read_chat_stream(_open(client, request, messages), transcript)
     if request.cache_mode != "off":
@@ -41,7 +45,7 @@ def stream_continuation(
         yield CacheUpdate(None, None, None)
 
 
-def _open(client: Any, request: TurnRequest, messages: list[dict[str, str]]) -> Any:
+def _open(client: Any, request: TurnRequest, messages: list[dict]) -> Any:
     return client.chat.completions.create(
         **body(
             CHAT,
@@ -53,5 +57,6 @@ def _open(client: Any, request: TurnRequest, messages: list[dict[str, str]]) -> 
             temperature=request.temperature,
             max_tokens=request.max_tokens,
             thinking={"type": request.thinking},
+            reasoning_effort=request.reasoning_effort,
         )
     )

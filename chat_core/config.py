@@ -53,6 +53,7 @@ SETTINGS = (
     "CHAT_LANG",
     "CHAT_TITLES",
     "CHAT_COMMUNITY_CLOUD",
+    "CHAT_USAGE_ADMINS",
 )
 
 
@@ -89,6 +90,8 @@ class Settings:
     model_alias: str | None = None
     web_search: bool = False
     community_cloud: bool = False
+    # Emails or login subjects who see every user's usage, not only their own.
+    usage_admins: tuple[str, ...] = ()
 
     @property
     def has_key(self) -> bool:
@@ -138,6 +141,7 @@ def load_settings(
         lang=source.choice("CHAT_LANG", LANGUAGES, "auto"),
         generated_titles=source.flag("CHAT_TITLES", default=True),
         community_cloud=source.flag("CHAT_COMMUNITY_CLOUD", default=_served_from_cloud()),
+        usage_admins=source.names("CHAT_USAGE_ADMINS"),
     )
 
 
@@ -171,6 +175,15 @@ class _Source:
         if value is None:
             value = self.secrets.get(name)
         return "" if value is None else str(value).strip()
+
+    def names(self, name: str) -> tuple[str, ...]:
+        """A list: comma-separated text, or a list in the secrets file."""
+        value = self.env.get(name)
+        if value is None:
+            value = self.secrets.get(name)
+        if isinstance(value, list | tuple):
+            value = ",".join(str(item) for item in value)
+        return tuple(part.strip() for part in str(value or "").split(",") if part.strip())
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.text(name).lower()

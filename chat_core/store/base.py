@@ -42,16 +42,17 @@ from .rules import (
     utc_now,
 )
 from .sql import LEAF, SqlBackend
+from .usage import UsageFigures
 
 DEFAULT_PAGE_SIZE = 50
 RENAME_MAX_CHARS = 200
 
 
-class Store:
+class Store(UsageFigures):
     """Sessions and messages of every owner. Thread-safe: open one per process.
 
     `backend` is the storage engine, for maintenance tools and tests; the app goes
-    through the methods here only.
+    through the methods here only, and those of its parts: usage figures (`usage.py`).
     """
 
     def __init__(self, backend: SqlBackend, *, max_message_chars: int = 100_000) -> None:
@@ -280,6 +281,7 @@ class Store:
         first_token_ms: int | None = None,
         error_code: str | None = None,
         error_params: dict | None = None,
+        finish_reason: str | None = None,
         response_id: str | None = None,
         sources: list[dict] | None = None,
     ) -> Message:
@@ -303,6 +305,7 @@ class Store:
             "model": model,
             "latency_ms": latency_ms,
             "first_token_ms": first_token_ms,
+            "finish_reason": finish_reason,
             "response_id": response_id,
             "sources": sources_to_text(sources),
             **(usage or {}),
@@ -313,6 +316,15 @@ class Store:
         row = self.backend.save_reply(session.owner, session.id, message_id, values, now)
         if row is None:
             raise ReplyReplacedError("reply_replaced")
+        return Message.from_row(row)
+
+    def reopen_reply(self, session: Session, message_id: int) -> Message:
+        """Make a complete reply that the token limit cut (`finish_reason` "length")
+        stream again, to be continued; `InvalidInputError` when it is not such a reply
+        (any more: continued in another tab, say), or not this owner's."""
+        row = self.backend.reopen_reply(session.owner, session.id, message_id, utc_now())
+        if row is None:
+            raise InvalidInputError("nothing_to_continue")
         return Message.from_row(row)
 
     def beat(self, session: Session, message_id: int) -> bool:

@@ -46,6 +46,8 @@ class PostgresBackend(SqlBackend):
     """Sessions and messages in a PostgreSQL database."""
 
     UNUSED = "NOT is_used"
+    # The UTC day (YYYY-MM-DD) of a timestamptz column.
+    UTC_DAY = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
         self.location = _describe(url)

@@ -88,6 +88,8 @@ class SqlBackend(ABC):
     # The predicate of the partial unique index that allows one unused session per
     # owner; `ON CONFLICT` must repeat it word for word.
     UNUSED: str
+    # SQL for the UTC day (YYYY-MM-DD text) of the timestamp column in `{}`.
+    UTC_DAY: str
 
     @abstractmethod
     def reading(self) -> contextlib.AbstractContextManager[Tx]:
@@ -372,6 +374,22 @@ class SqlBackend(ABC):
                     [now, session_id, owner],
                 )
             return row
+
+    def reopen_reply(self, owner: str, session_id: str, message_id: int, now: str) -> dict | None:
+        """Set a complete reply cut by the token limit streaming again, without the
+        Responses id of its cut turn; None when the row is not such a reply of the
+        owner's session."""
+        with self.writing() as tx:
+            return _first(
+                tx.query(
+                    "UPDATE chat_message SET status = 'streaming', heartbeat_at = ?, "
+                    "response_id = NULL WHERE id = ? AND role = 'assistant' "
+                    "AND status = 'complete' "
+                    "AND finish_reason = 'length' AND session_id = "
+                    "(SELECT id FROM chat_session WHERE id = ? AND owner = ?) RETURNING *",
+                    [now, message_id, session_id, owner],
+                )
+            )
 
     def beat(self, owner: str, session_id: str, message_id: int, now: str) -> bool:
         """Mark a streaming reply as still being written; False when it is not streaming."""

@@ -51,6 +51,8 @@ class SQLiteBackend(SqlBackend):
     """Sessions and messages in one SQLite file."""
 
     UNUSED = "is_used = 0"
+    # The UTC day (YYYY-MM-DD) of a timestamp column: stored as ISO 8601 UTC text.
+    UTC_DAY = "substr({}, 1, 10)"
 
     def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
         self.path = Path(path)

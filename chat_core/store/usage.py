@@ -1,0 +1,306 @@
+"""Usage figures of replies, aggregated in the database (part of the `Store` contract).
+
+Every figure is a `GROUP BY` in SQL that SQLite and PostgreSQL both run, over the
+assistant replies that have finished (complete, interrupted or failed). The rows that
+come back are groups, never one row per reply, so a page stays fast for an owner with
+a million messages; only the CSV export (`usage_rows`) reads replies one by one, a
+page at a time.
+
+Prices stay out of SQL: a price may depend on each request's length (tiers, a short
+reply rate), so replies are grouped by bands of prompt and reply length whose bounds
+the caller takes from the price table; within one band every reply of a model has
+the same rates, and the groups are priced in Python (`chat_core.usage`). Only the
+ranking of chats by cost needs rates per row; the caller hands them in as numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+USAGE_ROWS_PAGE = 5_000
+# Latency histograms keep about two significant digits: exact below 1 s, then 10 ms
+# steps below 10 s, 100 ms below 100 s, 1 s beyond.
+LATENCY_BUCKETS = ((1_000, 1), (10_000, 10), (100_000, 100))
+LATENCY_WIDEST = 1_000
+
+
+class Everyone:
+    """Stands for every owner in a usage query: the admins the operator names see the
+    whole app's usage; a visitor's own view passes their owner key instead."""
+
+    def __repr__(self) -> str:
+        return "EVERYONE"
+
+
+EVERYONE = Everyone()
+
+
+@dataclass(frozen=True)
+class UsageFilter:
+    """Which replies count: started in [start, end) (ISO 8601 UTC; None leaves that
+    side open), and answered by one of `models` (reply model ids; empty means all)."""
+
+    start: str | None = None
+    end: str | None = None
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Length bounds that split replies into groups priced alike: band 0 holds prompts
+    of at most `prompt_bounds[0]` tokens, band 1 up to the next bound, and so on."""
+
+    prompt_bounds: tuple[int, ...] = ()
+    reply_bounds: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class UsageGroup:
+    """Replies sharing a UTC day, model, chat mode, status and error, and length bands."""
+
+    day: str  # YYYY-MM-DD, UTC
+    model: str  # as the reply stored it; "" when unknown
+    alias: str  # the catalogue model the chat's endpoint serves; "" when none
+    mode: str  # the chat's cache mode
+    status: str  # complete, interrupted or error
+    error_code: str  # "" for none
+    prompt_band: int
+    reply_band: int
+    replies: int
+    with_usage: int  # replies that reported their tokens
+    prompt_tokens: int
+    cached_tokens: int  # never more than the prompt tokens of their reply
+    completion_tokens: int
+    reasoning_tokens: int
+
+
+@dataclass(frozen=True)
+class LatencyCount:
+    """How many replies of a model took about `floor_ms` (the lower end of a histogram
+    bucket), for `measure` "first_token" (time to first text) or "total"."""
+
+    model: str
+    measure: str
+    floor_ms: int
+    replies: int
+
+
+@dataclass(frozen=True)
+class BandRates:
+    """CNY per million tokens for the replies of one model and alias in one band."""
+
+    model: str
+    alias: str
+    prompt_band: int
+    reply_band: int
+    input: float
+    cached_input: float
+    output: float
+
+
+@dataclass(frozen=True)
+class ChatSpend:
+    """A chat with what its replies (within a filter) cost and used."""
+
+    session_id: str
+    owner: str
+    title: str | None
+    cost: float
+    replies: int
+    tokens: int
+
+
+class UsageFigures:
+    """The usage queries of `Store` (which provides `backend`)."""
+
+    def usage_groups(
+        self, owner: str | Everyone, filters: UsageFilter, *, default_mode: str, bands: Bands
+    ) -> list[UsageGroup]:
+        """The finished replies in `filters`, grouped (see `UsageGroup`). A chat with no
+        mode of its own counts under `default_mode`, the one it runs in."""
+        where, params = _where(owner, filters)
+        cached = _CACHED
+        prompt_band, prompt_params = _band("m.prompt_tokens", bands.prompt_bounds)
+        reply_band, reply_params = _band("m.completion_tokens", bands.reply_bounds)
+        sql = (
+            f"SELECT {self.backend.UTC_DAY.format('m.created_at')} AS day, "
+            "COALESCE(m.model, '') AS model, COALESCE(s.model_alias, '') AS alias, "
+            "COALESCE(s.cache_mode, ?) AS mode, m.status AS status, "
+            "COALESCE(m.error_code, '') AS error_code, "
+            f"{prompt_band} AS prompt_band, {reply_band} AS reply_band, "
+            "count(*) AS replies, count(m.prompt_tokens) AS with_usage, "
+            "COALESCE(sum(m.prompt_tokens), 0) AS prompt_tokens, "
+            f"COALESCE(sum({cached}), 0) AS cached_tokens, "
+            "COALESCE(sum(m.completion_tokens), 0) AS completion_tokens, "
+            "COALESCE(sum(m.reasoning_tokens), 0) AS reasoning_tokens "
+            f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id WHERE {where} "
+            "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1"
+        )
+        with self.backend.reading() as tx:
+            rows = tx.query(sql, [default_mode, *prompt_params, *reply_params, *params])
+        return [UsageGroup(**_whole(row)) for row in rows]
+
+    def latency_counts(self, owner: str | Everyone, filters: UsageFilter) -> list[LatencyCount]:
+        """Histograms of time to first text and of total time, by model, of the
+        finished replies in `filters` that were timed."""
+        where, params = _where(owner, filters)
+        counts = []
+        with self.backend.reading() as tx:
+            for measure, column in (("first_token", "m.first_token_ms"), ("total", "m.latency_ms")):
+                rows = tx.query(
+                    f"SELECT COALESCE(m.model, '') AS model, {_bucket(column)} AS floor_ms, "
+                    "count(*) AS replies FROM chat_message m JOIN chat_session s "
+                    f"ON s.id = m.session_id WHERE {where} AND {column} IS NOT NULL "
+                    "GROUP BY 1, 2",
+                    params,
+                )
+                counts += [LatencyCount(measure=measure, **_whole(row)) for row in rows]
+        return counts
+
+    def top_chats(
+        self,
+        owner: str | Everyone,
+        filters: UsageFilter,
+        *,
+        bands: Bands,
+        rates: Sequence[BandRates],
+        limit: int = 10,
+    ) -> list[ChatSpend]:
+        """The chats whose replies in `filters` cost most, by the `rates` of each
+        model, alias and band (replies with no rate count as free), most first."""
+        if not rates:
+            return []
+        where, params = _where(owner, filters)
+        prompt_band, prompt_params = _band("m.prompt_tokens", bands.prompt_bounds)
+        reply_band, reply_params = _band("m.completion_tokens", bands.reply_bounds)
+        cached = f"COALESCE({_CACHED}, 0)"
+        number = "CAST(? AS DOUBLE PRECISION)"
+        values = ", ".join(f"(?, ?, {_INT}, {_INT}, {number}, {number}, {number})" for _ in rates)
+        rate_params = [
+            value
+            for r in rates
+            for value in (
+                r.model,
+                r.alias,
+                r.prompt_band,
+                r.reply_band,
+                r.input,
+                r.cached_input,
+                r.output,
+            )
+        ]
+        # Tokens are summed per chat, model and band first: few groups, then priced.
+        sql = (
+            "WITH used AS (SELECT m.session_id AS session_id, COALESCE(m.model, '') AS model, "
+            "COALESCE(s.model_alias, '') AS alias, "
+            f"{prompt_band} AS prompt_band, {reply_band} AS reply_band, count(*) AS replies, "
+            f"sum(m.prompt_tokens - {cached}) AS fresh, sum({cached}) AS cached, "
+            "sum(m.completion_tokens) AS output "
+            f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id WHERE {where} "
+            "AND m.prompt_tokens IS NOT NULL AND m.completion_tokens IS NOT NULL "
+            "GROUP BY 1, 2, 3, 4, 5), "
+            f"rates AS (SELECT * FROM (VALUES {values}) AS r), "
+            "spent AS (SELECT u.session_id AS session_id, "
+            "sum((u.fresh * r.column5 + u.output * r.column7 + CASE WHEN u.cached = 0 "
+            "THEN 0 ELSE u.cached * r.column6 END) / 1000000.0) AS cost, "
+            "sum(u.replies) AS replies, "
+            "sum(u.fresh + u.cached + u.output) AS tokens FROM used u JOIN rates r "
+            "ON r.column1 = u.model AND r.column2 = u.alias AND r.column3 = u.prompt_band "
+            "AND r.column4 = u.reply_band GROUP BY u.session_id) "
+            "SELECT p.session_id, s.owner, s.title, p.cost, p.replies, p.tokens FROM spent p "
+            "JOIN chat_session s ON s.id = p.session_id WHERE p.cost > 0 "
+            "ORDER BY p.cost DESC, p.session_id LIMIT ?"
+        )
+        with self.backend.reading() as tx:
+            rows = tx.query(sql, [*prompt_params, *reply_params, *params, *rate_params, limit])
+        return [
+            ChatSpend(
+                session_id=row["session_id"],
+                owner=row["owner"],
+                title=row["title"],
+                cost=float(row["cost"]),
+                replies=int(row["replies"]),
+                tokens=int(row["tokens"]),
+            )
+            for row in rows
+        ]
+
+    def usage_rows(
+        self,
+        owner: str | Everyone,
+        filters: UsageFilter,
+        *,
+        after: int = 0,
+        limit: int = USAGE_ROWS_PAGE,
+    ) -> list[dict]:
+        """The finished replies in `filters` one by one, oldest id first, from message
+        id `after` on: their time, chat, model, chat mode, status, error, tokens and
+        timings (never their text)."""
+        where, params = _where(owner, filters)
+        with self.backend.reading() as tx:
+            return tx.query(
+                "SELECT m.id, m.created_at, m.session_id, s.owner, COALESCE(m.model, '') AS model, "
+                "COALESCE(s.model_alias, '') AS alias, s.cache_mode AS mode, m.status, "
+                "COALESCE(m.error_code, '') AS error_code, m.prompt_tokens, m.cached_tokens, "
+                "m.completion_tokens, m.reasoning_tokens, m.first_token_ms, m.latency_ms "
+                f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id WHERE {where} "
+                "AND m.id > ? ORDER BY m.id LIMIT ?",
+                [*params, after, limit],
+            )
+
+
+_INT = "CAST(? AS INTEGER)"
+# A reply's cached tokens, never more than its prompt (a service may round them up).
+_CACHED = (
+    "(CASE WHEN m.cached_tokens > m.prompt_tokens THEN m.prompt_tokens ELSE m.cached_tokens END)"
+)
+
+
+def _where(owner: str | Everyone, filters: UsageFilter) -> tuple[str, list]:
+    """The conditions every usage query shares: finished replies, of the owner (or of
+    everyone), within the filter."""
+    clauses = ["m.role = 'assistant'", "m.status <> 'streaming'"]
+    params: list = []
+    if not isinstance(owner, Everyone):
+        if not isinstance(owner, str) or not owner:
+            raise ValueError("usage queries need an owner key or EVERYONE")
+        clauses.append("s.owner = ?")
+        params.append(owner)
+    if filters.start is not None:
+        clauses.append("m.created_at >= ?")
+        params.append(filters.start)
+    if filters.end is not None:
+        clauses.append("m.created_at < ?")
+        params.append(filters.end)
+    if filters.models:
+        clauses.append(f"COALESCE(m.model, '') IN ({', '.join('?' for _ in filters.models)})")
+        params += list(filters.models)
+    return " AND ".join(clauses), params
+
+
+def _band(column: str, bounds: Sequence[int]) -> tuple[str, list[int]]:
+    """SQL numbering the band of `column` between `bounds` (0 when it has none or is
+    NULL), and its parameters."""
+    if not bounds:
+        return "0", []
+    steps = " ".join(f"WHEN {column} <= {_INT} THEN {index}" for index in range(len(bounds)))
+    return f"(CASE WHEN {column} IS NULL THEN 0 {steps} ELSE {len(bounds)} END)", list(bounds)
+
+
+def _bucket(column: str) -> str:
+    """SQL rounding a time in ms down to its histogram bucket (see LATENCY_BUCKETS)."""
+    steps = " ".join(
+        f"WHEN {column} < {below} THEN ({column} / {width}) * {width}"
+        for below, width in LATENCY_BUCKETS
+    )
+    return f"(CASE {steps} ELSE ({column} / {LATENCY_WIDEST}) * {LATENCY_WIDEST} END)"
+
+
+def _whole(row: dict) -> dict:
+    """PostgreSQL sums integers as numeric: back to int."""
+    return {key: int(value) if _is_number(value) else value for key, value in row.items()}
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, (str, bool)) and value is not None and hasattr(value, "__int__")

@@ -1,0 +1,412 @@
+"""Usage figures: the store's aggregates on both backends against figures worked out by
+hand from seeded replies, and their pricing against each reply's own cost."""
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+from types import MappingProxyType
+
+import pytest
+
+from chat_core.catalogue import parse_price
+from chat_core.chat import message_cost
+from chat_core.pricing import PriceTable
+from chat_core.store.usage import EVERYONE, BandRates, Bands, UsageFilter
+from chat_core.usage import (
+    CSV_COLUMNS,
+    band_rates,
+    bands,
+    dashboard,
+    day_filter,
+    is_admin,
+    latencies,
+    percentile,
+    price_group,
+    usage_csv,
+)
+
+NO_BANDS = Bands()
+
+
+def reply(day, clock="10:00:00", **fields):
+    return {
+        "role": "assistant",
+        "content": "answer",
+        "created_at": f"{day}T{clock}.000000+00:00",
+        "status": "complete",
+        **fields,
+    }
+
+
+def question(day, clock="09:59:00"):
+    return {
+        "role": "user",
+        "content": "question",
+        "created_at": f"{day}T{clock}.000000+00:00",
+        "status": "complete",
+    }
+
+
+def tokens(prompt, cached, completion, reasoning=0, first=None, total=None):
+    return {
+        "prompt_tokens": prompt,
+        "cached_tokens": cached,
+        "completion_tokens": completion,
+        "reasoning_tokens": reasoning,
+        "first_token_ms": first,
+        "latency_ms": total,
+    }
+
+
+@pytest.fixture
+def seeded(store):
+    """Alice: chat A (no mode of its own: the default, "off") and chat B (responses);
+    Bob: chat C. 2026-03-02 is a Monday."""
+    a = store.import_session(
+        "alice",
+        "chat A",
+        [
+            question("2026-03-02"),
+            reply("2026-03-02", model="m1", **tokens(100, 0, 50, 10, 200, 1000)),
+            question("2026-03-02", "23:58:00"),
+            reply("2026-03-02", "23:59:59", model="m1", **tokens(300, 100, 20, 0, 400, 2000)),
+            question("2026-03-03"),
+            reply(
+                "2026-03-03",
+                model="m2",
+                status="error",
+                error_code="rate_limited",
+                latency_ms=50,
+            ),
+        ],
+    )
+    b = store.import_session(
+        "alice",
+        "chat B",
+        [
+            question("2026-03-03"),
+            reply(
+                "2026-03-03",
+                model="m1",
+                status="interrupted",
+                **tokens(1000, 800, 5, 0, 300, 3000),
+            ),
+            question("2026-03-09"),
+            # cached above the prompt (a service's rounding) counts as the prompt
+            reply("2026-03-09", model="m2", **tokens(50, 60, 10, 0, 250, 500)),
+            question("2026-03-09", "11:00:00"),
+            reply("2026-03-09", "11:00:01", model="m2", status="streaming", **tokens(9, 9, 9)),
+        ],
+        settings={"cache_mode": "responses"},
+    )
+    c = store.import_session(
+        "bob",
+        "chat C",
+        [question("2026-03-02"), reply("2026-03-02", model="m1", **tokens(7, 0, 3))],
+    )
+    return a, b, c
+
+
+def groups_by(groups, *keys):
+    found = {}
+    for g in groups:
+        key = tuple(getattr(g, k) for k in keys)
+        found.setdefault(key, []).append(g)
+    return found
+
+
+def summed(groups, field):
+    return sum(getattr(g, field) for g in groups)
+
+
+def test_groups_sum_an_owners_finished_replies_by_day_model_mode_and_status(store, seeded):
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=NO_BANDS)
+    rows = {
+        (g.day, g.model, g.mode, g.status, g.error_code): (
+            g.replies,
+            g.with_usage,
+            g.prompt_tokens,
+            g.cached_tokens,
+            g.completion_tokens,
+            g.reasoning_tokens,
+        )
+        for g in groups
+    }
+    assert rows == {
+        ("2026-03-02", "m1", "off", "complete", ""): (2, 2, 400, 100, 70, 10),
+        ("2026-03-03", "m2", "off", "error", "rate_limited"): (1, 0, 0, 0, 0, 0),
+        ("2026-03-03", "m1", "responses", "interrupted", ""): (1, 1, 1000, 800, 5, 0),
+        ("2026-03-09", "m2", "responses", "complete", ""): (1, 1, 50, 50, 10, 0),
+    }
+
+
+def test_the_default_mode_is_the_one_a_chat_without_its_own_runs_in(store, seeded):
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="context", bands=NO_BANDS)
+    assert {g.mode for g in groups if g.model == "m1" and g.day == "2026-03-02"} == {"context"}
+
+
+def test_dates_filter_on_utc_days_end_excluded(store, seeded):
+    filters = day_filter(date(2026, 3, 3), date(2026, 3, 3))
+    groups = store.usage_groups("alice", filters, default_mode="off", bands=NO_BANDS)
+    assert sorted((g.day, g.model, g.status) for g in groups) == [
+        ("2026-03-03", "m1", "interrupted"),
+        ("2026-03-03", "m2", "error"),
+    ]
+    late = day_filter(date(2026, 3, 2), date(2026, 3, 2))
+    groups = store.usage_groups("alice", late, default_mode="off", bands=NO_BANDS)
+    assert summed(groups, "replies") == 2  # 23:59:59 is still the 2nd
+
+
+def test_models_filter_in_the_database(store, seeded):
+    filters = UsageFilter(models=("m2",))
+    groups = store.usage_groups("alice", filters, default_mode="off", bands=NO_BANDS)
+    assert {g.model for g in groups} == {"m2"} and summed(groups, "replies") == 2
+
+
+def test_an_owner_sees_only_their_own_replies_and_everyone_sees_all(store, seeded):
+    bob = store.usage_groups("bob", UsageFilter(), default_mode="off", bands=NO_BANDS)
+    assert summed(bob, "replies") == 1 and summed(bob, "prompt_tokens") == 7
+    nobody = store.usage_groups("carol", UsageFilter(), default_mode="off", bands=NO_BANDS)
+    assert nobody == []
+    everyone = store.usage_groups(EVERYONE, UsageFilter(), default_mode="off", bands=NO_BANDS)
+    assert summed(everyone, "replies") == 6 and summed(everyone, "prompt_tokens") == 1457
+
+
+def test_an_owner_is_required(store, seeded):
+    for bad in ("", None, 3):
+        with pytest.raises(ValueError):
+            store.usage_groups(bad, UsageFilter(), default_mode="off", bands=NO_BANDS)
+
+
+def test_bands_split_replies_by_prompt_and_reply_length(store, seeded):
+    limits = Bands(prompt_bounds=(100, 500), reply_bounds=(20,))
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=limits)
+    found = {(g.day, g.model, g.status, g.prompt_band, g.reply_band): g.replies for g in groups}
+    assert found == {
+        ("2026-03-02", "m1", "complete", 0, 1): 1,  # 100 tokens in, 50 out
+        ("2026-03-02", "m1", "complete", 1, 0): 1,  # 300 in, 20 out
+        ("2026-03-03", "m2", "error", 0, 0): 1,  # no usage: band 0
+        ("2026-03-03", "m1", "interrupted", 2, 0): 1,  # 1000 in
+        ("2026-03-09", "m2", "complete", 0, 0): 1,
+    }
+
+
+def test_latency_histograms_and_percentiles(store, seeded):
+    counts = store.latency_counts("alice", UsageFilter())
+    found = {(c.model, c.measure, c.floor_ms): c.replies for c in counts}
+    assert found == {
+        ("m1", "first_token", 200): 1,
+        ("m1", "first_token", 400): 1,
+        ("m1", "first_token", 300): 1,
+        ("m1", "total", 1000): 1,
+        ("m1", "total", 2000): 1,
+        ("m1", "total", 3000): 1,
+        ("m2", "first_token", 250): 1,
+        ("m2", "total", 50): 1,
+        ("m2", "total", 500): 1,
+    }
+    by_key = {(x.model, x.measure): (x.replies, x.p50_ms, x.p95_ms) for x in latencies(counts)}
+    assert by_key == {
+        ("m1", "first_token"): (3, 300, 400),
+        ("m1", "total"): (3, 2000, 3000),
+        ("m2", "first_token"): (1, 250, 250),
+        ("m2", "total"): (2, 50, 500),
+    }
+
+
+def test_latency_buckets_keep_two_significant_digits(store):
+    times = [999, 1234, 56_789, 234_567]
+    store.import_session(
+        "dana",
+        "timed",
+        [reply("2026-01-01", model="m", latency_ms=ms) for ms in times],
+    )
+    counts = store.latency_counts("dana", UsageFilter())
+    assert sorted(c.floor_ms for c in counts) == [999, 1230, 56_700, 234_000]
+
+
+def test_percentile_is_the_nearest_rank():
+    histogram = {10: 50, 20: 45, 30: 5}
+    assert percentile(histogram, 0.5) == 10
+    assert percentile(histogram, 0.51) == 20
+    assert percentile(histogram, 0.95) == 20
+    assert percentile(histogram, 0.96) == 30
+    with pytest.raises(ValueError):
+        percentile({}, 0.5)
+
+
+def test_top_chats_rank_by_the_rates_handed_in(store, seeded):
+    a, b, c = seeded
+    rates = [
+        BandRates("m1", "", 0, 0, input=2.0, cached_input=1.0, output=10.0),
+        BandRates("m2", "", 0, 0, input=4.0, cached_input=None, output=8.0),
+    ]
+    top = store.top_chats(EVERYONE, UsageFilter(), bands=NO_BANDS, rates=rates)
+    # A: m1 (400-100)*2 + 100*1 + 70*10 = 1400; m2 error has no usage.
+    # B: m1 200*2 + 800*1 + 5*10 = 1250; m2 50 cached at an unknown rate: unpriced.
+    # C: 7*2 + 3*10 = 44. Per million tokens.
+    assert [(t.session_id, t.owner, t.title) for t in top] == [
+        (a.id, "alice", "chat A"),
+        (b.id, "alice", "chat B"),
+        (c.id, "bob", "chat C"),
+    ]
+    assert [round(t.cost * 1e6, 6) for t in top] == [1400, 1250, 44]
+    assert [(t.replies, t.tokens) for t in top] == [(2, 470), (2, 1065), (1, 10)]
+    mine = store.top_chats("bob", UsageFilter(), bands=NO_BANDS, rates=rates, limit=5)
+    assert [t.session_id for t in mine] == [c.id]
+    assert (
+        store.top_chats("alice", UsageFilter(), bands=NO_BANDS, rates=rates, limit=1)[0].title
+        == "chat A"
+    )
+
+
+def test_usage_rows_page_through_the_filtered_replies(store, seeded):
+    rows = store.usage_rows("alice", UsageFilter(), limit=2)
+    assert [r["model"] for r in rows] == ["m1", "m1"]
+    rest = store.usage_rows("alice", UsageFilter(), after=rows[-1]["id"], limit=10)
+    assert [(r["model"], r["status"]) for r in rest] == [
+        ("m2", "error"),
+        ("m1", "interrupted"),
+        ("m2", "complete"),
+    ]
+    assert "content" not in rows[0]
+    assert store.usage_rows("alice", UsageFilter(models=("nope",))) == []
+
+
+# --- pricing the groups ---------------------------------------------------------------------
+
+TIERED = {
+    "tiers": [
+        {
+            "input_up_to": 150,
+            "input": 1,
+            "cached_input": 0.5,
+            "output": 4,
+            "short_reply": {"max_output": 20, "output": 2},
+        },
+        {"input_up_to": 2000, "input": 3, "cached_input": 1, "output": 12},
+    ]
+}
+
+
+def tiered_prices():
+    return PriceTable(
+        MappingProxyType({"m1": parse_price(TIERED), "m2": parse_price({"input": 5, "output": 7})})
+    )
+
+
+def test_group_costs_add_up_to_each_replys_own_cost(store, seeded):
+    prices = tiered_prices()
+    limits = bands(prices)
+    assert 150 in limits.prompt_bounds and 20 in limits.reply_bounds
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=limits)
+    board = dashboard(groups, prices, limits)
+    a, b, _ = seeded
+    replies = [
+        m
+        for chat in (a, b)
+        for m in store.get_messages(store.get_session("alice", chat.id))
+        if m.role == "assistant" and m.status != "streaming"
+    ]
+    costs = [message_cost(m, prices) for m in replies]
+    # m2 has no cached price: the reply with cached tokens is unpriced, as on its own
+    assert costs.count(None) == 1 + 1  # and the error reply reported no usage
+    assert board.totals.cost == sum(c for c in costs if c is not None)
+    assert board.totals.unpriced == 1
+    # by hand: 100 in at 1 + 50 out at 4 (not short) = 300; 200 at 3 + 100 at 1 + 20 at 12
+    # = 940; 200 at 3 + 800 at 1 + 5 at 12 = 1460 (per million)
+    assert board.totals.cost == Decimal(300 + 940 + 1460) / 1_000_000
+
+
+def test_the_dashboard_sums_by_period_model_mode_and_status(store, seeded):
+    prices = tiered_prices()
+    limits = bands(prices)
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=limits)
+    daily = dashboard(groups, prices, limits)
+    assert daily.models == ["m1", "m2"]
+    assert daily.by_status == {"complete": 3, "interrupted": 1, "error": 1}
+    assert daily.by_error == {"rate_limited": 1}
+    assert daily.totals.replies == 5
+    assert (daily.totals.prompt_tokens, daily.totals.cached_tokens) == (1450, 950)
+    assert daily.totals.cache_hit_rate == pytest.approx(950 / 1450)
+    assert daily.by_period_model["2026-03-02", "m1"].cost == Decimal(300 + 940) / 1_000_000
+    weekly = dashboard(groups, prices, limits, weekly=True)
+    assert sorted(weekly.by_period_model) == [
+        ("2026-03-02", "m1"),
+        ("2026-03-02", "m2"),
+        ("2026-03-09", "m2"),
+    ]
+    week = weekly.by_period_mode["2026-03-02", "responses"]
+    assert (week.prompt_tokens, week.cached_tokens) == (1000, 800)
+    only_m2 = dashboard(groups, prices, limits, models=["m2"])
+    assert only_m2.totals.replies == 2 and only_m2.models == ["m1", "m2"]
+
+
+def test_band_rates_feed_the_ranking_with_the_prices_of_each_band(store, seeded):
+    prices = tiered_prices()
+    limits = bands(prices)
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=limits)
+    rates = band_rates(groups, prices, limits)
+    top = store.top_chats("alice", UsageFilter(), bands=limits, rates=rates)
+    a, b, _ = seeded
+    assert [(t.session_id, round(t.cost * 1e6, 6)) for t in top] == [(b.id, 1460), (a.id, 1240)]
+
+
+def test_an_unknown_model_is_unpriced_not_free(store, seeded):
+    prices = PriceTable()
+    limits = bands(prices)
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=limits)
+    board = dashboard(groups, prices, limits)
+    assert board.totals.cost == 0 and board.totals.unpriced == 4
+    assert all(price_group(g, prices, limits).cost is None for g in groups if g.with_usage)
+
+
+def test_the_csv_holds_the_filtered_replies_with_their_own_costs(store, seeded):
+    prices = tiered_prices()
+    text = usage_csv(store, "alice", UsageFilter(models=("m1",)), prices, default_mode="off")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [(r["model"], r["mode"], r["status"], r["prompt_tokens"]) for r in rows] == [
+        ("m1", "off", "complete", "100"),
+        ("m1", "off", "complete", "300"),
+        ("m1", "responses", "interrupted", "1000"),
+    ]
+    assert [Decimal(r["cost_cny"]) * 1_000_000 for r in rows] == [300, 940, 1460]
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted(store):
+    store.import_session(
+        "eve", "t", [reply("2026-01-01", model="=HYPERLINK(1)", **tokens(1, 0, 1))]
+    )
+    text = usage_csv(store, "eve", UsageFilter(), PriceTable(), default_mode="off")
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["model"] == "'=HYPERLINK(1)" and row["cost_cny"] == ""
+
+
+# --- admins ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owner", "claims", "admin"),
+    [
+        ("oidc:https://id.example#sub-1", {"sub": "sub-1"}, True),
+        (
+            "oidc:https://id.example#sub-2",
+            {"email": "Boss@Example.com", "email_verified": True},
+            True,
+        ),
+        ("oidc:https://id.example#sub-2", {"email": "boss@example.com"}, False),  # unverified
+        ("email:boss@example.com", {}, True),
+        ("email:other@example.com", {}, False),
+        ("user:sub-1", {}, True),
+        ("user:boss@example.com", {}, False),
+        ("local", {"email": "boss@example.com", "email_verified": True}, False),
+    ],
+)
+def test_admins_by_email_or_subject(owner, claims, admin):
+    assert is_admin(owner, claims, ["boss@example.com", " sub-1 ", ""]) is admin
+
+
+def test_nobody_is_an_admin_without_a_list():
+    assert not is_admin("email:boss@example.com", {}, [])

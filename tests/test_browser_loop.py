@@ -232,7 +232,9 @@ def test_a_reply_goes_on_while_the_user_visits_another_chat(open_as, server, emu
         answer = page.get_by_test_id("stChatMessage").nth(1)
         # Back while it is still being written: shown live, from where it is now.
         expect(answer).to_contain_text("w100", timeout=20_000)
-        expect(page.locator(".st-key-regenerate button")).to_be_visible(timeout=20_000)
+        expect(page.locator("[class*='st-key-regenerate-'] button").last).to_be_visible(
+            timeout=20_000
+        )
     rows = wait_for_status(server, email, first)
     assert rows[-1][2].split() == [f"w{i}" for i in range(1, 151)]
 
@@ -255,6 +257,39 @@ def test_a_reply_goes_on_through_new_chat_and_reload(open_as, server, emu, leave
             expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
     rows = wait_for_status(server, email, chat)
     assert rows[-1][2].split()[-1] == "w120"
+
+
+def test_a_click_just_after_a_first_reply_is_answered(open_as, server):
+    # The first reply gives the chat its title; the page redraws for it, and a click in
+    # that moment once went unanswered for over 10 s.
+    email = "quick-click@example.com"
+    page = open_as(email)
+    first = session_of(page)
+    send(page, "a first message")
+    expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("Echo: a first message")
+    page.locator(".st-key-new_chat button").click()
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0, timeout=5_000)
+    assert session_of(page) != first
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("a first message")
+
+
+# --- long replies --------------------------------------------------------------------------
+
+
+def test_a_long_fast_reply_is_drawn_and_stored_whole(open_as, server):
+    # 20,000 tokens as fast as the emulator sends them, in one paragraph: the page must
+    # catch up with the stored text, never cut it, and end with it as one element.
+    email = "long-reply@example.com"
+    page = open_as(email)
+    chat = session_of(page)
+    send(page, "#tokens=20000 a long one")
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer).to_contain_text("w20000", timeout=60_000)
+    rows = wait_for_status(server, email, chat)
+    assert rows[-1][2].split() == [f"w{i}" for i in range(1, 20001)]
+    text = answer.get_by_test_id("stMarkdown").filter(has_text="w1 w2 w3")
+    expect(text).to_have_count(1)
+    assert text.inner_text().split() == rows[-1][2].split()
 
 
 # --- two tabs, one unused chat -------------------------------------------------------------

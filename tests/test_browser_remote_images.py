@@ -27,6 +27,7 @@ from tests.browser_support import (
     send,
     send_lines,
     session_of,
+    slow_replies,
     wait_for_app,
 )
 from tests.conftest import emulator_fixture
@@ -95,7 +96,7 @@ def page(server):
             assert_no_exception_shown(context)
 
 
-def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink):
+def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink, emu):
     requested = []
     page.on("request", lambda request: requested.append(request.url))
 
@@ -110,10 +111,12 @@ def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink):
     chat = session_of(page)
 
     # The second turn, drawn live by the chat fragment without a full rerun: a finished
-    # paragraph (drawn once) and the growing one (redrawn as the answer ends).
-    send_lines(page, [images("finished"), "", images("growing") + " the end"])
+    # paragraph (drawn once, while the next one still grows) and the growing one.
+    words = " ".join(f"word{i}" for i in range(25))
     answer = messages.nth(3)
-    expect(answer).to_contain_text("the end")
+    with slow_replies(emu):
+        send_lines(page, [images("finished"), "", f"{images('growing')} {words} the end"])
+        expect(answer).to_contain_text("the end")
     wait_for_app(page)
     for secret in ("finished", "growing"):
         link = answer.locator(f"a[href='{sink.origin}/leak?secret={secret}-markdown']")

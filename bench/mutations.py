@@ -269,17 +269,16 @@ MUTATIONS = [
     ),
     M(
         "A model without a known price shows its tokens and no cost",
-        "ui/messages.py",
-        "        if cost is not None:\n"
-        '            parts.append(t(lang, "cost", cost=f"{cost:.4f}"))',
-        '        if True:\n            parts.append(t(lang, "cost", cost=f"{cost or 0:.4f}"))',
+        "ui/costs.py",
+        "    if found is None:\n        return []",
+        "    if found is None:\n        return [money(lang, Decimal(0))]",
         (APP + "test_a_model_without_a_price_shows_its_tokens_and_no_cost",),
     ),
     M(
         "Costs bill cached tokens at the cached-input price",
         "chat_core/pricing.py",
-        "        + cached * (price.cached_input or 0)",
-        "        + cached * price.input",
+        "        + cached * (rates.cached_input or 0)",
+        "        + cached * rates.input",
         ("tests/test_ark_pricing.py",),
     ),
     M(

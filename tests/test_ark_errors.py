@@ -33,8 +33,8 @@ ENDPOINT = "ep-20250120174411-9h98m"
 emu = emulator_fixture(scope="function", api_key=KEY)
 
 
-def client_for(base_url, key=KEY, timeout=10.0):
-    settings = Settings(api_key=key, base_url=base_url, max_retries=0, timeout=timeout)
+def client_for(base_url, key=KEY, timeout=10.0, retries=0):
+    settings = Settings(api_key=key, base_url=base_url, max_retries=retries, timeout=timeout)
     return make_client(settings, http_client=httpx.Client(trust_env=False))
 
 
@@ -42,6 +42,19 @@ def client_for(base_url, key=KEY, timeout=10.0):
 def client(emu):
     with client_for(emu.base_url) as ark:
         yield ark
+
+
+def test_the_sdk_retries_as_many_times_as_configured(emu):
+    request = TurnRequest(model=MODEL, new_message="try again", thinking="disabled")
+    with client_for(emu.base_url, retries=2) as ark:
+        emu.fail_next("429")
+        emu.fail_next("500")
+        events = list(stream_turn(ark, request))
+        assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Echo: try again"
+        emu.fail_next("500", n=3)
+        emu.clear_requests()
+        assert isinstance(fail(ark, request), errors.ServerError)
+    assert len(emu.requests) == 3  # the request and two retries
 
 
 def fail(client, request):

@@ -17,6 +17,7 @@ from . import ark, titles
 from .ark import ContentDelta, ReasoningDelta, TurnRequest, Usage
 from .ark.history import message_tokens
 from .config import Settings
+from .conversation import context_window, model_view
 from .errors import (
     ChatError,
     InvalidInputError,
@@ -72,7 +73,7 @@ def build_request(settings: Settings, session: Session, messages: list[Message])
     context or response chain only when it holds the same path."""
     *earlier, last = messages
     chosen = effective(session, settings)
-    history = [(m.role, m.content) for m in earlier if m.content.strip()]
+    history = model_view(earlier)  # a turn without an answer is left out
     before = earlier[-1] if earlier else None
     context_fits = before is not None and session.ark_context_leaf_id == before.id
     return TurnRequest(
@@ -89,6 +90,8 @@ def build_request(settings: Settings, session: Session, messages: list[Message])
         previous_response_id=_chain_from(before),
         context_ttl=settings.context_ttl,
         history_tokens=settings.history_tokens,
+        provider=settings.provider_kind,
+        context_window=context_window(settings, session, chosen["model"]),
     )
 
 

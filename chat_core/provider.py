@@ -70,5 +70,6 @@ def check_mode(provider: str, mode: str, facts: ServerFacts) -> None:
         return
     if mode == CONTEXT:
         raise ModeUnavailableError("server_has_no_context_api")
-    if mode == RESPONSES and not facts.chains_responses:
+    if mode == RESPONSES and facts.chains_responses is False:
+        # Not known (the server could not be asked): the request itself will tell.
         raise ModeUnavailableError("server_cannot_chain_responses")

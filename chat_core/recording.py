@@ -41,6 +41,8 @@ class ReplyRecorder:
         self.model, self.cache_mode, self.save_every = model, cache_mode, save_every
         # The message this reply answers (None: the branch's last message).
         self.reply_to = reply_to
+        # A cut reply this one carries on (its row streams again), instead of a new row.
+        self.resume_id: int | None = None
         self.message: Message | None = None
         self.saved = False
         # Called with the row after every save: a watcher shows only what is stored.
@@ -52,9 +54,12 @@ class ReplyRecorder:
     def begin(self) -> Message:
         """Write the empty `streaming` row; the reply's latency counts from here."""
         self._started = self._saved_at = time.monotonic()
-        self.message = self.store.begin_reply(
-            self.session, model=self.model, reply_to=self.reply_to
-        )
+        if self.resume_id is not None:
+            self.message = self.store.reopen_reply(self.session, self.resume_id)
+        else:
+            self.message = self.store.begin_reply(
+                self.session, model=self.model, reply_to=self.reply_to
+            )
         if self.on_save is not None:
             self.on_save(self.message)
         return self.message
@@ -111,6 +116,7 @@ class ReplyRecorder:
             first_token_ms=self.first_token_ms,
             error_code=stored_error["code"],
             error_params=stored_error["params"],
+            finish_reason=response.finish,
             response_id=chain,
         )
         if self.on_save is not None:

@@ -128,6 +128,10 @@ def test_modes_offered_per_server():
     assert provider.modes_offered("ark", unknown) == ("off", "context", "responses")
     assert provider.modes_offered("generic", unknown) == ("off",)
     assert provider.modes_offered("generic", chains) == ("off", "responses")
+    # A server that could not be asked is not refused: the request itself will tell.
+    provider.check_mode("generic", "responses", unknown)
+    with pytest.raises(errors.ModeUnavailableError):
+        provider.check_mode("generic", "responses", provider.ServerFacts(chains_responses=False))
 
 
 # --- no nulls, no Ark-only parameters --------------------------------------------------------

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat_core import chat
+from chat_core import chat, continuation
+from chat_core.conversation import is_cut
 from chat_core.errors import ChatError
 
 from . import feedback
@@ -83,8 +84,8 @@ def _chat(visit: Visit, session_id: str) -> None:
             select_session(live.session_id)
             feedback.notice("moved_to_new_chat")
             st.rerun()
-        if action is not None and action[0] in ("regenerate", "edit"):
-            st.rerun()  # they removed messages the history shows: draw it again
+        if action is not None and action[0] in ("regenerate", "edit", "continue"):
+            st.rerun()  # they change messages the history shows: draw it again
     price_table = prices(visit.settings, session)
     messages = _new_messages(visit, store, session, live if watching else None)
     if watching:
@@ -203,6 +204,15 @@ def _reply_actions(visit: Visit, messages) -> None:
     else:  # the user's message has no reply yet (it was cut off before one started)
         key, icon, action = "retry", ":material/refresh:", "answer"
     row = st.container(horizontal=True, gap="small")
+    if is_cut(last):  # stopped at the token limit: the model can go on
+        row.button(
+            t(visit.lang, "continue"),
+            key="continue",
+            icon=":material/play_arrow:",
+            type="primary",
+            on_click=_queue,
+            args=("continue",),
+        )
     row.button(t(visit.lang, key), key=key, icon=icon, on_click=_queue, args=(action,))
     if any(m.role == "user" for m in messages[-2:]):
         row.button(
@@ -239,4 +249,5 @@ _ACTIONS = {
     "regenerate": chat.regenerate,
     "answer": chat.reply_to_last,
     "edit": chat.edit_last,
+    "continue": continuation.continue_reply,
 }

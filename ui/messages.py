@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from chat_core.conversation import is_cut, left_out
 from chat_core.markdown import for_display
 from chat_core.store import Message
 
@@ -38,6 +39,10 @@ def render_status(message: Message, lang: str) -> None:
         if message.error_code:  # why it stopped, e.g. the app restarted
             text = f"{text}: {stored_error(lang, message)}"
         st.warning(text, icon=":material/content_cut:")
+    elif is_cut(message):
+        st.warning(t(lang, "reply_cut"), icon=":material/content_cut:")
+    if left_out(message):
+        st.caption(t(lang, "left_out"))
 
 
 def usage_line(message: Message, lang: str, prices) -> str:

@@ -1,0 +1,90 @@
+"""Continue: the rest of an answer the token limit cut off, appended to that answer.
+
+A reply that ended with `finish_reason` "length" is stored complete with that reason;
+the chat says so and offers Continue. Continuing sends the path up to the question,
+then the answer so far as the start of the assistant's message, which the model
+carries on (Ark's "prefill response"; llama.cpp, Ollama and vLLM read a final
+assistant message the same way). This goes through Chat Completions in every mode,
+since neither the Context API nor Ark's Responses API continues a message; a caching
+mode then drops its cache state, which holds the cut answer, and the next turn replays
+the stored history.
+
+The row streams again while the rest arrives: its text is the earlier text followed by
+the new, saved as a reply's always is, so Stop, a closed tab or an error keep what
+was shown. Its usage adds both calls' tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .ark import Event, Usage
+from .chat import Reply, build_request, recent_messages
+from .config import Settings
+from .conversation import is_cut
+from .errors import InvalidInputError
+from .response import Response
+from .store import Message, Session, Store
+
+
+def continue_reply(
+    store: Store, settings: Settings, session: Session, client, message_id: int | None = None
+) -> Reply:
+    """A `Reply` that carries on the cut answer `message_id` (by default the chat's
+    last message) and appends to it. Raises `InvalidInputError` when that answer was
+    not cut by the token limit (or is being written)."""
+    session = store.get_session(session.owner, session.id)
+    if message_id is None:
+        last = store.get_messages(session, limit=1)
+        answer = last[-1] if last else None
+    else:
+        answer = store.get_message(session, message_id)
+    if answer is None or not is_cut(answer):
+        raise InvalidInputError("nothing_to_continue")
+    messages = recent_messages(store, session, settings.history_tokens, before=answer.id)
+    if not messages or messages[-1].role != "user":
+        raise InvalidInputError("nothing_to_continue")
+    request = replace(build_request(settings, session, messages), continue_from=answer.content)
+    reply = Reply(store, session, client, request)
+    reply.response = CarriedResponse.of(answer)
+    reply.recorder.resume_id = answer.id
+    return reply
+
+
+@dataclass
+class CarriedResponse(Response):
+    """A `Response` that starts with an answer's stored text, reasoning and usage."""
+
+    earlier: Usage | None = None
+
+    @classmethod
+    def of(cls, answer: Message) -> CarriedResponse:
+        reasoning = [answer.reasoning_content] if answer.reasoning_content else []
+        return cls(content=[answer.content], reasoning=reasoning, earlier=_usage_of(answer))
+
+    def add(self, event: Event) -> bool:
+        if isinstance(event, Usage) and self.earlier is not None:
+            event = _sum(self.earlier, event)
+        return super().add(event)
+
+
+def _usage_of(message: Message) -> Usage | None:
+    if message.prompt_tokens is None:
+        return None
+    return Usage(
+        prompt_tokens=message.prompt_tokens,
+        completion_tokens=message.completion_tokens or 0,
+        cached_tokens=message.cached_tokens or 0,
+        reasoning_tokens=message.reasoning_tokens or 0,
+        model=message.model,
+    )
+
+
+def _sum(earlier: Usage, later: Usage) -> Usage:
+    return Usage(
+        prompt_tokens=earlier.prompt_tokens + later.prompt_tokens,
+        completion_tokens=earlier.completion_tokens + later.completion_tokens,
+        cached_tokens=earlier.cached_tokens + later.cached_tokens,
+        reasoning_tokens=earlier.reasoning_tokens + later.reasoning_tokens,
+        model=later.model or earlier.model,
+    )

@@ -1,0 +1,52 @@
+"""AppTest: a reply cut at the token limit says so and offers Continue; a turn without
+an answer says the model will not see it."""
+
+from __future__ import annotations
+
+from tests import test_app as page
+from tests.test_app import app, texts
+
+# The page tests' fixtures: a configured environment, and clients closed after each test.
+env, close_clients = page.env, page.close_clients
+
+
+def notices(at) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+def test_a_cut_reply_says_so_and_continue_completes_it(env, monkeypatch):
+    monkeypatch.setenv("ARK_MAX_TOKENS", "5")
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("#tokens=8").run()
+    assert texts(at)[-1] == ("assistant", ["w1 w2 w3 w4 w5"])
+    assert notices(at) == [
+        "This answer stopped at the token limit (ARK_MAX_TOKENS or the model's own)."
+    ]
+    at.button(key="continue").click().run()
+    assert not at.exception
+    assert texts(at) == [("user", ["#tokens=8"]), ("assistant", ["w1 w2 w3 w4 w5 w6 w7 w8"])]
+    assert notices(at) == []
+    assert [b.key for b in at.button if b.key == "continue"] == []
+
+
+def test_a_continue_that_is_cut_again_offers_continue_again(env, monkeypatch):
+    monkeypatch.setenv("ARK_MAX_TOKENS", "3")
+    monkeypatch.setenv("CHAT_LANG", "zh")
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("#tokens=8").run()
+    at.button(key="continue").click().run()
+    assert texts(at)[-1] == ("assistant", ["w1 w2 w3 w4 w5 w6"])
+    assert notices(at) == ["这条回答因达到 token 上限（ARK_MAX_TOKENS 或模型自身的上限）而中断。"]
+    assert at.button(key="continue").label == "继续"
+
+
+def test_a_turn_without_an_answer_says_the_model_will_not_see_it(env, emu):
+    at = app().run()
+    emu.fail_next("500")
+    at.chat_input(key="chat_input").set_value("lost question").run()
+    captions = [c.value for c in at.chat_message[-1].caption]
+    assert any("Not part of what the model sees" in c for c in captions)
+    at.chat_input(key="chat_input").set_value("next question").run()
+    assert texts(at)[-1] == ("assistant", ["Echo: next question"])
+    answered = [c.value for c in at.chat_message[-1].caption]
+    assert not any("Not part of what the model sees" in c for c in answered)

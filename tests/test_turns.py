@@ -1,0 +1,286 @@
+"""Alternating roles after a failed turn, and Continue for a reply the token limit cut,
+in every mode, on Ark and on a strict generic server: real store, real SDK, emulator."""
+
+from __future__ import annotations
+
+import itertools
+
+import httpx
+import pytest
+
+from ark_emulator import ArkEmulator
+from chat_core import chat, continuation
+from chat_core.ark import make_client, probe
+from chat_core.config import load_settings
+from chat_core.conversation import left_out, model_view
+from chat_core.errors import (
+    InvalidInputError,
+    ServerError,
+    SessionNotFoundError,
+    StreamInterruptedError,
+)
+from chat_core.store import Message, connect
+from tests.conftest import EMULATOR_KEY
+
+# (server, mode): Ark in its three modes; llama.cpp-like (stateless only); a generic
+# server that stores and chains responses (as vLLM can).
+CASES = [
+    ("ark", "off"),
+    ("ark", "context"),
+    ("ark", "responses"),
+    ("generic", "off"),
+    ("chaining", "off"),
+    ("chaining", "responses"),
+]
+
+
+@pytest.fixture(params=CASES, ids=lambda case: "-".join(case))
+def case(request):
+    return request.param
+
+
+@pytest.fixture
+def emu(case):
+    server, _ = case
+    settings = {"generic": server != "ark", "stores_responses": server == "chaining"}
+    probe.forget()
+    with ArkEmulator(api_key=EMULATOR_KEY, **settings) as running:
+        yield running
+
+
+@pytest.fixture
+def env(case, emu, db_path):
+    _, mode = case
+    return {
+        "ARK_API_KEY": EMULATOR_KEY,
+        "ARK_BASE_URL": emu.base_url,
+        "ARK_MODEL": "ep-test-model" if not emu.generic else "local-model",
+        "ARK_MAX_RETRIES": "0",
+        "ARK_CACHE": mode,
+        "ARK_THINKING": "disabled",
+        "CHAT_DB": str(db_path),
+        "CHAT_TITLES": "off",
+    }
+
+
+@pytest.fixture
+def sqlite_store(db_path):
+    """Most tests here are about turns, not storage: one backend is enough for them."""
+    with connect(str(db_path)) as opened:
+        yield opened
+
+
+@pytest.fixture
+def settings(env):
+    return load_settings(env=env)
+
+
+@pytest.fixture
+def client(settings):
+    http = httpx.Client(trust_env=False)
+    yield make_client(settings, http_client=http)
+    http.close()
+
+
+def run(reply) -> str:
+    with reply:
+        return "".join(event.text for event in reply if type(event).__name__ == "ContentDelta")
+
+
+def seen(emu) -> list[tuple[str, str]]:
+    """The conversation the model was sent in the requests since the log was cleared:
+    created context, then messages or Responses input (probes left out)."""
+    said = []
+    for request in emu.requests:
+        body = request.body or {}
+        if request.method != "POST" or body.get("input") == probe.PROBE_INPUT:
+            continue
+        for item in body.get("messages") or body.get("input") or []:
+            content = item["content"]
+            text = content if isinstance(content, str) else content[0]["text"]
+            said.append((item["role"], text))
+    return [(role, text) for role, text in said if role != "system"]
+
+
+def alternates(said: list[tuple[str, str]]) -> bool:
+    roles = [role for role, _ in said]
+    return all(a != b for a, b in itertools.pairwise(roles)) and roles[0] == "user"
+
+
+# --- alternating roles ------------------------------------------------------------------------
+
+
+def test_a_failed_turn_leaves_no_two_user_messages_in_a_row(sqlite_store, settings, client, emu):
+    session, _ = sqlite_store.new_session("alice")
+    assert run(chat.send(sqlite_store, settings, session, client, "one")) == "Echo: one"
+    emu.fail_next("500")
+    with pytest.raises(ServerError):
+        run(chat.send(sqlite_store, settings, session, client, "two"))
+    emu.clear_requests()
+    assert run(chat.send(sqlite_store, settings, session, client, "three")) == "Echo: three"
+    said = seen(emu)
+    assert said[-1] == ("user", "three") and ("user", "two") not in said
+    assert ("user", "one") in said and ("assistant", "Echo: one") in said
+    assert alternates(said)
+
+
+def test_a_reply_stopped_before_any_text_is_left_out_too(sqlite_store, settings, client, emu):
+    session, _ = sqlite_store.new_session("alice")
+    run(chat.send(sqlite_store, settings, session, client, "one"))
+    sqlite_store.start_turn(session, "two")  # Stop before the first token saves this:
+    waiting = sqlite_store.begin_reply(session)
+    sqlite_store.save_reply(session, waiting.id, content="", status="interrupted")
+    stopped = sqlite_store.get_messages(session)[-1]
+    assert (stopped.status, stopped.content) == ("interrupted", "")
+    emu.wait_idle()
+    emu.clear_requests()
+    run(chat.send(sqlite_store, settings, session, client, "three"))
+    said = seen(emu)
+    assert ("user", "two") not in said and alternates(said)
+
+
+def test_a_reply_with_some_text_counts_as_an_answer(sqlite_store, settings, client, emu):
+    session, _ = sqlite_store.new_session("alice")
+    run(chat.send(sqlite_store, settings, session, client, "zero"))
+    emu.fail_next("stream_error", after_tokens=1)
+    with pytest.raises(StreamInterruptedError):
+        run(chat.send(sqlite_store, settings, session, client, "one two"))
+    emu.clear_requests()
+    run(chat.send(sqlite_store, settings, session, client, "three"))
+    assert seen(emu) == [
+        ("user", "zero"),
+        ("assistant", "Echo: zero"),
+        ("user", "one two"),
+        ("assistant", "Echo: "),
+        ("user", "three"),
+    ]
+
+
+def message(role, content, status="complete", id=1):
+    return Message(id=id, session_id="s", role=role, content=content, created_at="", status=status)
+
+
+def test_the_model_view_rule():
+    path = [
+        message("user", "a"),
+        message("assistant", "A"),
+        message("user", "b"),
+        message("assistant", "", "error"),
+        message("user", "c"),  # crashed before a reply row was written
+        message("user", "d"),
+        message("assistant", "D part", "interrupted"),
+        message("assistant", "orphan"),  # an imported chat may hold one
+    ]
+    assert model_view(path) == [
+        ("user", "a"),
+        ("assistant", "A"),
+        ("user", "d"),
+        ("assistant", "D part"),
+    ]
+    assert [left_out(m) for m in path] == [False, False, False, True, False, False, False, False]
+
+
+# --- cut replies and Continue -------------------------------------------------------------------
+
+
+def cut_settings(env, tokens=5):
+    return load_settings(env={**env, "ARK_MAX_TOKENS": str(tokens)})
+
+
+def test_a_cut_reply_is_stored_with_its_finish_reason(sqlite_store, env, client):
+    settings = cut_settings(env)
+    session, _ = sqlite_store.new_session("alice")
+    assert run(chat.send(sqlite_store, settings, session, client, "#tokens=8")) == "w1 w2 w3 w4 w5 "
+    answer = sqlite_store.get_messages(session)[-1]
+    assert (answer.status, answer.finish_reason) == ("complete", "length")
+    run(chat.send(sqlite_store, settings, session, client, "#tokens=3"))
+    assert sqlite_store.get_messages(session)[-1].finish_reason == "stop"
+
+
+def test_continue_appends_the_rest_to_the_same_answer(store, env, client, emu, case):
+    settings = cut_settings(env)
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "#tokens=8"))
+    cut = store.get_messages(session)[-1]
+    emu.clear_requests()
+    assert run(continuation.continue_reply(store, settings, session, client)) == "w6 w7 w8"
+    _, answer = store.get_messages(session)
+    assert answer.id == cut.id and answer.content == "w1 w2 w3 w4 w5 w6 w7 w8"
+    assert (answer.status, answer.finish_reason) == ("complete", "stop")
+    assert answer.completion_tokens == cut.completion_tokens + 3
+    assert answer.prompt_tokens > cut.prompt_tokens
+    [sent] = [r for r in emu.requests if r.method == "POST"]
+    assert sent.path == "/chat/completions"
+    assert sent.body["messages"][-2:] == [
+        {"role": "user", "content": "#tokens=8"},
+        {"role": "assistant", "content": "w1 w2 w3 w4 w5 "},
+    ]
+    if emu.generic:
+        assert "thinking" not in sent.body and None not in sent.body.values()
+    # A caching mode replays the whole answer next turn: its cache held the cut one.
+    emu.clear_requests()
+    run(chat.send(store, settings, session, client, "#tokens=2"))
+    assert ("assistant", "w1 w2 w3 w4 w5 w6 w7 w8") in seen(emu)
+
+
+def test_continue_as_often_as_the_answer_is_cut(sqlite_store, env, client):
+    settings = cut_settings(env, tokens=4)
+    session, _ = sqlite_store.new_session("alice")
+    run(chat.send(sqlite_store, settings, session, client, "#tokens=10"))
+    for expected in ("w5 w6 w7 w8 ", "w9 w10"):
+        assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == expected
+    answer = sqlite_store.get_messages(session)[-1]
+    assert answer.content == "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10" and answer.finish_reason == "stop"
+
+
+def test_only_a_cut_answer_continues(sqlite_store, env, client, emu):
+    settings = cut_settings(env)
+    session, _ = sqlite_store.new_session("alice")
+    with pytest.raises(InvalidInputError) as caught:
+        continuation.continue_reply(sqlite_store, settings, session, client)  # an empty chat
+    assert caught.value.code == "nothing_to_continue"
+    run(chat.send(sqlite_store, settings, session, client, "#tokens=2"))  # complete, not cut
+    with pytest.raises(InvalidInputError):
+        continuation.continue_reply(sqlite_store, settings, session, client)
+    emu.fail_next("stream_error", after_tokens=1)
+    with pytest.raises(StreamInterruptedError):
+        run(chat.send(sqlite_store, settings, session, client, "#tokens=8"))
+    with pytest.raises(InvalidInputError):  # failed, not cut: it is answered again
+        continuation.continue_reply(sqlite_store, settings, session, client)
+
+
+def test_a_cut_answer_continues_once_when_two_tabs_ask(store, env, client):
+    settings = cut_settings(env)
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "#tokens=8"))
+    first = continuation.continue_reply(store, settings, session, client)
+    second = continuation.continue_reply(store, settings, session, client)
+    assert run(first) == "w6 w7 w8"
+    with pytest.raises(InvalidInputError):
+        run(second)
+    answer = store.get_messages(session)[-1]
+    assert answer.content == "w1 w2 w3 w4 w5 w6 w7 w8" and answer.status == "complete"
+
+
+def test_another_owners_answer_cannot_be_continued(store, env, client):
+    settings = cut_settings(env)
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "#tokens=8"))
+    cut = store.get_messages(session)[-1]
+    mallory, _ = store.new_session("mallory")
+    foreign = type(session)(**{**session.__dict__, "owner": "mallory"})
+    with pytest.raises(SessionNotFoundError):
+        continuation.continue_reply(store, settings, foreign, client)
+    with pytest.raises(InvalidInputError):
+        continuation.continue_reply(store, settings, mallory, client, cut.id)
+    assert store.get_messages(session)[-1].content == "w1 w2 w3 w4 w5 "
+
+
+def test_a_stopped_continuation_keeps_both_parts(sqlite_store, env, client):
+    settings = cut_settings(env)
+    session, _ = sqlite_store.new_session("alice")
+    run(chat.send(sqlite_store, settings, session, client, "#tokens=8"))
+    with continuation.continue_reply(sqlite_store, settings, session, client) as reply:
+        next(iter(reply))
+    answer = sqlite_store.get_messages(session)[-1]
+    assert answer.status == "interrupted" and answer.content == "w1 w2 w3 w4 w5 w6 "

@@ -32,8 +32,6 @@ from tests.conftest import EMULATOR_KEY
 from tests.postgres_server import free_port
 
 STORE_TIMEOUT = 1.0  # busy_timeout of stores that see the server go away
-QUICK = 2.0  # seconds: a refused connection, or one store timeout with slack
-RECONNECT = 0.5  # a fresh connection, not one of psycopg_pool's backoff sleeps (1 s, 2 s...)
 SECRET = "s3cret-Pa55word"  # for URLs whose server never sees it
 PUBLIC_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
 
@@ -72,18 +70,11 @@ def stores():
         store.close()
 
 
-def failed_connect(url: str) -> tuple[DatabaseError, float]:
-    """The error `connect(url)` raises and the seconds it took."""
-    started = time.monotonic()
+def failed_connect(url: str) -> DatabaseError:
+    """The error `connect(url)` raises (how long it takes: bench/bench_postgres_faults.py)."""
     with pytest.raises(DatabaseError) as failed:
         connect(url).close()
-    return failed.value, time.monotonic() - started
-
-
-def timed(call):
-    started = time.monotonic()
-    result = call()
-    return result, time.monotonic() - started
+    return failed.value
 
 
 def texts_of(error: ChatError) -> list[str]:
@@ -122,9 +113,8 @@ def fill_pool(store, connections: int) -> None:
 @pytest.mark.parametrize("port", [free_port(), 1], ids=["free-port", "port-1"])
 def test_nothing_listening_fails_fast_and_clearly(port, logs):
     url = f"postgresql://chat:{SECRET}@127.0.0.1:{port}/chat"
-    error, seconds = failed_connect(url)
+    error = failed_connect(url)
     assert isinstance(error, DatabaseUnavailableError)
-    assert seconds < QUICK  # measured: under 10 ms
     assert f"(127.0.0.1:{port}/chat) cannot be reached" in describe("en", error)
     assert f"127.0.0.1:{port}/chat" in describe("zh", error)
     assert_never_shown([SECRET, url], logs, error)
@@ -133,9 +123,8 @@ def test_nothing_listening_fails_fast_and_clearly(port, logs):
 def test_a_host_name_that_does_not_resolve(logs):
     # .invalid never resolves (RFC 2606); the system resolver bounds the wait.
     url = f"postgresql://chat:{SECRET}@no-such-host.invalid:5432/chat"
-    error, seconds = failed_connect(url)
+    error = failed_connect(url)
     assert isinstance(error, DatabaseUnavailableError)
-    assert seconds < 10  # measured: a few ms with a local resolver
     assert "no-such-host.invalid:5432/chat" in describe("en", error)
     assert_never_shown([SECRET, url], logs, error)
 
@@ -143,9 +132,8 @@ def test_a_host_name_that_does_not_resolve(logs):
 def test_a_wrong_password_is_refused_by_name(postgres_server, logs):
     wrong = "wrong-" + postgres_server.password[::-1]
     url = postgres_server.url(password=wrong)
-    error, seconds = failed_connect(url)
+    error = failed_connect(url)
     assert isinstance(error, DatabaseAuthError)
-    assert seconds < QUICK
     assert "refused the user name or password in CHAT_DB" in describe("en", error)
     assert "拒绝了 CHAT_DB 中的用户名或密码" in describe("zh", error)
     assert_never_shown([wrong, *secrets_of(postgres_server, url)], logs, error)
@@ -153,7 +141,7 @@ def test_a_wrong_password_is_refused_by_name(postgres_server, logs):
 
 def test_a_missing_database_is_named(postgres_server, logs):
     url = postgres_server.url("nope")
-    error, _ = failed_connect(url)
+    error = failed_connect(url)
     assert isinstance(error, DatabaseUnavailableError)
     assert f"127.0.0.1:{postgres_server.port}/nope) does not exist" in describe("en", error)
     assert "不存在" in describe("zh", error)
@@ -198,7 +186,7 @@ def limited_user(postgres_server, postgres_url):
 def test_missing_pg_trgm_names_the_line_to_run(limited_user, logs):
     user = limited_user
     user.admin("GRANT CREATE ON SCHEMA public TO {role}")  # tables yes, extensions no
-    error, _ = failed_connect(user.url)
+    error = failed_connect(user.url)
     assert isinstance(error, DatabaseSetupError)
     for lang in ("en", "zh"):
         assert "CREATE EXTENSION pg_trgm;" in describe(lang, error)
@@ -213,7 +201,7 @@ def test_missing_pg_trgm_names_the_line_to_run(limited_user, logs):
 
 def test_a_user_who_may_not_create_tables_is_told_so(limited_user, logs):
     # PostgreSQL 15 no longer lets every user create tables in schema public.
-    error, _ = failed_connect(limited_user.url)
+    error = failed_connect(limited_user.url)
     assert isinstance(error, DatabaseSetupError)
     assert "permission denied for schema public" in describe("en", error)
     assert "permission denied for schema public" in describe("zh", error)
@@ -229,9 +217,9 @@ def test_a_store_keeps_working_across_a_restart(server, postgres_url, stores, po
     session = add_chat(store)
     fill_pool(store, pooled)  # every pooled connection dies with the restart
     server.restart()
-    messages, seconds = timed(lambda: store.get_messages(session))
-    assert [m.content for m in messages] == ["kept before the fault"]
-    assert seconds < RECONNECT  # measured: 20-120 ms
+    # The very next call reconnects: a pool waiting out a reconnection backoff (1 s, then
+    # 2 s...) would make it fail after the store's 1 s timeout.
+    assert [m.content for m in store.get_messages(session)] == ["kept before the fault"]
     assert_never_shown(secrets_of(server, postgres_url), logs)
 
 
@@ -242,17 +230,13 @@ def test_a_call_while_the_server_is_down_fails_clearly_then_recovers(
     store = stores(postgres_url, busy_timeout=STORE_TIMEOUT)
     session = add_chat(store)
     server.stop()
-    started = time.monotonic()
     with pytest.raises(DatabaseUnavailableError) as failed:
         store.start_turn(session, "written while the server is down")
-    assert time.monotonic() - started < STORE_TIMEOUT + 1.0  # measured: ~1.0 s
     assert "cannot be reached right now. Nothing was saved" in describe("en", failed.value)
     time.sleep(outage)
     server.start()
     # The very next call works, and the failed write really saved nothing.
-    messages, seconds = timed(lambda: store.get_messages(session))
-    assert [m.content for m in messages] == ["kept before the fault"]
-    assert seconds < RECONNECT  # measured: 10-100 ms
+    assert [m.content for m in store.get_messages(session)] == ["kept before the fault"]
     assert_never_shown(secrets_of(server, postgres_url), logs, failed.value)
 
 
@@ -287,23 +271,21 @@ def app(server, postgres_url, emu):
         emu.token_delay = 0.0
 
 
-def stream_and_stop(app, server, prompt: str, stop_when) -> tuple[ChatError, str, list, float]:
+def stream_and_stop(app, server, prompt: str, stop_when) -> tuple[ChatError, str, list]:
     """Send `prompt` and read the reply as the UI does, stopping the server once
     `stop_when(reply, shown_tokens)`, then start it again. Returns the error the user
-    got, the text they saw, the chat's stored messages and the seconds from the stop
-    to the error."""
+    got, the text they saw and the chat's stored messages."""
     session, _ = app.store.new_session("alice")
     reply = chat.send(app.store, app.settings, session, app.client, prompt)
-    shown, stopped_at = [], None
+    shown, stopped = [], False
     with pytest.raises(ChatError) as failed, reply:
         for event in reply:
             shown.append(event.text)
-            if stopped_at is None and stop_when(reply, shown):
+            if not stopped and stop_when(reply, shown):
                 server.stop()
-                stopped_at = time.monotonic()
-    seconds = time.monotonic() - stopped_at
+                stopped = True
     server.start()
-    return failed.value, "".join(shown), app.store.get_messages(session), seconds
+    return failed.value, "".join(shown), app.store.get_messages(session)
 
 
 def assert_told_the_database_failed(error: ChatError, logs) -> None:
@@ -323,11 +305,8 @@ def twenty_tokens_shown(reply, shown) -> bool:
 
 def test_a_reply_streaming_while_the_database_stops(server, postgres_url, app, logs):
     prompt = "#tokens=200 a long answer"  # 4 s of tokens
-    error, text, stored, seconds = stream_and_stop(app, server, prompt, progress_saved)
+    error, text, stored = stream_and_stop(app, server, prompt, progress_saved)
     assert_told_the_database_failed(error, logs)
-    # Until the next progress save, then a store timeout for it and one for the final
-    # save in `Reply`'s finally.
-    assert seconds < chat.PROGRESS_SAVE_SECONDS + 2 * STORE_TIMEOUT + 0.5  # measured: 2.85 s
     user, saved = stored
     assert (user.content, user.status) == (prompt, "complete")
     # The text of the last progress save (~1 s in) is kept. The final save could not
@@ -339,11 +318,10 @@ def test_a_reply_streaming_while_the_database_stops(server, postgres_url, app, l
 
 def test_a_reply_finishing_while_the_database_is_down(server, postgres_url, app, logs):
     prompt = "#tokens=20 a short answer"  # 0.4 s: done before any progress save
-    error, text, stored, seconds = stream_and_stop(app, server, prompt, twenty_tokens_shown)
+    error, text, stored = stream_and_stop(app, server, prompt, twenty_tokens_shown)
     # The whole answer was shown, yet it could not be saved: the user is told so.
     assert text == " ".join(f"w{n}" for n in range(1, 21))
     assert_told_the_database_failed(error, logs)
-    assert seconds < STORE_TIMEOUT + 0.5  # one store timeout, for the final save; measured: 1.0 s
     user, saved = stored
     assert (user.content, user.status) == (prompt, "complete")
     # The first text is saved at once, before the database went away; the rest is not.

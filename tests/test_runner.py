@@ -149,16 +149,26 @@ def test_a_reply_whose_writer_died_is_finished_with_its_cache_dropped(store):
     assert store.get_session("alice", session.id).response_id is None
 
 
+def heartbeat(store, message_id: int):
+    with store.backend.reading() as tx:
+        (row,) = tx.query("SELECT heartbeat_at FROM chat_message WHERE id = ?", [message_id])
+    return row["heartbeat_at"]
+
+
 def test_a_live_reply_keeps_beating(store, settings, client, emu, monkeypatch):
     monkeypatch.setattr(runner, "BEAT_SECONDS", 0.05)
-    emu.ttft = 1.0  # a long silent wait for the first token
+    emu.ttft = 3.0  # a long silent wait for the first token
     beating = ReplyRunner(store)
     try:
         session, _ = store.new_session("alice")
         live = beating.start(chat.send(store, settings, session, client, "slow"), "alice")
-        time.sleep(0.6)
-        # Silent for 0.6 s, yet beaten within the last 0.3 s: not taken for dead.
-        assert store.interrupt_stale_replies(silent_seconds=0.3) == 0
+        row = live.begun()
+        beats = {heartbeat(store, row.id)}
+        while len(beats) < 3 and live.progress.first_text_at is None:
+            time.sleep(0.01)
+            beats.add(heartbeat(store, row.id))
+        # The row says its writer is alive again and again while nothing arrives.
+        assert len(beats) == 3 and live.progress.first_text_at is None
         assert wait_done(live).message.status == "complete"
     finally:
         emu.ttft = 0.02

@@ -18,6 +18,7 @@ from chat_core.store import Session
 
 from .model_picker import alias_picker, model_picker
 from .runtime import Visit, notify, shared_store
+from .server_modes import server_modes
 from .text import error_message, t
 
 DEFAULT_EFFORT = "default"
@@ -62,7 +63,8 @@ def settings_panel(visit: Visit, session_id: str) -> None:
         value=1.0 if current["temperature"] is None else float(current["temperature"]),
         key=key["temperature"],
     )
-    cache_mode = _cache_mode(lang, model, alias, current["cache_mode"], key["cache_mode"])
+    served = server_modes(visit, model)
+    cache_mode = _cache_mode(lang, model, alias, current["cache_mode"], key["cache_mode"], served)
     allowed = options(model, alias, cache_mode)
     thinking = st.selectbox(
         t(lang, "thinking_mode"),
@@ -94,10 +96,13 @@ def settings_panel(visit: Visit, session_id: str) -> None:
         _save(visit, store, session, current, chosen)
 
 
-def _cache_mode(lang: str, model: str, alias: str | None, current: str, key: str) -> str:
-    """The conversation modes the model can use; those it cannot are named with why."""
+def _cache_mode(
+    lang: str, model: str, alias: str | None, current: str, key: str, served: dict
+) -> str:
+    """The conversation modes the model and the server can use; those they cannot are
+    named with why."""
     allowed = options(model, alias, current)
-    modes = [mode for mode in CACHE_MODES if allowed.mode_allowed(mode)]
+    modes = [m for m in CACHE_MODES if allowed.mode_allowed(m) and served[m] is None]
     chosen = st.selectbox(
         t(lang, "cache_mode"),
         modes,
@@ -106,7 +111,7 @@ def _cache_mode(lang: str, model: str, alias: str | None, current: str, key: str
         key=key,
     )
     for mode in CACHE_MODES:
-        reason = allowed.cache_modes[mode]
+        reason = served[mode] or allowed.cache_modes[mode]  # the server's limit first
         if reason is not None:
             st.caption(t(lang, reason, option=t(lang, f"cache_{mode}")))
     return chosen

@@ -24,7 +24,9 @@ from volcenginesdkarkruntime._exceptions import (
     ArkInternalServerError,
 )
 
+from ..config import Settings
 from ..provider import GENERIC, ServerFacts
+from .client import make_client
 from .params import responses_body
 
 PROBE_TIMEOUT = 10.0
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _known: dict[tuple[str, str], ServerFacts] = {}
 _asked: dict[tuple[str, str], set[str]] = {}
+_asking: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
 
@@ -43,7 +46,7 @@ class _Unanswered(Exception):
 def server_facts(client: Any, model: str, *, chaining: bool, context_size: bool) -> ServerFacts:
     """What the server behind `client` is known to do for `model`, asking it what is
     wanted and not asked yet."""
-    key = (base_url(client), model)
+    key = _key(base_url(client), model)
     questions = {
         "context_size": (context_size, lambda: _context_size(client)),
         "chains_responses": (chaining, lambda: _chains_responses(client, model)),
@@ -55,6 +58,36 @@ def server_facts(client: Any, model: str, *, chaining: bool, context_size: bool)
             _learn(key, name, ask)
     with _lock:
         return _known.get(key, ServerFacts())
+
+
+def known_facts(base_url: str, model: str) -> ServerFacts:
+    """What is known of the server at `base_url` for `model`, without asking it."""
+    with _lock:
+        return _known.get(_key(base_url, model), ServerFacts())
+
+
+def ask_in_background(settings: Settings, api_key: str, model: str) -> None:
+    """Start finding out what the server can do, unless that is known or under way; a
+    page shows the answer once it is in (`known_facts`), without waiting for it."""
+    key = _key(settings.base_url, model)
+    with _lock:
+        if "chains_responses" in _asked.get(key, set()) or key in _asking:
+            return
+        _asking.add(key)
+    threading.Thread(
+        target=_ask, args=(settings, api_key, model, key), name="probe-server", daemon=True
+    ).start()
+
+
+def _ask(settings: Settings, api_key: str, model: str, key: tuple[str, str]) -> None:
+    try:
+        with make_client(settings, api_key=api_key) as client:
+            server_facts(client, model, chaining=True, context_size=True)
+    except Exception:  # a probe that fails is asked again; the page never depends on it
+        log.exception("could not ask the server what it supports")
+    finally:
+        with _lock:
+            _asking.discard(key)
 
 
 def forget() -> None:
@@ -117,6 +150,10 @@ def _chains_responses(client: Any, model: str) -> bool:
 def base_url(client: Any) -> str:
     """The client's base URL (the SDK keeps it on the client, with no public name)."""
     return str(client._base_url)
+
+
+def _key(url: str, model: str) -> tuple[str, str]:
+    return url.strip().rstrip("/"), model
 
 
 def _root(url: str) -> str:

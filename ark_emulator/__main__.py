@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         seed=args.seed,
         reply_tokens=args.reply_tokens,
+        output_limit=args.output_limit,
         reasoning=REASONING[args.reasoning],
         reject_concurrent_context_use=args.reject_concurrent_context_use,
         generic=args.generic,
@@ -149,6 +150,13 @@ def _add_reply_options(group) -> None:
     )
     group.add_argument(
         "--reply-tokens", type=_positive_int, metavar="N", help="give every reply N tokens"
+    )
+    group.add_argument(
+        "--output-limit",
+        type=_positive_int,
+        metavar="N",
+        help="the model's own output limit: cut every answer at N tokens (finish_reason "
+        "length), so the app's Continue can be tried",
     )
     group.add_argument(
         "--reasoning",

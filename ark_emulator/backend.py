@@ -25,6 +25,7 @@ class Settings(Protocol):
     reasoning: bool | None
     reject_concurrent_context_use: bool
     n_ctx: int
+    output_limit: int | None
     search_seconds: float
     stores_responses: bool
     verbose: bool

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import sse
@@ -87,6 +88,9 @@ class Call:
         if reasons is None:
             reasons = wants_reasoning(self.thinking_type(), prompt)
         forced = self.settings.reply_tokens
+        cap = self.settings.output_limit
+        if cap is not None:  # the model's own limit, below whatever the request asks
+            limits = replace(limits, answer=min(cap, limits.answer or cap))
         reply = plan_reply(prompt, reasons, forced, limits, self.injection, start)
         reply.reasoning = reasoning_tokens(requested_effort(self.body), reply.reasoning)
         return reply

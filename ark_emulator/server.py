@@ -35,6 +35,8 @@ class ArkEmulator:
     * `ttft`: seconds from a request's arrival to its first token.
     * `token_delay`: seconds between tokens (non-stream answers wait as long in total).
     * `reply_tokens`: give every reply exactly N content tokens "w1 ... wN" (None: echo).
+    * `output_limit`: the model's own output limit: an answer longer than N content tokens
+      is cut there with `finish_reason` "length" (None: no limit but the request's).
     * `reasoning`: True reasons before every answer, False never does, None (the default)
       follows the request's `thinking.type` (see `replies`).
     * `reject_concurrent_context_use`: answer 403 OperationDenied.InvalidState while a
@@ -57,6 +59,7 @@ class ArkEmulator:
         seed: int = 0,
         *,
         reply_tokens: int | None = None,
+        output_limit: int | None = None,
         reasoning: bool | None = None,
         reject_concurrent_context_use: bool = False,
         generic: bool = False,
@@ -68,6 +71,7 @@ class ArkEmulator:
         self.ttft = ttft
         self.token_delay = token_delay
         self.reply_tokens = reply_tokens
+        self.output_limit = output_limit
         self.reasoning = reasoning
         self.reject_concurrent_context_use = reject_concurrent_context_use
         self.n_ctx = n_ctx

@@ -537,6 +537,7 @@ def test_command_line_help_lists_every_switch():
         *("--host", "--port", "--key", "--generic", "--n-ctx", "--stores-responses"),
         "--verbose",
         *("--reject-concurrent-context-use", "--ttft", "--token-delay", "--reply-tokens"),
+        "--output-limit",
         *("--reasoning {request,on,off}", "--faults", "--fault-rate", "--fault-count"),
         *("--fault-after-tokens", "--seed"),
     ]

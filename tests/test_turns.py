@@ -284,3 +284,16 @@ def test_a_stopped_continuation_keeps_both_parts(sqlite_store, env, client):
         next(iter(reply))
     answer = sqlite_store.get_messages(session)[-1]
     assert answer.status == "interrupted" and answer.content == "w1 w2 w3 w4 w5 w6 "
+
+
+def test_the_emulators_own_output_limit_cuts_and_continue_completes(
+    sqlite_store, settings, client, emu
+):
+    # Like a model's own limit: no ARK_MAX_TOKENS is set, the server cuts the answer.
+    emu.output_limit = 4
+    session, _ = sqlite_store.new_session("alice")
+    assert run(chat.send(sqlite_store, settings, session, client, "#tokens=6")) == "w1 w2 w3 w4 "
+    assert sqlite_store.get_messages(session)[-1].finish_reason == "length"
+    assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == "w5 w6"
+    answer = sqlite_store.get_messages(session)[-1]
+    assert (answer.content, answer.finish_reason) == ("w1 w2 w3 w4 w5 w6", "stop")

@@ -1,0 +1,70 @@
+"""A reply cut at the token limit, in chromium as a person sees it: the chat says the
+answer stopped at the limit, a mouse click on Continue carries it on, and the rest joins
+the same answer, on screen and in the database."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.identity_proxy import identity_cookie
+from chat_core.identity import owner_key
+from chat_core.store import connect
+from tests.browser_support import (
+    EMULATOR_SETTINGS,
+    app_server,
+    assert_no_exception_shown,
+    expect,
+    launched_browser,
+    send,
+    session_of,
+    wait_for_app,
+)
+from tests.conftest import emulator_fixture
+
+pytestmark = pytest.mark.browser
+emu = emulator_fixture(scope="module", **EMULATOR_SETTINGS)
+CUT_NOTICE = "This answer stopped at the token limit"
+EMAIL = "cut@example.com"
+
+
+@pytest.fixture
+def page(emu, tmp_path):
+    log = tmp_path / "server.log"
+    with app_server(emu, tmp_path / "chat.db", log) as server, launched_browser() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.add_cookies([identity_cookie(server.url, EMAIL)])
+        opened = context.new_page()
+        opened.goto(server.url)
+        wait_for_app(opened)
+        opened.server = server
+        yield opened
+        assert_no_exception_shown(context)
+        context.close()
+
+
+def stored(server, session_id):
+    with connect(server.env["CHAT_DB"]) as store:
+        session = store.get_session(owner_key("email", EMAIL), session_id)
+        return [(m.role, m.content, m.status, m.finish_reason) for m in store.get_messages(session)]
+
+
+def test_a_cut_reply_shows_the_notice_and_continue_completes_it(page, emu):
+    emu.output_limit = 5  # the model's own limit: the app sets no max_tokens
+    try:
+        send(page, "#tokens=9")
+        main = page.get_by_test_id("stMain")
+        expect(main.get_by_text(CUT_NOTICE)).to_be_visible(timeout=30_000)
+        answer = page.get_by_test_id("stChatMessage").last
+        expect(answer).to_contain_text("w1 w2 w3 w4 w5")
+        expect(answer).not_to_contain_text("w6")
+        page.get_by_role("button", name="Continue").click()
+        expect(answer).to_contain_text("w1 w2 w3 w4 w5 w6 w7 w8 w9", timeout=30_000)
+        expect(main.get_by_text(CUT_NOTICE)).to_have_count(0, timeout=30_000)
+        expect(page.get_by_role("button", name="Continue")).to_have_count(0)
+        expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+    finally:
+        emu.output_limit = None
+    assert stored(page.server, session_of(page)) == [
+        ("user", "#tokens=9", "complete", None),
+        ("assistant", "w1 w2 w3 w4 w5 w6 w7 w8 w9", "complete", "stop"),
+    ]

@@ -10,12 +10,13 @@ text that arrived.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from . import ark, titles
-from .ark import ContentDelta, ReasoningDelta, TurnRequest, Usage
+from .ark import ContentDelta, ReasoningDelta, SearchProgress, TurnRequest, Usage
 from .ark.history import message_tokens
+from .capabilities import check_images, sent_effort
 from .config import Settings
 from .conversation import context_window, model_view
 from .errors import (
@@ -25,6 +26,7 @@ from .errors import (
     ReplyReplacedError,
     SessionTakenError,
 )
+from .images import Image
 from .pricing import (
     HeldTokens,
     PriceTable,
@@ -38,6 +40,7 @@ from .recording import PROGRESS_SAVE_SECONDS, ReplyRecorder
 from .response import Response
 from .store import Message, Session, Store
 from .text import check_message
+from .turn_images import history_images, turn_images
 
 HISTORY_PAGE = 100
 
@@ -67,7 +70,12 @@ def effective(session: Session, settings: Settings) -> dict:
     }
 
 
-def build_request(settings: Settings, session: Session, messages: list[Message]) -> TurnRequest:
+def build_request(
+    settings: Settings,
+    session: Session,
+    messages: list[Message],
+    images: Mapping[int, list[Image]] | None = None,
+) -> TurnRequest:
     """The request for a reply to the last message of `messages` (a user message), which
     are the chat's branch up to it: the model sees exactly that path, and a cached
     context or response chain only when it holds the same path."""
@@ -92,7 +100,20 @@ def build_request(settings: Settings, session: Session, messages: list[Message])
         history_tokens=settings.history_tokens,
         provider=settings.provider_kind,
         context_window=context_window(settings, session, chosen["model"]),
+        **_media(chosen, earlier, last, images or {}),
     )
+
+
+def _media(chosen: dict, earlier: list[Message], last: Message, images) -> dict:
+    """What goes with the text: images, the reasoning effort where the model and mode
+    take it, and web search in the Responses mode."""
+    model, alias, mode = chosen["model"], chosen["model_alias"], chosen["cache_mode"]
+    return {
+        "reasoning_effort": sent_effort(model, alias, mode, chosen["reasoning_effort"]),
+        "web_search": chosen["web_search"] and mode == "responses",
+        "images": images.get(last.id, []),
+        "history_images": history_images(earlier, images),
+    }
 
 
 def _chain_from(before: Message | None) -> str | None:
@@ -139,7 +160,7 @@ class Reply:
         self.after_complete: list[Callable[[Reply], None]] = []
         self._events: Iterator | None = None
 
-    def __iter__(self) -> Iterator[ContentDelta | ReasoningDelta]:
+    def __iter__(self) -> Iterator[ContentDelta | ReasoningDelta | SearchProgress]:
         if self._events is None:
             self._events = self._run()
         return self._events
@@ -175,7 +196,7 @@ class Reply:
         """True once the reply's final state is in the store."""
         return self.recorder.saved
 
-    def _run(self) -> Iterator[ContentDelta | ReasoningDelta]:
+    def _run(self) -> Iterator[ContentDelta | ReasoningDelta | SearchProgress]:
         self.recorder.begin()
         self.status = "interrupted"  # what an abandoned iteration leaves
         try:
@@ -185,6 +206,8 @@ class Reply:
                     if self.response.add(event):
                         self.recorder.first_text()
                         yield event
+                    elif isinstance(event, SearchProgress):
+                        yield event  # a watcher says the model is searching
                     self.recorder.progress(self.response)
             self.error = self.response.failure()
             self.status = "complete" if self.error is None else "error"
@@ -218,15 +241,19 @@ def send(
     text: str,
     *,
     only_if_unused: bool = False,
+    images: Sequence[Image] = (),
 ) -> Reply:
-    """Store the user's message (marking the session used) and return its `Reply`.
+    """Store the user's message with its `images` (marking the session used) and return
+    its `Reply`. Images for a model known to read text only are refused first.
 
     `only_if_unused` is for a first message from a page that showed the chat empty: if
     another tab has started the chat meanwhile, `SessionTakenError` is raised and the
     caller sends it to the owner's unused chat instead (see `send_first`).
     """
     _refuse_while_streaming(store, session)
-    store.start_turn(session, text, only_if_unused=only_if_unused)
+    chosen = effective(session, settings)
+    check_images(chosen["model"], chosen["model_alias"], len(images))
+    store.start_turn(session, text, only_if_unused=only_if_unused, images=images)
     return reply_to_last(store, settings, session, client)
 
 
@@ -237,15 +264,23 @@ def _refuse_while_streaming(store: Store, session: Session) -> None:
         raise InvalidInputError("reply_in_progress")
 
 
-def send_first(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:
+def send_first(
+    store: Store,
+    settings: Settings,
+    session: Session,
+    client,
+    text: str,
+    *,
+    images: Sequence[Image] = (),
+) -> Reply:
     """Send the first message of a chat the page showed empty. If another tab started
     that chat meanwhile, the message goes to the owner's unused chat (or a new one)
     instead of joining a conversation it never saw; the reply's session says where."""
     try:
-        return send(store, settings, session, client, text, only_if_unused=True)
+        return send(store, settings, session, client, text, only_if_unused=True, images=images)
     except SessionTakenError:
         fresh, _ = store.new_session(session.owner)
-        return send(store, settings, fresh, client, text, only_if_unused=True)
+        return send(store, settings, fresh, client, text, only_if_unused=True, images=images)
 
 
 def reply_to_last(store: Store, settings: Settings, session: Session, client) -> Reply:
@@ -261,7 +296,7 @@ def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
     if not messages or messages[-1].role != "user":
         raise InvalidInputError("nothing_to_answer")
     question = messages[-1]
-    request = build_request(settings, session, messages)
+    request = build_request(settings, session, messages, turn_images(store, session, messages))
     reply = Reply(store, session, client, request, reply_to=question.id)
     if titles.wants_title(session, question, settings.generated_titles):
         reply.after_complete.append(

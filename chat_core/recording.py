@@ -118,6 +118,7 @@ class ReplyRecorder:
             error_params=stored_error["params"],
             finish_reason=response.finish,
             response_id=chain,
+            sources=response.sources or None,
         )
         if self.on_save is not None:
             self.on_save(self.message)

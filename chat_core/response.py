@@ -8,19 +8,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .ark import CacheUpdate, ContentDelta, Event, Finish, ReasoningDelta, Usage
+from .ark import (
+    CacheUpdate,
+    ContentDelta,
+    Event,
+    Finish,
+    ReasoningDelta,
+    SearchProgress,
+    Sources,
+    Usage,
+)
 from .errors import ChatError, ContentFilterError
+from .sources import clean_sources
 
 
 @dataclass
 class Response:
-    """The text, reasoning, usage, finish reason and cache update of one reply."""
+    """The text, reasoning, usage, finish reason, cache update and web sources of one
+    reply."""
 
     content: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
     usage: Usage | None = None
     finish: str | None = None
     cache: CacheUpdate | None = None
+    # Web pages the answer cites (cleaned), and whether a web search is running.
+    sources: list[dict] = field(default_factory=list)
+    searching: bool = False
 
     def add(self, event: Event) -> bool:
         """Record `event`; True when it is text for the reader (a content or reasoning
@@ -37,6 +51,10 @@ class Response:
             self.finish = event.reason
         elif isinstance(event, CacheUpdate):
             self.cache = event
+        elif isinstance(event, Sources):
+            self.sources = clean_sources(event.items)
+        elif isinstance(event, SearchProgress):
+            self.searching = event.status == "searching"
         return False
 
     @property

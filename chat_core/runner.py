@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from .ark import ContentDelta
+from .ark import ContentDelta, SearchProgress
 from .chat import Reply
 from .errors import ChatError, ReplyLimitError, ReplyReplacedError
 from .store import Message, Store
@@ -48,16 +48,21 @@ class Progress:
     message: Message | None = None
     first_text_at: float | None = None
     answer_at: float | None = None
+    # When the web search that is running began (None: no search is running).
+    searching_since: float | None = None
     done: bool = False
     error: ChatError | None = None
 
     @property
     def phase(self) -> str:
-        """`waiting` (for the model, retries included), `thinking`, `answering`, `done`."""
+        """`waiting` (for the model, retries included), `searching` (the web),
+        `thinking`, `answering`, `done`."""
         if self.done:
             return "done"
         if self.answer_at is not None:
             return "answering"
+        if self.searching_since is not None:
+            return "searching"
         return "thinking" if self.first_text_at is not None else "waiting"
 
 
@@ -154,10 +159,15 @@ class LiveReply:
     def _note(self, event) -> None:
         now = time.monotonic()
         current = self._progress
+        if isinstance(event, SearchProgress):
+            searching = event.status == "searching"
+            if searching != (current.searching_since is not None):
+                self._publish(searching_since=now if searching else None)
+            return
         if current.first_text_at is None:
             self._publish(first_text_at=now)
         if isinstance(event, ContentDelta) and current.answer_at is None:
-            self._publish(answer_at=now)
+            self._publish(answer_at=now, searching_since=None)
 
     def _saved(self, message: Message) -> None:
         if not self._stop.is_set():

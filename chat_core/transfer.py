@@ -43,10 +43,11 @@ from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
 from .errors import ImportDuplicateError, ImportFormatError, SessionExistsError, is_error_code
 from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now
 from .text import clean_text, make_title
+from .transfer_media import check_media, exported_media, fingerprint, imported_media
 
 FORMAT = "ark-chat-session"
 VERSION = 1
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_IMPORT_BYTES = 64 * 1024 * 1024  # room for the images a chat carries
 MAX_IMPORT_MESSAGES = 20_000
 # An export nests four levels deep (document, messages, message, error parameters).
 MAX_DEPTH = 32
@@ -93,6 +94,7 @@ def export_json(store: Store, owner: str, session_id: str) -> str:
     """The session and its messages as a JSON document (UTF-8 text)."""
     session = store.get_session(owner, session_id)
     messages = store.get_messages(session)
+    media = exported_media(store, session, messages)
     document = {
         "format": FORMAT,
         "version": VERSION,
@@ -104,7 +106,8 @@ def export_json(store: Store, owner: str, session_id: str) -> str:
             **{key: getattr(session, key) for key in SESSION_SETTINGS},
         },
         "messages": [
-            {"id": m.id, **{key: getattr(m, key) for key in _MESSAGE_FIELDS}} for m in messages
+            {"id": m.id, **{key: getattr(m, key) for key in _MESSAGE_FIELDS}, **media.get(m.id, {})}
+            for m in messages
         ],
     }
     return json.dumps(document, ensure_ascii=False, indent=2)
@@ -132,8 +135,12 @@ def import_json(store: Store, owner: str, data: bytes | str) -> Session:
     raw_messages = document["messages"]
     for index, raw in enumerate(raw_messages):  # every check before any costly work
         _check_message(raw, index + 1, store.max_message_chars)
+        check_media(raw, index + 1)
     title = _title(session.get("title"))
-    messages = [_cleaned(raw) for raw in raw_messages]
+    messages = [
+        {**_cleaned(raw), **imported_media(raw, number)}
+        for number, raw in enumerate(raw_messages, start=1)
+    ]
     title = title or next((make_title(m["content"]) for m in messages if m["role"] == "user"), None)
     session_id = _session_id(owner, title, settings, messages)
     now = utc_now()  # after the id, so the id does not depend on when
@@ -339,7 +346,7 @@ def _error_params(params: object) -> dict[str, Any]:
 def _session_id(owner: str, title: str | None, settings: dict, messages: list[dict]) -> str:
     """32 hex digits (the shape of the ids `Store` issues) from the owner and the chat's
     content: the same file imported again by the same owner gives the same id."""
-    content = [owner, title, settings, messages]
+    content = [owner, title, settings, [fingerprint(message) for message in messages]]
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 

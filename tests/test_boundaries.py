@@ -73,7 +73,8 @@ def test_every_ui_text_is_used():
     import locales
 
     source = "".join(p.read_text() for p in (ROOT / "ui").glob("*.py") if p.name != "text.py")
-    prefixes = ("group_", "cache_", "thinking_")  # looked up by a computed key
+    # Looked up by a computed key.
+    prefixes = ("group_", "cache_", "thinking_", "effort_", "unavailable_")
     quoted = ('"{}"', "'{}'")
     keys = [k.removeprefix("ui.") for k in locales.catalogue("en") if k.startswith("ui.")]
     unused = [

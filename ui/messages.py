@@ -10,6 +10,7 @@ from chat_core.markdown import for_display
 from chat_core.store import Message
 
 from .costs import reply_cost
+from .media import show_images, show_sources
 from .text import stored_error, t
 
 STATUS_KEYS = {"interrupted": "interrupted", "streaming": "streaming_elsewhere"}
@@ -24,6 +25,10 @@ def render_message(message: Message, lang: str, prices) -> None:
             st.text(message.content)  # as typed: no headings, links or lists made of it
         elif message.content:
             st.markdown(for_display(message.content))
+        if message.role == "user":
+            show_images(message)
+        else:
+            show_sources(message, lang)
         render_status(message, lang)
         if message.role == "assistant" and message.status == "complete":
             st.caption(usage_line(message, lang, prices))

@@ -17,6 +17,7 @@ from chat_core.markdown import for_display, stream_blocks
 from chat_core.runner import LiveReply, Progress
 from chat_core.store import Message
 
+from .media import show_sources
 from .messages import render_status, usage_line
 from .text import error_message, t
 
@@ -93,6 +94,7 @@ def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Mess
             message = fresh
         signs.empty()
         answer.finish(message.content)
+        show_sources(message, lang)
         render_status(message, lang)
         _usage(message, lang, prices)
     return message
@@ -113,6 +115,7 @@ def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
     if final.reasoning_content:
         _paint_reasoning(reasoning, final.reasoning_content, progress, lang)
     st.session_state.pop(SHOWN, None)
+    show_sources(final, lang)
     render_status(final, lang)
     _usage(final, lang, prices)
     return final
@@ -133,6 +136,8 @@ class SignsOfLife:
             text = t(self.lang, "waiting_for_model", seconds=int(now - progress.started))
         elif phase == "thinking":
             text = t(self.lang, "thinking_for", seconds=int(now - progress.first_text_at))
+        elif phase == "searching":
+            text = t(self.lang, "searching_web", seconds=int(now - progress.searching_since))
         if text == self.shown:
             return
         if text is None:

@@ -1,0 +1,108 @@
+"""Images and web sources in a chat's JSON export, and their checks on import.
+
+A user message's images travel as `"attachments": [{"name", "mime", "width", "height",
+"data"}]`, `data` being the image file in base64; an answer's web sources as
+`"sources": [{"url", "title", "site"}]`.
+
+Import refuses the whole file (`ImportFormatError("import_bad_attachment", number=…)`)
+for an image that is not base64, not of a stored type (JPEG or PNG), too large, or not
+the image it claims once decoded (see `images.check_image`); sources only describe an
+answer, so unusable ones are dropped (see `sources.clean_sources`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Any
+
+from .errors import ImportFormatError
+from .images import MAX_FILE_BYTES, MAX_IMAGES, MIME_TYPES, Image, ImageError, check_image
+from .sources import clean_sources
+from .store import Message, Session, Store
+
+# Base64 holds 3 bytes in 4 characters.
+MAX_DATA_CHARS = (MAX_FILE_BYTES + 2) // 3 * 4
+
+
+def exported_media(store: Store, session: Session, messages: list[Message]) -> dict[int, dict]:
+    """What each message carries besides its text, by message id."""
+    images = store.attachments(session, [m.id for m in messages if m.role == "user"])
+    media: dict[int, dict] = {}
+    for message in messages:
+        extra = {}
+        if images.get(message.id):
+            extra["attachments"] = [_exported(image) for image in images[message.id]]
+        if message.sources:
+            extra["sources"] = message.sources
+        if extra:
+            media[message.id] = extra
+    return media
+
+
+def check_media(raw: dict[str, Any], number: int) -> None:
+    """Refuse attachments this app could not have exported, before anything is decoded."""
+    attachments = raw.get("attachments")
+    if attachments is None:
+        return
+    if not isinstance(attachments, list) or len(attachments) > MAX_IMAGES:
+        raise _bad(number)
+    if attachments and raw.get("role") != "user":
+        raise _bad(number)
+    for item in attachments:
+        if not isinstance(item, dict) or item.get("mime") not in MIME_TYPES:
+            raise _bad(number)
+        data = item.get("data")
+        if not isinstance(data, str) or not data or len(data) > MAX_DATA_CHARS:
+            raise _bad(number)
+
+
+def imported_media(raw: dict[str, Any], number: int) -> dict[str, Any]:
+    """The message's images (decoded and checked) and its usable sources."""
+    attachments = [_imported(item, number) for item in raw.get("attachments") or ()]
+    sources = raw.get("sources")
+    return {
+        "attachments": attachments,
+        "sources": clean_sources(sources) if isinstance(sources, list) else [],
+    }
+
+
+def fingerprint(message: dict[str, Any]) -> dict[str, Any]:
+    """The message as it counts for an import's id: each image by its digest, and a
+    message without images or sources exactly as before they existed (a file imported
+    by an older version is still found as imported)."""
+    counted = {k: v for k, v in message.items() if k not in ("attachments", "sources")}
+    if message.get("attachments"):
+        counted["attachments"] = [
+            hashlib.sha256(i.data).hexdigest() for i in message["attachments"]
+        ]
+    if message.get("sources"):
+        counted["sources"] = message["sources"]
+    return counted
+
+
+def _exported(image: Image) -> dict[str, Any]:
+    return {
+        "name": image.name,
+        "mime": image.mime,
+        "width": image.width,
+        "height": image.height,
+        "data": base64.b64encode(image.data).decode("ascii"),
+    }
+
+
+def _imported(item: dict[str, Any], number: int) -> Image:
+    try:
+        data = base64.b64decode(item["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad(number) from None
+    name = item.get("name")
+    try:
+        return check_image(Image(item["mime"], 0, 0, data, name if isinstance(name, str) else None))
+    except ImageError:
+        raise _bad(number) from None
+
+
+def _bad(number: int) -> ImportFormatError:
+    return ImportFormatError("import_bad_attachment", number=number)

@@ -1,0 +1,73 @@
+"""What goes with a message besides its text: the images a user attached (drawn from the
+app's own media store, never fetched from elsewhere) and the web pages an answer cites
+(links the reader may follow; nothing of them is loaded).
+
+The images of the messages a run draws are read in one query before they are drawn
+(`prefetch`), and kept in the browser session until the next draw.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import streamlit as st
+
+from chat_core.capabilities import options
+from chat_core.chat import effective
+from chat_core.images import Image
+from chat_core.markdown import literal
+from chat_core.store import Message
+
+from .text import t
+
+IMAGES = "message_images"  # {message id: [Image, ...]} of the messages being drawn
+THUMBNAIL_WIDTH = 240
+# Characters a Markdown link target cannot hold as they are.
+_URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"
+
+
+def takes_images(settings, session) -> bool:
+    """Whether the chat's model may be sent images (not one known to read text only)."""
+    chosen = effective(session, settings)
+    return (
+        options(chosen["model"], chosen["model_alias"], chosen["cache_mode"]).images_reason is None
+    )
+
+
+def prefetch(store, session, messages: list[Message]) -> None:
+    """Read the images of the user messages among `messages` for drawing."""
+    ids = [message.id for message in messages if message.role == "user"]
+    st.session_state[IMAGES] = store.attachments(session, ids) if ids else {}
+
+
+def images_of(message: Message) -> list[Image]:
+    return (st.session_state.get(IMAGES) or {}).get(message.id, [])
+
+
+def show_images(message: Message) -> None:
+    """A user message's images, as thumbnails with their names."""
+    images = images_of(message)
+    if not images:
+        return
+    st.image(
+        [image.data for image in images],
+        width=THUMBNAIL_WIDTH,
+        caption=[literal(image.name or "") for image in images],
+    )
+
+
+def show_sources(message: Message, lang: str) -> None:
+    """An answer's web sources as a list of links under it."""
+    if not message.sources:
+        return
+    lines = [f"**{t(lang, 'sources')}**"]
+    for source in message.sources:
+        url = source.get("url", "")
+        if not url.lower().startswith(("https://", "http://")):
+            continue  # only web links are kept; a stored row of another kind is skipped
+        title = literal(source.get("title") or url)
+        site = source.get("site")
+        where = f" · {literal(site)}" if site else ""
+        lines.append(f"1. [{title}]({quote(url, safe=_URL_SAFE)}){where}")
+    with st.container(key=f"sources-{message.id}"):
+        st.markdown("\n".join(lines))

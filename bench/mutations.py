@@ -29,8 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_SECONDS = 900  # one pytest run, browser tests included
-# pytest's exit codes: a test failed, or collecting failed (the mutant does not import).
-OUTCOMES = {0: "SURVIVED", 1: "caught", 2: "caught", 5: "no tests"}
+# pytest's exit codes. A mutant that stops a test module from importing (2) proves
+# nothing about the tests: the mutation itself must change.
+OUTCOMES = {0: "SURVIVED", 1: "caught", 2: "broken", 5: "no tests"}
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,46 @@ MUTATIONS = [
         "        pass",
         ("tests/test_runner.py::test_a_page_is_shown_only_what_is_stored",),
     ),
+    M(
+        "A live reply's row carries a heartbeat every 5 s",
+        "chat_core/runner.py",
+        "                self._quietly(live.beat)",
+        "                pass",
+        ("tests/test_runner.py::test_a_live_reply_keeps_beating",),
+    ),
+    M(
+        "Rows silent for 30 s are marked interrupted with what was saved, and that chat's "
+        "cache state is dropped",
+        "chat_core/store/base.py",
+        '            cutoff.isoformat(timespec="microseconds"), values, CACHE_RESET',
+        '            cutoff.isoformat(timespec="microseconds"), values, {"title": None}',
+        (
+            "tests/test_runner.py::test_a_reply_whose_writer_died_is_finished_with_its_cache_dropped",
+        ),
+    ),
+    M(
+        "A user runs at most 3 replies at once (one more is refused with a message)",
+        "chat_core/runner.py",
+        "        if sum(live.owner == owner for live in running) >= self.max_per_owner:",
+        "        if sum(live.owner == owner for live in running) > self.max_per_owner:",
+        ("tests/test_runner.py::test_limits_per_user_and_per_process",),
+    ),
+    M(
+        "Two tabs never merge: a first message goes to your unused chat (or a new one) when "
+        "another tab has started the chat meanwhile",
+        "chat_core/chat.py",
+        "        return send(store, settings, session, client, text, only_if_unused=True)",
+        "        return send(store, settings, session, client, text)",
+        ("tests/test_runner.py::test_a_first_message_never_joins_a_chat_another_tab_started",),
+    ),
+    M(
+        "An action reports success only when it succeeded (a failed delete never says "
+        '"Chat deleted.")',
+        "ui/sidebar.py",
+        "    try:\n        action()\n",
+        "    if done is not None:\n        feedback.notice(done)\n    try:\n        action()\n",
+        (APP + "test_a_failed_delete_never_says_deleted",),
+    ),
     # --- Conversation modes ----------------------------------------------------------------
     M(
         "A failed or interrupted turn in a caching mode drops the cache state",
@@ -290,6 +331,20 @@ MUTATIONS = [
     ),
     # --- Input, search, storage ------------------------------------------------------------
     M(
+        "ARK_MAX_RETRIES: retries the SDK makes on 429, 5xx and connection errors",
+        "chat_core/ark/client.py",
+        "        max_retries=settings.max_retries,",
+        "        max_retries=0,",
+        ("tests/test_ark_errors.py::test_the_sdk_retries_as_many_times_as_configured",),
+    ),
+    M(
+        "ARK_API_KEY is never logged, echoed or stored",
+        "chat_core/config.py",
+        "    api_key: str | None = field(default=None, repr=False)",
+        "    api_key: str | None = None",
+        ("tests/test_config.py",),
+    ),
+    M(
         "Longer (or empty) messages are refused and nothing is written",
         "chat_core/text.py",
         "    if not text.strip():",
@@ -302,6 +357,49 @@ MUTATIONS = [
         "    return '\"' + text.replace('\"', '\"\"') + '\"'",
         "    return text",
         ("tests/test_search.py",),
+    ),
+    M(
+        "A title imported with a chat is shown in the notice as plain text",
+        "ui/feedback.py",
+        "plain = {k: literal(v) if isinstance(v, str) else v",
+        "plain = {k: v if isinstance(v, str) else v",
+        ("tests/test_app_import.py",),
+    ),
+    M(
+        "Export and import are a per-chat backup path: the chat's settings survive",
+        "chat_core/transfer.py",
+        "            owner, title, messages, session_id=session_id, settings=settings",
+        "            owner, title, messages, session_id=session_id, settings={}",
+        ("tests/test_transfer.py::test_every_setting_survives_the_json_round_trip",),
+    ),
+    M(
+        "Importing the same file again opens the chat it made instead of a duplicate",
+        "chat_core/transfer.py",
+        "    content = [owner, title, settings, [fingerprint(message) for message in messages]]",
+        "    content = [owner, title, settings, id(messages)]",
+        ("tests/test_transfer.py::test_importing_the_same_file_again_is_detected",),
+    ),
+    M(
+        "A file written by a newer version of the app is refused, and nothing is written to it",
+        "chat_core/store/sqlite.py",
+        "        if unknown:\n",
+        "        if False:\n",
+        ("tests/test_migrations.py",),
+    ),
+    M(
+        "A file of the first version is upgraded in place after a backup copy is written "
+        "next to it",
+        "chat_core/store/sqlite_upgrade.py",
+        "    backup = _backup(conn, path) if legacy else None",
+        "    backup = None",
+        ("tests/test_first_version.py",),
+    ),
+    M(
+        "Moving history between databases is idempotent: a second run copies nothing",
+        "chat_core/store/copy.py",
+        "            there = present.get(session.id)",
+        "            there = None",
+        ("tests/test_copy.py::test_second_run_copies_nothing_and_a_third_only_what_is_new",),
     ),
     M(
         "Prepared statements are off, which transaction-mode poolers require",

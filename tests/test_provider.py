@@ -344,3 +344,20 @@ def test_an_over_long_message_is_refused_before_it_is_sent(chaining, mode):
 def test_an_over_long_message_on_ark_is_refused_by_the_known_window(ark):
     error = refused(ark, new_message="字" * 5000, context_window=4096, max_tokens=1000)
     assert type(error) is errors.RequestTooLongError and model_requests(ark) == []
+
+
+def test_the_context_window_comes_from_the_setting_else_the_catalogue_on_ark():
+    from chat_core.catalogue import find_model
+    from chat_core.conversation import context_window
+    from chat_core.store import Session
+
+    session = Session(id="s", owner="o", title=None, is_used=True, created_at="", updated_at="")
+    ark = load_settings({})
+    known = find_model("doubao-seed-1-6-250615").context_window
+    assert known and context_window(ark, session, "doubao-seed-1-6-250615") == known
+    assert context_window(ark, session, "ep-20250120174411-9h98m") is None  # says nothing
+    served = Session(**{**session.__dict__, "model_alias": "doubao-seed-1-6-250615"})
+    assert context_window(ark, served, "ep-20250120174411-9h98m") == known
+    assert context_window(load_settings({"ARK_CONTEXT_WINDOW": "4096"}), session, "x") == 4096
+    local = load_settings({"ARK_BASE_URL": "http://127.0.0.1:8080/v1"})
+    assert context_window(local, session, "doubao-seed-1-6-250615") is None  # asks the server

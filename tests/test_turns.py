@@ -15,6 +15,7 @@ from chat_core.config import load_settings
 from chat_core.conversation import left_out, model_view
 from chat_core.errors import (
     InvalidInputError,
+    RequestTooLongError,
     ServerError,
     SessionNotFoundError,
     StreamInterruptedError,
@@ -297,3 +298,26 @@ def test_the_emulators_own_output_limit_cuts_and_continue_completes(
     assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == "w5 w6"
     answer = sqlite_store.get_messages(session)[-1]
     assert (answer.content, answer.finish_reason) == ("w1 w2 w3 w4 w5 w6", "stop")
+
+
+# --- the history budget, through the chat service --------------------------------------------
+
+
+def test_the_chat_follows_the_context_window_and_refuses_what_cannot_fit(
+    sqlite_store, env, client, emu
+):
+    settings = load_settings(env={**env, "ARK_CONTEXT_WINDOW": "1024", "ARK_MAX_TOKENS": "200"})
+    session, _ = sqlite_store.new_session("alice")
+    for index in range(12):  # about 1,600 tokens of history
+        run(chat.send(sqlite_store, settings, session, client, f"{index} " + "words " * 30))
+    emu.clear_requests()
+    run(chat.send(sqlite_store, settings, session, client, "last one"))
+    said = seen(emu)
+    assert said[-1] == ("user", "last one") and len(said) < 25 and alternates(said)
+    assert sum(len(text) // 4 + 5 for _, text in said) <= 1024 - 200
+    emu.clear_requests()
+    with pytest.raises(RequestTooLongError):
+        run(chat.send(sqlite_store, settings, session, client, "word " * 1000))
+    refused = sqlite_store.get_messages(session)[-1]
+    assert (refused.status, refused.error_code) == ("error", "request_too_long")
+    assert [r for r in emu.requests if r.method == "POST"] == []  # nothing was sent

@@ -1,0 +1,129 @@
+"""AppTest: images attached in the chat input, web search with its sources, reasoning
+effort and a true tiered cost, end to end against a real SQLite file and the emulator;
+and the same chat exported and imported again, whole."""
+
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from PIL import Image as Pillow
+
+from chat_core.catalogue import find_model
+from chat_core.markdown import literal
+from chat_core.pricing import cost
+from chat_core.store import connect
+from chat_core.transfer import export_json, import_json
+from tests.test_app import app, close_clients, env, labelled, param, texts  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("env")  # ARK_MODEL=ep-test, on `db_path`
+
+SEED_2_1_PRO = "doubao-seed-2-1-pro-260628"
+
+
+def photo(width=2400, height=1600) -> bytes:
+    out = io.BytesIO()
+    Pillow.effect_noise((width, height), 30).convert("RGB").save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def pick(at, model=SEED_2_1_PRO, *, mode="responses", effort="low", search=True):
+    sid = param(at)
+    labelled(at.selectbox, "Model or endpoint id").set_value(model).run()
+    labelled(at.selectbox, "Conversation mode").set_value(mode).run()
+    if effort:
+        labelled(at.selectbox, "Reasoning effort").set_value(effort).run()
+    if search:
+        labelled(at.toggle, "Web search").set_value(True).run()
+    return at.button(key=f"settings-save-{sid}").click().run()
+
+
+def posts(emu):
+    return [r for r in emu.requests if r.method == "POST" and r.path.endswith("/responses")]
+
+
+def test_done_when_seed_2_1_pro_low_effort_photo_and_web_search(db_path, emu):
+    emu.clear_requests()
+    at = pick(app().run())
+    sid = param(at)
+    prompt = "What is in this photo? #input_tokens=40000"
+    chat = at.chat_input(key="chat_input").upload("holiday.jpg", photo(), "image/jpeg")
+    chat.set_value(prompt).run()
+    assert not at.exception
+    # What the model was sent: the model, the effort, the tool and the image.
+    (sent,) = [r.body for r in posts(emu) if "#input_tokens" in json.dumps(r.body)]
+    assert sent["model"] == SEED_2_1_PRO
+    assert sent["reasoning"] == {"effort": "low"}
+    assert sent["tools"] == [{"type": "web_search"}]
+    parts = sent["input"][-1]["content"]
+    assert [p["type"] for p in parts] == ["input_text", "input_image"]
+    assert parts[1]["image_url"].startswith("data:image/jpeg;base64,")
+    # The answer, with its sources as links, and a cost at the model's price.
+    answer = at.chat_message[1]
+    assert answer.markdown[0].value == f"Echo: {prompt} [image: 2000×1333 JPEG]"
+    sources = [m.value for m in answer.markdown if "Sources" in m.value]
+    assert sources and "[Result 1 for What is in this photo? " in sources[0]
+    assert "(https://search.example/1?q=What%20is%20in%20this%20photo" in sources[0]
+    with connect(db_path) as store:
+        session = store.get_session("local", sid)
+        user, reply = store.get_messages(session)
+        images = store.attachments(session, [user.id])[user.id]
+    assert (images[0].width, images[0].height, images[0].name) == (2000, 1333, "holiday.jpg")
+    assert len(reply.sources) == 3
+    assert reply.prompt_tokens > 40_000  # the stated prompt, with the image's tokens
+    price = find_model(SEED_2_1_PRO).prices.rates(reply.prompt_tokens, reply.completion_tokens)
+    expected = (reply.prompt_tokens * price.input + reply.completion_tokens * price.output) / (
+        Decimal(1_000_000)
+    )
+    assert cost(reply, SEED_2_1_PRO) == expected
+    assert f"¥{expected:.4f}" in answer.caption[0].value
+    # The photo shows in the history once the page is drawn again.
+    at = app(session=sid).run()
+    (shown,) = at.chat_message[0].image
+    assert shown.captions == [literal("holiday.jpg")]  # captions are Markdown: shown as is
+    assert len(shown.value) == 1 and not shown.value[0].startswith("http")  # the app serves it
+    # Exported and imported again, the chat keeps all of it.
+    with connect(db_path) as store:
+        data = export_json(store, "local", sid)
+        copy = import_json(store, "bob", data)
+        user2, reply2 = store.get_messages(copy)
+        images2 = store.attachments(copy, [user2.id])[user2.id]
+    assert images2 == images
+    assert reply2.sources == reply.sources
+    assert (copy.model, copy.reasoning_effort, copy.web_search, copy.cache_mode) == (
+        SEED_2_1_PRO,
+        "low",
+        True,
+        "responses",
+    )
+    assert cost(reply2, copy.model) == expected
+
+
+def test_a_file_that_is_not_an_image_is_refused_and_nothing_is_stored(db_path, emu):
+    at = app().run()
+    sid = param(at)
+    chat = at.chat_input(key="chat_input").upload("notes.png", b"not an image", "image/png")
+    chat.set_value("look at this").run()
+    assert "is not an image this app can read" in at.error[0].value
+    assert texts(at) == []
+    with connect(db_path) as store:
+        assert store.get_messages(store.get_session("local", sid)) == []
+
+
+def test_a_text_only_model_takes_no_files():
+    at = pick(app().run(), "glm-5-2-260617", mode="off", effort=None, search=False)
+    assert not at.chat_input(key="chat_input").proto.accept_file
+
+
+def test_a_search_failing_mid_stream_keeps_the_text_and_the_sources(db_path, emu):
+    at = pick(app().run(), effort=None)
+    emu.fail_next("stream_error", after_tokens=2)
+    at.chat_input(key="chat_input").set_value("breaking news now").run()
+    with connect(db_path) as store:
+        (session,) = [s for s in store.list_sessions("local") if s.is_used]
+        _, reply = store.get_messages(session)
+    assert reply.status == "error"
+    assert reply.content == "Echo: breaking "
+    assert [s["url"] for s in reply.sources] == [
+        f"https://search.example/{n}?q=breaking%20news%20now" for n in (1, 2, 3)
+    ]

@@ -1,0 +1,154 @@
+"""Images in chromium, attached as a person does: through the chat input's file chooser
+(a real click on its button) and by pasting an image copied to the clipboard (Ctrl+V in
+the input). Each is what the emulator received, and shows in the history after a reload,
+served by the app itself."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from PIL import Image as Pillow
+
+from bench.identity_proxy import identity_cookie
+from chat_core.identity import owner_key
+from chat_core.store import connect
+from tests.browser_support import (
+    EMULATOR_SETTINGS,
+    app_server,
+    assert_no_exception_shown,
+    expect,
+    launched_browser,
+    session_of,
+    wait_for_app,
+)
+from tests.conftest import emulator_fixture
+
+pytestmark = pytest.mark.browser
+emu = emulator_fixture(scope="module", **EMULATOR_SETTINGS)
+USER_MESSAGE = "[data-testid='stChatMessage']:has([data-testid='stChatMessageAvatarUser'])"
+
+
+@pytest.fixture(scope="module")
+def server(emu, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    with app_server(emu, folder / "chat.db", folder / "server.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launched_browser() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page_of(browser, server):
+    contexts = []
+
+    def open_page(email: str):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+        context.add_cookies([identity_cookie(server.url, email)])
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(server.url)
+        wait_for_app(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        assert_no_exception_shown(context)
+        context.close()
+
+
+def png(color: str, size=(300, 200)) -> bytes:
+    out = io.BytesIO()
+    Pillow.new("RGB", size, color).save(out, "PNG")
+    return out.getvalue()
+
+
+def sent_images(emu, text: str) -> list[str]:
+    """The image URLs of the last request whose last message holds `text`."""
+    for request in reversed(emu.requests):
+        messages = (request.body or {}).get("messages") or []
+        content = messages[-1]["content"] if messages else None
+        if isinstance(content, list) and any(p.get("text") == text for p in content):
+            return [p["image_url"]["url"] for p in content if p["type"] == "image_url"]
+    return []
+
+
+def stored_images(server, email: str, session_id: str):
+    with connect(server.env["CHAT_DB"]) as store:
+        session = store.get_session(owner_key("email", email), session_id)
+        user = store.get_messages(session)[0]
+        return store.attachments(session, [user.id]).get(user.id, [])
+
+
+def submit(page, text: str, file_name: str) -> None:
+    """Wait until the attached file is uploaded (its name shows), type and send."""
+    chat_input = page.get_by_test_id("stChatInput")
+    expect(chat_input).to_contain_text(file_name, timeout=15_000)
+    page.get_by_test_id("stChatInputTextArea").click()
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def shows_image_after_reload(page, server) -> None:
+    page.reload()
+    wait_for_app(page)
+    image = page.locator(f"{USER_MESSAGE} [data-testid='stImage'] img").first
+    expect(image).to_be_visible(timeout=15_000)
+    source = image.get_attribute("src")
+    assert source.startswith(("/media/", server.url, "http://127.0.0.1")), source
+    assert "search.example" not in source
+    assert image.evaluate("img => img.complete && img.naturalWidth") > 0  # loaded from the app
+
+
+def test_an_image_chosen_with_the_file_chooser(page_of, server, emu, tmp_path):
+    email = "chooser@example.com"
+    page = page_of(email)
+    path = tmp_path / "red square.png"
+    path.write_bytes(png("red"))
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stChatInputFileUploadButton").click()
+    chooser.value.set_files(str(path))
+    submit(page, "what colour is this?", "red square.png")
+    expect(page.get_by_text("Echo: what colour is this? [image: 300×200 JPEG]")).to_be_visible(
+        timeout=15_000
+    )
+    (url,) = sent_images(emu, "what colour is this?")
+    assert url.startswith("data:image/jpeg;base64,")
+    sent = Pillow.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.size == (300, 200) and sent.getpixel((150, 100))[0] > 200  # red
+    session = session_of(page)
+    (image,) = stored_images(server, email, session)
+    assert (image.name, image.width, image.height) == ("red square.png", 300, 200)
+    shows_image_after_reload(page, server)
+
+
+def test_an_image_pasted_into_the_input(page_of, server, emu):
+    email = "paste@example.com"
+    page = page_of(email)
+    data = base64.b64encode(png("blue")).decode()
+    # The user copied an image elsewhere: it is on the system clipboard.
+    page.evaluate(
+        """async (data) => {
+            const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+            const blob = new Blob([bytes], {type: "image/png"});
+            await navigator.clipboard.write([new ClipboardItem({"image/png": blob})]);
+        }""",
+        data,
+    )
+    page.get_by_test_id("stChatInputTextArea").click()
+    page.keyboard.press("Control+V")
+    submit(page, "and this one?", ".png")
+    expect(page.get_by_text("Echo: and this one? [image: 300×200 JPEG]")).to_be_visible(
+        timeout=15_000
+    )
+    (url,) = sent_images(emu, "and this one?")
+    sent = Pillow.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.getpixel((150, 100))[2] > 200  # blue
+    assert len(stored_images(server, email, session_of(page))) == 1
+    shows_image_after_reload(page, server)

@@ -76,6 +76,13 @@ def texts(at):
     ]
 
 
+def last_action(at, name: str):
+    """The action button `name` (retry, regenerate, edit…) of the newest message that
+    has one: message actions are keyed by message id."""
+    keyed = [b for b in at.button if b.key.startswith(f"{name}-")]
+    return max(keyed, key=lambda b: int(b.key.rsplit("-", 1)[1]))
+
+
 def labelled(widgets, label: str):
     """The one widget of `widgets` whose label is `label` (widgets without a key)."""
     (found,) = [widget for widget in widgets if widget.label == label]
@@ -164,7 +171,7 @@ def test_error_shows_a_message_and_retry_recovers(env, emu):
     assert not at.exception
     assert texts(at)[0] == ("user", ["please answer"])
     assert at.chat_message[1].error[0].value.startswith("Reply failed")
-    at.button(key="retry").click().run()
+    last_action(at, "retry").click().run()
     assert texts(at) == [("user", ["please answer"]), ("assistant", ["Echo: please answer"])]
     assert not at.error
 
@@ -200,9 +207,9 @@ def test_no_key_first_run_still_browses_history(env, monkeypatch):
 def test_regenerate_and_edit_last(env):
     at = app().run()
     at.chat_input(key="chat_input").set_value("first try").run()
-    at.button(key="regenerate").click().run()
+    last_action(at, "regenerate").click().run()
     assert texts(at) == [("user", ["first try"]), ("assistant", ["Echo: first try"])]
-    at.button(key="edit_last").click().run()
+    last_action(at, "edit").click().run()
     at.text_area(key="edit_text").input("second try")
     at.button(key="FormSubmitter:edit_form-Save and resend").click().run()
     assert texts(at) == [("user", ["second try"]), ("assistant", ["Echo: second try"])]
@@ -291,7 +298,8 @@ def test_titles_in_the_sidebar_show_as_typed(env):
     at = app().run()
     assert as_shown(at.sidebar.button(key=f"session-{chat.id}").label) == MARKDOWN_TITLE
     at.sidebar.text_input(key="search").input("question").run()
-    assert as_shown(at.sidebar.button(key=f"hit-{chat.id}").label) == MARKDOWN_TITLE
+    (hit,) = [b for b in at.sidebar.button if b.key.startswith(f"hit-{chat.id}-")]
+    assert as_shown(hit.label) == MARKDOWN_TITLE
 
 
 def test_search_finds_chats_with_snippets(env):
@@ -304,8 +312,9 @@ def test_search_finds_chats_with_snippets(env):
     at.sidebar.text_input(key="search").input("天气").run()
     hits = [b.label for b in at.sidebar.button if b.key.startswith("hit-")]
     assert hits == ["Trip planning"]
-    # The matching message is shown under the chat's title, as plain text.
-    assert "明天北京的天气怎么样？" in [c.value for c in at.sidebar.caption]
+    # The matching message is shown under the chat's title, as plain text with the
+    # match marked.
+    assert "明天北京的:orange-background[天气]怎么样？" in [c.value for c in at.sidebar.caption]
     at.sidebar.text_input(key="search").input('sort" AND (NEAR *').run()
     assert not at.exception
     assert any("No chat matches" in c.value for c in at.sidebar.caption)
@@ -359,7 +368,7 @@ def test_interrupted_reply_is_marked_and_offers_regenerate(env):
     at = app(session=session.id).run()
     assert texts(at)[1] == ("assistant", ["Echo: cut"])
     assert at.chat_message[1].warning[0].value == "Reply interrupted"
-    at.button(key="regenerate").click().run()
+    last_action(at, "regenerate").click().run()
     assert texts(at)[1] == ("assistant", ["Echo: cut me off"])
 
 
@@ -500,7 +509,7 @@ def test_a_failure_the_store_cannot_record_is_still_shown(env, monkeypatch):
     assert texts(at) == [("user", ["will the reply be saved?"]), ("assistant", [])]
     assert "busy" in at.chat_message[1].error[0].value
     monkeypatch.setattr(Store, "begin_reply", original)
-    at.button(key="retry").click().run()
+    last_action(at, "retry").click().run()
     assert texts(at)[1] == ("assistant", ["Echo: will the reply be saved?"])
 
 

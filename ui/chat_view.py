@@ -14,10 +14,10 @@ import streamlit as st
 from chat_core import chat, continuation
 from chat_core.conversation import is_cut
 from chat_core.errors import ChatError
-from chat_core.images import FILE_TYPES, MAX_FILE_BYTES, prepare_images
 
-from . import feedback, media
-from .messages import render_message
+from . import clipboard, feedback, landing, message_actions
+from .landing import WINDOW, window_key
+from .message_actions import EDITING, PENDING, REDRAW, Thread
 from .runtime import (
     Visit,
     client,
@@ -30,9 +30,6 @@ from .runtime import (
 from .text import t
 from .watch import SHOWN, watch_elsewhere, watch_live
 
-WINDOW = 50
-PENDING = "pending_action"
-EDITING = "editing_last"
 REFILL = "refill_input"  # text a refused message leaves in the input
 INPUT = "chat_input"
 SHOWED_EMPTY = "showed_empty_chat"
@@ -43,7 +40,8 @@ def history_area(visit: Visit, store, session) -> None:
     """The chat's latest window of messages, drawn by the page's full run only: sending a
     message reruns the chat fragment below, which adds the new exchange without sending
     the history to the browser again."""
-    key = f"window-{session.id}"
+    st.session_state.pop(REDRAW, None)  # this run draws the history anew
+    key = window_key(session.id)
     window = st.session_state.get(key, WINDOW)
     messages = store.get_messages(session, limit=window + 1)
     if len(messages) > window:
@@ -55,10 +53,12 @@ def history_area(visit: Visit, store, session) -> None:
             on_click=st.session_state.__setitem__,
             args=(key, window + WINDOW),
         )
-    drawn = _settled(messages, shared_runner(visit.settings).live(session.id))
-    media.prefetch(store, session, drawn)
-    for message in drawn:
-        render_message(message, visit.lang, prices(visit.settings, session))
+    live = shared_runner(visit.settings).live(session.id)
+    drawn = _settled(messages, live)
+    message_actions.style()
+    message_actions.draw(Thread.of(visit, store, session, messages), drawn)
+    landing.land(session.id)
+    clipboard.flush(visit.lang)
     st.session_state[DRAWN] = (session.id, drawn[-1].id if drawn else 0)
 
 
@@ -74,19 +74,23 @@ def _chat(visit: Visit, session_id: str) -> None:
     if session is None:  # deleted in another tab: the page opens another chat
         feedback.notice("unknown_session")
         st.rerun()
+    if st.session_state.pop(REDRAW, False):
+        st.rerun()  # a version switched or a message deleted: draw the history again
+    clipboard.flush(visit.lang)
     live = replies.live(session.id)
-    prompt, files = _input(visit, session)
+    prompt = _input(visit, session)
     action = None if prompt is not None else st.session_state.pop(PENDING, None)
     watching = live is not None and not live.progress.done
     if prompt is not None or action is not None:
         st.session_state.pop(EDITING, None)
-        live = _start(visit, store, replies, session, prompt, action, files)
+        live = _start(visit, store, replies, session, prompt, action)
         watching = True  # even if it already ended: its end is shown here
         if live.session_id != session.id:  # another tab had started this chat
             select_session(live.session_id)
             feedback.notice("moved_to_new_chat")
             st.rerun()
         if action is not None and action[0] in ("regenerate", "edit", "continue"):
+            live.begun()  # a new version is the branch's leaf once its row is written
             st.rerun()  # they change messages the history shows: draw it again
     price_table = prices(visit.settings, session)
     messages = _new_messages(visit, store, session, live if watching else None)
@@ -94,7 +98,9 @@ def _chat(visit: Visit, session_id: str) -> None:
         _watch(visit, store, session, live, price_table)
         return
     if messages and messages[-1].status == "streaming":  # written by another process
-        watch_elsewhere(store, session, messages[-1], visit.lang, price_table)
+        shown = watch_elsewhere(store, session, messages[-1], visit.lang, price_table)
+        _after_reply(visit, store, session, watched=shown)
+        return
     _after_reply(visit, store, session)
 
 
@@ -104,10 +110,11 @@ def _new_messages(visit: Visit, store, session, live):
     drawn_chat, drawn_up_to = st.session_state.get(DRAWN, (session.id, 0))
     if drawn_chat != session.id:
         st.rerun()  # the history on the page is another chat's
-    messages = [m for m in store.get_messages(session, limit=WINDOW) if m.id > drawn_up_to]
-    media.prefetch(store, session, messages)
-    for message in _settled(messages, live):
-        render_message(message, visit.lang, prices(visit.settings, session))
+    branch_end = store.get_messages(session, limit=WINDOW)
+    messages = [m for m in branch_end if m.id > drawn_up_to]
+    if messages:
+        thread = Thread.of(visit, store, session, branch_end)
+        message_actions.draw(thread, _settled(messages, live))
     # What the reader saw: a first message sent from an empty chat must not join a
     # conversation another tab has started in it since (see `_start`).
     empty = not drawn_up_to and not messages and live is None
@@ -126,25 +133,22 @@ def _settled(messages, live):
     return messages
 
 
-def _start(visit, store, replies, session, prompt, action, files=()):
+def _start(visit, store, replies, session, prompt, action):
     """Start the reply a message or an action asks for. A refusal reruns the chat with
     the reason shown and the typed text back in the input."""
     try:
         replies.check_room(visit.owner)  # before anything is written
         make = _ACTIONS[action[0]] if action else None
-        images = prepare_images([(file.name, file.getvalue()) for file in files])
         if make is not None:
             reply = make(store, visit.settings, session, client(visit), *action[1:])
         elif st.session_state.get(SHOWED_EMPTY) == session.id:  # the page showed it empty
-            reply = chat.send_first(
-                store, visit.settings, session, client(visit), prompt, images=images
-            )
+            reply = chat.send_first(store, visit.settings, session, client(visit), prompt)
         else:
-            reply = chat.send(store, visit.settings, session, client(visit), prompt, images=images)
+            reply = chat.send(store, visit.settings, session, client(visit), prompt)
         return replies.start(reply, visit.owner)
     except ChatError as exc:
         feedback.error(exc)
-        text = prompt if prompt is not None else (action[1] if action[0] == "edit" else None)
+        text = prompt if prompt is not None else (action[-1] if action[0] == "edit" else None)
         if text:
             st.session_state[REFILL] = text
         rerun_fragment_or_page()
@@ -155,23 +159,18 @@ def _watch(visit, store, session, live, price_table) -> None:
     final = watch_live(live, visit.lang, price_table)
     if first_turn and final is not None:
         st.rerun()  # the sidebar and the header show the chat's new title
-    _after_reply(visit, store, session)
+    _after_reply(visit, store, session, watched=final)
 
 
-def _after_reply(visit, store, session) -> None:
-    """The actions under the last message (or the edit form)."""
-    messages = store.get_messages(session, limit=2)
-    if st.session_state.get(EDITING):
-        _edit_form(visit, messages)
-    else:
-        _reply_actions(visit, messages)
+def _after_reply(visit, store, session, *, watched=None) -> None:
+    """Under the chat, for the branch's last message: its actions when a watcher drew
+    it (a drawn message shows its own), and what only a last message offers."""
+    _reply_actions(visit, store, session, store.get_messages(session, limit=2), watched)
 
 
-def _input(visit: Visit, session) -> tuple[str | None, list]:
-    """The chat input, pinned at the bottom with the notices above it: the text sent
-    (None when nothing was) and the image files attached to it, chosen or pasted. A
-    model known to read text only takes no files. While a run goes on (such as watching
-    a reply) its send button is Stop."""
+def _input(visit: Visit, session) -> str | None:
+    """The chat input, pinned at the bottom with the notices above it. While a run goes
+    on (such as watching a reply) its send button is Stop."""
     model = session.model or visit.settings.model
     placeholder = (
         t(visit.lang, "input_placeholder", model=model)
@@ -180,21 +179,9 @@ def _input(visit: Visit, session) -> tuple[str | None, list]:
     )
     if refill := st.session_state.pop(REFILL, None):
         st.session_state[INPUT] = refill
-    takes_images = media.takes_images(visit.settings, session)
     with st.bottom:
         feedback.show(visit.lang)
-        sent = st.chat_input(
-            placeholder,
-            key=INPUT,
-            submit_mode="stop",
-            disabled=not visit.has_key,
-            accept_file="multiple" if takes_images else False,
-            file_type=list(FILE_TYPES) if takes_images else None,
-            max_upload_size=MAX_FILE_BYTES // 2**20 if takes_images else None,
-        )
-    if sent is None or isinstance(sent, str):
-        return sent, []
-    return sent.text, list(sent.files)
+        return st.chat_input(placeholder, key=INPUT, submit_mode="stop", disabled=not visit.has_key)
 
 
 def stop_reply(visit: Visit, session_id: str) -> None:
@@ -211,19 +198,13 @@ def stop_reply(visit: Visit, session_id: str) -> None:
         feedback.error(exc)
 
 
-def _reply_actions(visit: Visit, messages) -> None:
-    if not messages or not visit.has_key:
+def _reply_actions(visit: Visit, store, session, messages, watched) -> None:
+    if not messages:
         return
     last = messages[-1]
     if last.status == "streaming":
         return
-    if last.role == "assistant" and last.status == "error":
-        key, icon, action = "retry", ":material/refresh:", "regenerate"
-    elif last.role == "assistant":
-        key, icon, action = "regenerate", ":material/autorenew:", "regenerate"
-    else:  # the user's message has no reply yet (it was cut off before one started)
-        key, icon, action = "retry", ":material/refresh:", "answer"
-    row = st.container(horizontal=True, gap="small")
+    row = message_actions.end_row(last)
     if is_cut(last):  # stopped at the token limit: the model can go on
         row.button(
             t(visit.lang, "continue"),
@@ -233,41 +214,16 @@ def _reply_actions(visit: Visit, messages) -> None:
             on_click=_queue,
             args=("continue",),
         )
-    row.button(t(visit.lang, key), key=key, icon=icon, on_click=_queue, args=(action,))
-    if any(m.role == "user" for m in messages[-2:]):
-        row.button(
-            t(visit.lang, "edit"),
-            key="edit_last",
-            icon=":material/edit:",
-            on_click=st.session_state.__setitem__,
-            args=(EDITING, True),
-        )
+    if watched is not None and watched.id == last.id:  # drawn by a watcher, bare
+        message_actions.last_actions(Thread.of(visit, store, session, messages), last, row)
 
 
-def _edit_form(visit: Visit, messages) -> None:
-    last_user = next((m for m in reversed(messages) if m.role == "user"), None)
-    if last_user is None:
-        st.session_state.pop(EDITING, None)
-        return
-    with st.form("edit_form"):
-        text = st.text_area(t(visit.lang, "edit_label"), value=last_user.content, key="edit_text")
-        left, right = st.columns(2)
-        resend = left.form_submit_button(t(visit.lang, "resend"), type="primary")
-        cancel = right.form_submit_button(t(visit.lang, "cancel"))
-    if resend or cancel:
-        st.session_state.pop(EDITING, None)
-        if resend:
-            _queue("edit", text)
-        rerun_fragment_or_page()
-
-
-def _queue(action: str, *args) -> None:
-    st.session_state[PENDING] = (action, *args)
+_queue = message_actions.queue
 
 
 _ACTIONS = {
     "regenerate": chat.regenerate,
     "answer": chat.reply_to_last,
-    "edit": chat.edit_last,
+    "edit": chat.edit,
     "continue": continuation.continue_reply,
 }

@@ -17,6 +17,7 @@ from chat_core.transfer import export_json, export_markdown, import_json
 
 from . import feedback
 from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, select_session, shared_store
+from .search_view import search_panel
 from .text import error_message, t
 
 PAGE = 30
@@ -35,16 +36,8 @@ def render_sidebar(visit: Visit, store, current: Session) -> None:
             on_click=_new_chat,
             args=(visit,),
         )
-        query = st.text_input(
-            t(visit.lang, "search"),
-            key="search",
-            icon=":material/search:",
-            placeholder=t(visit.lang, "search"),
-            label_visibility="collapsed",
-        )
-        if query.strip():
-            _search_results(visit, store, query, current)
-        else:
+        search_panel(visit, current.id)
+        with st.container(key="chat_list"):  # hidden while a search is typed
             _session_list(visit, store, current)
         st.divider()
         _import(visit, store)
@@ -168,24 +161,6 @@ def _delete(visit: Visit, store, session: Session) -> None:
         on_click=st.session_state.pop,
         args=(CONFIRM_DELETE, None),
     )
-
-
-def _search_results(visit: Visit, store, query: str, current: Session) -> None:
-    hits = store.search(visit.owner, query)
-    if not hits:
-        st.caption(t(visit.lang, "search_none", query=literal(query[:80])))
-    for hit in hits:
-        title = escape(hit.title or t(visit.lang, "untitled"))
-        st.button(
-            title,
-            key=f"hit-{hit.session_id}",
-            width="stretch",
-            type="primary" if hit.session_id == current.id else "secondary",
-            on_click=select_session,
-            args=(hit.session_id,),
-        )
-        if hit.snippet and hit.snippet != hit.title:
-            st.caption(literal(hit.snippet))
 
 
 def _import(visit: Visit, store) -> None:

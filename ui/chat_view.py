@@ -14,8 +14,9 @@ import streamlit as st
 from chat_core import chat, continuation
 from chat_core.conversation import is_cut
 from chat_core.errors import ChatError
+from chat_core.images import FILE_TYPES, MAX_FILE_BYTES, prepare_images
 
-from . import clipboard, feedback, landing, message_actions
+from . import clipboard, feedback, landing, media, message_actions
 from .landing import WINDOW, window_key
 from .message_actions import EDITING, PENDING, REDRAW, Thread
 from .runtime import (
@@ -56,6 +57,7 @@ def history_area(visit: Visit, store, session) -> None:
     live = shared_runner(visit.settings).live(session.id)
     drawn = _settled(messages, live)
     message_actions.style()
+    media.prefetch(store, session, drawn)
     message_actions.draw(Thread.of(visit, store, session, messages), drawn)
     landing.land(session.id)
     clipboard.flush(visit.lang)
@@ -78,12 +80,12 @@ def _chat(visit: Visit, session_id: str) -> None:
         st.rerun()  # a version switched or a message deleted: draw the history again
     clipboard.flush(visit.lang)
     live = replies.live(session.id)
-    prompt = _input(visit, session)
+    prompt, files = _input(visit, session)
     action = None if prompt is not None else st.session_state.pop(PENDING, None)
     watching = live is not None and not live.progress.done
     if prompt is not None or action is not None:
         st.session_state.pop(EDITING, None)
-        live = _start(visit, store, replies, session, prompt, action)
+        live = _start(visit, store, replies, session, prompt, action, files)
         watching = True  # even if it already ended: its end is shown here
         if live.session_id != session.id:  # another tab had started this chat
             select_session(live.session_id)
@@ -114,6 +116,7 @@ def _new_messages(visit: Visit, store, session, live):
     messages = [m for m in branch_end if m.id > drawn_up_to]
     if messages:
         thread = Thread.of(visit, store, session, branch_end)
+        media.prefetch(store, session, messages)
         message_actions.draw(thread, _settled(messages, live))
     # What the reader saw: a first message sent from an empty chat must not join a
     # conversation another tab has started in it since (see `_start`).
@@ -133,18 +136,21 @@ def _settled(messages, live):
     return messages
 
 
-def _start(visit, store, replies, session, prompt, action):
+def _start(visit, store, replies, session, prompt, action, files=()):
     """Start the reply a message or an action asks for. A refusal reruns the chat with
     the reason shown and the typed text back in the input."""
     try:
         replies.check_room(visit.owner)  # before anything is written
         make = _ACTIONS[action[0]] if action else None
+        images = prepare_images([(file.name, file.getvalue()) for file in files])
         if make is not None:
             reply = make(store, visit.settings, session, client(visit), *action[1:])
         elif st.session_state.get(SHOWED_EMPTY) == session.id:  # the page showed it empty
-            reply = chat.send_first(store, visit.settings, session, client(visit), prompt)
+            reply = chat.send_first(
+                store, visit.settings, session, client(visit), prompt, images=images
+            )
         else:
-            reply = chat.send(store, visit.settings, session, client(visit), prompt)
+            reply = chat.send(store, visit.settings, session, client(visit), prompt, images=images)
         return replies.start(reply, visit.owner)
     except ChatError as exc:
         feedback.error(exc)
@@ -168,9 +174,11 @@ def _after_reply(visit, store, session, *, watched=None) -> None:
     _reply_actions(visit, store, session, store.get_messages(session, limit=2), watched)
 
 
-def _input(visit: Visit, session) -> str | None:
-    """The chat input, pinned at the bottom with the notices above it. While a run goes
-    on (such as watching a reply) its send button is Stop."""
+def _input(visit: Visit, session) -> tuple[str | None, list]:
+    """The chat input, pinned at the bottom with the notices above it: the text sent
+    (None when nothing was) and the image files attached to it, chosen or pasted. A
+    model known to read text only takes no files. While a run goes on (such as watching
+    a reply) its send button is Stop."""
     model = session.model or visit.settings.model
     placeholder = (
         t(visit.lang, "input_placeholder", model=model)
@@ -179,9 +187,21 @@ def _input(visit: Visit, session) -> str | None:
     )
     if refill := st.session_state.pop(REFILL, None):
         st.session_state[INPUT] = refill
+    takes_images = media.takes_images(visit.settings, session)
     with st.bottom:
         feedback.show(visit.lang)
-        return st.chat_input(placeholder, key=INPUT, submit_mode="stop", disabled=not visit.has_key)
+        sent = st.chat_input(
+            placeholder,
+            key=INPUT,
+            submit_mode="stop",
+            disabled=not visit.has_key,
+            accept_file="multiple" if takes_images else False,
+            file_type=list(FILE_TYPES) if takes_images else None,
+            max_upload_size=MAX_FILE_BYTES // 2**20 if takes_images else None,
+        )
+    if sent is None or isinstance(sent, str):
+        return sent, []
+    return sent.text, list(sent.files)
 
 
 def stop_reply(visit: Visit, session_id: str) -> None:

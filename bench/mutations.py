@@ -309,6 +309,20 @@ MUTATIONS = [
         (APP + "test_titles_in_the_sidebar_show_as_typed",),
     ),
     M(
+        "Titles are plain text everywhere (the header above the chat)",
+        "ui/app.py",
+        '        st.text(session.title or t(visit.lang, "untitled"))',
+        '        st.markdown(session.title or t(visit.lang, "untitled"))',
+        ("tests/test_app_input.py::test_the_title_above_the_chat_shows_as_typed",),
+    ),
+    M(
+        "A refused message stays in the input, where the user typed it",
+        "ui/chat_view.py",
+        "            st.session_state[REFILL] = text",
+        "            pass",
+        ("tests/test_app_input.py",),
+    ),
+    M(
         "A model without a known price shows its tokens and no cost",
         "ui/costs.py",
         "    if found is None:\n        return []",

@@ -1,0 +1,59 @@
+"""AppTest: what the chat input keeps, and what the header shows, on a real SQLite file
+and the loopback emulator."""
+
+import pytest
+
+from chat_core.errors import DatabaseReadOnlyError
+from chat_core.store import Store, connect
+from tests.test_app import (  # noqa: F401 (fixtures)
+    MARKDOWN_TITLE,
+    app,
+    close_clients,
+    env,
+    flags,
+    param,
+    texts,
+)
+
+pytestmark = pytest.mark.usefixtures("env")
+
+
+def typed(at) -> str | None:
+    return at.chat_input(key="chat_input").value
+
+
+def test_a_message_over_the_limit_stays_in_the_input(db_path):
+    at = app().run()
+    text = "界" * 100_001
+    at.chat_input(key="chat_input").set_value(text).run()
+    assert not at.exception
+    assert [e.value for e in at.error if "too long" in e.value]
+    assert typed(at) == text  # where the user typed it, to shorten and send again
+    assert len(at.chat_message) == 0 and flags(db_path) == {param(at): 0}
+
+
+def test_a_message_the_database_refuses_stays_in_the_input(db_path, monkeypatch):
+    at = app().run()
+    original = Store.start_turn
+
+    def read_only(self, session, text, **options):
+        raise DatabaseReadOnlyError("database_folder_read_only", folder=str(db_path.parent))
+
+    monkeypatch.setattr(Store, "start_turn", read_only)  # injected fault
+    at.chat_input(key="chat_input").set_value("keep me safe").run()
+    assert not at.exception  # a message in the chat area, never Streamlit's error page
+    assert [e.value for e in at.error if "make the folder writable" in e.value]
+    assert typed(at) == "keep me safe"
+    monkeypatch.setattr(Store, "start_turn", original)  # the folder is writable again
+    at.chat_input(key="chat_input").set_value(typed(at)).run()
+    assert texts(at) == [("user", ["keep me safe"]), ("assistant", ["Echo: keep me safe"])]
+
+
+def test_the_title_above_the_chat_shows_as_typed(db_path):
+    with connect(db_path) as store:
+        session, _ = store.new_session("local")
+        store.start_turn(session, "a question")
+        store.rename("local", session.id, MARKDOWN_TITLE)
+    at = app(session=session.id).run()
+    assert MARKDOWN_TITLE in [text.value for text in at.text]  # st.text: no Markdown
+    assert not [m.value for m in at.markdown if "evil.example" in m.value]

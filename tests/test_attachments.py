@@ -121,3 +121,28 @@ def test_a_replys_sources_are_saved_with_it(store):
     sources = [{"url": "https://search.example/1?q=news", "title": "Result 1", "site": "x"}]
     store.save_reply(session, reply.id, content="Here", status="complete", sources=sources)
     assert store.get_message(session, reply.id).sources == sources
+
+
+def test_the_copy_command_brings_images_and_sources_along(tmp_path, db_location):
+    from chat_core.store import connect
+    from chat_core.store.copy import copy_history
+
+    source = tmp_path / "source.db"
+    with connect(source) as store:
+        session, _ = store.new_session("alice")
+        first = store.start_turn(session, "one", images=[picture("red")])
+        reply = store.begin_reply(session)
+        sources = [{"url": "https://search.example/1", "title": "One"}]
+        store.save_reply(session, reply.id, content="ok", status="complete", sources=sources)
+        second = store.start_turn(session, "two", images=[picture("blue"), picture("green")])
+    with connect(db_location) as store:  # TARGET already uses message id 1: renumbered
+        own, _ = store.new_session("zoe")
+        store.start_turn(own, "my own chat")
+    assert copy_history(str(source), db_location).missing == {}
+    with connect(db_location) as store:
+        copied = store.get_session("alice", session.id)
+        user1, answer, user2 = store.get_messages(copied)
+        images = store.attachments(copied, [user1.id, user2.id])
+    assert user1.id != first.id and user2.id != second.id  # numbered anew, in order
+    assert images == {user1.id: [picture("red")], user2.id: [picture("blue"), picture("green")]}
+    assert answer.sources == sources

@@ -68,6 +68,24 @@ def images_of(
     return found
 
 
+def images_by_message(tx: Tx, message_ids: Sequence[int]) -> dict[int, list[Image]]:
+    """The images of `message_ids`, whoever owns them: for maintenance (the copy
+    command), never for a visitor."""
+    found: dict[int, list[Image]] = {}
+    for start in range(0, len(message_ids), BATCH):
+        batch = list(message_ids[start : start + BATCH])
+        rows = tx.query(
+            "SELECT message_id, mime, width, height, name, data FROM chat_attachment "
+            f"WHERE message_id IN ({', '.join('?' for _ in batch)}) ORDER BY id",
+            batch,
+        )
+        for row in rows:
+            found.setdefault(row["message_id"], []).append(
+                Image(row["mime"], row["width"], row["height"], bytes(row["data"]), row["name"])
+            )
+    return found
+
+
 def inserted_ids(tx: Tx, session_id: str) -> list[int]:
     """The ids of a chat's messages in the order they were written (an import's)."""
     rows = tx.query("SELECT id FROM chat_message WHERE session_id = ? ORDER BY id", [session_id])

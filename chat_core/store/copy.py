@@ -11,7 +11,8 @@ version of the app: it is opened read-only and never upgraded, and its chats, wh
 have no owner, go to `--owner` (default `local`).
 
 What is copied: sessions with their ids, owners, titles, timestamps, pin and per-chat
-settings; messages with their statuses, usage, latency, errors and reasoning. Message
+settings; messages with their statuses, usage, latency, errors, reasoning, web sources
+and images. Message
 ids are kept when none of a chat's ids is taken in TARGET (else that chat's messages
 are numbered anew, in order). The model cache state (Ark context id and expiry, last
 response id) is not copied: a copied chat starts a fresh cache, rebuilt from its
@@ -49,7 +50,7 @@ import locales
 from ..config import redacted
 from ..errors import ChatError
 from ..identity import LOCAL_OWNER
-from . import connect, first_version, is_postgres_url
+from . import attachments, connect, first_version, is_postgres_url
 from .base import Store
 from .records import SESSION_SETTINGS
 from .rules import CACHE_KEYS
@@ -261,6 +262,7 @@ class StoreSource:
                 )
                 for row in rows:
                     by_session[row["session_id"]].append(row)
+                _with_images(tx, rows)
         for session in wanted:
             session.messages = by_session[session.id]
 
@@ -411,6 +413,7 @@ class Copier:
             # the id sequence past them; the renumbered rows come after, in order.
             self.backend._insert_messages(tx, keep)
             self.backend._insert_messages(tx, renumber)
+            _insert_images(tx, keep, renumber)
             for session_id in {m["session_id"] for m in renumber}:
                 link_unparented(tx, session_id)
                 # Its leaf was named by an old id: the newest message is the leaf.
@@ -440,6 +443,30 @@ class Copier:
                 self.report.sessions_updated += 1
             self.report.messages_copied += len(rows)
             self.report.messages_present += session.message_count - len(rows)
+
+
+def _with_images(tx: Tx, rows: list[dict]) -> None:
+    """Give each message row of `rows` that has images its `attachments`."""
+    images = attachments.images_by_message(tx, [row["id"] for row in rows])
+    for row in rows:
+        if row["id"] in images:
+            row["attachments"] = images[row["id"]]
+
+
+def _insert_images(tx: Tx, keep: list[dict], renumber: list[dict]) -> None:
+    """The images of the messages just written: by the ids kept, or, for a chat
+    numbered anew, by the ids its messages were given (its newest, in order)."""
+    for message in keep:
+        images = message.get("attachments") or ()
+        attachments.insert_images(tx, message["id"], images, message["created_at"])
+    for session_id in dict.fromkeys(m["session_id"] for m in renumber):
+        rows = [m for m in renumber if m["session_id"] == session_id]
+        if not any(m.get("attachments") for m in rows):
+            continue
+        ids = attachments.inserted_ids(tx, session_id)[-len(rows) :]
+        for message_id, message in zip(ids, rows, strict=True):
+            images = message.get("attachments") or ()
+            attachments.insert_images(tx, message_id, images, message["created_at"])
 
 
 def _taken_ids(tx: Tx, plans: list[Plan]) -> set[int]:

@@ -86,3 +86,12 @@ def test_a_mode_the_server_cannot_serve_is_refused_naming_its_limit(server, monk
     assert not any("not found" in text.lower() for text in errors)
     turns = [r for r in server.requests if r.method == "POST"]
     assert [r for r in turns if r.body.get("input") != probe.PROBE_INPUT] == []  # none sent
+
+
+def test_the_preferences_offer_only_what_the_server_serves(server):
+    at = app().run()
+    assert probed(server)
+    at.button(key="open_preferences").click().run()
+    assert not at.exception
+    expected = [STATELESS, RESPONSES] if server.stores_responses else [STATELESS]
+    assert at.selectbox(key="preference-mode").options == expected

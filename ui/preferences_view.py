@@ -1,0 +1,145 @@
+"""Preferences that follow the user: read for every run (one query) and layered over the
+operator's settings, and set in a dialog. The language chosen in the sidebar is one of
+them, so it survives a reload."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import locales
+from chat_core import preferences
+from chat_core.config import THINKING_MODES, Settings
+from chat_core.errors import ChatError
+from chat_core.preferences import Preferences
+
+from . import feedback
+from .model_picker import alias_picker, model_picker
+from .runtime import LANG_CHOICE, PREFERRED_LANGUAGE, Visit, shared_store
+from .server_modes import server_modes
+from .text import t
+
+FIELD = "preference-{}"
+
+
+def for_visit(settings: Settings, lang: str, owner: str | None) -> Settings:
+    """`settings` with the owner's preferences over them (the operator's stay beneath).
+
+    The preferred language is read once per browser session: when it is not the one
+    this first run was drawn in, the page is drawn again in it. A database that cannot
+    be read leaves the operator's settings (the page says why in its own place)."""
+    if owner is None:
+        return settings
+    try:
+        chosen = preferences.read(shared_store(settings).preferences(owner))
+    except ChatError:
+        return settings
+    if PREFERRED_LANGUAGE not in st.session_state:
+        st.session_state[PREFERRED_LANGUAGE] = chosen.language
+        if chosen.language not in (None, lang) and LANG_CHOICE not in st.session_state:
+            st.rerun()
+    return preferences.apply(settings, chosen)
+
+
+def remember_language(visit: Visit) -> None:
+    """The sidebar's language choice becomes the owner's preference (its callback)."""
+    chosen = st.session_state.get(LANG_CHOICE)
+    if chosen not in locales.languages():
+        return
+    st.session_state[PREFERRED_LANGUAGE] = chosen
+    _save(visit, {"language": chosen})
+
+
+def preferences_button(visit: Visit) -> None:
+    if st.button(
+        t(visit.lang, "preferences"),
+        key="open_preferences",
+        icon=":material/settings:",
+        width="stretch",
+    ):
+        st.dialog(t(visit.lang, "preferences"), width="large")(_dialog)(visit)
+
+
+def _dialog(visit: Visit) -> None:
+    lang, operator = visit.lang, visit.settings
+    st.caption(t(lang, "preferences_note"))
+    languages = locales.languages()
+    language = st.selectbox(
+        t(lang, "language"),
+        languages,
+        index=languages.index(lang),
+        format_func=locales.language_name,
+        key=FIELD.format("language"),
+    )
+    model = model_picker(lang, operator.model, key=FIELD.format("model"))
+    alias = alias_picker(lang, model, operator.model_alias, key=FIELD.format("alias"))
+    served = [mode for mode, why_not in server_modes(visit, model).items() if why_not is None]
+    mode = st.selectbox(
+        t(lang, "cache_mode"),
+        served,  # the modes this server can serve
+        index=served.index(operator.cache) if operator.cache in served else 0,
+        format_func=lambda value: t(lang, f"cache_{value}"),
+        key=FIELD.format("mode"),
+    )
+    system_prompt = st.text_area(
+        t(lang, "system_prompt"),
+        value=operator.system_prompt,
+        max_chars=preferences.MAX_SYSTEM_PROMPT_CHARS,
+        key=FIELD.format("system_prompt"),
+    )
+    thinking = st.selectbox(
+        t(lang, "thinking_mode"),
+        THINKING_MODES,
+        index=THINKING_MODES.index(operator.thinking),
+        format_func=lambda value: t(lang, f"thinking_{value}"),
+        key=FIELD.format("thinking"),
+    )
+    own_temperature = st.toggle(
+        t(lang, "preferences_temperature"),
+        value=operator.temperature is not None,
+        key=FIELD.format("own_temperature"),
+    )
+    temperature = st.slider(
+        t(lang, "temperature"),
+        0.0,
+        2.0,
+        step=0.1,
+        value=1.0 if operator.temperature is None else float(operator.temperature),
+        disabled=not own_temperature,
+        key=FIELD.format("temperature"),
+    )
+    titles = st.toggle(
+        t(lang, "preferences_titles"),
+        value=operator.generated_titles,
+        help=t(lang, "preferences_titles_help"),
+        key=FIELD.format("titles"),
+    )
+    if st.button(t(lang, "save"), type="primary", key="save_preferences"):
+        values = Preferences(
+            language=language,
+            model=model or None,
+            mode=mode,
+            system_prompt=system_prompt,
+            thinking=thinking,
+            temperature=temperature if own_temperature else None,
+            generated_titles=titles,
+            model_alias=alias,
+        )
+        stored = preferences.to_stored(values)
+        # Effort and web search are set per chat: a dialog that does not show them
+        # leaves them as they are.
+        for name in ("reasoning_effort", "web_search"):
+            stored.pop(name)
+        if _save(visit, stored):
+            st.session_state[PREFERRED_LANGUAGE] = language
+            st.session_state.pop(LANG_CHOICE, None)  # the preference decides from now on
+            feedback.notice("preferences_saved")
+            st.rerun()
+
+
+def _save(visit: Visit, values: dict) -> bool:
+    try:
+        shared_store(visit.settings).set_preferences(visit.owner, values)
+    except ChatError as exc:
+        feedback.error(exc)
+        return False
+    return True

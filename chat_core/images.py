@@ -9,7 +9,7 @@ Limits (the README repeats them):
 - JPEG, PNG, WebP, GIF (its first frame) or BMP, recognised from the bytes, never from
   the name or the type the browser claims.
 
-What is kept is at most `MAX_SIDE` (2000) pixels on its longest side and `MAX_PIXELS` in all
+What is kept is at most `MAX_SIDE` (2048) pixels on its longest side and `MAX_PIXELS` in all
 (within what Ark's vision models take), as JPEG, or PNG when the image has transparency.
 Re-encoding also drops the file's metadata (camera, GPS position).
 """
@@ -28,8 +28,10 @@ from .text import clean_text
 MAX_IMAGES = 8
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_SOURCE_PIXELS = 50_000_000
-MAX_SIDE = 2000
-MAX_PIXELS = 4_000_000  # 2000 × 2000
+MAX_SIDE = 2048
+MAX_PIXELS = 4_194_304  # 2048 × 2048
+EXIF_ORIENTATION = 0x0112
+DRAFT_KEEPS = 0.75
 MAX_NAME_CHARS = 200
 JPEG_QUALITY = 85
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
@@ -141,15 +143,17 @@ def _open(pillow, data: bytes, label: str | None):
 
 def _stored(picture, label: str | None) -> Image:
     """Decode (at a reduced scale where JPEG allows), orient, scale and re-encode."""
-    from PIL import ImageOps
-
-    target = _fitted(*picture.size)
     if picture.format == "JPEG":
-        picture.draft("RGB", target)  # decode at 1/2, 1/4 or 1/8 scale: much faster
+        picture.draft("RGB", _draft_size(*picture.size))
     picture.seek(0)  # an animation's first frame
-    picture = ImageOps.exif_transpose(picture)  # phones store photos sideways
+    if picture.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        from PIL import ImageOps
+
+        picture = ImageOps.exif_transpose(picture)  # phones store photos sideways
     transparent = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
-    picture = picture.convert("RGBA" if transparent else "RGB")
+    mode = "RGBA" if transparent else "RGB"
+    if picture.mode != mode:
+        picture = picture.convert(mode)
     target = _fitted(*picture.size)
     if target != picture.size:
         picture = picture.resize(target, reducing_gap=3.0)
@@ -161,6 +165,19 @@ def _stored(picture, label: str | None) -> Image:
         picture.save(out, "JPEG", quality=JPEG_QUALITY)
         mime = "image/jpeg"
     return Image(mime, picture.width, picture.height, out.getvalue(), label)
+
+
+def _draft_size(width: int, height: int) -> tuple[int, int]:
+    """The size to decode a JPEG at (it decodes at 1/2, 1/4 or 1/8 scale several times
+    faster than whole): the mildest scale that fits the limits when that keeps at least
+    `DRAFT_KEEPS` of the kept size (a phone's 4032 × 3024 photo decodes at 2016 × 1512,
+    and no resize is left to do), else the smallest scale at or above it, resized after."""
+    target = _fitted(width, height)
+    for scale in (1, 2, 4, 8):
+        size = (-(-width // scale), -(-height // scale))
+        if _fitted(*size) == size:
+            return size if max(size) >= DRAFT_KEEPS * max(target) else target
+    return target
 
 
 def _fitted(width: int, height: int) -> tuple[int, int]:

@@ -60,7 +60,7 @@ def test_done_when_seed_2_1_pro_low_effort_photo_and_web_search(db_path, emu):
     assert parts[1]["image_url"].startswith("data:image/jpeg;base64,")
     # The answer, with its sources as links, and a cost at the model's price.
     answer = at.chat_message[1]
-    assert answer.markdown[0].value == f"Echo: {prompt} [image: 2000×1333 JPEG]"
+    assert answer.markdown[0].value == f"Echo: {prompt} [image: 2048×1365 JPEG]"
     sources = [m.value for m in answer.markdown if "Sources" in m.value]
     assert sources and "[Result 1 for What is in this photo? " in sources[0]
     assert "(https://search.example/1?q=What%20is%20in%20this%20photo" in sources[0]
@@ -68,7 +68,7 @@ def test_done_when_seed_2_1_pro_low_effort_photo_and_web_search(db_path, emu):
         session = store.get_session("local", sid)
         user, reply = store.get_messages(session)
         images = store.attachments(session, [user.id])[user.id]
-    assert (images[0].width, images[0].height, images[0].name) == (2000, 1333, "holiday.jpg")
+    assert (images[0].width, images[0].height, images[0].name) == (2048, 1365, "holiday.jpg")
     assert len(reply.sources) == 3
     assert reply.prompt_tokens > 40_000  # the stated prompt, with the image's tokens
     price = find_model(SEED_2_1_PRO).prices.rates(reply.prompt_tokens, reply.completion_tokens)

@@ -51,12 +51,21 @@ def png_header_only(width: int, height: int) -> bytes:
     )
 
 
-def test_a_large_photo_is_scaled_within_the_limits_and_stored_as_jpeg():
-    image = prepare_image("holiday.jpg", photo())
-    assert (image.width, image.height) == (MAX_SIDE, 1500)
+@pytest.mark.parametrize(
+    ("size", "kept"),
+    [
+        ((4032, 3024), (2016, 1512)),  # a phone's photo: half its size, as decoded
+        ((5000, 3000), (MAX_SIDE, 1229)),  # decoded at half, then scaled to the limit
+        ((3000, 3000), (MAX_SIDE, MAX_SIDE)),
+        ((1200, 800), (1200, 800)),  # small enough: kept as it is
+    ],
+)
+def test_a_large_photo_is_scaled_within_the_limits_and_stored_as_jpeg(size, kept):
+    image = prepare_image("holiday.jpg", photo(*size))
+    assert (image.width, image.height) == kept
     assert image.mime == "image/jpeg" and image.name == "holiday.jpg"
     stored = Pillow.open(io.BytesIO(image.data))
-    assert stored.format == "JPEG" and stored.size == (MAX_SIDE, 1500)
+    assert stored.format == "JPEG" and stored.size == kept
 
 
 def test_a_small_image_keeps_its_size():

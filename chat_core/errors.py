@@ -105,6 +105,11 @@ class ImportDuplicateError(InvalidInputError):
     `session_id` and `title` are parameters, so the page can open it."""
 
 
+class ShareLinkError(ChatError, LookupError):
+    """A share link that does not open for this viewer: unknown (or private to its
+    owner), revoked, or for signed-in users only."""
+
+
 # --- database ----------------------------------------------------------------------------
 
 

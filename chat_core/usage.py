@@ -57,9 +57,13 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def day_filter(first: date, last: date, models: Iterable[str] = ()) -> UsageFilter:
     """Replies started on UTC days `first` to `last`, both included."""
-    start = datetime.combine(first, time(), UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), UTC)
-    return UsageFilter(_stamp(start), _stamp(end), tuple(models))
+    start = _stamp(datetime.combine(first, time(), UTC))
+    end = (
+        None
+        if last >= date.max
+        else _stamp(datetime.combine(last + timedelta(days=1), time(), UTC))
+    )
+    return UsageFilter(start, end, tuple(models))
 
 
 def _stamp(moment: datetime) -> str:

@@ -84,6 +84,7 @@ SQLITE_MIGRATIONS = [
     "m010_reply_details",
     "m011_attachments",
     "m012_preferences_and_shares",
+    "m013_usage_index",
 ]
 
 
@@ -363,6 +364,7 @@ def test_postgres_migrations_apply_once(postgres_url):
         ("p006_reply_details",),
         ("p007_attachments",),
         ("p008_preferences_and_shares",),
+        ("p009_usage_index",),
     ]
 
 

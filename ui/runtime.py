@@ -34,6 +34,7 @@ from .text import error_message, language_for, t
 
 KEY_INPUT = "api_key_input"
 LANG_CHOICE = "lang_choice"
+PREFERRED_LANGUAGE = "preferred_language"  # the owner's preference, read once per session
 NOTICES = "notices"
 LEGACY_CHECKED = "_legacy_owner_checked"
 log = logging.getLogger(__name__)
@@ -73,7 +74,11 @@ def settings_or_stop() -> Settings:
 
 
 def language(settings: Settings) -> str:
-    chosen = st.session_state.get(LANG_CHOICE) or settings.lang
+    chosen = (
+        st.session_state.get(LANG_CHOICE)
+        or st.session_state.get(PREFERRED_LANGUAGE)
+        or settings.lang
+    )
     return language_for(st.context.locale, chosen)
 
 

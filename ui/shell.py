@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from . import preferences_view
 from .runtime import Visit, language, owner_or_stop, settings_or_stop, store_or_stop
 from .sidebar import render_shared
 from .style import page_style
@@ -60,7 +61,9 @@ def pages(frame: Frame) -> list:
 def enter(frame: Frame) -> Visit:
     """The visitor of this run (stops with a message when nobody usable is identified)
     and the store, opened; remembered for the page with `this_visit()`."""
-    visit = Visit(frame.settings, owner_or_stop(frame.lang), frame.lang)
+    owner = owner_or_stop(frame.lang)
+    settings = preferences_view.for_visit(frame.settings, frame.lang, owner)
+    visit = Visit(settings, owner, frame.lang)
     store_or_stop(frame.settings, frame.lang)  # a clear message if it cannot open
     page_style()
     st.session_state[VISIT] = visit

@@ -16,6 +16,7 @@ from chat_core.store import Session
 from chat_core.transfer import export_json, export_markdown, import_json
 
 from . import feedback
+from .preferences_view import preferences_button, remember_language
 from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, select_session, shared_store
 from .search_view import search_panel
 from .text import error_message, t
@@ -204,7 +205,10 @@ def render_shared(visit: Visit) -> None:
         key=LANG_CHOICE,
         format_func=locales.language_name,
         index=languages.index(lang),
+        on_change=remember_language,
+        args=(visit,),
     )
+    preferences_button(visit)
     if not visit.settings.has_key:
         st.text_input(
             t(lang, "api_key"), type="password", key=KEY_INPUT, help=t(lang, "api_key_help")

@@ -41,6 +41,7 @@ from .rules import (
     settings_changes,
     utc_now,
 )
+from .shares import ShareLinks
 from .sql import LEAF, SqlBackend
 from .usage import UsageFigures
 
@@ -48,11 +49,12 @@ DEFAULT_PAGE_SIZE = 50
 RENAME_MAX_CHARS = 200
 
 
-class Store(UsageFigures):
+class Store(UsageFigures, ShareLinks):
     """Sessions and messages of every owner. Thread-safe: open one per process.
 
     `backend` is the storage engine, for maintenance tools and tests; the app goes
-    through the methods here only, and those of its parts: usage figures (`usage.py`).
+    through the methods here only, and those of its parts: usage figures (`usage.py`)
+    and share links (`shares.py`).
     """
 
     def __init__(self, backend: SqlBackend, *, max_message_chars: int = 100_000) -> None:

@@ -176,6 +176,15 @@ MIGRATIONS: list[tuple[str, str | Callable[[Any], None]]] = [
         CREATE INDEX share_link_owner ON share_link (owner, created_at);
         """,
     ),
+    (
+        "p009_usage_index",
+        """
+        -- The Usage page reads each chat's replies from this index alone.
+        CREATE INDEX chat_message_usage ON chat_message (session_id, role, created_at)
+            INCLUDE (status, model, error_code, prompt_tokens, cached_tokens,
+                completion_tokens, reasoning_tokens, first_token_ms, latency_ms);
+        """,
+    ),
 ]
 
 

@@ -43,6 +43,7 @@ MIGRATION_NAMES = (
     "m010_reply_details",
     "m011_attachments",
     "m012_preferences_and_shares",
+    "m013_usage_index",
 )
 MIGRATIONS_TABLE = "_sqlite_migrations"
 MIGRATION_SET = "chat_core"

@@ -1,0 +1,187 @@
+"""Temporary chats: conversations that are never written to the database.
+
+A `TemporaryChat` holds its messages in memory (the page keeps it in the browser
+session, so a reload drops it). Its replies stream through the same `Reply` and Ark
+layer as a stored chat's, with a `MemoryRecorder` in place of the store's recorder:
+nothing reaches the database, not a session row, message, title, search entry or
+usage row. A temporary chat runs stateless (mode "off"): the caching modes keep
+state on the model service, and their ids would have to be stored.
+
+`TemporaryChat.save()` turns it into a normal chat on request, through
+`Store.import_session`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+from .ark import Usage
+from .chat import Reply, build_request
+from .config import Settings
+from .errors import ChatError, InvalidInputError
+from .response import Response
+from .store import Message, Session, Store, utc_now
+from .store.sql import MESSAGE_COLUMNS
+from .text import check_message, clean_text, make_title
+
+TEMPORARY_ID = "temporary"
+
+
+@dataclass
+class TemporaryChat:
+    """One temporary conversation of `owner`, oldest message first."""
+
+    owner: str
+    model: str | None = None  # None: the configured default
+    messages: list[Message] = field(default_factory=list)
+
+    @property
+    def session(self) -> Session:
+        """The chat as the request builder sees it: no settings of its own but the
+        model, stateless, never stored."""
+        now = self.messages[0].created_at if self.messages else utc_now()
+        return Session(
+            id=TEMPORARY_ID,
+            owner=self.owner,
+            title=None,
+            is_used=bool(self.messages),
+            created_at=now,
+            updated_at=now,
+            model=self.model,
+            cache_mode="off",
+            web_search=False,
+        )
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.messages) and self.messages[-1].status == "streaming"
+
+    def send(self, settings: Settings, client, text: str, *, max_chars: int) -> Reply:
+        """Add the user's message and return the `Reply` to it (iterate it to stream).
+        Bad text raises before anything is added."""
+        if self.busy:
+            raise InvalidInputError("reply_in_progress")
+        text = check_message(text, max_chars)
+        self._append(role="user", content=text, status="complete")
+        return self.reply(settings, client)
+
+    def reply(self, settings: Settings, client) -> Reply:
+        """A `Reply` to the last message, which must be the user's."""
+        if not self.messages or self.messages[-1].role != "user":
+            raise InvalidInputError("nothing_to_answer")
+        session = self.session
+        request = build_request(settings, session, list(self.messages))
+        reply = Reply(None, session, client, request)
+        # The reply keeps its row here instead of in the store.
+        reply.recorder = MemoryRecorder(self, session, model=request.model)
+        return reply
+
+    def save(self, store: Store) -> Session:
+        """Write the conversation as a normal chat of its owner (finished messages
+        only) and return it; the temporary chat itself is left as it was."""
+        kept = [m for m in self.messages if m.status != "streaming"]
+        if not kept:
+            raise InvalidInputError("nothing_to_save")
+        first_question = next((m.content for m in kept if m.role == "user"), "")
+        settings = {"model": self.model} if self.model else {}
+        return store.import_session(
+            self.owner,
+            make_title(first_question),
+            [_as_row(message) for message in kept],
+            settings=settings,
+        )
+
+    def _append(self, **values) -> Message:
+        previous = self.messages[-1].id if self.messages else None
+        message = Message(
+            id=(previous or 0) + 1,
+            session_id=TEMPORARY_ID,
+            created_at=utc_now(),
+            parent_id=previous,
+            **values,
+        )
+        self.messages.append(message)
+        return message
+
+    def _replace(self, message: Message) -> None:
+        for index, old in enumerate(self.messages):
+            if old.id == message.id:
+                self.messages[index] = message
+                return
+
+
+class MemoryRecorder:
+    """`ReplyRecorder`'s part for a temporary chat: the reply's message lives in the
+    chat's list, updated as it streams and finished whatever happens."""
+
+    def __init__(self, chat: TemporaryChat, session: Session, *, model: str | None) -> None:
+        self.chat, self.session, self.model = chat, session, model
+        self.message: Message | None = None
+        self.saved = False
+        self.on_save = None
+        self.save_every = 0.0
+        self.first_token_ms: int | None = None
+        self._started = 0.0
+
+    def begin(self) -> Message:
+        self._started = time.monotonic()
+        self.message = self.chat._append(
+            role="assistant", content="", status="streaming", model=self.model
+        )
+        return self.message
+
+    def first_text(self) -> None:
+        if self.first_token_ms is None:
+            self.first_token_ms = self._elapsed_ms()
+
+    def progress(self, response: Response) -> None:
+        self._keep(response, "streaming", None)
+
+    def finish(self, response: Response, status: str, error: ChatError | None) -> None:
+        self._keep(response, status, error)
+        self.saved = True
+
+    def _keep(self, response: Response, status: str, error: ChatError | None) -> None:
+        usage = response.usage
+        values = {
+            "content": clean_text(response.text),
+            "reasoning_content": clean_text(response.reasoning_text or "") or None,
+            "status": status,
+            "latency_ms": self._elapsed_ms(),
+            "first_token_ms": self.first_token_ms,
+            "finish_reason": response.finish,
+            **_usage_fields(usage),
+        }
+        if usage is not None and usage.model:
+            values["model"] = usage.model
+        if error is not None:
+            values.update(error_code=error.code, error_params=error.as_dict()["params"])
+        self.message = dataclasses.replace(self.message, **values)
+        self.chat._replace(self.message)
+
+    def _elapsed_ms(self) -> int:
+        return round((time.monotonic() - self._started) * 1000)
+
+
+def _usage_fields(usage: Usage | None) -> dict:
+    if usage is None:
+        return {}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+    }
+
+
+# What a saved message keeps: the stored columns but the ones the store sets itself
+# (the chat, the branch) and the ones a temporary reply never has.
+_SAVED_FIELDS = tuple(
+    name for name in MESSAGE_COLUMNS if name not in ("session_id", "parent_id", "response_id")
+)
+
+
+def _as_row(message: Message) -> dict:
+    return {name: getattr(message, name) for name in _SAVED_FIELDS}

@@ -1,0 +1,152 @@
+"""Share links on both backends: audiences, revocation, guessed and foreign ids, the
+snapshot, and continuing a shared chat in one's own history."""
+
+import pytest
+
+from chat_core.errors import SessionNotFoundError, ShareLinkError
+from chat_core.store.shares import is_token
+
+OWNER, VIEWER = "oidc:https://id.example#owner", "oidc:https://id.example#viewer"
+
+
+def code_of(call) -> str:
+    with pytest.raises(ShareLinkError) as caught:
+        call()
+    return caught.value.code
+
+
+@pytest.fixture
+def shared_chat(store):
+    session, _ = store.new_session(OWNER)
+    store.start_turn(session, "what is a share link?")
+    reply = store.begin_reply(session)
+    store.save_reply(session, reply.id, content="A **read-only** copy.", status="complete")
+    secret, _ = store.new_session(OWNER)
+    store.start_turn(secret, "my other, private chat")
+    return store.get_session(OWNER, session.id), secret
+
+
+def test_a_link_holds_the_current_branch_as_role_and_text(store, shared_chat):
+    session, _ = shared_chat
+    link = store.create_share(OWNER, session.id, "anyone")
+    assert is_token(link.token) and len(link.token) >= 32
+    opened = store.open_share(link.token, None)
+    assert [(m.role, m.content) for m in opened.messages] == [
+        ("user", "what is a share link?"),
+        ("assistant", "A **read-only** copy."),
+    ]
+    assert (opened.title, opened.owner, opened.audience) == (session.title, OWNER, "anyone")
+
+
+def test_the_snapshot_is_unchanged_by_later_messages(store, shared_chat):
+    session, _ = shared_chat
+    link = store.create_share(OWNER, session.id, "anyone")
+    store.start_turn(session, "a later message")
+    store.rename(OWNER, session.id, "renamed later")
+    opened = store.open_share(link.token, None)
+    assert [m.content for m in opened.messages] == [
+        "what is a share link?",
+        "A **read-only** copy.",
+    ]
+    assert opened.title == "what is a share link?"
+    newer = store.create_share(OWNER, session.id, "anyone")
+    assert len(store.open_share(newer.token, None).messages) == 3
+
+
+def test_anyone_signed_in_and_owner_only_audiences(store, shared_chat):
+    session, _ = shared_chat
+    public = store.create_share(OWNER, session.id, "anyone")
+    members = store.create_share(OWNER, session.id, "signed_in")
+    private = store.create_share(OWNER, session.id, "owner")
+    for viewer in (None, "local", VIEWER, OWNER):
+        assert store.open_share(public.token, viewer).messages
+    assert store.open_share(members.token, VIEWER).messages
+    assert store.open_share(members.token, OWNER).messages
+    assert code_of(lambda: store.open_share(members.token, None)) == "share_sign_in"
+    assert code_of(lambda: store.open_share(members.token, "local")) == "share_sign_in"
+    assert store.open_share(private.token, OWNER).messages
+    for viewer in (None, "local", VIEWER):
+        assert code_of(lambda v=viewer: store.open_share(private.token, v)) == "share_unknown"
+
+
+def test_a_revoked_link_says_so_and_stays_listed(store, shared_chat):
+    session, _ = shared_chat
+    link = store.create_share(OWNER, session.id, "anyone")
+    revoked = store.revoke_share(OWNER, link.token)
+    assert revoked.revoked
+    assert code_of(lambda: store.open_share(link.token, VIEWER)) == "share_revoked"
+    assert code_of(lambda: store.open_share(link.token, OWNER)) == "share_revoked"
+    assert store.revoke_share(OWNER, link.token).revoked_at == revoked.revoked_at  # again
+    listed = store.share_links(OWNER)
+    assert [(x.token, x.revoked) for x in listed] == [(link.token, True)]
+    assert listed[0].messages == ()
+
+
+def test_only_the_owner_lists_and_revokes(store, shared_chat):
+    session, _ = shared_chat
+    link = store.create_share(OWNER, session.id, "anyone")
+    assert store.share_links(VIEWER) == []
+    assert code_of(lambda: store.revoke_share(VIEWER, link.token)) == "share_unknown"
+    assert not store.open_share(link.token, None).revoked
+    other, _ = store.new_session(OWNER)
+    store.start_turn(other, "second chat")
+    store.create_share(OWNER, other.id, "owner")
+    assert [x.session_id for x in store.share_links(OWNER, session_id=session.id)] == [session.id]
+    assert len(store.share_links(OWNER)) == 2
+
+
+@pytest.mark.parametrize(
+    "guess",
+    ["", None, 42, "x", "../../etc/passwd", "' OR 1=1 --", "A" * 32, "é" * 32, "a" * 65],
+)
+def test_guessed_or_malformed_tokens_never_open(store, shared_chat, guess):
+    session, _ = shared_chat
+    store.create_share(OWNER, session.id, "anyone")
+    assert code_of(lambda: store.open_share(guess, OWNER)) == "share_unknown"
+    assert code_of(lambda: store.revoke_share(OWNER, guess)) == "share_unknown"
+
+
+def test_a_chat_id_is_not_a_link(store, shared_chat):
+    session, _ = shared_chat
+    store.create_share(OWNER, session.id, "anyone")
+    assert code_of(lambda: store.open_share(session.id, OWNER)) == "share_unknown"
+
+
+def test_only_the_owner_can_share_a_chat(store, shared_chat):
+    session, _ = shared_chat
+    with pytest.raises(SessionNotFoundError):
+        store.create_share(VIEWER, session.id, "anyone")
+    with pytest.raises(SessionNotFoundError):
+        store.create_share(OWNER, "no-such-chat", "anyone")
+    with pytest.raises(ValueError):
+        store.create_share(OWNER, session.id, "everybody")
+    assert store.share_links(OWNER) == store.share_links(VIEWER) == []
+
+
+def test_continuing_copies_the_snapshot_into_the_viewers_own_history(store, shared_chat):
+    session, secret = shared_chat
+    link = store.create_share(OWNER, session.id, "signed_in")
+    copy = store.copy_share(link.token, VIEWER)
+    assert copy.owner == VIEWER and copy.id != session.id and copy.title == session.title
+    assert [(m.role, m.content) for m in store.get_messages(copy)] == [
+        ("user", "what is a share link?"),
+        ("assistant", "A **read-only** copy."),
+    ]
+    # the viewer reaches nothing of the owner's: not the chat, not the other one
+    for chat in (session, secret):
+        assert store.find_session(VIEWER, chat.id) is None
+    assert [s.id for s in store.list_sessions(VIEWER)] == [copy.id]
+    assert store.search(VIEWER, "private") == []
+    # and the owner's chat is unchanged
+    assert len(store.get_messages(session)) == 2
+    assert code_of(lambda: store.copy_share(link.token, "local")) == "share_sign_in"
+
+
+def test_a_snapshot_edited_by_hand_shows_as_empty(store, shared_chat):
+    session, _ = shared_chat
+    link = store.create_share(OWNER, session.id, "anyone")
+    with store.backend.writing() as tx:
+        tx.execute(
+            "UPDATE share_link SET snapshot = ? WHERE token = ?", ['{"messages": 3', link.token]
+        )
+    assert store.open_share(link.token, None).messages == ()

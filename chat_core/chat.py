@@ -301,7 +301,13 @@ def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
     if titles.wants_title(session, question, settings.generated_titles):
         reply.after_complete.append(
             lambda done: titles.generate_title(
-                store, done.session, client, request.model, question.content, done.text
+                store,
+                done.session,
+                client,
+                request.model,
+                question.content,
+                done.text,
+                request.provider,
             )
         )
     return reply

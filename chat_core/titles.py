@@ -26,12 +26,18 @@ def wants_title(session: Session, question: Message, enabled: bool) -> bool:
 
 
 def generate_title(
-    store: Store, session: Session, client, model: str, question: str, answer: str
+    store: Store,
+    session: Session,
+    client,
+    model: str,
+    question: str,
+    answer: str,
+    provider: str = "ark",
 ) -> Session | None:
     """Ask the model for a title and give it to the chat; None (the first-message title
     stays) when that fails or the user has named the chat meanwhile."""
     try:
-        raw = ark.ask_title(client, model, question, answer)
+        raw = ark.ask_title(client, model, question, answer, provider)
     except ChatError as exc:
         log.info("No generated title (%s); the chat keeps its first-message title", exc.code)
         return None

@@ -361,3 +361,28 @@ def test_the_context_window_comes_from_the_setting_else_the_catalogue_on_ark():
     assert context_window(load_settings({"ARK_CONTEXT_WINDOW": "4096"}), session, "x") == 4096
     local = load_settings({"ARK_BASE_URL": "http://127.0.0.1:8080/v1"})
     assert context_window(local, session, "doubao-seed-1-6-250615") is None  # asks the server
+
+
+# --- other requests than a turn ---------------------------------------------------------------
+
+
+def test_a_generated_title_is_asked_without_nulls_or_ark_parameters(generic, tmp_path):
+    from chat_core import chat
+    from chat_core.store import connect
+
+    settings = load_settings(
+        env={
+            "ARK_API_KEY": EMULATOR_KEY,
+            "ARK_BASE_URL": generic.base_url,
+            "ARK_MODEL": MODEL,
+            "CHAT_DB": str(tmp_path / "chat.db"),
+            "CHAT_TITLES": "on",
+        }
+    )
+    with connect(settings.db) as store, client_of(generic) as client:
+        session, _ = store.new_session("alice")
+        with chat.send(store, settings, session, client, "hello there") as reply:
+            assert "".join(e.text for e in reply if isinstance(e, ContentDelta))
+        assert store.get_session("alice", session.id).title == "Echo: User: hello there"
+    (title_request,) = [r for r in model_requests(generic) if r.body.get("max_tokens") == 24]
+    assert nulls_in(title_request.body) == [] and "thinking" not in title_request.body

@@ -11,6 +11,7 @@ from volcenginesdkarkruntime._exceptions import ArkError
 
 from ..errors import ChatError
 from .errors_map import to_chat_error
+from .params import CHAT, body
 
 TITLE_MAX_TOKENS = 24
 TITLE_TIMEOUT_SECONDS = 15.0
@@ -21,20 +22,21 @@ INSTRUCTION = (
 )
 
 
-def ask_title(client: Any, model: str, question: str, answer: str) -> str:
+def ask_title(client: Any, model: str, question: str, answer: str, provider: str = "ark") -> str:
     """The model's title for a chat that starts with `question` and `answer` (raw text:
-    the caller cleans and shortens it). Raises a `ChatError` on any failure."""
+    the caller cleans and shortens it). Raises a `ChatError` on any failure. The request
+    carries no nulls, nor Ark's thinking switch unless `provider` is Ark."""
     conversation = f"User: {question[:EXCERPT_CHARS]}\n\nAssistant: {answer[:EXCERPT_CHARS]}"
+    messages = [
+        {"role": "system", "content": INSTRUCTION},
+        {"role": "user", "content": conversation},
+    ]
+    options = {"max_tokens": TITLE_MAX_TOKENS, "thinking": {"type": "disabled"}}
     try:
         completion = client.chat.completions.create(
             model=model,
-            messages=[
-                {"role": "system", "content": INSTRUCTION},
-                {"role": "user", "content": conversation},
-            ],
-            max_tokens=TITLE_MAX_TOKENS,
-            thinking={"type": "disabled"},
-            stream=False,
+            messages=messages,
+            **body(CHAT, provider, stream=False, **options),
             timeout=TITLE_TIMEOUT_SECONDS,
         )
     except (ArkError, httpx.TransportError) as exc:

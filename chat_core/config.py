@@ -19,7 +19,7 @@ from .provider import PROVIDER_CHOICES
 from .provider import resolve as resolve_provider
 
 DEFAULT_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
-DEFAULT_MODEL = "doubao-seed-1-6-250615"
+DEFAULT_MODEL = "doubao-seed-2-0-lite-260428"  # current, priced, takes images
 APP_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = APP_DIR / "data" / "chat.db"
 CACHE_MODES = ("off", "context", "responses")

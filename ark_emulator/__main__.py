@@ -6,7 +6,7 @@ import argparse
 import threading
 
 from .faults import DEFAULT_RANDOM_KINDS, FAULT_HELP, Fault
-from .generic import DEFAULT_N_CTX
+from .generic import DEFAULT_MODEL, DEFAULT_N_CTX, LIKE
 from .server import ArkEmulator
 
 DESCRIPTION = """\
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         generic=args.generic,
         n_ctx=args.n_ctx,
         stores_responses=args.stores_responses,
+        like=args.like,
         verbose=args.verbose,
     )
     try:
@@ -70,9 +71,14 @@ def plan_faults(emulator: ArkEmulator, args: argparse.Namespace) -> None:
 def banner(emulator: ArkEmulator) -> str:
     base_url = emulator.base_url
     if emulator.generic:
+        size = (
+            f"max_model_len at GET {base_url}/models"
+            if emulator.like == "vllm"
+            else f"n_ctx at GET {base_url.removesuffix('/v1')}/props"
+        )
         return (
             f"Generic OpenAI-compatible emulator listening on {base_url}\n"
-            f"Its context size is at GET {base_url.removesuffix('/v1')}/props.\n"
+            f"Its context size is {size}; it serves the model {DEFAULT_MODEL}.\n"
             "Press Ctrl+C to stop."
         )
     return (
@@ -124,6 +130,14 @@ def _add_server_options(group) -> None:
         action="store_true",
         help="in --generic mode, store responses and chain them by previous_response_id "
         "(as vLLM can) instead of refusing it (as llama.cpp does)",
+    )
+    group.add_argument(
+        "--like",
+        choices=LIKE,
+        default="llama.cpp",
+        help="in --generic mode, report the context size as this server does: llama.cpp "
+        "(n_ctx at GET /props) or vllm (no /props; max_model_len at GET /v1/models) "
+        "(%(default)s)",
     )
     group.add_argument(
         "--reject-concurrent-context-use",

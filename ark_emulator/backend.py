@@ -28,6 +28,7 @@ class Settings(Protocol):
     output_limit: int | None
     search_seconds: float
     stores_responses: bool
+    like: str
     verbose: bool
 
     def now(self) -> float: ...

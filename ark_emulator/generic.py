@@ -1,6 +1,7 @@
 """Generic mode: a strict OpenAI-compatible server, worded like llama.cpp's `llama-server`.
 
-It serves /v1/chat/completions, /v1/responses (nothing stored) and GET /props, and is
+It serves /v1/chat/completions, /v1/responses (nothing stored), GET /v1/models and
+GET /props, and is
 stricter than Ark where llama.cpp is: an explicit JSON null is refused instead of being
 read as absent, `previous_response_id` is refused, and so is an assistant item given as a
 plain string in Responses input. A prompt longer than the context size (`n_ctx`, which
@@ -10,6 +11,10 @@ plain string in Responses input. A prompt longer than the context size (`n_ctx`,
 
 With `stores_responses` set it is instead a server that stores responses and chains them
 by `previous_response_id` (as vLLM does with its response store), strict otherwise.
+
+With `like="vllm"` it has no /props: its context size is the `max_model_len` of each
+model `GET /v1/models` lists, as vLLM reports it. As llama.cpp, /v1/models gives only the
+model's training context (`meta.n_ctx_train`), which is not the context it runs with.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from .replies import count_message_tokens
 from .responses_api import input_messages, serve_response
 
 DEFAULT_N_CTX = 8192
+DEFAULT_MODEL = "local-model"  # the name GET /v1/models lists
+LIKE = ("llama.cpp", "vllm")
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -98,7 +105,10 @@ def check_context_size(call: Call, messages: list[dict]) -> None:
 
 
 def props(call: Call) -> None:
-    """GET /props: the server's settings, of which clients read the context size."""
+    """GET /props: the server's settings, of which clients read the context size (vLLM
+    has no such route)."""
+    if call.settings.like == "vllm":
+        raise file_not_found("/props")
     call.send_json(
         200,
         {
@@ -115,6 +125,17 @@ def props(call: Call) -> None:
             "build_info": "ark-emulator",
         },
     )
+
+
+def models(call: Call) -> None:
+    """GET /v1/models: the one model served, with its sizes as the server reports them."""
+    n_ctx = call.settings.n_ctx
+    if call.settings.like == "vllm":
+        card = {"owned_by": "vllm", "root": DEFAULT_MODEL, "max_model_len": n_ctx}
+    else:
+        card = {"owned_by": "llamacpp", "meta": {"n_ctx_train": n_ctx * 4, "n_vocab": 49152}}
+    model = {"id": DEFAULT_MODEL, "object": "model", "created": int(call.settings.now())}
+    call.send_json(200, {"object": "list", "data": [{**model, **card}]})
 
 
 def reject_nulls(body: dict) -> None:

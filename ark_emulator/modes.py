@@ -97,6 +97,7 @@ GENERIC = Mode(
         Route("POST", re.compile(r"/chat/completions"), generic.chat, True, True),
         Route("POST", re.compile(r"/responses"), generic.responses, True, True),
         Route("GET", re.compile(r"/props"), generic.props),
+        Route("GET", re.compile(r"/models"), generic.models),
     ),
     prepare_body=lambda body: body,  # nulls stay, for the routes to refuse
     not_found=generic.file_not_found,

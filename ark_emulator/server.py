@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from .backend import Backend
 from .contexts import ContextStore
 from .faults import DEFAULT_RANDOM_KINDS, FaultPlan
-from .generic import DEFAULT_N_CTX
+from .generic import DEFAULT_N_CTX, LIKE
 from .http_server import EmulatorHTTPServer
 from .log import InFlight, RecordedRequest, RequestLog
 from .modes import ARK, GENERIC
@@ -44,6 +44,8 @@ class ArkEmulator:
     * `n_ctx`: the context size generic mode reports at GET /props; it refuses longer prompts.
     * `stores_responses`: generic mode stores responses and chains them by
       `previous_response_id` (as vLLM can), instead of refusing it (as llama.cpp does).
+    * `like`: which server generic mode reports its sizes as: "llama.cpp" (`n_ctx` at
+      GET /props) or "vllm" (no /props; `max_model_len` in GET /v1/models).
     * `search_seconds`: how long a web search takes (the stream pauses while it searches).
     * `verbose`: log each request to stderr.
     * `clock`: the time source of `created` stamps and expiry; tests may replace it.
@@ -65,6 +67,7 @@ class ArkEmulator:
         generic: bool = False,
         n_ctx: int = DEFAULT_N_CTX,
         stores_responses: bool = False,
+        like: str = "llama.cpp",
         verbose: bool = False,
     ) -> None:
         self.api_key = api_key
@@ -76,6 +79,9 @@ class ArkEmulator:
         self.reject_concurrent_context_use = reject_concurrent_context_use
         self.n_ctx = n_ctx
         self.stores_responses = stores_responses
+        if like not in LIKE:
+            raise ValueError(f"like must be one of {LIKE}")
+        self.like = like
         self.search_seconds = 0.0
         self.verbose = verbose
         self.clock: Callable[[], float] = time.time

@@ -6,9 +6,9 @@ Two providers: Ark (the default), and any OpenAI-compatible server (llama.cpp's
 `/api/v3` (or `/api/<plan>/v3`) path are Ark, everything else is generic.
 
 What a generic server can serve is learnt by asking it (see `chat_core.ark.probe`) and
-kept in `ServerFacts`: the conversation modes it supports and, where it says so, its
-context size. A mode it cannot serve is refused before anything is sent, with an error
-that names the server's limit.
+kept in `ServerFacts`: the conversation modes it supports, the models it lists and,
+where it says so, its context size. A mode it cannot serve is refused before anything
+is sent, with an error that names the server's limit.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ class ServerFacts:
     server did not say)."""
 
     chains_responses: bool | None = None  # previous_response_id works
-    context_size: int | None = None  # tokens of prompt and reply together (llama.cpp n_ctx)
+    # Tokens of prompt and reply together: llama.cpp's n_ctx, vLLM's max_model_len.
+    context_size: int | None = None
+    models: tuple[str, ...] | None = None  # the model names GET /models lists
 
 
 ARK_FACTS = ServerFacts(chains_responses=True)

@@ -535,6 +535,7 @@ def test_command_line_help_lists_every_switch():
     ).stdout
     switches = [
         *("--host", "--port", "--key", "--generic", "--n-ctx", "--stores-responses"),
+        "--like {llama.cpp,vllm}",
         "--verbose",
         *("--reject-concurrent-context-use", "--ttft", "--token-delay", "--reply-tokens"),
         "--output-limit",

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from volcenginesdkarkruntime._exceptions import ArkBadRequestError, ArkNotFoundError
 
+from ark_emulator import ArkEmulator
 from tests.conftest import EMULATOR_KEY, emulator_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,3 +168,24 @@ def test_the_command_line_serves_generic_mode_with_its_context_size():
         process.terminate()
         process.wait(timeout=5)
         process.stdout.close()
+
+
+# --- /v1/models ------------------------------------------------------------------------------
+
+
+def test_models_lists_the_model_with_llama_cpps_training_context(emu, client):
+    (card,) = client.get("/models", cast_to=object)["data"]
+    assert card["id"] == MODEL and card["owned_by"] == "llamacpp"
+    assert card["meta"]["n_ctx_train"] == 4 * 8192 and "max_model_len" not in card
+
+
+def test_as_vllm_there_is_no_props_and_models_gives_max_model_len():
+    with ArkEmulator(api_key=EMULATOR_KEY, generic=True, like="vllm", n_ctx=4096) as vllm:
+        assert request(vllm, "GET", "/props").status_code == 404
+        (card,) = request(vllm, "GET", "/v1/models").json()["data"]
+    assert (card["id"], card["owned_by"], card["max_model_len"]) == (MODEL, "vllm", 4096)
+
+
+def test_an_unknown_server_likeness_is_refused():
+    with pytest.raises(ValueError):
+        ArkEmulator(generic=True, like="ollama")

@@ -308,6 +308,35 @@ def test_history_is_trimmed_to_the_servers_n_ctx(generic):
     assert [r.path for r in generic.requests if r.method == "GET"] == ["/props"]
 
 
+def test_history_is_trimmed_to_vllms_max_model_len(generic):
+    with serve(generic=True, like="vllm", n_ctx=2048) as vllm:
+        _, text = turn(vllm, history=long_history(30), max_tokens=256)
+        sent = model_requests(vllm)[-1].body["messages"]
+        assert text == "Echo: hello there" and 2 < len(sent) < 60
+        assert sum(estimate_tokens(m["content"]) + 4 for m in sent) <= 2048 - 256
+        assert [r.path for r in vllm.requests if r.method == "GET"] == ["/props", "/models"]
+
+
+def test_a_model_the_server_does_not_list_has_no_known_window():
+    with serve(generic=True, like="vllm", n_ctx=2048) as vllm:
+        turn(vllm, model="another-model", history=long_history(30), history_tokens=6000)
+        sent = model_requests(vllm)[-1].body["messages"]
+    assert sum(estimate_tokens(m["content"]) + 4 for m in sent) > 2048
+
+
+def test_llama_cpps_training_context_is_not_taken_for_its_window(generic):
+    with client_of(generic) as client:
+        facts = probe.server_facts(client, MODEL, chaining=False, context_size=True)
+    assert facts.context_size == 8192  # /props n_ctx; /v1/models says n_ctx_train 32768
+
+
+def test_the_models_the_server_lists_are_learnt(generic):
+    with client_of(generic) as client:
+        facts = probe.server_facts(client, MODEL, chaining=False, context_size=False, models=True)
+    assert facts.models == (MODEL,)
+    assert probe.known_facts(generic.base_url, MODEL).models == (MODEL,)
+
+
 def test_without_max_tokens_a_quarter_of_the_window_is_kept_for_the_reply(generic):
     generic.n_ctx = 2048
     turn(generic, history=long_history(30))

@@ -1,7 +1,11 @@
 """Asking a generic OpenAI-compatible server what it can do, once per server and model.
 
 - Its context size: llama.cpp's `llama-server` reports `n_ctx` at `GET /props` (at the
-  server's root, not under `/v1`). Other servers have no such route; theirs stays unknown.
+  server's root, not under `/v1`); vLLM has no /props but gives each model's
+  `max_model_len` in `GET /v1/models`. Other servers (Ollama) say neither; theirs stays
+  unknown. (llama.cpp's /v1/models gives `n_ctx_train`, the size the model was trained
+  with, not the one the server runs: it is not used.)
+- The models it serves: the ids `GET /v1/models` lists, which the model picker offers.
 - Whether it chains Responses: two one-token responses, the second naming the first as
   `previous_response_id`. llama.cpp refuses the second (400 "llama.cpp does not support
   'previous_response_id'."); a server that stores responses answers it.
@@ -43,13 +47,16 @@ class _Unanswered(Exception):
     """The server could not be asked (down, or failing): nothing is learnt."""
 
 
-def server_facts(client: Any, model: str, *, chaining: bool, context_size: bool) -> ServerFacts:
+def server_facts(
+    client: Any, model: str, *, chaining: bool, context_size: bool, models: bool = False
+) -> ServerFacts:
     """What the server behind `client` is known to do for `model`, asking it what is
     wanted and not asked yet."""
     key = _key(base_url(client), model)
     questions = {
-        "context_size": (context_size, lambda: _context_size(client)),
+        "context_size": (context_size, lambda: _context_size(client, model)),
         "chains_responses": (chaining, lambda: _chains_responses(client, model)),
+        "models": (models, lambda: _models(client)),
     }
     for name, (wanted, ask) in questions.items():
         with _lock:
@@ -82,7 +89,7 @@ def ask_in_background(settings: Settings, api_key: str, model: str) -> None:
 def _ask(settings: Settings, api_key: str, model: str, key: tuple[str, str]) -> None:
     try:
         with make_client(settings, api_key=api_key) as client:
-            server_facts(client, model, chaining=True, context_size=True)
+            server_facts(client, model, chaining=True, context_size=True, models=True)
     except Exception:  # a probe that fails is asked again; the page never depends on it
         log.exception("could not ask the server what it supports")
     finally:
@@ -107,25 +114,53 @@ def _learn(key: tuple[str, str], name: str, ask) -> None:
         _asked.setdefault(key, set()).add(name)
 
 
-def _context_size(client: Any) -> int | None:
-    url = _root(base_url(client)) + "/props"
+def _context_size(client: Any, model: str) -> int | None:
+    n_ctx = _n_ctx(_get(client, _root(base_url(client)) + "/props"))
+    if n_ctx is not None:
+        return n_ctx
+    return _max_model_len(_get(client, "/models"), model)
+
+
+def _models(client: Any) -> tuple[str, ...] | None:
+    cards = _cards(_get(client, "/models"))
+    ids = tuple(card["id"] for card in cards if isinstance(card.get("id"), str))
+    return ids or None
+
+
+def _get(client: Any, path: str) -> object:
+    """The JSON a GET of `path` (a full URL, or relative to the base URL) answers; None
+    when the server has no such route or refuses it."""
     try:
-        props = client.get(url, cast_to=object, options={"timeout": PROBE_TIMEOUT})
+        return client.get(path, cast_to=object, options={"timeout": PROBE_TIMEOUT})
     except ArkAPIStatusError as exc:
         if isinstance(exc, ArkInternalServerError):
             raise _Unanswered from exc
-        return None  # no /props here: the size is not known
+        return None  # no such route here: nothing is learnt from it
     except (ArkAPIConnectionError, httpx.TransportError) as exc:
         raise _Unanswered from exc
-    return _n_ctx(props)
 
 
 def _n_ctx(props: object) -> int | None:
     settings = props.get("default_generation_settings") if isinstance(props, dict) else None
     n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
-    if isinstance(n_ctx, int) and not isinstance(n_ctx, bool) and n_ctx > 0:
-        return n_ctx
+    return n_ctx if _is_size(n_ctx) else None
+
+
+def _cards(listing: object) -> list[dict]:
+    data = listing.get("data") if isinstance(listing, dict) else None
+    return [card for card in data if isinstance(card, dict)] if isinstance(data, list) else []
+
+
+def _max_model_len(listing: object, model: str) -> int | None:
+    for card in _cards(listing):
+        size = card.get("max_model_len")
+        if card.get("id") == model and _is_size(size):
+            return size
     return None
+
+
+def _is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _chains_responses(client: Any, model: str) -> bool:

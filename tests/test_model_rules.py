@@ -1,0 +1,116 @@
+"""What a chat's model allows, enforced by the chat service before anything is written
+or sent (real store on both backends, real SDK, loopback emulator): images only for a
+model that reads them, reasoning effort only where the model and the mode take it."""
+
+import io
+
+import httpx
+import pytest
+from PIL import Image as Pillow
+
+from chat_core import chat
+from chat_core.ark import make_client
+from chat_core.config import load_settings
+from chat_core.errors import InvalidInputError
+from chat_core.images import prepare_image
+from tests.conftest import EMULATOR_KEY
+
+TEXT_ONLY = "glm-5-2-260617"
+READS_IMAGES = "doubao-seed-2-1-pro-260628"
+NO_EFFORT = "doubao-seed-1-6-flash-250828"
+ENDPOINT = "ep-20260101000000-rules"
+
+
+@pytest.fixture
+def settings(emu, db_path):
+    emu.clear_requests()
+    return load_settings(
+        env={
+            "ARK_API_KEY": EMULATOR_KEY,
+            "ARK_BASE_URL": emu.base_url,
+            "ARK_MODEL": READS_IMAGES,
+            "ARK_MAX_RETRIES": "0",
+            "CHAT_DB": str(db_path),
+            "ARK_THINKING": "disabled",
+            "CHAT_TITLES": "off",
+        }
+    )
+
+
+@pytest.fixture
+def client(settings):
+    with httpx.Client(trust_env=False) as http:
+        yield make_client(settings, http_client=http)
+
+
+def photo():
+    out = io.BytesIO()
+    Pillow.new("RGB", (64, 48), "teal").save(out, "PNG")
+    return prepare_image("photo.png", out.getvalue())
+
+
+def sent_bodies(emu):
+    return [request.body for request in emu.requests if request.method == "POST"]
+
+
+def chat_with(store, **chosen):
+    session, _ = store.new_session("alice")
+    return store.update_settings("alice", session.id, **chosen)
+
+
+def finish(reply):
+    with reply:
+        for _ in reply:
+            pass
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [{"model": TEXT_ONLY}, {"model": ENDPOINT, "model_alias": TEXT_ONLY}],
+    ids=["text-only model", "endpoint serving one"],
+)
+def test_images_for_a_model_that_reads_text_only_are_refused_before_anything_happens(
+    store, settings, client, emu, chosen
+):
+    session = chat_with(store, **chosen)
+    with pytest.raises(InvalidInputError) as refused:
+        chat.send(store, settings, session, client, "what is this?", images=[photo()])
+    assert refused.value.code == "images_not_supported"
+    assert store.get_messages(session) == []
+    assert not store.get_session("alice", session.id).is_used
+    assert sent_bodies(emu) == []
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [{"model": READS_IMAGES}, {"model": ENDPOINT}],
+    ids=["vision model", "endpoint nothing is known about"],
+)
+def test_images_go_to_a_model_that_reads_them_or_may(store, settings, client, emu, chosen):
+    session = chat_with(store, **chosen)
+    finish(chat.send(store, settings, session, client, "what is this?", images=[photo()]))
+    (body,) = sent_bodies(emu)
+    parts = body["messages"][-1]["content"]
+    assert [part["type"] for part in parts] == ["text", "image_url"]
+    user, _ = store.get_messages(session)
+    assert len(store.attachments(session, [user.id])[user.id]) == 1
+
+
+@pytest.mark.parametrize(
+    ("chosen", "sent"),
+    [
+        ({"model": READS_IMAGES}, "low"),
+        ({"model": NO_EFFORT}, None),  # the model takes none
+        ({"model": ENDPOINT, "model_alias": NO_EFFORT}, None),  # nor does the one served
+        ({"model": ENDPOINT, "model_alias": READS_IMAGES}, "low"),
+    ],
+    ids=["takes it", "takes none", "endpoint of one without", "endpoint of one with"],
+)
+def test_reasoning_effort_is_sent_only_where_the_model_takes_it(
+    store, settings, client, emu, chosen, sent
+):
+    session = chat_with(store, reasoning_effort="low", **chosen)
+    finish(chat.send(store, settings, session, client, "think a little"))
+    (body,) = sent_bodies(emu)
+    assert body.get("reasoning_effort") == sent
+    assert store.get_messages(session)[-1].status == "complete"

@@ -129,7 +129,13 @@ def import_json(store: Store, owner: str, data: bytes | str) -> Session:
     Raises `ImportFormatError` for anything malformed and `ImportDuplicateError` when
     this owner already has the chat this file makes; nothing is written then.
     """
-    document = _parse(data)
+    return _create(store, owner, *prepared(store, owner, parsed(data)))
+
+
+def prepared(store: Store, owner: str, document: object) -> tuple:
+    """The chat an export document makes, checked and cleaned but not written:
+    (session id, title, settings, messages). Raises `ImportFormatError`."""
+    document = _checked_document(document)
     session = _session_object(document)
     settings = _settings(session, store.max_message_chars)
     raw_messages = document["messages"]
@@ -146,13 +152,19 @@ def import_json(store: Store, owner: str, data: bytes | str) -> Session:
     now = utc_now()  # after the id, so the id does not depend on when
     for message in messages:
         message["created_at"] = message["created_at"] or now
-    return _create(store, owner, session_id, title, settings, messages)
+    return session_id, title, settings, messages
+
+
+def create(store: Store, owner: str, chat: tuple) -> Session:
+    """Write a `prepared` chat; `ImportDuplicateError` when the owner has it already."""
+    return _create(store, owner, *chat)
 
 
 # --- reading the file --------------------------------------------------------------------
 
 
-def _parse(data: bytes | str) -> dict[str, Any]:
+def parsed(data: bytes | str) -> Any:
+    """The JSON in an import file, read within the file limits (size, depth)."""
     size = len(data.encode("utf-8", "replace") if isinstance(data, str) else data)
     if size > MAX_IMPORT_BYTES:
         raise ImportFormatError("import_too_large", size=size, limit=MAX_IMPORT_BYTES)
@@ -164,6 +176,10 @@ def _parse(data: bytes | str) -> dict[str, Any]:
         raise ImportFormatError("import_not_json") from None
     except RecursionError:  # the scan allows far less than this; a guard, never reached
         raise ImportFormatError("import_too_deep", limit=MAX_DEPTH) from None
+    return document
+
+
+def _checked_document(document: object) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ImportFormatError("import_not_export")
     messages = document.get("messages")

@@ -9,13 +9,14 @@ from functools import partial
 import streamlit as st
 
 import locales
-from chat_core.errors import ChatError, ImportDuplicateError
+from chat_core.bundles import import_file
+from chat_core.errors import ChatError
 from chat_core.grouping import group_sessions, user_zone
 from chat_core.markdown import escape, literal
 from chat_core.store import Session
-from chat_core.transfer import export_json, export_markdown, import_json
+from chat_core.transfer import export_json, export_markdown
 
-from . import feedback
+from . import feedback, organise_view
 from .preferences_view import preferences_button, remember_language
 from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, select_session, shared_store
 from .search_view import search_panel
@@ -39,7 +40,10 @@ def render_sidebar(visit: Visit, store, current: Session) -> None:
         )
         search_panel(visit, current.id)
         with st.container(key="chat_list"):  # hidden while a search is typed
+            organise_view.bulk_bar(visit)
             _session_list(visit, store, current)
+            organise_view.select_toggle(visit)
+            organise_view.archived_section(visit, store, current)
         st.divider()
         _import(visit, store)
 
@@ -81,6 +85,8 @@ def _entry(visit: Visit, store, session: Session, is_current: bool) -> None:
     row = st.container(
         horizontal=True, gap="small", vertical_alignment="center", key=f"row-{session.id}"
     )
+    if organise_view.selecting():
+        organise_view.pick_box(row, session)
     row.button(
         _label(session, visit.lang),
         key=f"session-{session.id}",
@@ -126,6 +132,7 @@ def _actions(visit: Visit, store, session: Session) -> None:
             mime=mime,
             on_click="ignore",
         )
+    organise_view.archive_button(visit, session)
     _delete(visit, store, session)
 
 
@@ -174,21 +181,25 @@ def _import(visit: Visit, store) -> None:
             return
         st.session_state["imported_file"] = upload.file_id
         try:
-            session = import_json(store, visit.owner, upload.getvalue())
-            opened = ("imported", session.id, session.title)
-        except ImportDuplicateError as exc:  # imported before: open that chat instead
-            opened = ("import_duplicate", exc.params["session_id"], exc.params["title"])
+            imported = import_file(store, visit.owner, upload.getvalue())
         except ChatError as exc:
             st.error(error_message(visit.lang, exc))
             return
-        _open_imported(visit.lang, *opened)
+        _open_imported(visit.lang, imported)
 
 
-def _open_imported(lang: str, notice: str, session_id: str, title: str | None) -> None:
-    """Open an imported chat with a notice naming it. The title comes from the file:
-    the notice shows it literally (see `feedback.notice`)."""
-    select_session(session_id)
-    notify(notice, title=title or t(lang, "untitled"))
+def _open_imported(lang: str, imported) -> None:
+    """Open the (first) imported chat with a notice naming it, or saying how many
+    chats came. A title comes from the file: the notice shows it literally (see
+    `feedback.notice`). A chat imported before is opened as it is."""
+    first = imported[0]
+    select_session(first.session_id)
+    if len(imported) > 1:
+        made = sum(not chat.duplicate for chat in imported)
+        notify("imported_many", count=made, skipped=len(imported) - made)
+    else:
+        notice = "import_duplicate" if first.duplicate else "imported"
+        notify(notice, title=first.title or t(lang, "untitled"))
     st.rerun()
 
 

@@ -95,3 +95,41 @@ def test_the_preferences_offer_only_what_the_server_serves(server):
     assert not at.exception
     expected = [STATELESS, RESPONSES] if server.stores_responses else [STATELESS]
     assert at.selectbox(key="preference-mode").options == expected
+
+
+MODEL_LABEL, ALIAS_LABEL = "Model or endpoint id", "Model this endpoint serves"
+
+
+def listed(emu) -> bool:
+    """Wait (without a deadline in the assertion) for the server's model list."""
+    done = threading.Event()
+    for _ in range(200):
+        if probe.known_facts(emu.base_url, "smollm2").models is not None:
+            return True
+        done.wait(0.05)
+    return False
+
+
+def test_the_model_picker_offers_the_servers_models_not_arks(server):
+    at = app().run()
+    assert listed(server)
+    at = at.run()
+    picker = labelled(at.selectbox, MODEL_LABEL)
+    assert picker.options == ["smollm2", "local-model"]  # the chat's, then the server's
+    assert [box for box in at.selectbox if box.label == ALIAS_LABEL] == []
+    at.button(key="open_preferences").click().run()
+    assert at.selectbox(key="preference-model").options == ["smollm2", "local-model"]
+    assert not at.exception
+
+
+def test_a_model_the_server_lists_is_chosen_and_used(server):
+    at = app().run()
+    assert listed(server)
+    at = at.run()
+    labelled(at.selectbox, MODEL_LABEL).select("local-model").run()
+    save = [b for b in at.button if b.label == "Save" and b.key.startswith("settings-save")]
+    save[0].click().run()
+    at.chat_input(key="chat_input").set_value("hello there").run()
+    assert not at.exception
+    sent = [r for r in server.requests if r.path == "/chat/completions"][-1]
+    assert sent.body["model"] == "local-model"

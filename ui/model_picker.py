@@ -14,14 +14,17 @@ from .text import t
 MAX_MODEL_CHARS = 200  # as the settings have always allowed
 
 
-def model_picker(lang: str, current: str, *, key: str) -> str:
-    """The chosen model id: one of the catalogue's, or the id the user typed."""
+def model_picker(
+    lang: str, current: str, *, key: str, served: tuple[str, ...] | None = None
+) -> str:
+    """The chosen model id: one of the catalogue's, or the id the user typed. `served`
+    (another OpenAI-compatible server's own models) replaces the catalogue's list."""
     current = (current or "").strip()
-    ids = [model.id for model in models()]
-    known = find_model(current)
+    ids = [model.id for model in models()] if served is None else list(served)
+    known = find_model(current) if served is None else None
     if known is not None and known.id != current and current not in ids:
         ids.insert(0, current)  # another version of a listed model: keep it as it is
-    elif known is None and current:
+    elif known is None and current and current not in ids:
         ids.insert(0, current)
     typed = st.session_state.get(key)
     if isinstance(typed, str) and typed and typed not in ids:
@@ -30,10 +33,10 @@ def model_picker(lang: str, current: str, *, key: str) -> str:
         t(lang, "model"),
         ids,
         index=ids.index(current) if current in ids else 0,
-        format_func=lambda model_id: model_label(lang, model_id),
+        format_func=(lambda model_id: model_label(lang, model_id)) if served is None else str,
         key=key,
         accept_new_options=True,
-        help=t(lang, "model_help"),
+        help=t(lang, "model_help" if served is None else "model_help_server"),
     )
     return (chosen or current or "").strip()[:MAX_MODEL_CHARS]
 

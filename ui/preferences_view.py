@@ -13,9 +13,8 @@ from chat_core.errors import ChatError
 from chat_core.preferences import Preferences
 
 from . import feedback
-from .model_picker import alias_picker, model_picker
 from .runtime import LANG_CHOICE, PREFERRED_LANGUAGE, Visit, shared_store
-from .server_modes import server_modes
+from .server_modes import choose_model, server_modes
 from .text import t
 
 FIELD = "preference-{}"
@@ -70,8 +69,13 @@ def _dialog(visit: Visit) -> None:
         format_func=locales.language_name,
         key=FIELD.format("language"),
     )
-    model = model_picker(lang, operator.model, key=FIELD.format("model"))
-    alias = alias_picker(lang, model, operator.model_alias, key=FIELD.format("alias"))
+    model, alias = choose_model(
+        visit,
+        operator.model,
+        operator.model_alias,
+        key=FIELD.format("model"),
+        alias_key=FIELD.format("alias"),
+    )
     served = [mode for mode, why_not in server_modes(visit, model).items() if why_not is None]
     mode = st.selectbox(
         t(lang, "cache_mode"),

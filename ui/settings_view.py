@@ -16,9 +16,9 @@ from chat_core.config import CACHE_MODES, THINKING_MODES
 from chat_core.errors import ChatError
 from chat_core.store import Session
 
-from .model_picker import alias_picker, model_picker
+from . import feedback
 from .runtime import Visit, notify, shared_store
-from .server_modes import server_modes
+from .server_modes import choose_model, server_modes
 from .text import error_message, t
 
 DEFAULT_EFFORT = "default"
@@ -41,14 +41,20 @@ def render_settings(visit: Visit, store, session: Session) -> None:
 
 @st.fragment
 def settings_panel(visit: Visit, session_id: str) -> None:
+    with feedback.guard(visit.lang):  # a choice reruns this fragment alone
+        _settings_panel(visit, session_id)
+
+
+def _settings_panel(visit: Visit, session_id: str) -> None:
     store = shared_store(visit.settings)
     session = store.find_session(visit.owner, session_id)
     if session is None:
         return
     lang, current = visit.lang, _current(session, visit.settings)
     key = _keys(session.id)
-    model = model_picker(lang, current["model"], key=key["model"])
-    alias = alias_picker(lang, model, current["model_alias"], key=key["alias"])
+    model, alias = choose_model(
+        visit, current["model"], current["model_alias"], key=key["model"], alias_key=key["alias"]
+    )
     system_prompt = st.text_area(
         t(lang, "system_prompt"),
         value=current["system_prompt"] or "",

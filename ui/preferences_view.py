@@ -18,6 +18,7 @@ from .server_modes import choose_model, server_modes
 from .text import t
 
 FIELD = "preference-{}"
+DIALOG_OPEN = "preferences_open"
 
 
 def for_visit(settings: Settings, lang: str, owner: str | None) -> Settings:
@@ -49,13 +50,23 @@ def remember_language(visit: Visit) -> None:
 
 
 def preferences_button(visit: Visit) -> None:
-    if st.button(
+    """The button, and the dialog while it is open: it stays open through full runs of
+    the page (another tab's reply, a notice) until it is saved or dismissed."""
+    st.button(
         t(visit.lang, "preferences"),
         key="open_preferences",
         icon=":material/settings:",
         width="stretch",
-    ):
-        st.dialog(t(visit.lang, "preferences"), width="large")(_dialog)(visit)
+        on_click=st.session_state.__setitem__,
+        args=(DIALOG_OPEN, True),
+    )
+    if st.session_state.get(DIALOG_OPEN):
+        dialog = st.dialog(t(visit.lang, "preferences"), width="large", on_dismiss=_dismissed)
+        dialog(_dialog)(visit)
+
+
+def _dismissed() -> None:
+    st.session_state.pop(DIALOG_OPEN, None)
 
 
 def _dialog(visit: Visit) -> None:
@@ -136,6 +147,7 @@ def _dialog(visit: Visit) -> None:
         if _save(visit, stored):
             st.session_state[PREFERRED_LANGUAGE] = language
             st.session_state.pop(LANG_CHOICE, None)  # the preference decides from now on
+            st.session_state.pop(DIALOG_OPEN, None)
             feedback.notice("preferences_saved")
             st.rerun()
 

@@ -1,0 +1,102 @@
+"""AppTest: preferences set in the dialog are kept per owner in the database, new chats
+take them (a chat's own settings still win), and the language chosen survives a
+reload (a new browser session). Real SQLite file, the loopback emulator."""
+
+import pytest
+
+from chat_core.store import connect
+from tests.test_app import app, close_clients, env, param  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("env")
+
+
+def stored(db_path, owner: str = "local") -> dict[str, str]:
+    with connect(db_path) as store:
+        return store.preferences(owner)
+
+
+def sent_for(emu, text: str) -> dict:
+    """The body of the last request whose last message is `text`."""
+    bodies = [
+        r.body
+        for r in emu.requests
+        if r.body and (r.body.get("messages") or [{}])[-1].get("content") == text
+    ]
+    return bodies[-1]
+
+
+def open_dialog(at):
+    return at.sidebar.button(key="open_preferences").click().run()
+
+
+def save_dialog(at):
+    return at.button(key="save_preferences").click().run()
+
+
+def test_the_dialog_keeps_the_preferences_in_the_database(db_path):
+    at = open_dialog(app().run())
+    at.text_area(key="preference-system_prompt").input("Answer like a pirate.")
+    at.selectbox(key="preference-thinking").set_value("enabled")
+    at.toggle(key="preference-own_temperature").set_value(True).run()  # enables the slider
+    at.slider(key="preference-temperature").set_value(0.3)
+    at.toggle(key="preference-titles").set_value(False)
+    save_dialog(at)
+    assert not at.exception
+    assert any("Preferences saved." in notice.value for notice in at.info)
+    kept = stored(db_path)
+    assert kept["system_prompt"] == "Answer like a pirate."
+    assert kept["thinking"] == "enabled"
+    assert float(kept["temperature"]) == 0.3
+    assert kept["generated_titles"] == "false"
+    assert stored(db_path, "someone-else") == {}
+
+
+def test_a_new_chat_takes_the_preferences(db_path, emu):
+    with connect(db_path) as store:
+        store.set_preferences(
+            "local", {"system_prompt": "Answer like a pirate.", "temperature": "0.3"}
+        )
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("hello there").run()
+    body = sent_for(emu, "hello there")
+    assert body["messages"][0] == {"role": "system", "content": "Answer like a pirate."}
+    assert body["temperature"] == 0.3
+
+
+def test_a_chats_own_settings_win_over_the_preferences(db_path, emu):
+    with connect(db_path) as store:
+        store.set_preferences("local", {"system_prompt": "Answer like a pirate."})
+        session, _ = store.new_session("local")
+        store.update_settings("local", session.id, system_prompt="Answer in one word.")
+    at = app(session=session.id).run()
+    at.chat_input(key="chat_input").set_value("own settings").run()
+    assert param(at) == session.id
+    body = sent_for(emu, "own settings")
+    assert body["messages"][0] == {"role": "system", "content": "Answer in one word."}
+
+
+def test_the_language_chosen_in_the_sidebar_survives_a_reload(db_path):
+    at = app().run()
+    at.sidebar.selectbox(key="lang_choice").set_value("zh").run()
+    assert stored(db_path)["language"] == "zh"
+    reloaded = app().run()  # a new browser session: nothing kept in the page
+    assert not reloaded.exception
+    assert reloaded.sidebar.button(key="new_chat").label == "新建会话"
+
+
+def test_the_language_saved_in_the_dialog_applies_at_once_and_after_a_reload(db_path):
+    at = open_dialog(app().run())
+    at.selectbox(key="preference-language").set_value("zh")
+    save_dialog(at)
+    assert at.sidebar.button(key="new_chat").label == "新建会话"
+    assert app().run().sidebar.button(key="new_chat").label == "新建会话"
+
+
+def test_a_preference_this_version_cannot_use_leaves_the_operators_setting(db_path, emu):
+    with connect(db_path) as store:
+        store.set_preferences("local", {"language": "klingon", "temperature": "hot"})
+    at = app().run()
+    assert not at.exception
+    assert at.sidebar.button(key="new_chat").label == "New chat"
+    at.chat_input(key="chat_input").set_value("plain").run()
+    assert "temperature" not in sent_for(emu, "plain")

@@ -112,11 +112,14 @@ def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink, emu):
 
     # The second turn, drawn live by the chat fragment without a full rerun: a finished
     # paragraph (drawn once, while the next one still grows) and the growing one.
-    words = " ".join(f"word{i}" for i in range(25))
+    words = " ".join(f"word{i}" for i in range(100))
     answer = messages.nth(3)
     with slow_replies(emu):
+        emu.token_delay = 0.05  # the second paragraph grows for some 5 s
         send_lines(page, [images("finished"), "", f"{images('growing')} {words} the end"])
-        expect(answer).to_contain_text("the end")
+        expect(answer).to_contain_text("word3")
+        assert "the end" not in answer.inner_text()  # the page drew it mid-stream
+        expect(answer).to_contain_text("the end", timeout=30_000)
     wait_for_app(page)
     for secret in ("finished", "growing"):
         link = answer.locator(f"a[href='{sink.origin}/leak?secret={secret}-markdown']")

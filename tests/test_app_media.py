@@ -4,6 +4,7 @@ and the same chat exported and imported again, whole."""
 
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -127,3 +128,13 @@ def test_a_search_failing_mid_stream_keeps_the_text_and_the_sources(db_path, emu
     assert [s["url"] for s in reply.sources] == [
         f"https://search.example/{n}?q=breaking%20news%20now" for n in (1, 2, 3)
     ]
+
+
+def test_cited_titles_show_as_text_and_nothing_under_an_answer_loads_by_itself(db_path, emu):
+    at = pick(app().run(), effort=None)
+    hostile = "![x](https://e.example/p.png) <img src=//e.example>"
+    at.chat_input(key="chat_input").set_value(hostile).run()  # the titles quote the query
+    (sources,) = [m.value for m in at.chat_message[1].markdown if "Sources" in m.value]
+    assert sources.count("](https://search.example/") == 3  # three links, to the pages
+    assert "![" not in sources and not re.search(r"(?<!\\)<", sources)  # no image, no HTML
+    assert literal("Result 1 for " + hostile) in sources

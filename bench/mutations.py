@@ -190,8 +190,8 @@ MUTATIONS = [
         "Two tabs never merge: a first message goes to your unused chat (or a new one) when "
         "another tab has started the chat meanwhile",
         "chat_core/chat.py",
-        "        return send(store, settings, session, client, text, only_if_unused=True)",
-        "        return send(store, settings, session, client, text)",
+        "        return send(store, settings, session, client, text, only_if_unused=True, images",
+        "        return send(store, settings, session, client, text, images",
         ("tests/test_runner.py::test_a_first_message_never_joins_a_chat_another_tab_started",),
     ),
     M(

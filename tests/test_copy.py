@@ -12,7 +12,6 @@ from contextlib import closing
 from pathlib import Path
 
 import psycopg
-import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from chat_core.store import connect, utc_now
@@ -284,7 +283,6 @@ def counts_of(location):
         return {owner: dataclasses.astuple(c) for owner, c in owner_counts(tx).items()}
 
 
-@pytest.mark.timeout(30)
 def test_ten_thousand_chats_move_to_postgres_and_back(tmp_path, postgres_url, capsys):
     source, back = tmp_path / "large.db", tmp_path / "back.db"
     build_large(source, 10_000)

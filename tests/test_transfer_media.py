@@ -13,6 +13,7 @@ from PIL import Image as Pillow
 from chat_core.errors import ImportFormatError
 from chat_core.images import MAX_IMAGES, prepare_image
 from chat_core.transfer import export_json, import_json
+from tests.test_transfer import export_document, refused
 
 
 def picture(color="red", size=(40, 30), name="p.png"):
@@ -126,3 +127,42 @@ def test_unusable_sources_are_dropped_not_refused(store):
     copy = import_json(store, "alice", document({"role": "user", "content": "q"}, answer))
     _, reply = store.get_messages(copy)
     assert reply.sources == [{"url": "https://ok.example/a", "title": "fine"}]
+
+
+def test_a_chats_effort_web_search_and_served_model_come_back(store):
+    session, _ = store.new_session("alice")
+    store.update_settings(
+        "alice",
+        session.id,
+        model="ep-20260101000000-served",
+        model_alias="doubao-seed-2-1-pro-260628",
+        reasoning_effort="minimal",
+        web_search=True,
+        cache_mode="responses",
+    )
+    store.start_turn(session, "hello")
+    copy = import_json(store, "bob", export_json(store, "alice", session.id))
+    chosen = ("model", "model_alias", "reasoning_effort", "web_search", "cache_mode")
+    assert [getattr(copy, name) for name in chosen] == [
+        "ep-20260101000000-served",
+        "doubao-seed-2-1-pro-260628",
+        "minimal",
+        True,
+        "responses",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("settings", "name"),
+    [
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"reasoning_effort": 3}, "reasoning_effort"),
+        ({"web_search": "yes"}, "web_search"),
+        ({"web_search": 1}, "web_search"),
+        ({"model_alias": ["doubao"]}, "model_alias"),
+        ({"model_alias": "m" * 201}, "model_alias"),
+    ],
+)
+def test_a_bad_effort_web_search_or_served_model_refuses_the_file(store, settings, name):
+    error = refused(store, export_document(**settings))
+    assert (error.code, error.params) == ("import_bad_setting", {"name": name})

@@ -422,6 +422,102 @@ MUTATIONS = [
         '"prepare_threshold": 5',
         ("tests/test_postgres_statements.py",),
     ),
+    M(
+        "Tree: editing a message starts a branch beside it, and the old one is kept",
+        "chat_core/store/base.py",
+        "            parent=original.parent_id,",
+        "            parent=original.id,",
+        ("tests/test_tree.py::test_editing_a_message_starts_a_branch_and_keeps_the_old_one",),
+    ),
+    # --- Users: chats of older versions ----------------------------------------------------
+    M(
+        "Nothing moves when the older key is local (the single-user chats stay)",
+        "chat_core/identity.py",
+        "    if not value or value == LOCAL_OWNER or len(value) > LEGACY_MAX_CHARS:",
+        "    if not value or len(value) > LEGACY_MAX_CHARS:",
+        (IDENTITY,),
+    ),
+    M(
+        "Nothing moves when the older key was longer than 320 characters (older versions "
+        "cut it, so it may hold several people's chats)",
+        "chat_core/identity.py",
+        "    if not value or value == LOCAL_OWNER or len(value) > LEGACY_MAX_CHARS:",
+        "    if not value or value == LOCAL_OWNER:",
+        (IDENTITY,),
+    ),
+    # --- Other OpenAI-compatible servers ---------------------------------------------------
+    M(
+        "On a generic server requests carry no Ark-only parameter",
+        "chat_core/ark/params.py",
+        '        if value is None or (provider != "ark" and name in ARK_ONLY):',
+        "        if value is None:",
+        ("tests/test_provider.py",),
+    ),
+    M(
+        "On a generic server requests carry no JSON null",
+        "chat_core/ark/params.py",
+        "    values: dict[str, Any] = dict.fromkeys(names, NOT_GIVEN)",
+        "    values: dict[str, Any] = dict.fromkeys(names)",
+        ("tests/test_provider.py",),
+    ),
+    M(
+        "Context API caching is never offered on a generic server: a chat set to it is "
+        "refused before anything is sent, naming the server's limit",
+        "chat_core/provider.py",
+        '        raise ModeUnavailableError("server_has_no_context_api")',
+        "        pass",
+        ("tests/test_provider.py",),
+    ),
+    M(
+        "A 404 is model not found only when the body says so; any other names the path",
+        "chat_core/ark/errors_map.py",
+        "    if code.startswith(MODEL_NOT_FOUND_PREFIX) or _message_names_model(exc):",
+        "    if True:",
+        ("tests/test_provider.py",),
+    ),
+    # --- Models, prices, images and web search ---------------------------------------------
+    M(
+        "Any version of a listed model finds its entry",
+        "chat_core/catalogue.py",
+        "            if model.id == model_id or model.family == family:",
+        "            if model.id == model_id:",
+        ("tests/test_catalogue.py",),
+    ),
+    M(
+        "An input past the last tier has no price",
+        "chat_core/catalogue.py",
+        "            if tier.input_up_to is None or input_tokens <= tier.input_up_to:",
+        "            if True:",
+        ("tests/test_ark_pricing.py", "tests/test_catalogue.py"),
+    ),
+    M(
+        "A cost below four decimals shows as < ¥0.0001 (never ¥0.0000)",
+        "chat_core/pricing.py",
+        "    return 0 < amount < SMALLEST_SHOWN",
+        "    return False",
+        ("tests/test_app_costs.py",),
+    ),
+    M(
+        "A message with images for a text-only model is refused before anything is written",
+        "chat_core/capabilities.py",
+        '    if count and options(model, alias, "off").images_reason is not None:',
+        "    if False:",
+        ("tests/test_model_rules.py",),
+    ),
+    M(
+        "A turn with web search is not cached",
+        "chat_core/ark/responses_mode.py",
+        '            caching={"type": "disabled" if request.web_search else "enabled"},',
+        '            caching={"type": "enabled"},',
+        ("tests/test_ark_media.py",),
+    ),
+    M(
+        "Cited pages are shown as links, http and https only",
+        "chat_core/sources.py",
+        '    if not url.lower().startswith(("https://", "http://")) or',
+        "    if not url or",
+        ("tests/test_transfer_media.py", "tests/test_ark_media.py"),
+    ),
 ]
 
 

@@ -110,3 +110,37 @@ def test_the_core_holds_no_translated_text():
             and cjk.search(node.value)
         ]
     assert offenders == []
+
+
+def _is_fragment(decorator: ast.expr) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return ast.unparse(target) == "st.fragment"
+
+
+def _guards_everything(function: ast.FunctionDef) -> bool:
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    return (
+        len(body) == 1
+        and isinstance(body[0], ast.With)
+        and any(
+            isinstance(item.context_expr, ast.Call)
+            and ast.unparse(item.context_expr.func) == "feedback.guard"
+            for item in body[0].items
+        )
+    )
+
+
+def test_every_fragment_runs_inside_its_own_error_guard():
+    """A widget in a fragment reruns the fragment alone, outside the page's guard: an
+    error raised there must still be a message, not Streamlit's exception box."""
+    sources = [*(ROOT / "ui").rglob("*.py"), *(ROOT / "app_pages").rglob("*.py")]
+    fragments = {
+        f"{path.relative_to(ROOT)}:{node.name}": _guards_everything(node)
+        for path in [*sources, ROOT / "streamlit_app.py"]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef) and any(map(_is_fragment, node.decorator_list))
+    }
+    assert "ui/chat_view.py:chat_area" in fragments  # the scan finds fragments
+    assert [name for name, guarded in fragments.items() if not guarded] == []

@@ -26,6 +26,11 @@ HIDE_LIST = "<style>.st-key-chat_list { display: none; }</style>"
 
 @st.fragment
 def search_panel(visit: Visit, current_id: str) -> None:
+    with feedback.guard(visit.lang):  # a keystroke reruns this fragment alone
+        _search_panel(visit, current_id)
+
+
+def _search_panel(visit: Visit, current_id: str) -> None:
     if st.session_state.pop(OPENED, False):
         st.rerun()  # the page opens the chat the hit named
     query = st.text_input(

@@ -23,9 +23,12 @@ from .replies import (
 from .sse import DONE, DROP, EVENT, TOKEN, dumps, sse_event
 
 
-def chat_completions(call: Call) -> None:
+def chat_completions(call: Call, continues_final_message: bool = True) -> None:
+    """`continues_final_message`: a final assistant message is the start of the answer
+    (Ark, llama.cpp); False answers after it as after any complete message (vLLM unless
+    asked to continue)."""
     messages = request_messages(call)
-    reply = plan_chat_reply(call, messages)
+    reply = plan_chat_reply(call, messages, continues_final_message)
     answer_chat(call, reply, chat_usage(count_message_tokens(messages), 0, reply))
 
 
@@ -58,8 +61,9 @@ def request_messages(call: Call) -> list[dict]:
     return messages
 
 
-def plan_chat_reply(call: Call, messages: list[dict]) -> Reply:
-    return call.plan_reply(last_user_text(messages), _chat_limits(call), answer_start(messages))
+def plan_chat_reply(call: Call, messages: list[dict], continues: bool = True) -> Reply:
+    start = answer_start(messages) if continues else None
+    return call.plan_reply(last_user_text(messages), _chat_limits(call), start)
 
 
 def answer_chat(

@@ -13,7 +13,10 @@ With `stores_responses` set it is instead a server that stores responses and cha
 by `previous_response_id` (as vLLM does with its response store), strict otherwise.
 
 With `like="vllm"` it has no /props: its context size is the `max_model_len` of each
-model `GET /v1/models` lists, as vLLM reports it. As llama.cpp, /v1/models gives only the
+model `GET /v1/models` lists, as vLLM reports it, each model says it is served by vLLM
+(`owned_by`), and a final assistant message is continued only when the request says
+`continue_final_message` (and turns `add_generation_prompt` off, as vLLM requires);
+otherwise a new answer follows it. As llama.cpp, /v1/models gives only the
 model's training context (`meta.n_ctx_train`), which is not the context it runs with.
 """
 
@@ -81,7 +84,15 @@ def chat(call: Call) -> None:
     messages = call.body.get("messages")
     if isinstance(messages, list):
         check_context_size(call, [m for m in messages if isinstance(m, dict)])
-    chat_completions(call)
+    if call.settings.like != "vllm":
+        chat_completions(call)
+        return
+    continues = call.body.get("continue_final_message") is True
+    if continues and call.body.get("add_generation_prompt", True) is not False:
+        raise invalid_request(
+            "Cannot set both `continue_final_message` and `add_generation_prompt` to True."
+        )
+    chat_completions(call, continues_final_message=continues)
 
 
 def responses(call: Call) -> None:

@@ -51,6 +51,7 @@ class ServerFacts:
     # Tokens of prompt and reply together: llama.cpp's n_ctx, vLLM's max_model_len.
     context_size: int | None = None
     models: tuple[str, ...] | None = None  # the model names GET /models lists
+    served_by: str | None = None  # who serves the model, as its GET /models entry says
 
 
 ARK_FACTS = ServerFacts(chains_responses=True)

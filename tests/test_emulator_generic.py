@@ -189,3 +189,19 @@ def test_as_vllm_there_is_no_props_and_models_gives_max_model_len():
 def test_an_unknown_server_likeness_is_refused():
     with pytest.raises(ValueError):
         ArkEmulator(generic=True, like="ollama")
+
+
+def test_as_vllm_a_final_assistant_message_is_continued_only_when_asked():
+    said = [*USER, {"role": "assistant", "content": "Echo:"}]
+    continuing = {"continue_final_message": True, "add_generation_prompt": False}
+    with ArkEmulator(api_key=EMULATOR_KEY, generic=True, like="vllm") as vllm:
+        answers = [
+            request(
+                vllm, "POST", "/v1/chat/completions", {"model": MODEL, "messages": said, **extra}
+            )
+            for extra in ({}, continuing, {"continue_final_message": True})
+        ]
+    fresh, continued, refused = answers
+    assert fresh.json()["choices"][0]["message"]["content"] == "Echo: hello there"
+    assert continued.json()["choices"][0]["message"]["content"] == "hello there"
+    assert refused.status_code == 400 and "add_generation_prompt" in refused.text

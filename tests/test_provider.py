@@ -337,6 +337,18 @@ def test_the_models_the_server_lists_are_learnt(generic):
     assert probe.known_facts(generic.base_url, MODEL).models == (MODEL,)
 
 
+@pytest.mark.parametrize("like", ["llama.cpp", "vllm"])
+def test_vllm_alone_is_asked_to_continue_a_final_assistant_message(like):
+    with serve(generic=True, like=like) as server:
+        _, rest = turn(server, new_message="#tokens=4", continue_from="w1 w2 ")
+        turn(server)  # a turn that continues nothing
+        sent = [r.body for r in model_requests(server)]
+    assert rest == "w3 w4"
+    asked = [body.get("continue_final_message") for body in sent]
+    assert asked == ([True, None] if like == "vllm" else [None, None])
+    assert ("add_generation_prompt" in sent[0]) == (like == "vllm")
+
+
 def test_without_max_tokens_a_quarter_of_the_window_is_kept_for_the_reply(generic):
     generic.n_ctx = 2048
     turn(generic, history=long_history(30))

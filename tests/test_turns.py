@@ -24,7 +24,8 @@ from chat_core.store import Message, connect
 from tests.conftest import EMULATOR_KEY
 
 # (server, mode): Ark in its three modes; llama.cpp-like (stateless only); a generic
-# server that stores and chains responses (as vLLM can).
+# server that stores and chains responses (as vLLM can); vLLM-like, which continues a
+# final assistant message only when asked to.
 CASES = [
     ("ark", "off"),
     ("ark", "context"),
@@ -32,6 +33,7 @@ CASES = [
     ("generic", "off"),
     ("chaining", "off"),
     ("chaining", "responses"),
+    ("vllm", "off"),
 ]
 
 
@@ -43,7 +45,11 @@ def case(request):
 @pytest.fixture
 def emu(case):
     server, _ = case
-    settings = {"generic": server != "ark", "stores_responses": server == "chaining"}
+    settings = {
+        "generic": server != "ark",
+        "stores_responses": server == "chaining",
+        "like": "vllm" if server == "vllm" else "llama.cpp",
+    }
     probe.forget()
     with ArkEmulator(api_key=EMULATOR_KEY, **settings) as running:
         yield running

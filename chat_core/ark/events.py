@@ -107,6 +107,8 @@ class TurnRequest:
     context_window: int | None = None
     # A reply cut at the token limit, to be continued: sent as the start of the answer.
     continue_from: str | None = None
+    # Who serves the model on a generic server, as it says ("vllm"…); None: not known.
+    served_by: str | None = None
     # How hard the model reasons (minimal … high); None leaves it to the model. The
     # Context API has no such parameter: it is not sent there.
     reasoning_effort: str | None = None

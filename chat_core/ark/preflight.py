@@ -23,7 +23,9 @@ def prepare(client: Any, request: TurnRequest) -> TurnRequest:
     `ModeUnavailableError` or `RequestTooLongError` instead of sending what would fail."""
     continuing = request.continue_from is not None
     facts = _facts(client, request, continuing)
-    if not continuing:  # a continuation is a plain chat call in every mode
+    if continuing:  # a plain chat call in every mode, worded for the server
+        request = replace(request, served_by=facts.served_by)
+    else:
         check_mode(request.provider, request.cache_mode, facts)
     window = request.context_window or facts.context_size
     if window is None:
@@ -43,4 +45,5 @@ def _facts(client: Any, request: TurnRequest, continuing: bool) -> ServerFacts:
         request.model,
         chaining=request.cache_mode == RESPONSES and not continuing,
         context_size=request.context_window is None,
+        served_by=continuing,
     )

@@ -5,7 +5,9 @@
   `max_model_len` in `GET /v1/models`. Other servers (Ollama) say neither; theirs stays
   unknown. (llama.cpp's /v1/models gives `n_ctx_train`, the size the model was trained
   with, not the one the server runs: it is not used.)
-- The models it serves: the ids `GET /v1/models` lists, which the model picker offers.
+- The models it serves: the ids `GET /v1/models` lists, which the model picker offers,
+  and who serves the chat's model (its entry's `owned_by`: "vllm" on vLLM), which says
+  how to ask for a final assistant message to be continued.
 - Whether it chains Responses: two one-token responses, the second naming the first as
   `previous_response_id`. llama.cpp refuses the second (400 "llama.cpp does not support
   'previous_response_id'."); a server that stores responses answers it.
@@ -48,7 +50,13 @@ class _Unanswered(Exception):
 
 
 def server_facts(
-    client: Any, model: str, *, chaining: bool, context_size: bool, models: bool = False
+    client: Any,
+    model: str,
+    *,
+    chaining: bool,
+    context_size: bool,
+    models: bool = False,
+    served_by: bool = False,
 ) -> ServerFacts:
     """What the server behind `client` is known to do for `model`, asking it what is
     wanted and not asked yet."""
@@ -57,6 +65,7 @@ def server_facts(
         "context_size": (context_size, lambda: _context_size(client, model)),
         "chains_responses": (chaining, lambda: _chains_responses(client, model)),
         "models": (models, lambda: _models(client)),
+        "served_by": (served_by, lambda: _served_by(client, model)),
     }
     for name, (wanted, ask) in questions.items():
         with _lock:
@@ -125,6 +134,13 @@ def _models(client: Any) -> tuple[str, ...] | None:
     cards = _cards(_get(client, "/models"))
     ids = tuple(card["id"] for card in cards if isinstance(card.get("id"), str))
     return ids or None
+
+
+def _served_by(client: Any, model: str) -> str | None:
+    for card in _cards(_get(client, "/models")):
+        if card.get("id") == model and isinstance(card.get("owned_by"), str):
+            return card["owned_by"]
+    return None
 
 
 def _get(client: Any, path: str) -> object:

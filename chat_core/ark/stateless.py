@@ -3,7 +3,9 @@
 Old turns are dropped (oldest first) to fit `TurnRequest.history_tokens`. A reply cut at
 the token limit is continued the same way in every mode: its text so far goes last, as
 the start of the assistant's answer, which the model carries on (Ark's "prefill
-response"; llama.cpp, Ollama and vLLM read a final assistant message the same way).
+response"; llama.cpp and Ollama read a final assistant message the same way; vLLM does
+when asked with `continue_final_message`, which only a server that says it is vLLM is
+sent, as other servers may refuse a parameter they do not know).
 """
 
 from __future__ import annotations
@@ -39,14 +41,20 @@ def stream_continuation(
     messages = with_history_images(messages, request, content.CHAT)
     messages.append(content.new_message(request, content.CHAT))
     messages.append({"role": "assistant", "content": answer_start})
-    yield from read_chat_stream(_open(client, request, messages), transcript)
+    yield from read_chat_stream(_open(client, request, messages, continues=True), transcript)
     if request.cache_mode != "off":
         # The cached conversation holds the cut reply: the next turn replays the history.
         yield CacheUpdate(None, None, None)
 
 
-def _open(client: Any, request: TurnRequest, messages: list[dict]) -> Any:
+# vLLM answers after a final assistant message unless told to continue it instead.
+VLLM_CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
+
+
+def _open(client: Any, request: TurnRequest, messages: list[dict], continues: bool = False) -> Any:
+    extra = VLLM_CONTINUE if continues and request.served_by == "vllm" else None
     return client.chat.completions.create(
+        extra_body=extra,
         **body(
             CHAT,
             request.provider,
@@ -58,5 +66,5 @@ def _open(client: Any, request: TurnRequest, messages: list[dict]) -> Any:
             max_tokens=request.max_tokens,
             thinking={"type": request.thinking},
             reasoning_effort=request.reasoning_effort,
-        )
+        ),
     )

@@ -518,6 +518,50 @@ MUTATIONS = [
         "    if not url or",
         ("tests/test_transfer_media.py", "tests/test_ark_media.py"),
     ),
+    M(
+        "Each image is scaled to at most 2048 pixels on its longest side and 4.2 megapixels",
+        "chat_core/images.py",
+        "    scale = min(1.0, MAX_SIDE / max(width, height), (MAX_PIXELS / (width",
+        "    scale = 1.0 or min(1.0, MAX_SIDE / max(width, height), (MAX_PIXELS / (width",
+        ("tests/test_images.py",),
+    ),
+    # --- More of Chatting and Storage ------------------------------------------------------
+    M(
+        "A process runs at most 32 replies at once",
+        "chat_core/runner.py",
+        "        if len(running) >= self.max_running:",
+        "        if False:",
+        ("tests/test_runner.py::test_limits_per_user_and_per_process",),
+    ),
+    M(
+        "A copied chat starts a fresh model cache",
+        "chat_core/store/copy.py",
+        "COPIED_SESSION_COLUMNS = tuple(c for c in SESSION_COLUMNS if c not in CACHE_KEYS)",
+        "COPIED_SESSION_COLUMNS = tuple(SESSION_COLUMNS)",
+        ("tests/test_copy.py",),
+    ),
+    M(
+        "PostgreSQL: every connection is checked as it is taken from the pool, so after a "
+        "server restart the next action reconnects",
+        "chat_core/store/postgres.py",
+        "                check=self._check,",
+        "                check=None,",
+        ("tests/test_postgres_faults.py",),
+    ),
+    M(
+        "PostgreSQL: errors never show the password",
+        "chat_core/store/postgres.py",
+        "    return f\"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}\"",
+        "    return url",
+        ("tests/test_postgres_faults.py", "tests/test_database_errors.py"),
+    ),
+    M(
+        "Every fragment has its own error guard (a widget in it reruns it alone)",
+        "ui/chat_view.py",
+        "    with feedback.guard(visit.lang):\n        _chat(visit, session_id)",
+        "    if True:\n        _chat(visit, session_id)",
+        ("tests/test_boundaries.py::test_every_fragment_runs_inside_its_own_error_guard",),
+    ),
 ]
 
 

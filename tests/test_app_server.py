@@ -12,7 +12,7 @@ from ark_emulator import ArkEmulator
 from chat_core.ark import probe
 from tests import test_app as page
 from tests.conftest import EMULATOR_KEY
-from tests.test_app import app, labelled, texts
+from tests.test_app import app, env, labelled, texts  # noqa: F401 (env: a fixture)
 
 MODE = "Conversation mode"
 STATELESS, RESPONSES = "Stateless (full history)", "Responses API cache"
@@ -65,6 +65,23 @@ def test_the_settings_offer_only_what_the_server_serves(server):
     assert labelled(at.selectbox, MODE).options == expected
     if not server.stores_responses:
         assert any("does not keep responses" in text for text in captions(at))
+
+
+THINKING_NOTE = "the thinking switch is not sent"
+
+
+def test_the_thinking_choice_says_it_is_not_sent_to_this_server(server):
+    at = app().run()
+    assert any(THINKING_NOTE in text for text in captions(at))
+    at.button(key="open_preferences").click().run()
+    assert sum(THINKING_NOTE in text for text in captions(at)) == 2  # settings, preferences
+
+
+@pytest.mark.usefixtures("env")
+def test_on_ark_the_thinking_choice_has_no_such_note():
+    at = app().run()
+    assert not at.exception and captions(at)
+    assert not any(THINKING_NOTE in text for text in captions(at))
 
 
 def test_a_chat_on_the_generic_server_works_statelessly(server):

@@ -14,7 +14,7 @@ from chat_core.preferences import Preferences
 
 from . import feedback
 from .runtime import LANG_CHOICE, PREFERRED_LANGUAGE, Visit, shared_store
-from .server_modes import choose_model, server_modes
+from .server_modes import choose_model, server_modes, thinking_note
 from .text import t
 
 FIELD = "preference-{}"
@@ -108,6 +108,7 @@ def _dialog(visit: Visit) -> None:
         format_func=lambda value: t(lang, f"thinking_{value}"),
         key=FIELD.format("thinking"),
     )
+    thinking_note(visit)
     own_temperature = st.toggle(
         t(lang, "preferences_temperature"),
         value=operator.temperature is not None,

@@ -10,11 +10,14 @@ background, so the page never waits for it.
 
 from __future__ import annotations
 
+import streamlit as st
+
 from chat_core.config import CACHE_MODES
 from chat_core.provider import ARK, ServerFacts, modes_offered
 
 from .model_picker import alias_picker, model_picker
 from .runtime import Visit
+from .text import t
 
 
 def choose_model(
@@ -44,6 +47,12 @@ def server_modes(visit: Visit, model: str) -> dict[str, str | None]:
         "responses": "server_checking" if facts.chains_responses is None else "server_no_chaining",
     }
     return {mode: None if mode in offered else reasons[mode] for mode in CACHE_MODES}
+
+
+def thinking_note(visit: Visit) -> None:
+    """Under the thinking choice: another server is not sent Ark's thinking switch."""
+    if visit.settings.provider_kind != ARK:
+        st.caption(t(visit.lang, "server_no_thinking"))
 
 
 def _facts(visit: Visit, model: str) -> ServerFacts:

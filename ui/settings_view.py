@@ -18,7 +18,7 @@ from chat_core.store import Session
 
 from . import feedback
 from .runtime import Visit, notify, shared_store
-from .server_modes import choose_model, server_modes
+from .server_modes import choose_model, server_modes, thinking_note
 from .text import error_message, t
 
 DEFAULT_EFFORT = "default"
@@ -79,6 +79,7 @@ def _settings_panel(visit: Visit, session_id: str) -> None:
         format_func=lambda mode: t(lang, f"thinking_{mode}"),
         key=key["thinking"],
     )
+    thinking_note(visit)
     effort = _effort(lang, allowed, current["reasoning_effort"], key["effort"])
     web_search = st.toggle(
         t(lang, "web_search"),

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from .catalogue import ModelInfo, is_endpoint, model_info
 from .config import CACHE_MODES, REASONING_EFFORTS
-from .errors import InvalidInputError
+from .errors import EndpointRequiredError, InvalidInputError
+from .provider import ARK
 
 # Why an option is not offered: keys of the UI texts.
 CONTEXT_NEEDS_ENDPOINT = "unavailable_context_needs_endpoint"
@@ -63,6 +64,13 @@ def check_images(model: str, alias: str | None, count: int) -> None:
     """Refuse images for a model known to read text only (before anything is written)."""
     if count and options(model, alias, "off").images_reason is not None:
         raise InvalidInputError("images_not_supported", model=model)
+
+
+def check_mode(model: str, alias: str | None, cache_mode: str, provider: str) -> None:
+    """Refuse a conversation mode Ark cannot serve for `model` (the Context API with a
+    model id) before anything is written. A generic server's modes are the provider's."""
+    if provider == ARK and not options(model, alias, cache_mode).mode_allowed(cache_mode):
+        raise EndpointRequiredError("endpoint_required", model=model)
 
 
 def sent_effort(model: str, alias: str | None, cache_mode: str, effort: str | None) -> str | None:

@@ -16,7 +16,7 @@ from datetime import datetime
 from . import ark, titles
 from .ark import ContentDelta, ReasoningDelta, SearchProgress, TurnRequest, Usage
 from .ark.history import message_tokens
-from .capabilities import check_images, sent_effort
+from .capabilities import check_images, check_mode, sent_effort
 from .config import Settings
 from .conversation import context_window, model_view
 from .errors import (
@@ -244,7 +244,8 @@ def send(
     images: Sequence[Image] = (),
 ) -> Reply:
     """Store the user's message with its `images` (marking the session used) and return
-    its `Reply`. Images for a model known to read text only are refused first.
+    its `Reply`. A mode the model cannot use (the Context API without an endpoint) and
+    images for a model known to read text only are refused first.
 
     `only_if_unused` is for a first message from a page that showed the chat empty: if
     another tab has started the chat meanwhile, `SessionTakenError` is raised and the
@@ -252,6 +253,7 @@ def send(
     """
     _refuse_while_streaming(store, session)
     chosen = effective(session, settings)
+    check_mode(chosen["model"], chosen["model_alias"], chosen["cache_mode"], settings.provider_kind)
     check_images(chosen["model"], chosen["model_alias"], len(images))
     store.start_turn(session, text, only_if_unused=only_if_unused, images=images)
     return reply_to_last(store, settings, session, client)

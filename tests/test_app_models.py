@@ -110,3 +110,16 @@ def test_a_mode_the_new_model_cannot_use_is_not_kept(db_path):
     assert labelled(at.selectbox, MODE).value == "off"
     at.button(key=f"settings-save-{sid}").click().run()
     assert stored(db_path, sid).cache_mode == "off"
+
+
+def test_default_context_caching_without_an_endpoint_is_refused_and_the_text_kept(
+    db_path, monkeypatch
+):
+    monkeypatch.setenv("ARK_MODEL", "doubao-seed-2-0-lite-260428")
+    monkeypatch.setenv("ARK_CACHE", "context")  # the operator's defaults disagree
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("hello there").run()
+    assert not at.exception
+    assert [e.value for e in at.error if "Choose an endpoint id in the chat's settings" in e.value]
+    assert at.chat_input(key="chat_input").value == "hello there"
+    assert stored(db_path, param(at)).is_used is False

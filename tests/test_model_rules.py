@@ -11,8 +11,9 @@ from PIL import Image as Pillow
 from chat_core import chat
 from chat_core.ark import make_client
 from chat_core.config import load_settings
-from chat_core.errors import InvalidInputError
+from chat_core.errors import EndpointRequiredError, InvalidInputError
 from chat_core.images import prepare_image
+from locales import describe
 from tests.conftest import EMULATOR_KEY
 
 TEXT_ONLY = "glm-5-2-260617"
@@ -114,3 +115,21 @@ def test_reasoning_effort_is_sent_only_where_the_model_takes_it(
     (body,) = sent_bodies(emu)
     assert body.get("reasoning_effort") == sent
     assert store.get_messages(session)[-1].status == "complete"
+
+
+def test_the_context_api_without_an_endpoint_is_refused_before_anything_happens(
+    store, settings, client, emu
+):
+    session = chat_with(store, model=READS_IMAGES, cache_mode="context")  # say, imported
+    with pytest.raises(EndpointRequiredError) as refused:
+        chat.send(store, settings, session, client, "hello")
+    assert refused.value.code == "endpoint_required"
+    assert "Choose an endpoint id in the chat's settings" in describe("en", refused.value)
+    assert store.get_messages(session) == [] and sent_bodies(emu) == []
+
+
+def test_the_context_api_with_an_endpoint_goes_through(store, settings, client, emu):
+    session = chat_with(store, model=ENDPOINT, cache_mode="context")
+    finish(chat.send(store, settings, session, client, "hello"))
+    assert store.get_messages(session)[-1].content == "Echo: hello"
+    assert sent_bodies(emu)[-1]["model"] == ENDPOINT

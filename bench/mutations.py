@@ -1,11 +1,13 @@
 """Mutation testing of the README's promises: break the code behind each promise in
 one small way, run the tests that defend it, and count the breaks they catch.
 
-Run it in a clone, never in a working tree anyone edits (it rewrites source files while
-it runs, and puts them back after each mutation):
+It rewrites source files while it runs, so it never mutates the tree it is started
+from: it clones that repository's last commit into a temporary folder, runs there
+(uncommitted edits are not part of the run) and removes the clone at the end:
 
-    git clone /path/to/ark-chat /tmp/mutants-tree && cd /tmp/mutants-tree
     python bench/mutations.py [--only WORD] [--list] [--no-browser]
+
+(`--here` mutates the tree it runs in; the script uses it in its clone.)
 
 Every mutation names the promise it attacks (in the README's words), the text it
 replaces (found exactly once in its file, so line numbers do not matter) and the tests
@@ -23,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -577,8 +580,10 @@ def main(argv: list[str] | None = None) -> int:
         for number, mutation in enumerate(chosen, 1):
             print(f"{number:2}. {mutation.path}: {mutation.promise}")
         return 0
+    if not args.here:
+        return _in_a_clone(sys.argv[1:] if argv is None else argv)
     if _dirty(ROOT):
-        sys.exit(f"{ROOT} has uncommitted changes: run this in a clean clone (see --help)")
+        sys.exit(f"{ROOT} has uncommitted changes: commit or drop them, or run without --here")
     _clear_bytecode(ROOT)
     env = _environment()
     _check_imports(env)
@@ -605,7 +610,29 @@ def _arguments(argv):
     parser.add_argument("--only", help="mutations whose promise or path contains WORD")
     parser.add_argument("--list", action="store_true", help="list the mutations and stop")
     parser.add_argument("--no-browser", action="store_true", help="skip browser-tested ones")
+    parser.add_argument(
+        "--here", action="store_true", help="mutate this tree (by default: a fresh clone)"
+    )
     return parser.parse_args(argv)
+
+
+def _in_a_clone(argv: list[str]) -> int:
+    """Run in a clone of ROOT's last commit, so nobody's files (or edits) are touched."""
+    folder = Path(tempfile.mkdtemp(prefix="mutants-"))
+    try:
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(folder)], check=True)
+        commit = subprocess.run(
+            ["git", "log", "-1", "--format=%h %s"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        print(f"mutating a clone of {commit[:72]} in {folder}", flush=True)
+        script = folder / "bench" / "mutations.py"
+        return subprocess.run([sys.executable, str(script), *argv, "--here"], cwd=folder).returncode
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run(mutation: Mutation, env: dict[str, str]) -> str:

@@ -11,6 +11,6 @@ from ui import shell
 
 frame = shell.open_frame()
 page = st.navigation(shell.pages(frame))
-visit = shell.enter(frame)
+visit = shell.enter(frame, page)
 page.run()
 shell.shared_sidebar(visit)

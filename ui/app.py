@@ -18,9 +18,11 @@ from .runtime import (
     warm_up_model_layer,
 )
 from .settings_view import render_settings
+from .share_view import share_menu
 from .shell import this_visit
 from .sidebar import render_sidebar
 from .style import follow_chat, on_stop
+from .temporary_view import temporary_page, temporary_requested, temporary_toggle
 from .text import t
 
 OPEN_CHAT = "open_chat"  # the chat this tab showed last
@@ -30,6 +32,9 @@ def chat_page() -> None:
     """The Chat page, inside the frame `streamlit_app.py` draws (see `ui.shell`)."""
     visit = this_visit()
     lang, store = visit.lang, shared_store(visit.settings)
+    if temporary_requested():  # a chat never written to the database
+        temporary_page(visit, store)
+        return
     with feedback.guard(lang):
         session = current_session(visit, store)
         on_stop(lambda: stop_reply(visit, session.id))
@@ -74,3 +79,5 @@ def render_header(visit: Visit, store, session) -> None:
     title.caption(" · ".join(details))
     with controls:
         render_settings(visit, store, session)
+        share_menu(visit, session)
+        temporary_toggle(visit.lang, on=False)

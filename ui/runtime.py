@@ -94,6 +94,21 @@ def owner_or_stop(lang: str) -> str:
     return identity.owner
 
 
+def viewer_or_none() -> str | None:
+    """The owner key of the visitor when one can be told, without asking anyone to log
+    in (a share link for anyone opens without a login): None when a login or a proxy
+    is configured but names nobody."""
+    user = st.user.to_dict()
+    if "auth" in secrets():
+        identity = login_identity(user) if user.get("is_logged_in") else None
+        return identity.owner if identity else None
+    mapped = trusted_user_keys()
+    identity = proxy_identity(user, mapped or IDENTITY_KEYS)
+    if identity is None:
+        return None if mapped else LOCAL_OWNER
+    return identity.owner
+
+
 def _identity_or_stop(lang: str) -> Identity | None:
     user = st.user.to_dict()
     if "auth" in secrets():
@@ -208,6 +223,7 @@ def notify(key: str, **values: object) -> None:
 
 
 def select_session(session_id: str) -> None:
+    st.query_params.pop("temporary", None)  # a stored chat replaces a temporary one
     st.query_params["session"] = session_id
 
 

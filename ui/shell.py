@@ -12,12 +12,20 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import preferences_view
-from .runtime import Visit, language, owner_or_stop, settings_or_stop, store_or_stop
+from .runtime import (
+    Visit,
+    language,
+    owner_or_stop,
+    settings_or_stop,
+    store_or_stop,
+    viewer_or_none,
+)
 from .sidebar import render_shared
 from .style import page_style
 from .text import t
 
 VISIT = "_visit"
+SHARED = "shared"  # the URL path of the page a share link opens
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,28 @@ def pages(frame: Frame) -> list:
             icon=":material/monitoring:",
             url_path="usage",
         ),
+        st.Page(
+            "app_pages/links.py",
+            title=t(lang, "page_links"),
+            icon=":material/share:",
+            url_path="links",
+        ),
+        # What a share link opens: reached by its link only.
+        st.Page(
+            "app_pages/shared.py",
+            title=t(lang, "page_shared"),
+            url_path=SHARED,
+            visibility="hidden",
+        ),
     ]
 
 
-def enter(frame: Frame) -> Visit:
-    """The visitor of this run (stops with a message when nobody usable is identified)
-    and the store, opened; remembered for the page with `this_visit()`."""
-    owner = owner_or_stop(frame.lang)
+def enter(frame: Frame, page) -> Visit:
+    """The visitor of this run and the store, opened; remembered for the page with
+    `this_visit()`. Every page but a shared link's stops with a message when nobody
+    usable is identified; a shared link's page gets owner None then (a link for anyone
+    opens without a login)."""
+    owner = viewer_or_none() if page.url_path == SHARED else owner_or_stop(frame.lang)
     settings = preferences_view.for_visit(frame.settings, frame.lang, owner)
     visit = Visit(settings, owner, frame.lang)
     store_or_stop(frame.settings, frame.lang)  # a clear message if it cannot open
@@ -77,5 +100,7 @@ def this_visit() -> Visit:
 
 def shared_sidebar(visit: Visit) -> None:
     """What the sidebar shows on every page, below the page's own parts."""
+    if visit.owner is None:  # a shared link's viewer who is not signed in
+        return
     with st.sidebar:
         render_shared(visit)

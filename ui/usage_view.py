@@ -1,13 +1,297 @@
-"""The Usage page: what the visitor's replies used and cost."""
+"""The Usage page: what the visitor's replies used and cost, over dates and models.
+
+The figures are grouped in the database (see `chat_core.usage`); this page only draws
+them: metric cards, Streamlit charts, a latency table, the top chats by cost (each a
+link to the chat), and a CSV of the filtered replies built when it is downloaded.
+Admins named by `CHAT_USAGE_ADMINS` may switch to everyone's usage.
+"""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
 import streamlit as st
 
+import locales
+from chat_core import usage
+from chat_core.markdown import escape, literal
+
+from . import feedback
+from .costs import money
+from .runtime import Visit, prices, shared_store
 from .shell import this_visit
 from .text import t
+
+DEFAULT_DAYS = 30
+TOP_CHATS = 10
+CHAT_PAGE = "app_pages/chat.py"
+DATES_KEY, MODELS_KEY = "usage_dates", "usage_models"
+PERIOD_KEYS = {"day": "usage_day", "week": "usage_week"}
+STATUS_KEYS = {"complete": "usage_complete", "interrupted": "interrupted", "error": "failed"}
+MEASURE_KEYS = {
+    ("first_token", "p50"): "usage_first_token_p50",
+    ("first_token", "p95"): "usage_first_token_p95",
+    ("total", "p50"): "usage_total_p50",
+    ("total", "p95"): "usage_total_p95",
+}
 
 
 def usage_page() -> None:
     visit = this_visit()
-    st.title(t(visit.lang, "page_usage"))
+    with feedback.guard(visit.lang):
+        _usage(visit)
+    with st.container():
+        feedback.show(visit.lang)
+
+
+def _usage(visit: Visit) -> None:
+    lang, store, table = visit.lang, shared_store(visit.settings), prices(visit.settings)
+    st.title(t(lang, "page_usage"))
+    first, last, weekly, everyone = _controls(visit)
+    owner = usage.scope(visit.owner, everyone)
+    limits = usage.bands(table)
+    chosen = list(st.session_state.get(MODELS_KEY) or [])
+    filters = usage.day_filter(first, last, chosen)
+    # Three queries over the same replies: the ones that do not wait for another run
+    # alongside, on connections of their own.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        timings = pool.submit(store.latency_counts, owner, filters)
+        dates = usage.day_filter(first, last)
+        groups = store.usage_groups(owner, dates, default_mode=visit.settings.cache, bands=limits)
+        picked = [g for g in groups if not chosen or g.model in chosen]
+        rates = usage.band_rates(picked, table, limits)
+        spenders = pool.submit(
+            store.top_chats, owner, filters, bands=limits, rates=rates, limit=TOP_CHATS
+        )
+        st.multiselect(
+            t(lang, "usage_models"),
+            sorted({g.model for g in groups} | set(chosen)),
+            key=MODELS_KEY,
+            format_func=lambda model: model or t(lang, "usage_unknown_model"),
+            placeholder=t(lang, "usage_all_models"),
+        )
+        board = usage.dashboard(groups, table, limits, models=chosen, weekly=weekly)
+        if not board.totals.replies:
+            st.info(t(lang, "usage_none"))
+            return
+        _cards(lang, board.totals)
+        _spending(lang, board)
+        _cache_hits(lang, board)
+        _latency(lang, timings.result())
+        _statuses(lang, board)
+        _top_chats(visit, spenders.result())
+    _download(visit, owner, filters, first, last)
+
+
+def _controls(visit: Visit) -> tuple[date, date, bool, bool]:
+    """The dates (UTC days, both included; `?from=…&to=…` when the URL has them), day
+    or week, and for an admin whether to show everyone's usage."""
+    lang = visit.lang
+    left, middle, right = st.columns([0.45, 0.25, 0.3], vertical_alignment="bottom")
+    picked = left.date_input(
+        t(lang, "usage_dates"),
+        value=_dates_in_url(),
+        key=DATES_KEY,
+        format="YYYY-MM-DD",
+        on_change=_dates_to_url,
+    )
+    days = sorted(picked) if isinstance(picked, list | tuple) else [picked]
+    first, last = (days[0], days[-1]) if days else _dates_in_url()
+    period = middle.radio(
+        t(lang, "usage_period"),
+        ("day", "week"),
+        key="usage_period",
+        horizontal=True,
+        format_func=lambda key: t(lang, PERIOD_KEYS[key]),
+    )
+    everyone = False
+    admins = visit.settings.usage_admins
+    if usage.is_admin(visit.owner, st.user.to_dict(), admins):
+        everyone = right.toggle(
+            t(lang, "usage_everyone"), key="usage_everyone", help=t(lang, "usage_everyone_help")
+        )
+    return first, last, period == "week", everyone
+
+
+def _dates_in_url() -> tuple[date, date]:
+    """The days `?from=YYYY-MM-DD&to=YYYY-MM-DD` names (a bookmarked view), in order;
+    the last 30 days without them, or when they are not dates."""
+    today = datetime.now(UTC).date()
+    try:
+        first = date.fromisoformat(st.query_params.get("from", ""))
+        last = date.fromisoformat(st.query_params.get("to", ""))
+    except ValueError:
+        return today - timedelta(days=DEFAULT_DAYS - 1), today
+    return min(first, last), max(first, last)
+
+
+def _dates_to_url() -> None:
+    picked = st.session_state.get(DATES_KEY)
+    if isinstance(picked, list | tuple) and len(picked) == 2:
+        st.query_params["from"], st.query_params["to"] = (day.isoformat() for day in picked)
+
+
+def _cards(lang: str, totals: usage.Totals) -> None:
+    cost = money(lang, totals.cost)
+    if totals.unpriced:
+        cost = t(lang, "usage_at_least", cost=cost)
+    rate = totals.cache_hit_rate
+    cards = (
+        ("usage_cost", cost, t(lang, "usage_unpriced", count=totals.unpriced)),
+        ("usage_replies", f"{totals.replies:,}", None),
+        ("usage_input", f"{totals.prompt_tokens:,}", None),
+        ("usage_output", f"{totals.completion_tokens:,}", None),
+        ("usage_cache_rate", "–" if rate is None else f"{rate:.1%}", None),
+    )
+    row = st.container(horizontal=True, key="usage_cards")
+    for key, value, note in cards:
+        row.metric(
+            t(lang, key), value, help=note if note and totals.unpriced else None, border=True
+        )
+
+
+def _model_name(lang: str, model: str) -> str:
+    return model or t(lang, "usage_unknown_model")
+
+
+def _spending(lang: str, board: usage.Dashboard) -> None:
+    period, model = t(lang, "usage_col_period"), t(lang, "usage_col_model")
+    cost, tokens = t(lang, "usage_col_cost"), t(lang, "usage_col_tokens")
+    rows = sorted(board.by_period_model.items())
+    data = {
+        period: [key[0] for key, _ in rows],
+        model: [_model_name(lang, key[1]) for key, _ in rows],
+        cost: [float(totals.cost) for _, totals in rows],
+        tokens: [totals.prompt_tokens + totals.completion_tokens for _, totals in rows],
+    }
+    left, right = st.columns(2)
+    with left.container(key="usage_cost_chart"):
+        st.subheader(t(lang, "usage_cost_chart"))
+        st.bar_chart(data, x=period, y=cost, color=model, stack=True)
+    with right.container(key="usage_tokens_chart"):
+        st.subheader(t(lang, "usage_tokens_chart"))
+        st.bar_chart(data, x=period, y=tokens, color=model, stack=True)
+
+
+def _cache_hits(lang: str, board: usage.Dashboard) -> None:
+    period, mode, rate = (
+        t(lang, "usage_col_period"),
+        t(lang, "usage_col_mode"),
+        t(lang, "usage_col_cache_rate"),
+    )
+    rows = [
+        (key, totals)
+        for key, totals in sorted(board.by_period_mode.items())
+        if totals.cache_hit_rate is not None
+    ]
+    with st.container(key="usage_cache_chart"):
+        st.subheader(t(lang, "usage_cache_chart"))
+        if not rows:
+            st.caption(t(lang, "usage_no_tokens"))
+            return
+        data = {
+            period: [key[0] for key, _ in rows],
+            mode: [t(lang, "cache_" + key[1]) for key, _ in rows],
+            rate: [round(totals.cache_hit_rate * 100, 2) for _, totals in rows],
+        }
+        st.line_chart(data, x=period, y=rate, color=mode)
+
+
+def _latency(lang: str, counts) -> None:
+    figures = usage.latencies(counts)
+    with st.container(key="usage_latency_chart"):
+        st.subheader(t(lang, "usage_latency_chart"))
+        if not figures:
+            st.caption(t(lang, "usage_no_timings"))
+            return
+        model, measure, ms = (
+            t(lang, "usage_col_model"),
+            t(lang, "usage_col_measure"),
+            t(lang, "usage_col_ms"),
+        )
+        data = {model: [], measure: [], ms: []}
+        for figure in figures:
+            for which, value in (("p50", figure.p50_ms), ("p95", figure.p95_ms)):
+                data[model].append(_model_name(lang, figure.model))
+                data[measure].append(t(lang, MEASURE_KEYS[figure.measure, which]))
+                data[ms].append(value)
+        st.bar_chart(data, x=model, y=ms, color=measure, stack=False, horizontal=True)
+
+
+def _statuses(lang: str, board: usage.Dashboard) -> None:
+    status, replies = t(lang, "usage_col_status"), t(lang, "usage_col_replies")
+    left, right = st.columns(2)
+    with left.container(key="usage_status_chart"):
+        st.subheader(t(lang, "usage_status_chart"))
+        found = [s for s in usage.STATUSES if board.by_status.get(s)]
+        data = {
+            status: [t(lang, STATUS_KEYS[s]) for s in found],
+            replies: [board.by_status[s] for s in found],
+        }
+        st.bar_chart(data, x=status, y=replies, horizontal=True)
+    with right.container(key="usage_errors"):
+        st.subheader(t(lang, "usage_errors"))
+        if not board.by_error:
+            st.caption(t(lang, "usage_no_errors"))
+            return
+        kinds = sorted(board.by_error.items(), key=lambda item: (-item[1], item[0]))
+        st.dataframe(
+            {
+                t(lang, "usage_col_error"): [locales.error_text(lang, code) for code, _ in kinds],
+                replies: [count for _, count in kinds],
+            },
+            hide_index=True,
+        )
+
+
+def _top_chats(visit: Visit, spenders) -> None:
+    lang = visit.lang
+    with st.container(key="usage_top_chats"):
+        st.subheader(t(lang, "usage_top_chats"))
+        if not spenders:
+            st.caption(t(lang, "usage_no_costs"))
+            return
+        for spent in spenders:
+            row = st.container(horizontal=True, vertical_alignment="center")
+            if spent.owner == visit.owner:  # a link opens only the visitor's own chats
+                row.page_link(
+                    CHAT_PAGE,
+                    label=escape(spent.title or t(lang, "untitled")),
+                    query_params={"session": spent.session_id},
+                    icon=":material/chat:",
+                )
+            else:  # another user's chat (admins): no title, no link
+                row.caption(t(lang, "usage_other_owner", owner=literal(spent.owner)))
+            row.caption(
+                t(
+                    lang,
+                    "usage_chat_figures",
+                    cost=money(lang, _decimal(spent.cost)),
+                    replies=spent.replies,
+                    tokens=f"{spent.tokens:,}",
+                )
+            )
+
+
+def _decimal(amount: float) -> Decimal:
+    return Decimal(str(round(amount, 6)))
+
+
+def _download(visit: Visit, owner, filters, first: date, last: date) -> None:
+    st.download_button(
+        t(visit.lang, "usage_csv"),
+        key="usage_csv",
+        icon=":material/download:",
+        data=lambda: usage.usage_csv(
+            shared_store(visit.settings),
+            owner,
+            filters,
+            prices(visit.settings),
+            default_mode=visit.settings.cache,
+        ),
+        file_name=f"usage-{first.isoformat()}-{last.isoformat()}.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )

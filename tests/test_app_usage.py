@@ -1,0 +1,166 @@
+"""AppTest: the Usage page, its filters, its links and who sees whose usage."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from chat_core.store import connect
+from tests.test_app import AUTH, ISSUER, app, close_clients, env  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("env")  # the app's settings, on `db_path`
+
+TODAY = datetime.now(UTC).date()
+EARLIER = TODAY - timedelta(days=10)
+MODEL_A = "doubao-seed-1-6-250615"  # priced in the catalogue
+MODEL_B = "mystery-model"  # no known price
+USAGE = "app_pages/usage.py"
+
+
+def reply(day, model, prompt, cached, completion, status="complete", **more):
+    return {
+        "role": "assistant",
+        "content": "answer",
+        "created_at": f"{day.isoformat()}T08:00:00.000000+00:00",
+        "status": status,
+        "model": model,
+        "prompt_tokens": prompt,
+        "cached_tokens": cached,
+        "completion_tokens": completion,
+        "reasoning_tokens": 0,
+        "latency_ms": 1200,
+        "first_token_ms": 300,
+        **more,
+    }
+
+
+@pytest.fixture
+def seeded(db_path):
+    with connect(db_path) as store:
+        mine = store.import_session(
+            "local",
+            "My *costly* chat",
+            [
+                reply(TODAY, MODEL_A, 1000, 200, 300),
+                reply(EARLIER, MODEL_A, 500, 0, 100),
+                reply(TODAY, MODEL_B, 40, 0, 10, status="error", error_code="rate_limited"),
+            ],
+        )
+        theirs = store.import_session(
+            "oidc:https://accounts.example.com#boss", "Boss chat", [reply(TODAY, MODEL_A, 9, 0, 1)]
+        )
+    return mine, theirs
+
+
+def usage_page(at: AppTest) -> AppTest:
+    at.run()
+    return at.switch_page(USAGE).run()
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def elements(node):
+    children = getattr(node, "children", None) or {}
+    for child in children.values():
+        yield child
+        yield from elements(child)
+
+
+def chart_count(at) -> int:
+    return sum(1 for e in elements(at.main) if e.type == "vega_lite_chart")
+
+
+def test_the_page_draws_cards_and_charts_for_the_last_30_days(seeded):
+    at = usage_page(app())
+    assert not at.exception
+    found = metrics(at)
+    assert found["Replies"] == "3"
+    assert found["Input tokens"] == "1,540"
+    assert found["Output tokens"] == "410"
+    assert found["Cache hit rate"] == "13.0%"
+    assert found["Cost"].startswith("≥ ¥")  # the mystery model has no price
+    assert chart_count(at) == 5  # cost, tokens, cache hits, latency, statuses
+
+
+def test_the_date_filter_narrows_every_figure(seeded):
+    at = usage_page(app())
+    at.date_input(key="usage_dates").set_value((EARLIER, EARLIER)).run()
+    assert not at.exception
+    found = metrics(at)
+    figures = (found["Replies"], found["Input tokens"], found["Cache hit rate"])
+    assert figures == ("1", "500", "0.0%")
+    assert not found["Cost"].startswith("≥")
+    at.date_input(key="usage_dates").set_value((TODAY + timedelta(days=1),) * 2).run()
+    assert [i.value for i in at.info] == ["No replies in these dates."]
+
+
+def test_the_model_filter_keeps_the_other_models_on_offer(seeded):
+    at = usage_page(app())
+    picker = at.multiselect(key="usage_models")
+    assert picker.options == [MODEL_A, MODEL_B]
+    picker.set_value([MODEL_B]).run()
+    assert not at.exception
+    found = metrics(at)
+    assert (found["Replies"], found["Input tokens"]) == ("1", "40")
+    assert at.multiselect(key="usage_models").options == [MODEL_A, MODEL_B]
+
+
+def test_top_chats_link_to_the_chat_with_its_title_as_plain_text(seeded):
+    mine, _ = seeded
+    at = usage_page(app())
+    links = [e for e in elements(at.main) if e.type == "page_link"]
+    assert len(links) == 1
+    link = links[0].proto
+    assert link.label == r"My \*costly\* chat"
+    assert f"session={mine.id}" in link.query_string
+    assert "Boss chat" not in str([c.value for c in at.caption])
+
+
+def test_errors_are_listed_by_kind(seeded):
+    at = usage_page(app())
+    tables = [e for e in elements(at.main) if e.type == "dataframe"]
+    assert len(tables) == 1
+    frame = tables[0].value
+    assert list(frame["Replies"]) == [1]
+    assert frame["Error"][0].startswith("The model service is receiving too many requests")
+
+
+def signed_in(**claims) -> AppTest:
+    at = app()
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "iss": ISSUER, **claims}
+    return at
+
+
+def test_only_an_admin_may_see_everyones_usage(seeded, monkeypatch):
+    monkeypatch.setenv("CHAT_USAGE_ADMINS", "boss@example.com")
+    boss = usage_page(signed_in(sub="boss", email="boss@example.com", email_verified=True))
+    assert metrics(boss)["Replies"] == "1"  # their own
+    boss.toggle(key="usage_everyone").set_value(True).run()
+    assert not boss.exception
+    assert metrics(boss)["Replies"] == "4"
+    captions = [c.value for c in boss.caption]
+    assert any("A chat of local" in c for c in captions)  # another's chat: no title, no link
+    assert "My" not in str([e.proto.label for e in elements(boss.main) if e.type == "page_link"])
+    worker = usage_page(signed_in(sub="worker", email="worker@example.com", email_verified=True))
+    assert not worker.exception
+    assert not [t for t in worker.toggle if t.key == "usage_everyone"]
+    assert [i.value for i in worker.info] == ["No replies in these dates."]
+
+
+def test_a_local_visitor_is_never_an_admin(seeded, monkeypatch):
+    monkeypatch.setenv("CHAT_USAGE_ADMINS", "local")
+    at = usage_page(app())
+    assert not [t for t in at.toggle if t.key == "usage_everyone"]
+    assert metrics(at)["Replies"] == "3"
+
+
+def test_back_on_the_chat_page_the_open_chat_stays_open(seeded):
+    mine, _ = seeded
+    at = app(session=mine.id).run()
+    at.switch_page(USAGE).run()
+    at.switch_page("app_pages/chat.py").run()
+    assert not at.exception
+    assert at.query_params["session"] in (mine.id, [mine.id])

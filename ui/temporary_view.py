@@ -1,0 +1,148 @@
+"""A temporary chat on the Chat page (`?temporary=1`): never written to the database.
+
+Its messages live in this browser session (`st.session_state`), so a reload or a closed
+tab drops them, as the page says. Replies stream on the page's own run through the Ark
+layer (`chat_core.temporary`); Stop ends the run, and the reply keeps what arrived.
+"Save as a chat" writes it as a normal chat and opens that.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from chat_core.ark import ContentDelta, ReasoningDelta
+from chat_core.errors import ChatError
+from chat_core.temporary import TemporaryChat
+
+from . import feedback
+from .messages import render_message
+from .runtime import Visit, client, prices, select_session
+from .sidebar import render_sidebar
+from .text import t
+from .watch import BlockPainter
+
+PARAM = "temporary"
+INPUT = "temporary_input"
+PAINT_SECONDS = 0.05  # the growing answer is redrawn at most this often
+
+
+def temporary_requested() -> bool:
+    """Whether the page is to show a temporary chat (and no stored one)."""
+    return st.query_params.get(PARAM) == "1" and "session" not in st.query_params
+
+
+def temporary_toggle(lang: str, *, on: bool) -> None:
+    """The switch between the chat and a temporary one."""
+    key = _toggle_key(on)
+    st.toggle(
+        t(lang, "temporary_chat"),
+        value=on,
+        key=key,
+        help=t(lang, "temporary_help"),
+        on_change=_switch,
+        args=(key, not on),
+    )
+
+
+def _toggle_key(on: bool) -> str:
+    return f"temporary_toggle_{'on' if on else 'off'}"
+
+
+def _switch(key: str, on: bool) -> None:
+    # Streamlit also calls this when the switch comes back unchanged after a run that
+    # did not draw it (leaving the page with the Share menu open does): only a switch
+    # that really moved counts.
+    if st.session_state.get(key) != on:
+        return
+    if on:
+        st.query_params.pop("session", None)
+        st.query_params[PARAM] = "1"
+    else:  # back to the chat this tab showed (see `ui.app.current_session`)
+        st.query_params.pop(PARAM, None)
+
+
+def temporary_page(visit: Visit, store) -> None:
+    """The Chat page for a temporary chat."""
+    with feedback.guard(visit.lang):
+        chat = _chat(visit)
+        _header(visit, store, chat)
+        for message in chat.messages:
+            render_message(message, visit.lang, prices(visit.settings))
+        prompt = _input(visit, chat)
+        if prompt is not None:
+            _answer(visit, chat, prompt)
+        render_sidebar(visit, store, chat.session)
+
+
+def _chat(visit: Visit) -> TemporaryChat:
+    """This tab's temporary chat of the visitor (each owner has their own)."""
+    key = f"temporary_chat:{visit.owner}"
+    if key not in st.session_state:
+        st.session_state[key] = TemporaryChat(visit.owner)
+    return st.session_state[key]
+
+
+def _header(visit: Visit, store, chat: TemporaryChat) -> None:
+    lang = visit.lang
+    title, controls = st.columns([0.7, 0.3], vertical_alignment="bottom")
+    with title.container(key="chat_title"):
+        st.text(t(lang, "temporary_chat"))
+    title.caption(t(lang, "temporary_note"))
+    with controls:
+        temporary_toggle(lang, on=True)
+        if chat.messages and not chat.busy:
+            st.button(
+                t(lang, "temporary_save"),
+                key="temporary_save",
+                icon=":material/save:",
+                on_click=_save,
+                args=(visit, store, chat),
+            )
+
+
+def _save(visit: Visit, store, chat: TemporaryChat) -> None:
+    try:
+        saved = chat.save(store)
+    except ChatError as exc:
+        feedback.error(exc)
+        return
+    st.session_state.pop(f"temporary_chat:{visit.owner}", None)
+    select_session(saved.id)
+    feedback.notice("temporary_saved")
+
+
+def _input(visit: Visit, chat: TemporaryChat) -> str | None:
+    lang = visit.lang
+    placeholder = t(lang, "temporary_placeholder") if visit.has_key else t(lang, "input_disabled")
+    with st.bottom:
+        feedback.show(lang)
+        return st.chat_input(placeholder, key=INPUT, submit_mode="stop", disabled=not visit.has_key)
+
+
+def _answer(visit: Visit, chat: TemporaryChat, prompt: str) -> None:
+    """Send `prompt` and stream the reply here; the next run draws both from memory."""
+    settings = visit.settings
+    try:
+        reply = chat.send(settings, client(visit), prompt, max_chars=settings.max_message_chars)
+    except ChatError as exc:
+        feedback.error(exc)
+        st.rerun()
+    render_message(chat.messages[-1], visit.lang, prices(settings))
+    with st.chat_message("assistant"), reply:
+        reasoning, answer = st.empty(), BlockPainter()
+        painted_at = 0.0
+        try:
+            for event in reply:
+                if time.monotonic() - painted_at < PAINT_SECONDS:
+                    continue
+                painted_at = time.monotonic()
+                if isinstance(event, ReasoningDelta):
+                    reasoning.caption(t(visit.lang, "thinking"))
+                elif isinstance(event, ContentDelta):
+                    reasoning.empty()
+                    answer.paint(reply.text)
+        except ChatError:
+            pass  # kept with the reply: its message shows it on the next run
+    st.rerun()

@@ -107,6 +107,7 @@ def test_a_file_that_is_not_an_image_is_refused_and_nothing_is_stored(db_path, e
     chat.set_value("look at this").run()
     assert "is not an image this app can read" in at.error[0].value
     assert texts(at) == []
+    assert at.chat_input(key="chat_input").value == "look at this"  # to send again
     with connect(db_path) as store:
         assert store.get_messages(store.get_session("local", sid)) == []
 

@@ -39,14 +39,23 @@ def server(request, monkeypatch, db_path):
     probe.forget()
 
 
-def probed(emu) -> bool:
-    """Wait (without a deadline in the assertion) for the background probe's answer."""
+def learnt(emu, fact: str) -> bool:
+    """Wait (without a deadline in the assertion) for the background probe to learn
+    `fact` of the server (a field of `ServerFacts`)."""
     done = threading.Event()
     for _ in range(200):
-        if probe.known_facts(emu.base_url, "smollm2").chains_responses is not None:
+        if getattr(probe.known_facts(emu.base_url, "smollm2"), fact) is not None:
             return True
         done.wait(0.05)
     return False
+
+
+def probed(emu) -> bool:
+    return learnt(emu, "chains_responses")
+
+
+def listed(emu) -> bool:
+    return learnt(emu, "models")
 
 
 def captions(at) -> list[str]:
@@ -115,16 +124,6 @@ def test_the_preferences_offer_only_what_the_server_serves(server):
 
 
 MODEL_LABEL, ALIAS_LABEL = "Model or endpoint id", "Model this endpoint serves"
-
-
-def listed(emu) -> bool:
-    """Wait (without a deadline in the assertion) for the server's model list."""
-    done = threading.Event()
-    for _ in range(200):
-        if probe.known_facts(emu.base_url, "smollm2").models is not None:
-            return True
-        done.wait(0.05)
-    return False
 
 
 def test_the_model_picker_offers_the_servers_models_not_arks(server):

@@ -123,3 +123,13 @@ def test_default_context_caching_without_an_endpoint_is_refused_and_the_text_kep
     assert [e.value for e in at.error if "Choose an endpoint id in the chat's settings" in e.value]
     assert at.chat_input(key="chat_input").value == "hello there"
     assert stored(db_path, param(at)).is_used is False
+
+
+def test_the_default_mode_for_new_chats_offers_the_context_api_for_an_endpoint_only():
+    at = app().run().sidebar.button(key="open_preferences").click().run()
+    context = "Context API cache (ep- endpoint)"
+    assert not any("needs an endpoint id" in text for text in captions(at))
+    assert context in at.selectbox(key="preference-mode").options  # ARK_MODEL=ep-test
+    at.selectbox(key="preference-model").set_value("doubao-seed-2-1-pro-260628").run()
+    assert context not in at.selectbox(key="preference-mode").options
+    assert any("needs an endpoint id" in text for text in captions(at))

@@ -15,6 +15,7 @@ from chat_core.preferences import Preferences
 from . import feedback
 from .runtime import LANG_CHOICE, PREFERRED_LANGUAGE, Visit, shared_store
 from .server_modes import choose_model, server_modes, thinking_note
+from .settings_view import cache_mode_choice
 from .text import t
 
 FIELD = "preference-{}"
@@ -87,14 +88,9 @@ def _dialog(visit: Visit) -> None:
         key=FIELD.format("model"),
         alias_key=FIELD.format("alias"),
     )
-    served = [mode for mode, why_not in server_modes(visit, model).items() if why_not is None]
-    mode = st.selectbox(
-        t(lang, "cache_mode"),
-        served,  # the modes this server can serve
-        index=served.index(operator.cache) if operator.cache in served else 0,
-        format_func=lambda value: t(lang, f"cache_{value}"),
-        key=FIELD.format("mode"),
-    )
+    # The modes this server can serve with this model (the Context API needs an endpoint).
+    served = server_modes(visit, model)
+    mode = cache_mode_choice(lang, model, alias, operator.cache, FIELD.format("mode"), served)
     system_prompt = st.text_area(
         t(lang, "system_prompt"),
         value=operator.system_prompt,

@@ -70,7 +70,9 @@ def _settings_panel(visit: Visit, session_id: str) -> None:
         key=key["temperature"],
     )
     served = server_modes(visit, model)
-    cache_mode = _cache_mode(lang, model, alias, current["cache_mode"], key["cache_mode"], served)
+    cache_mode = cache_mode_choice(
+        lang, model, alias, current["cache_mode"], key["cache_mode"], served
+    )
     allowed = options(model, alias, cache_mode)
     thinking = st.selectbox(
         t(lang, "thinking_mode"),
@@ -103,11 +105,11 @@ def _settings_panel(visit: Visit, session_id: str) -> None:
         _save(visit, store, session, current, chosen)
 
 
-def _cache_mode(
+def cache_mode_choice(
     lang: str, model: str, alias: str | None, current: str, key: str, served: dict
 ) -> str:
     """The conversation modes the model and the server can use; those they cannot are
-    named with why."""
+    named with why. The chat settings and the preferences both choose with it."""
     allowed = options(model, alias, current)
     modes = [m for m in CACHE_MODES if allowed.mode_allowed(m) and served[m] is None]
     chosen = st.selectbox(

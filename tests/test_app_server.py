@@ -123,7 +123,7 @@ def test_the_preferences_offer_only_what_the_server_serves(server):
     assert at.selectbox(key="preference-mode").options == expected
 
 
-MODEL_LABEL, ALIAS_LABEL = "Model or endpoint id", "Model this endpoint serves"
+MODEL_LABEL, ALIAS_LABEL = "Model", "Model this endpoint serves"
 
 
 def test_the_model_picker_offers_the_servers_models_not_arks(server):

@@ -30,7 +30,7 @@ def model_picker(
     if isinstance(typed, str) and typed and typed not in ids:
         ids.insert(0, typed)  # typed in before: offered again while it is the draft
     chosen = st.selectbox(
-        t(lang, "model"),
+        t(lang, "model" if served is None else "model_on_server"),
         ids,
         index=ids.index(current) if current in ids else 0,
         format_func=(lambda model_id: model_label(lang, model_id)) if served is None else str,

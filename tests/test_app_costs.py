@@ -75,3 +75,17 @@ def test_the_context_api_says_earlier_images_are_kept_as_text_only():
     assert not [c for c in at.caption if note in c.value]
     labelled(at.selectbox, "Conversation mode").set_value("context").run()
     assert [c for c in at.caption if note in c.value]
+
+
+def test_the_default_model_prices_a_long_input_at_its_tier(db_path, monkeypatch):
+    monkeypatch.delenv("ARK_MODEL")  # the app's default: Seed 2.0 Lite, priced in tiers
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("#input_tokens=40000 #tokens=1000 long").run()
+    _, _, (reply,) = replies(db_path)
+    assert (reply.model, reply.prompt_tokens, reply.completion_tokens) == (
+        "doubao-seed-2-0-lite-260428",
+        40_000,
+        1_000,
+    )
+    # 32k–128k tier: 0.9 per million input tokens, 5.4 per million output tokens
+    assert " · ¥0.0414 · " in at.chat_message[1].caption[0].value  # 0.036 + 0.0054

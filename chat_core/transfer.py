@@ -35,6 +35,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import locales
@@ -43,7 +44,13 @@ from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
 from .errors import ImportDuplicateError, ImportFormatError, SessionExistsError, is_error_code
 from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now
 from .text import clean_text, make_title
-from .transfer_media import check_media, exported_media, fingerprint, imported_media
+from .transfer_media import (
+    check_media,
+    exported_media,
+    fingerprint,
+    imported_media,
+    markdown_media,
+)
 
 FORMAT = "ark-chat-session"
 VERSION = 1
@@ -118,8 +125,12 @@ def export_markdown(store: Store, owner: str, session_id: str, lang: str = "en")
     session = store.get_session(owner, session_id)
     title = session.title or _label(lang, "untitled")
     lines = [f"# {title}", "", _label(lang, "exported", time=utc_now()[:19]), ""]
-    for message in store.get_messages(session):
+    messages = store.get_messages(session)
+    images = store.attachments(session, [m.id for m in messages if m.role == "user"])
+    label = partial(_label, lang)
+    for message in messages:
         lines += _markdown_message(message, lang)
+        lines += markdown_media(message, images.get(message.id, []), label)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -1,4 +1,4 @@
-"""Images and web sources in a chat's JSON export, and their checks on import.
+"""Images and web sources in a chat's exports, and their checks on import.
 
 A user message's images travel as `"attachments": [{"name", "mime", "width", "height",
 "data"}]`, `data` being the image file in base64; an answer's web sources as
@@ -8,6 +8,8 @@ Import refuses the whole file (`ImportFormatError("import_bad_attachment", numbe
 for an image that is not base64, not of a stored type (JPEG or PNG), too large, or not
 the image it claims once decoded (see `images.check_image`); sources only describe an
 answer, so unusable ones are dropped (see `sources.clean_sources`).
+
+The Markdown export names each image with its size and lists an answer's sources as links.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from .errors import ImportFormatError
 from .images import MAX_FILE_BYTES, MAX_IMAGES, MIME_TYPES, Image, ImageError, check_image
+from .markdown import escape
 from .sources import clean_sources
 from .store import Message, Session, Store
 
+# Characters a link target keeps as they are; others (spaces, parentheses) are encoded.
+_URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"
 # Base64 holds 3 bytes in 4 characters.
 MAX_DATA_CHARS = (MAX_FILE_BYTES + 2) // 3 * 4
 
@@ -39,6 +46,34 @@ def exported_media(store: Store, session: Session, messages: list[Message]) -> d
         if extra:
             media[message.id] = extra
     return media
+
+
+def markdown_media(message: Message, images: list[Image], label: Callable[..., str]) -> list[str]:
+    """The Markdown export's lines for what a message carries besides its text: each
+    image named with its size (the transcript holds no image data; the JSON export does),
+    and an answer's web sources as links."""
+    lines = []
+    for image in images:
+        lines += [f"*{_image_label(image, label)}*", ""]
+    sources = clean_sources(message.sources or [])  # links to web pages only
+    if sources:
+        lines += [f"**{label('sources')}**", ""]
+        lines += [
+            f"{number}. [{escape(source['title'])}]({_link(source['url'])})"
+            for number, source in enumerate(sources, start=1)
+        ]
+        lines.append("")
+    return lines
+
+
+def _image_label(image: Image, label: Callable[..., str]) -> str:
+    name = escape(image.name or image.mime)
+    return label("image", name=name, width=image.width, height=image.height)
+
+
+def _link(url: str) -> str:
+    """`url` with the characters that would end a Markdown link target encoded."""
+    return quote(url, safe=_URL_SAFE)
 
 
 def check_media(raw: dict[str, Any], number: int) -> None:

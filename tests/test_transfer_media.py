@@ -12,7 +12,7 @@ from PIL import Image as Pillow
 
 from chat_core.errors import ImportFormatError
 from chat_core.images import MAX_IMAGES, prepare_image
-from chat_core.transfer import export_json, import_json
+from chat_core.transfer import export_json, export_markdown, import_json
 from tests.test_transfer import export_document, refused
 
 
@@ -166,3 +166,21 @@ def test_a_chats_effort_web_search_and_served_model_come_back(store):
 def test_a_bad_effort_web_search_or_served_model_refuses_the_file(store, settings, name):
     error = refused(store, export_document(**settings))
     assert (error.code, error.params) == ("import_bad_setting", {"name": name})
+
+
+def test_the_markdown_export_names_the_images_and_links_the_sources(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "what is this?", images=[picture(), picture("blue", name="b.png")])
+    reply = store.begin_reply(session)
+    sources = [
+        {"url": "https://search.example/1", "title": "One [x](y)"},
+        {"url": "https://search.example/a_(2)", "title": "Two"},
+    ]
+    store.save_reply(session, reply.id, content="A red box.", status="complete", sources=sources)
+    text = export_markdown(store, "alice", session.id)
+    assert "what is this?\n\n*Image: p\\.png (40×30)*\n\n*Image: b\\.png (40×30)*\n" in text
+    assert "A red box.\n\n**Sources**\n\n" in text
+    assert "1. [One \\[x\\]\\(y\\)](https://search.example/1)\n" in text
+    assert "2. [Two](https://search.example/a_%282%29)\n" in text
+    assert "base64" not in text and "data:" not in text
+    assert "图片：p\\.png（40×30）" in export_markdown(store, "alice", session.id, lang="zh")

@@ -101,6 +101,9 @@ def check_run(db: str | Path, log: SoakLog) -> Result:
     result.fail("Streamlit exceptions shown in a page", log.exceptions)
     result.fail("searches that did not find a sent message", log.search_misses)
     result.fail("pages left without a chat input after Stop (reload needed)", log.blank_pages)
+    # A run whose pages never showed a sent message proves nothing: fail it.
+    if log.sent and not any(sent.confirmed for sent in log.sent):
+        result.fail("no sent message ever showed in its page", [f"{len(log.sent)} sent"])
     # A failed reply shows as "Reply failed" in its chat (Retry deletes it: count those too);
     # the driver saw some of them live.
     result.figures["surfaced"] = result.replies["error"] + log.retried

@@ -28,7 +28,9 @@ STOP = "stChatInputStopButton"
 _JS_HELPERS = r"""
 const soakFresh = (el) => !el.closest('[data-stale="true"]');
 const soakIsUser = (m) => m.querySelector('[data-testid="stChatMessageAvatarUser"]') !== null;
-const soakText = (m) => [...m.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+// A user's message shows as typed (stText), a reply as Markdown.
+const soakText = (m) => [...m.querySelectorAll(
+    '[data-testid="stMarkdownContainer"], [data-testid="stText"]')]
   .filter((el) => !el.closest('[data-testid="stAlert"]')
     && !el.closest('[data-testid="stExpander"]'))
   .map((el) => el.innerText).join('\n').trim();

@@ -10,7 +10,7 @@ from chat_core.chat import chat_storage_cost, message_quote
 from chat_core.config import load_settings
 from chat_core.pricing import load_prices
 from chat_core.store import connect
-from tests.test_app import app, close_clients, env, labelled  # noqa: F401 (fixtures)
+from tests.test_app import app, close_clients, env, labelled, param  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("env")  # on `db_path`, ARK_MODEL=ep-test unless set
 
@@ -89,3 +89,19 @@ def test_the_default_model_prices_a_long_input_at_its_tier(db_path, monkeypatch)
     )
     # 32k–128k tier: 0.9 per million input tokens, 5.4 per million output tokens
     assert " · ¥0.0414 · " in at.chat_message[1].caption[0].value  # 0.036 + 0.0054
+
+
+def test_an_endpoint_said_to_serve_a_catalogue_model_is_priced_as_that_model(db_path):
+    at = app().run()  # ARK_MODEL=ep-test: no price of its own
+    sid = param(at)
+    labelled(at.selectbox, "Model this endpoint serves").set_value(
+        "doubao-seed-2-1-pro-260628"
+    ).run()
+    at.button(key=f"settings-save-{sid}").click().run()
+    at.chat_input(key="chat_input").set_value("price me #tokens=3000").run()
+    _, _, (reply,) = replies(db_path)
+    assert reply.model == "ep-test"
+    # Seed 2.1 Pro: 6 per million input tokens, 30 per million output tokens
+    expected = (Decimal(reply.prompt_tokens) * 6 + Decimal(reply.completion_tokens) * 30) / 10**6
+    assert f" · ¥{expected:.4f} · " in at.chat_message[1].caption[0].value
+    assert header(at).endswith(f" · This chat: ¥{expected:.4f}")

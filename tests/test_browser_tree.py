@@ -144,8 +144,10 @@ def test_regenerate_keeps_the_old_answer_as_a_version(open_as, server):
     action(page, message_box(page, "Echo: first question"), "regenerate").click()
     # The earlier answer's new version ends the branch: the later turn is on the old one.
     expect(page.locator(MESSAGES)).to_have_count(2, timeout=20_000)
-    versions = page.locator(END_ROW)
-    expect(versions).to_contain_text("2 / 2", timeout=20_000)
+    # Under the answer: in the row of a reply just written, or in the message's own
+    # container once a full run of the page has drawn it with the history.
+    versions = page.locator(f"{END_ROW}, [class*='st-key-msg-']").filter(has_text="2 / 2").last
+    expect(versions).to_be_visible(timeout=20_000)
     action(page, versions, "prev").click()
     expect(page.locator(MESSAGES)).to_have_count(4, timeout=20_000)
     assert shown(page)[-1].startswith("Echo: second question")

@@ -158,6 +158,28 @@ def test_dates_filter_on_utc_days_end_excluded(store, seeded):
     assert summed(groups, "replies") == 2  # 23:59:59 is still the 2nd
 
 
+def test_chats_last_active_a_day_before_the_start_are_skipped(store):
+    """The queries skip chats whose activity time is over a day before the start; a
+    chat whose time was set at its question (older rows) still counts its reply."""
+
+    def chat_active_at(day_and_clock: str) -> None:
+        session = store.import_session(
+            "alice", "chat", [question("2026-03-05"), reply("2026-03-05", model="m1")]
+        )
+        with store.backend.writing() as tx:
+            tx.execute(
+                "UPDATE chat_session SET updated_at = ? WHERE id = ?",
+                [f"{day_and_clock}.000000+00:00", session.id],
+            )
+
+    chat_active_at("2026-03-05T09:59:00")  # at the question, before the reply
+    chat_active_at("2026-03-03T23:00:00")  # inconsistent on purpose: never read
+    filters = UsageFilter(start="2026-03-05T09:59:30.000000+00:00")
+    groups = store.usage_groups("alice", filters, default_mode="off", bands=NO_BANDS)
+    assert summed(groups, "replies") == 1
+    assert len(store.usage_rows("alice", filters)) == 1
+
+
 def test_models_filter_in_the_database(store, seeded):
     filters = UsageFilter(models=("m2",))
     groups = store.usage_groups("alice", filters, default_mode="off", bands=NO_BANDS)

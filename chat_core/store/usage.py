@@ -17,12 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 USAGE_ROWS_PAGE = 5_000
 # Latency histograms keep about two significant digits: exact below 1 s, then 10 ms
 # steps below 10 s, 100 ms below 100 s, 1 s beyond.
 LATENCY_BUCKETS = ((1_000, 1), (10_000, 10), (100_000, 100))
 LATENCY_WIDEST = 1_000
+# A chat's activity time (`updated_at`) moves to the end of every reply, so a chat last
+# active before a filter's start has no reply in it: usage queries skip such chats
+# without reading their messages. The slack covers chats whose time was set only at
+# the question (rows of older versions).
+ACTIVITY_SLACK = timedelta(days=1)
 
 
 class Everyone:
@@ -270,6 +276,8 @@ def _where(owner: str | Everyone, filters: UsageFilter) -> tuple[str, list]:
     if filters.start is not None:
         clauses.append("m.created_at >= ?")
         params.append(filters.start)
+        clauses.append("s.updated_at >= ?")  # see ACTIVITY_SLACK
+        params.append(_active_since(filters.start))
     if filters.end is not None:
         clauses.append("m.created_at < ?")
         params.append(filters.end)
@@ -277,6 +285,12 @@ def _where(owner: str | Everyone, filters: UsageFilter) -> tuple[str, list]:
         clauses.append(f"COALESCE(m.model, '') IN ({', '.join('?' for _ in filters.models)})")
         params += list(filters.models)
     return " AND ".join(clauses), params
+
+
+def _active_since(start: str) -> str:
+    """The earliest activity time of a chat that may hold a reply from `start` on."""
+    moment = datetime.fromisoformat(start) - ACTIVITY_SLACK
+    return moment.isoformat(timespec="microseconds")  # as the store writes times
 
 
 def _band(column: str, bounds: Sequence[int]) -> tuple[str, list[int]]:

@@ -133,16 +133,17 @@ SESSION_INSERT = (
 )
 
 
-def build_sqlite(store, batches) -> None:
+def build_sqlite(store, batches, tables=SESSION_INSERT) -> None:
+    """Load (session rows, message rows) batches into the `tables` columns."""
     with store.backend.writing() as tx:
-        for session_rows, message_rows in batches:
-            tx.execute_many(
-                f"INSERT INTO {SESSION_INSERT[0]} VALUES (?, ?, ?, ?, ?, ?, ?)", session_rows
-            )
-            tx.execute_many(f"INSERT INTO {SESSION_INSERT[1]} VALUES (?, ?, ?, ?, ?)", message_rows)
+        for rows in batches:
+            for table, batch in zip(tables, rows, strict=True):
+                if batch:
+                    marks = ", ".join("?" for _ in batch[0])
+                    tx.execute_many(f"INSERT INTO {table} VALUES ({marks})", batch)
 
 
-def build_postgres(store, batches) -> None:
+def build_postgres(store, batches, tables=SESSION_INSERT) -> None:
     with store.backend.writing() as tx:
         (index,) = tx.query(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'chat_message_content_trgm'"
@@ -150,7 +151,7 @@ def build_postgres(store, batches) -> None:
         tx.execute("DROP INDEX chat_message_content_trgm")  # built once after the load
         with tx.conn.cursor() as cursor:
             for session_rows, message_rows in batches:
-                for table, rows in zip(SESSION_INSERT, (session_rows, message_rows), strict=True):
+                for table, rows in zip(tables, (session_rows, message_rows), strict=True):
                     with cursor.copy(f"COPY {table} FROM STDIN") as copy:
                         for row in rows:
                             copy.write_row(row)

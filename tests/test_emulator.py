@@ -357,8 +357,9 @@ def test_concurrent_use_of_a_session_context_can_be_refused(emu, sdk_client):
     emu.token_delay = 0.02
     first, second = sdk_client(), sdk_client()
     context = first.context.create(model=ENDPOINT, messages=USER)
+    long_reply = [{"role": "user", "content": "busy #tokens=150"}]  # streams for 3 s
     busy = first.context.completions.create(
-        context_id=context.id, model=ENDPOINT, messages=USER, stream=True
+        context_id=context.id, model=ENDPOINT, messages=long_reply, stream=True
     )
     next(iter(busy))
     with pytest.raises(ArkPermissionDeniedError) as caught:

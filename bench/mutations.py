@@ -56,6 +56,7 @@ CHAT = "tests/test_chat.py::"
 MODES = "tests/test_ark_modes.py"
 IDENTITY = "tests/test_identity.py"
 IMAGES = "tests/test_browser_remote_images.py"
+SHARES = "tests/test_shares.py"
 
 MUTATIONS = [
     # --- Users -----------------------------------------------------------------------------
@@ -564,6 +565,58 @@ MUTATIONS = [
         "    with feedback.guard(visit.lang):\n        _chat(visit, session_id)",
         "    if True:\n        _chat(visit, session_id)",
         ("tests/test_boundaries.py::test_every_fragment_runs_inside_its_own_error_guard",),
+    ),
+    # --- Usage, temporary chats and share links --------------------------------------------
+    M(
+        "Share links: Only me opens for the owner alone",
+        "chat_core/store/shares.py",
+        '    return link.audience == "signed_in" and viewer not in (None, LOCAL_OWNER)',
+        "    return viewer not in (None, LOCAL_OWNER)",
+        (SHARES,),
+    ),
+    M(
+        "Share links: an app without a login has no signed-in users, so only its owner "
+        "opens a link for signed-in users",
+        "chat_core/store/shares.py",
+        '    return link.audience == "signed_in" and viewer not in (None, LOCAL_OWNER)',
+        '    return link.audience == "signed_in" and viewer is not None',
+        (SHARES,),
+    ),
+    M(
+        "Share links: a revoked link says it was revoked",
+        "chat_core/store/shares.py",
+        "        if link.revoked:\n",
+        "        if False:\n",
+        (SHARES,),
+    ),
+    M(
+        "Share links: the link holds a random 192-bit token",
+        "chat_core/store/shares.py",
+        "TOKEN_BYTES = 24",
+        "TOKEN_BYTES = 12",
+        (SHARES,),
+    ),
+    M(
+        "Temporary chats reply statelessly (the caching modes keep state at the model "
+        "service, whose ids would have to be stored)",
+        "chat_core/temporary.py",
+        '            cache_mode="off",',
+        '            cache_mode="responses",',
+        ("tests/test_temporary.py",),
+    ),
+    M(
+        "Usage: nobody is an admin without a login or a proxy identity",
+        "chat_core/usage.py",
+        '    if not wanted or not owner.startswith(("oidc:", "email:", "user:")):',
+        "    if not wanted:",
+        ("tests/test_usage.py", "tests/test_app_usage.py::test_a_local_visitor_is_never_an_admin"),
+    ),
+    M(
+        "Usage: an admin's email counts only when the login marks it verified",
+        "chat_core/usage.py",
+        "        email = verified_email(claims)",
+        '        email = claims.get("email")',
+        ("tests/test_usage.py",),
     ),
 ]
 

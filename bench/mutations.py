@@ -347,6 +347,14 @@ MUTATIONS = [
         '        return locales.error_text("zh", message.error_code, message.error_params,',
         (APP + "test_an_error_is_shown_in_the_language_the_page_is_drawn_in",),
     ),
+    M(
+        "Everything that is not the model's answer is escaped (an error text an older "
+        "version stored, shown as it was)",
+        "ui/text.py",
+        '    return escape(message.error or "")',
+        '    return message.error or ""',
+        (APP + "test_an_old_error_text_without_a_code_is_shown_literally",),
+    ),
     # --- Input, search, storage ------------------------------------------------------------
     M(
         "ARK_MAX_RETRIES: retries the SDK makes on 429, 5xx and connection errors",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -630,6 +631,7 @@ MUTATIONS = [
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop)
     args = _arguments(argv)
     chosen = [
         m
@@ -691,9 +693,20 @@ def _in_a_clone(argv: list[str]) -> int:
         ).stdout.strip()
         print(f"mutating a clone of {commit[:72]} in {folder}", flush=True)
         script = folder / "bench" / "mutations.py"
-        return subprocess.run([sys.executable, str(script), *argv, "--here"], cwd=folder).returncode
+        child = subprocess.Popen([sys.executable, str(script), *argv, "--here"], cwd=folder)
+        try:
+            return child.wait()
+        finally:
+            if child.poll() is None:  # stopped early: the child puts its file back first
+                child.terminate()
+                child.wait()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stop(signum, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C, so a mutated file is put back and a clone removed."""
+    raise SystemExit(128 + signum)
 
 
 def _run(mutation: Mutation, env: dict[str, str]) -> str:

@@ -31,6 +31,7 @@ from pathlib import Path
 from bench_store import OWNER, build_postgres, build_sqlite, generated_rows, open_database
 from e2e_harness import launched_browser, running, server_env, start_streamlit, wait_for_app_run
 
+from chat_core.search_typing import worth_searching
 from chat_core.store import connect, is_postgres_url
 
 BRANCHES = 10
@@ -118,7 +119,8 @@ def measure_store(store, backend: str, runs: int) -> list[tuple]:
     rows.append(("switch + latest 50 + versions", switch, None))
     by_prefix: dict[str, list[tuple[float, float]]] = {}
     for query in QUERIES:
-        prefixes = [query[:n] for n in range(1, len(query) + 1) if query[:n].strip()]
+        # What the sidebar sends while the query is typed (one Latin letter is not).
+        prefixes = [query[:n] for n in range(1, len(query) + 1) if worth_searching(query[:n])]
         for _ in range(max(1, runs // len(prefixes))):
             for prefix in prefixes:
                 by_prefix.setdefault(prefix, []).append(

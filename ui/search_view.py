@@ -12,6 +12,7 @@ import streamlit as st
 from chat_core.errors import ChatError
 from chat_core.highlight import highlighted
 from chat_core.markdown import escape, literal
+from chat_core.search_typing import worth_searching
 from chat_core.store.rules import search_terms
 
 from . import feedback, landing
@@ -44,6 +45,9 @@ def _search_panel(visit: Visit, current_id: str) -> None:
     if not query.strip():
         return
     st.html(HIDE_LIST)
+    if not worth_searching(query):
+        st.caption(t(visit.lang, "search_more"))
+        return
     with st.container(key="search_results"):
         _hits(visit, query, current_id)
 

@@ -422,6 +422,27 @@ MUTATIONS = [
         ("tests/test_first_version.py",),
     ),
     M(
+        "Storage: one unused chat per owner, a partial unique index (SQLite)",
+        "chat_core/store/sqlite_schema.py",
+        '"CREATE UNIQUE INDEX idx_chat_session_one_unused ON chat_session(owner)',
+        '"CREATE INDEX idx_chat_session_one_unused ON chat_session(owner)',
+        ("tests/test_store.py::test_database_forbids_a_second_unused_session",),
+    ),
+    M(
+        "Storage: one unused chat per owner, a partial unique index (PostgreSQL)",
+        "chat_core/store/postgres_schema.py",
+        "CREATE UNIQUE INDEX chat_session_one_unused ON chat_session (owner)",
+        "CREATE INDEX chat_session_one_unused ON chat_session (owner)",
+        ("tests/test_store.py::test_database_forbids_a_second_unused_session",),
+    ),
+    M(
+        "Storage: message ids are never handed out twice (SQLite)",
+        "chat_core/store/sqlite_schema.py",
+        "            id INTEGER PRIMARY KEY AUTOINCREMENT,\n            session_id TEXT",
+        "            id INTEGER PRIMARY KEY,\n            session_id TEXT",
+        ("tests/test_store.py::test_message_ids_are_never_handed_out_twice",),
+    ),
+    M(
         "Moving history between databases is idempotent: a second run copies nothing",
         "chat_core/store/copy.py",
         "            there = present.get(session.id)",

@@ -118,3 +118,20 @@ def test_a_file_of_several_chats_imports_them_all(db_path, three):
     assert not at.exception
     assert any("Imported 2 chats (1 imported before)" in i.value for i in at.info)
     assert len(in_list(db_path) - before) == 2
+
+
+def test_a_failed_bulk_delete_says_why_and_keeps_every_chat(db_path, three, monkeypatch):
+    from chat_core.errors import DatabaseLockedError
+    from chat_core.store import Store
+
+    def busy(self, owner, session_ids):
+        raise DatabaseLockedError("database_busy")
+
+    at = select(app().run(), three[0], three[1])
+    monkeypatch.setattr(Store, "delete_sessions", busy)  # injected fault
+    at.sidebar.button(key="delete_selected").click().run()
+    at.sidebar.button(key="delete_selected_yes").click().run()
+    assert not at.exception
+    assert not any("Deleted" in notice.value for notice in at.info)
+    assert any("busy" in error.value for error in at.error)
+    assert in_list(db_path) >= set(three)

@@ -40,7 +40,10 @@ def select_toggle(visit: Visit) -> None:
 
 
 def pick_box(row, session: Session) -> None:
-    """The checkbox that selects a chat of the list."""
+    """The checkbox that selects a chat of the list (a chat with messages: the unused
+    one has nothing to archive, export or delete)."""
+    if not session.is_used:
+        return
     row.checkbox(
         escape(session.title or "chat"),
         key=PICK.format(session.id),

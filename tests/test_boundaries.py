@@ -144,3 +144,16 @@ def test_every_fragment_runs_inside_its_own_error_guard():
     }
     assert "ui/chat_view.py:chat_area" in fragments  # the scan finds fragments
     assert [name for name, guarded in fragments.items() if not guarded] == []
+
+
+def test_every_error_the_page_shows_is_drawn_by_feedback():
+    """One way to report a `ChatError`: queued (`feedback.error`), in place
+    (`feedback.error_here`) or by a guard, all rendered by ui/feedback.py."""
+    sources = [*(ROOT / "ui").rglob("*.py"), *(ROOT / "app_pages").rglob("*.py")]
+    callers = {
+        str(path.relative_to(ROOT))
+        for path in [*sources, ROOT / "streamlit_app.py"]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("error_message")
+    }
+    assert callers == {"ui/feedback.py"}

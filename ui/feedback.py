@@ -33,11 +33,16 @@ def error(problem: ChatError | dict) -> None:
     _queue().append(("error", kept, {}))
 
 
+def error_here(lang: str, problem: ChatError | dict, icon: str = ":material/error:") -> None:
+    """Draw an error now, where it happened (a refused form, a page that cannot open)."""
+    st.error(error_message(lang, problem), icon=icon)
+
+
 def show(lang: str) -> None:
     """Draw and clear the queue."""
     for kind, what, values in st.session_state.pop(QUEUE, []):
         if kind == "error":
-            st.error(error_message(lang, what), icon=":material/error:")
+            error_here(lang, what)
         else:
             # Values may be user text (a title): shown literally, never as Markdown.
             plain = {k: literal(v) if isinstance(v, str) else v for k, v in values.items()}
@@ -50,7 +55,7 @@ def guard(lang: str) -> Iterator[None]:
     try:
         yield
     except ChatError as exc:
-        st.error(error_message(lang, exc), icon=":material/error:")
+        error_here(lang, exc)
 
 
 def _queue() -> list:

@@ -30,7 +30,7 @@ from chat_core.runner import ReplyRunner
 from chat_core.store import Store, open_store
 
 from . import feedback
-from .text import error_message, language_for, t
+from .text import language_for, t
 
 KEY_INPUT = "api_key_input"
 LANG_CHOICE = "lang_choice"
@@ -69,7 +69,7 @@ def settings_or_stop() -> Settings:
     try:
         return load_settings(secrets=secrets())
     except ChatError as exc:
-        st.error(error_message(language_for(st.context.locale), exc))
+        feedback.error_here(language_for(st.context.locale), exc)
         st.stop()
 
 
@@ -193,7 +193,7 @@ def store_or_stop(settings: Settings, lang: str) -> Store:
     try:
         return shared_store(settings)
     except ChatError as exc:
-        st.error(error_message(lang, exc))
+        feedback.error_here(lang, exc)
         st.stop()
 
 

@@ -19,7 +19,7 @@ from chat_core.store import Session
 from . import feedback
 from .runtime import Visit, notify, shared_store
 from .server_modes import choose_model, server_modes, thinking_note
-from .text import error_message, t
+from .text import t
 
 DEFAULT_EFFORT = "default"
 FIELDS = (
@@ -159,7 +159,7 @@ def _save(visit: Visit, store, session: Session, current: dict, chosen: dict) ->
         try:
             store.update_settings(visit.owner, session.id, **changes)
         except ChatError as exc:
-            st.error(error_message(visit.lang, exc))
+            feedback.error_here(visit.lang, exc)
             return
     for name in _keys(session.id).values():
         st.session_state.pop(name, None)  # the next draft starts from what is stored

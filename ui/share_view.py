@@ -19,7 +19,7 @@ from chat_core.store.shares import AUDIENCES, ShareLink
 from . import feedback
 from .runtime import Visit, secrets, select_session, shared_store
 from .shell import this_visit
-from .text import error_message, t
+from .text import t
 
 SHARED_PAGE = "shared"
 CHAT_PAGE = "app_pages/chat.py"
@@ -70,7 +70,7 @@ def _share_panel(visit: Visit, session_id: str) -> None:
             try:
                 made = store.create_share(visit.owner, session_id, audience)
             except ChatError as exc:
-                st.error(error_message(lang, exc))
+                feedback.error_here(lang, exc)
             else:
                 st.session_state[CREATED] = made.token
     for link in store.share_links(visit.owner, session_id=session_id):
@@ -147,7 +147,7 @@ def shared_page() -> None:
 
 def _refused(visit: Visit, problem: ShareLinkError) -> None:
     st.title(t(visit.lang, "page_shared"))
-    st.error(error_message(visit.lang, problem), icon=":material/link_off:")
+    feedback.error_here(visit.lang, problem, icon=":material/link_off:")
     if problem.code == "share_sign_in" and visit.owner is None and "auth" in secrets():
         st.button(t(visit.lang, "log_in"), on_click=st.login, key="shared_log_in")
 
@@ -163,7 +163,7 @@ def _continue(visit: Visit, link: ShareLink) -> None:
         try:
             copy = shared_store(visit.settings).copy_share(link.token, visit.owner)
         except ChatError as exc:
-            st.error(error_message(lang, exc))
+            feedback.error_here(lang, exc)
             return
         select_session(copy.id)
         feedback.notice("shared_copied", title=copy.title or t(lang, "untitled"))

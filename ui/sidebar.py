@@ -20,7 +20,7 @@ from . import feedback, organise_view
 from .preferences_view import preferences_button, remember_language
 from .runtime import KEY_INPUT, LANG_CHOICE, Visit, notify, select_session, shared_store
 from .search_view import search_panel
-from .text import error_message, t
+from .text import t
 
 PAGE = 30
 LIST_LIMIT = "list_limit"
@@ -183,7 +183,7 @@ def _import(visit: Visit, store) -> None:
         try:
             imported = import_file(store, visit.owner, upload.getvalue())
         except ChatError as exc:
-            st.error(error_message(visit.lang, exc))
+            feedback.error_here(visit.lang, exc)
             return
         _open_imported(visit.lang, imported)
 

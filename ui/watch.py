@@ -17,9 +17,10 @@ from chat_core.markdown import for_display, stream_blocks
 from chat_core.runner import LiveReply, Progress
 from chat_core.store import Message
 
+from . import feedback
 from .media import show_sources
 from .messages import render_status, usage_line
-from .text import error_message, t
+from .text import t
 
 SHOWN = "reply_shown"  # (message id, text) last drawn: what Stop saves
 TICK_SECONDS = 0.25  # the page's refresh while nothing new arrives (elapsed seconds)
@@ -109,7 +110,7 @@ def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
     if final is None or final.status == "streaming":
         # The store could not record the reply (or its end): say why, once, here.
         if progress.error is not None:
-            st.error(error_message(lang, progress.error), icon=":material/error:")
+            feedback.error_here(lang, progress.error)
         return final
     answer.finish(final.content)
     if final.reasoning_content:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.identity_proxy import HEADER, IdentityProxy
+from bench.identity_proxy import HEADER, IdentityProxy, identity_cookie
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium")
@@ -189,6 +189,35 @@ def launched_browser():
 
 def new_context(browser):
     return browser.new_context(viewport={"width": 1280, "height": 860})
+
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@contextlib.contextmanager
+def signed_in_pages(browser, url: str, **defaults):
+    """`open_page(email, path="", *, ready=True, **options)`: a page in a new browser
+    context, signed in as `email` (None: nobody) through the identity proxy at `url`,
+    at `path`, once the app is ready (unless `ready` is false). The context takes
+    `options` over `defaults` over a desktop viewport. At the end no page may show an
+    exception."""
+    contexts = []
+
+    def open_page(email: str | None, path: str = "", *, ready: bool = True, **options):
+        context = browser.new_context(**{"viewport": DESKTOP, **defaults, **options})
+        if email is not None:
+            context.add_cookies([identity_cookie(url, email)])
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url + path)
+        if ready:
+            wait_for_app(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        assert_no_exception_shown(context)
+        context.close()
 
 
 def assert_no_exception_shown(context) -> None:

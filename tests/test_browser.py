@@ -11,19 +11,17 @@ import time
 
 import pytest
 
-from bench.identity_proxy import identity_cookie
 from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
     app_server,
-    assert_no_exception_shown,
     click_new_chat,
     expect,
     launched_browser,
-    new_context,
     send,
     session_of,
+    signed_in_pages,
     slow_replies,
     wait_for_app,
 )
@@ -51,21 +49,8 @@ def browser():
 
 @pytest.fixture
 def open_as(browser, server):
-    contexts = []
-
-    def open_page(owner: str, path: str = ""):
-        context = new_context(browser)
-        context.add_cookies([identity_cookie(server["url"], owner)])
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(server["url"] + path)
-        wait_for_app(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        assert_no_exception_shown(context)
-        context.close()
+    with signed_in_pages(browser, server["url"], viewport={"width": 1280, "height": 860}) as opener:
+        yield opener
 
 
 def owner_of(email: str) -> str:

@@ -14,21 +14,21 @@ from bench.identity_proxy import identity_cookie
 from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
+    DESKTOP,
     EMULATOR_SETTINGS,
     app_server,
-    assert_no_exception_shown,
     expect,
     launched_browser,
     send,
     send_lines,
     session_of,
+    signed_in_pages,
     wait_for_app,
 )
 from tests.conftest import emulator_fixture
 
 pytestmark = pytest.mark.browser
 emu = emulator_fixture(scope="module", **EMULATOR_SETTINGS)
-DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 MAIN = "[data-testid='stMain']"
 
@@ -48,21 +48,8 @@ def browser():
 
 @pytest.fixture
 def open_as(browser, server):
-    contexts = []
-
-    def open_page(owner: str, size=DESKTOP, path: str = ""):
-        context = browser.new_context(viewport=size)
-        context.add_cookies([identity_cookie(server.url, owner)])
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(server.url + path)
-        wait_for_app(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        assert_no_exception_shown(context)
-        context.close()
+    with signed_in_pages(browser, server.url) as opener:
+        yield lambda owner, size=DESKTOP, path="": opener(owner, path, viewport=size)
 
 
 @contextlib.contextmanager

@@ -8,24 +8,22 @@ import json
 
 import pytest
 
-from bench.identity_proxy import identity_cookie
 from chat_core.bundles import import_file
 from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
     app_server,
-    assert_no_exception_shown,
     expect,
     launched_browser,
     send,
+    signed_in_pages,
     wait_for_app,
 )
 from tests.conftest import emulator_fixture
 
 pytestmark = pytest.mark.browser
 emu = emulator_fixture(scope="module", **EMULATOR_SETTINGS)
-DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +41,8 @@ def browser():
 
 @pytest.fixture
 def open_as(browser, server):
-    contexts = []
-
-    def open_page(email: str, path: str = ""):
-        context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
-        context.add_cookies([identity_cookie(server.url, email)])
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(server.url + path)
-        wait_for_app(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        assert_no_exception_shown(context)
-        context.close()
+    with signed_in_pages(browser, server.url, accept_downloads=True) as opener:
+        yield opener
 
 
 def store_of(server):

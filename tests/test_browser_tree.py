@@ -6,24 +6,21 @@ from __future__ import annotations
 
 import pytest
 
-from bench.identity_proxy import identity_cookie
 from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
     app_server,
-    assert_no_exception_shown,
     expect,
     launched_browser,
     send,
     session_of,
-    wait_for_app,
+    signed_in_pages,
 )
 from tests.conftest import emulator_fixture
 
 pytestmark = pytest.mark.browser
 emu = emulator_fixture(scope="module", **EMULATOR_SETTINGS)
-DESKTOP = {"width": 1280, "height": 900}
 MESSAGES = "[data-testid='stMain'] [data-testid='stChatMessage']"
 CONTENTS = "[data-testid='stMain'] [data-testid='stChatMessageContent']"
 END_ROW = "[class*='st-key-actions-end-']"  # the actions under a reply just written
@@ -44,21 +41,8 @@ def browser():
 
 @pytest.fixture
 def open_as(browser, server):
-    contexts = []
-
-    def open_page(email: str, path: str = "", **options):
-        context = browser.new_context(viewport=DESKTOP, **options)
-        context.add_cookies([identity_cookie(server.url, email)])
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(server.url + path)
-        wait_for_app(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        assert_no_exception_shown(context)
-        context.close()
+    with signed_in_pages(browser, server.url) as opener:
+        yield opener
 
 
 def branch(server, email: str, session_id: str) -> list[tuple[str, str]]:

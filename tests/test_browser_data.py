@@ -11,17 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.identity_proxy import identity_cookie
 from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
     app_server,
-    assert_no_exception_shown,
     expect,
     launched_browser,
     send,
     session_of,
+    signed_in_pages,
     wait_for_app,
 )
 from tests.conftest import emulator_fixture
@@ -48,25 +47,8 @@ def browser():
 @pytest.fixture
 def open_as(browser, server):
     """A page of a new browser context; `email` None opens it as nobody signed in."""
-    contexts = []
-
-    def open_page(email: str | None, path: str = "", *, ready=True):
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, accept_downloads=True
-        )
-        if email is not None:
-            context.add_cookies([identity_cookie(server.url, email)])
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(server.url + path)
-        if ready:
-            wait_for_app(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        assert_no_exception_shown(context)
-        context.close()
+    with signed_in_pages(browser, server.url, accept_downloads=True) as opener:
+        yield opener
 
 
 def store_of(server):

@@ -95,6 +95,22 @@ def test_only_the_owner_lists_and_revokes(store, shared_chat):
     assert len(store.share_links(OWNER)) == 2
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["one", "several"])
+def test_deleting_a_chat_deletes_its_links(store, shared_chat, bulk):
+    session, secret = shared_chat
+    link = store.create_share(OWNER, session.id, "anyone")
+    kept = store.create_share(OWNER, secret.id, "anyone")
+    assert store.delete_sessions(VIEWER, [session.id]) == 0  # not the viewer's to delete
+    assert store.open_share(link.token, None).messages
+    if bulk:
+        assert store.delete_sessions(OWNER, [session.id]) == 1
+    else:
+        store.delete_session(OWNER, session.id)
+    assert code_of(lambda: store.open_share(link.token, None)) == "share_unknown"
+    assert [x.token for x in store.share_links(OWNER)] == [kept.token]
+    assert store.open_share(kept.token, None).messages  # another chat's link stays
+
+
 @pytest.mark.parametrize(
     "guess",
     ["", None, 42, "x", "../../etc/passwd", "' OR 1=1 --", "A" * 32, "é" * 32, "a" * 65],

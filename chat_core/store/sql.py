@@ -171,20 +171,19 @@ class SqlBackend(ABC):
             return row
 
     def delete_session(self, owner: str, session_id: str) -> bool:
-        with self.writing() as tx:
-            return (
-                tx.execute(
-                    "DELETE FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner]
-                )
-                > 0
-            )
+        return self.delete_sessions(owner, [session_id]) > 0
 
     def delete_sessions(self, owner: str, session_ids: list[str]) -> int:
-        """Delete several of the owner's sessions in one transaction; how many went."""
+        """Delete several of the owner's sessions, with their share links (a deleted
+        chat is gone for good, snapshots too), in one transaction; how many went."""
         if not session_ids:
             return 0
         marks = ", ".join("?" for _ in session_ids)
         with self.writing() as tx:
+            tx.execute(
+                f"DELETE FROM share_link WHERE owner = ? AND session_id IN ({marks})",
+                [owner, *session_ids],
+            )
             return tx.execute(
                 f"DELETE FROM chat_session WHERE owner = ? AND id IN ({marks})",
                 [owner, *session_ids],

@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -268,9 +269,10 @@ def test_share_links_open_for_their_audience_and_never_reach_other_chats(open_as
     owner_page.keyboard.press("Escape")  # close the Share menu, then open the page
     run_finished(owner_page)
     click_nav(owner_page, "Shared links")
-    owner_page.locator(".st-key-link-" + public.rsplit("=", 1)[1]).get_by_role(
-        "button", name="Revoke"
-    ).click()
+    listed = owner_page.locator(".st-key-link-" + public.rsplit("=", 1)[1])
+    address = listed.get_by_test_id("stCode").inner_text().strip()
+    assert urlsplit(address).path == "/shared", address  # the app's root, not /links/…
+    listed.get_by_role("button", name="Revoke").click()
     run_finished(owner_page)
     stranger.goto(server.url + public)
     run_finished(stranger)

@@ -18,7 +18,7 @@ from chat_core.store.shares import AUDIENCES, ShareLink
 
 from . import feedback
 from .runtime import Visit, secrets, select_session, shared_store
-from .shell import this_visit
+from .shell import app_url, this_visit
 from .text import t
 
 SHARED_PAGE = "shared"
@@ -33,8 +33,7 @@ CREATED = "share_created"  # the token of the link just made, to show it
 
 def link_url(token: str) -> str:
     """The link's address: the app's own URL (as the browser sees it) and the token."""
-    base = (st.context.url or "").rstrip("/")
-    return f"{base}/{SHARED_PAGE}?link={token}"
+    return f"{app_url()}/{SHARED_PAGE}?link={token}"
 
 
 # --- the owner's side --------------------------------------------------------------------

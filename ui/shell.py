@@ -25,6 +25,7 @@ from .style import page_style
 from .text import t
 
 VISIT = "_visit"
+PAGE_PATH = "_page_path"  # the URL path of the page this run draws
 SHARED = "shared"  # the URL path of the page a share link opens
 
 
@@ -90,7 +91,16 @@ def enter(frame: Frame, page) -> Visit:
     store_or_stop(frame.settings, frame.lang)  # a clear message if it cannot open
     page_style()
     st.session_state[VISIT] = visit
+    st.session_state[PAGE_PATH] = page.url_path
     return visit
+
+
+def app_url() -> str:
+    """The app's own address as the browser sees it. `st.context.url` ends with the
+    current page's path (`…/links`), which is cut off."""
+    url = (st.context.url or "").rstrip("/")
+    path = st.session_state.get(PAGE_PATH)
+    return url.removesuffix(f"/{path}") if path else url
 
 
 def this_visit() -> Visit:

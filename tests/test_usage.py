@@ -3,7 +3,7 @@ hand from seeded replies, and their pricing against each reply's own cost."""
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -178,6 +178,28 @@ def test_chats_last_active_a_day_before_the_start_are_skipped(store):
     groups = store.usage_groups("alice", filters, default_mode="off", bands=NO_BANDS)
     assert summed(groups, "replies") == 1
     assert len(store.usage_rows("alice", filters)) == 1
+
+
+def test_a_range_from_the_year_one_counts_every_reply(store, seeded):
+    everything = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=NO_BANDS)
+    filters = day_filter(date(1, 1, 1), date(9999, 12, 30))
+    groups = store.usage_groups("alice", filters, default_mode="off", bands=NO_BANDS)
+    assert summed(groups, "replies") == summed(everything, "replies") > 0
+
+
+def test_a_reply_the_sweep_finishes_in_an_idle_chat_counts_on_its_day(store):
+    """A new version of an old answer whose writer died: the sweep finishes it and
+    the chat's activity time moves with it, so today's figures find it."""
+    session = store.import_session(
+        "alice", "old chat", [question("2026-03-05"), reply("2026-03-05", model="m1")]
+    )
+    asked = store.get_messages(session)[0]
+    store.begin_reply(session, "m1", reply_to=asked.id)  # its writer dies here
+    assert store.interrupt_stale_replies(0) == 1
+    today = datetime.now(UTC).date()
+    filters = day_filter(today, today)
+    groups = store.usage_groups("alice", filters, default_mode="off", bands=NO_BANDS)
+    assert [(g.status, g.replies) for g in groups] == [("interrupted", 1)]
 
 
 def test_models_filter_in_the_database(store, seeded):

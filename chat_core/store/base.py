@@ -346,8 +346,11 @@ class Store(UsageFigures, ShareLinks):
         never a visitor's call. Returns how many replies it finished."""
         cutoff = datetime.now(UTC) - timedelta(seconds=silent_seconds)
         values = {"status": "interrupted", "error_code": "reply_abandoned"}
+        # The chat's activity time moves, as a reply's final save moves it (usage
+        # queries rely on it to skip chats idle since before their date range).
+        chat_values = {**CACHE_RESET, "updated_at": utc_now()}
         return self.backend.interrupt_stale_replies(
-            cutoff.isoformat(timespec="microseconds"), values, CACHE_RESET
+            cutoff.isoformat(timespec="microseconds"), values, chat_values
         )
 
     def get_messages(

@@ -403,18 +403,19 @@ class SqlBackend(ABC):
                 > 0
             )
 
-    def interrupt_stale_replies(self, cutoff: str, values: dict, cache_reset: dict) -> int:
+    def interrupt_stale_replies(self, cutoff: str, values: dict, chat_values: dict) -> int:
         """Finish every reply still `streaming` whose writer last beat before `cutoff`
-        (its process died or hung) with `values`, and drop its session's cache state,
-        which may hold more of the turn than the row. System maintenance: all owners."""
+        (its process died or hung) with `values`, and set `chat_values` on its session
+        (dropping the cache state, which may hold more of the turn than the row).
+        System maintenance: all owners."""
         stale = "status = 'streaming' AND COALESCE(heartbeat_at, created_at) < ?"
-        resets = ", ".join(f"{column} = ?" for column in cache_reset)
+        resets = ", ".join(f"{column} = ?" for column in chat_values)
         assignments = ", ".join(f"{column} = ?" for column in values)
         with self.writing() as tx:
             tx.execute(
                 f"UPDATE chat_session SET {resets} WHERE id IN "
                 f"(SELECT session_id FROM chat_message WHERE {stale})",
-                [*cache_reset.values(), cutoff],
+                [*chat_values.values(), cutoff],
             )
             return tx.execute(
                 f"UPDATE chat_message SET {assignments} WHERE {stale}", [*values.values(), cutoff]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 USAGE_ROWS_PAGE = 5_000
 # Latency histograms keep about two significant digits: exact below 1 s, then 10 ms
@@ -289,7 +289,10 @@ def _where(owner: str | Everyone, filters: UsageFilter) -> tuple[str, list]:
 
 def _active_since(start: str) -> str:
     """The earliest activity time of a chat that may hold a reply from `start` on."""
-    moment = datetime.fromisoformat(start) - ACTIVITY_SLACK
+    try:
+        moment = datetime.fromisoformat(start) - ACTIVITY_SLACK
+    except OverflowError:  # a start in the year 1: every chat may hold its replies
+        moment = datetime.min.replace(tzinfo=UTC)
     return moment.isoformat(timespec="microseconds")  # as the store writes times
 
 

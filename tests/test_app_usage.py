@@ -96,6 +96,16 @@ def test_the_date_filter_narrows_every_figure(seeded):
     assert [i.value for i in at.info] == ["No replies in these dates."]
 
 
+@pytest.mark.parametrize("dates", [("2026-13-45", "2026-01-01"), ("yesterday", "")])
+def test_dates_in_the_address_that_are_not_dates_say_so(seeded, dates):
+    at = app()
+    at.query_params["from"], at.query_params["to"] = dates
+    at = usage_page(at)
+    assert not at.exception
+    assert any("not dates" in i.value for i in at.info)
+    assert metrics(at)["Replies"] == "3"  # the last 30 days
+
+
 def test_the_model_filter_keeps_the_other_models_on_offer(seeded):
     at = usage_page(app())
     picker = at.multiselect(key="usage_models")

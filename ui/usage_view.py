@@ -117,12 +117,14 @@ def _controls(visit: Visit) -> tuple[date, date, bool, bool]:
 
 def _dates_in_url() -> tuple[date, date]:
     """The days `?from=YYYY-MM-DD&to=YYYY-MM-DD` names (a bookmarked view), in order;
-    the last 30 days without them, or when they are not dates."""
+    the last 30 days without them, or (with a notice) when they are not dates."""
     today = datetime.now(UTC).date()
     try:
         first = date.fromisoformat(st.query_params.get("from", ""))
         last = date.fromisoformat(st.query_params.get("to", ""))
     except ValueError:
+        if "from" in st.query_params or "to" in st.query_params:  # say why they are ignored
+            feedback.notice("usage_bad_dates", days=DEFAULT_DAYS)
         return today - timedelta(days=DEFAULT_DAYS - 1), today
     return min(first, last), max(first, last)
 

@@ -119,8 +119,17 @@ def open_sidebar_if_collapsed(page) -> None:
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280px", "390px"])
 def test_every_chats_menu_opens_with_a_mouse_click(open_as, server, size):
     email = f"menu-{size['width']}@example.com"
-    older, current = seed_chats(server, email, ["older chat", "current chat"])
+    long_title = "a chat whose title is far too long to fit in the sidebar's width " * 2
+    older, current = seed_chats(server, email, ["older chat", long_title.strip()])
     page = open_as(email, size, f"?session={current}")
+    open_sidebar_if_collapsed(page)
+    for chat in (older, current):  # each menu beside its title, however long, not below
+        menu_button = page.locator(f".st-key-menu-{chat} button").first
+        expect(menu_button).to_be_visible()
+        title = page.locator(f".st-key-session-{chat} button").bounding_box()
+        menu = menu_button.bounding_box()
+        assert menu["x"] > title["x"] + title["width"] - 1, (title, menu)
+        assert abs(menu["y"] - title["y"]) < title["height"], (title, menu)
     for _ in range(3):  # the menu once opened and closed within 20 ms
         open_sidebar_if_collapsed(page)
         page.locator(f".st-key-menu-{older} button").first.click()

@@ -82,8 +82,12 @@ def _session_list(visit: Visit, store, current: Session) -> None:
 def _entry(visit: Visit, store, session: Session, is_current: bool) -> None:
     """A chat's row: its title opens it, and its ⋮ menu holds its actions. The menu's
     content is drawn only while it is open, so a long list stays cheap."""
-    row = st.container(
-        horizontal=True, gap="small", vertical_alignment="center", key=f"row-{session.id}"
+    row = st.container(  # one line: a long title is cut short, the menu stays beside it
+        horizontal=True,
+        wrap=False,
+        gap="small",
+        vertical_alignment="center",
+        key=f"row-{session.id}",
     )
     if organise_view.selecting():
         organise_view.pick_box(row, session)

@@ -272,6 +272,7 @@ def test_share_links_open_for_their_audience_and_never_reach_other_chats(open_as
     listed = owner_page.locator(".st-key-link-" + public.rsplit("=", 1)[1])
     address = listed.get_by_test_id("stCode").inner_text().strip()
     assert urlsplit(address).path == "/shared", address  # the app's root, not /links/…
+    assert listed.get_by_role("link", name="Open").get_attribute("href") == address
     listed.get_by_role("button", name="Revoke").click()
     run_finished(owner_page)
     stranger.goto(server.url + public)

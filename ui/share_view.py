@@ -87,7 +87,11 @@ def _link_row(visit: Visit, link: ShareLink, *, show_title: bool) -> None:
         if link.revoked:
             return
         st.code(link_url(link.token), language=None, wrap_lines=True)
-        st.button(
+        actions = st.container(horizontal=True, gap="small")
+        actions.link_button(
+            t(lang, "share_open"), link_url(link.token), icon=":material/open_in_new:"
+        )
+        actions.button(
             t(lang, "share_revoke"),
             key=f"revoke-{link.token}",
             icon=":material/link_off:",

@@ -113,6 +113,17 @@ def open_sidebar_if_collapsed(page) -> None:
         expect(page.get_by_test_id("stSidebar")).to_be_visible()
 
 
+def settled_box(page, locator) -> dict:
+    """The element's box once it has stopped moving (two equal readings 100 ms apart)."""
+    box = locator.bounding_box()
+    for _ in range(100):
+        page.wait_for_timeout(100)
+        box, before = locator.bounding_box(), box
+        if box == before:
+            break
+    return box
+
+
 # --- the ⋮ chat menu ----------------------------------------------------------------------
 
 
@@ -126,8 +137,8 @@ def test_every_chats_menu_opens_with_a_mouse_click(open_as, server, size):
     for chat in (older, current):  # each menu beside its title, however long, not below
         menu_button = page.locator(f".st-key-menu-{chat} button").first
         expect(menu_button).to_be_visible()
+        menu = settled_box(page, menu_button)  # the sidebar may still be sliding in
         title = page.locator(f".st-key-session-{chat} button").bounding_box()
-        menu = menu_button.bounding_box()
         assert menu["x"] > title["x"] + title["width"] - 1, (title, menu)
         assert abs(menu["y"] - title["y"]) < title["height"], (title, menu)
     for _ in range(3):  # the menu once opened and closed within 20 ms

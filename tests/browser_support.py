@@ -187,6 +187,32 @@ def launched_browser():
         browser.close()
 
 
+def browser_fixture():
+    """A module's `browser` fixture: headless chromium shared by the module's tests
+    (`browser = browser_fixture()`)."""
+
+    @pytest.fixture(scope="module", name="browser")
+    def running_browser():
+        with launched_browser() as launched:
+            yield launched
+
+    return running_browser
+
+
+def app_server_fixture(folder: str):
+    """A module's `server` fixture: the app on the module's emulator, with a database
+    and a log of its own in a new temporary folder named after `folder`
+    (`server = app_server_fixture("tree")`)."""
+
+    @pytest.fixture(scope="module", name="server")
+    def running_app(emu, tmp_path_factory):
+        path = tmp_path_factory.mktemp(folder)
+        with app_server(emu, path / "chat.db", path / "server.log") as running:
+            yield running
+
+    return running_app
+
+
 def new_context(browser):
     return browser.new_context(viewport={"width": 1280, "height": 860})
 

@@ -16,9 +16,9 @@ from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
     app_server,
+    browser_fixture,
     click_new_chat,
     expect,
-    launched_browser,
     send,
     session_of,
     signed_in_pages,
@@ -41,10 +41,7 @@ def server(emu, tmp_path_factory):
         yield {"url": running.url, "db": db_path, "log": running.log_path}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched_browser() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 @pytest.fixture

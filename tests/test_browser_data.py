@@ -16,9 +16,9 @@ from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
-    app_server,
+    app_server_fixture,
+    browser_fixture,
     expect,
-    launched_browser,
     send,
     session_of,
     signed_in_pages,
@@ -32,17 +32,10 @@ TABLES = ("chat_session", "chat_message", "chat_attachment", "share_link", "owne
 TODAY = datetime.now(UTC).date()
 
 
-@pytest.fixture(scope="module")
-def server(emu, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    with app_server(emu, folder / "chat.db", folder / "server.log") as running:
-        yield running
+server = app_server_fixture("data")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched_browser() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 @pytest.fixture

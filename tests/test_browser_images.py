@@ -16,10 +16,10 @@ from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
-    app_server,
+    app_server_fixture,
     assert_no_exception_shown,
+    browser_fixture,
     expect,
-    launched_browser,
     session_of,
     wait_for_app,
 )
@@ -30,17 +30,10 @@ emu = emulator_fixture(scope="module", **EMULATOR_SETTINGS)
 USER_MESSAGE = "[data-testid='stChatMessage']:has([data-testid='stChatMessageAvatarUser'])"
 
 
-@pytest.fixture(scope="module")
-def server(emu, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("images")
-    with app_server(emu, folder / "chat.db", folder / "server.log") as running:
-        yield running
+server = app_server_fixture("images")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched_browser() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from chat_core.store import connect
 from tests.browser_support import (
     DESKTOP,
     EMULATOR_SETTINGS,
-    app_server,
+    app_server_fixture,
+    browser_fixture,
     expect,
-    launched_browser,
     send,
     send_lines,
     session_of,
@@ -33,17 +33,10 @@ PHONE = {"width": 390, "height": 844}
 MAIN = "[data-testid='stMain']"
 
 
-@pytest.fixture(scope="module")
-def server(emu, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("loop")
-    with app_server(emu, folder / "chat.db", folder / "server.log") as running:
-        yield running
+server = app_server_fixture("loop")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched_browser() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 @pytest.fixture

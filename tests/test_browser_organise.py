@@ -13,9 +13,9 @@ from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
-    app_server,
+    app_server_fixture,
+    browser_fixture,
     expect,
-    launched_browser,
     send,
     signed_in_pages,
     wait_for_app,
@@ -26,17 +26,10 @@ pytestmark = pytest.mark.browser
 emu = emulator_fixture(scope="module", **EMULATOR_SETTINGS)
 
 
-@pytest.fixture(scope="module")
-def server(emu, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("organise")
-    with app_server(emu, folder / "chat.db", folder / "server.log") as running:
-        yield running
+server = app_server_fixture("organise")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched_browser() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from bench.identity_proxy import identity_cookie
 from tests.browser_support import (
     EMULATOR_SETTINGS,
-    app_server,
+    app_server_fixture,
     assert_no_exception_shown,
     click_new_chat,
     expect,
@@ -76,11 +76,7 @@ def sink():
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def server(emu, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("remote-images")
-    with app_server(emu, folder / "chat.db", folder / "server.log") as running:
-        yield running
+server = app_server_fixture("remote-images")
 
 
 @pytest.fixture

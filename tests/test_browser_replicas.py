@@ -17,9 +17,9 @@ from tests.browser_support import (
     EMULATOR_SETTINGS,
     app_server,
     assert_no_exception_shown,
+    browser_fixture,
     click_new_chat,
     expect,
-    launched_browser,
     new_context,
     send,
     session_of,
@@ -57,10 +57,7 @@ def replicas(emu, database, tmp_path_factory):
         yield one, two
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched_browser() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 @pytest.fixture

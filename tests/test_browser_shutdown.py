@@ -16,8 +16,8 @@ from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
     AppServer,
+    browser_fixture,
     expect,
-    launched_browser,
     send,
     session_of,
     wait_for_app,
@@ -40,10 +40,7 @@ def app(emu, tmp_path):
     assert "Traceback" not in server.log_text()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched_browser() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 def open_chat(browser, app):

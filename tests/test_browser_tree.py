@@ -10,9 +10,9 @@ from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
-    app_server,
+    app_server_fixture,
+    browser_fixture,
     expect,
-    launched_browser,
     send,
     session_of,
     signed_in_pages,
@@ -26,17 +26,10 @@ CONTENTS = "[data-testid='stMain'] [data-testid='stChatMessageContent']"
 END_ROW = "[class*='st-key-actions-end-']"  # the actions under a reply just written
 
 
-@pytest.fixture(scope="module")
-def server(emu, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tree")
-    with app_server(emu, folder / "chat.db", folder / "server.log") as running:
-        yield running
+server = app_server_fixture("tree")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched_browser() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -127,13 +127,28 @@ class Catalogue:
     date: str | None
 
     def find(self, model_id: object) -> ModelInfo | None:
+        """The first model (in the file's order) whose id is `model_id` or whose
+        family is that of `model_id`."""
         if not isinstance(model_id, str) or not model_id:
             return None
-        family = version_free(model_id.strip())
-        for model in self.models:
-            if model.id == model_id or model.family == family:
-                return model
-        return None
+        by_id, by_family = self._index
+        found = [
+            hit
+            for hit in (by_id.get(model_id), by_family.get(version_free(model_id.strip())))
+            if hit is not None
+        ]
+        return self.models[min(found)] if found else None
+
+    @cached_property
+    def _index(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Positions of the first model of each id and of each family: `find` runs for
+        every group of replies the Usage page prices."""
+        by_id: dict[str, int] = {}
+        by_family: dict[str, int] = {}
+        for position, model in enumerate(self.models):
+            by_id.setdefault(model.id, position)
+            by_family.setdefault(model.family, position)
+        return by_id, by_family
 
 
 def find_model(model_id: object) -> ModelInfo | None:

@@ -1,7 +1,7 @@
 """The Usage page: what the visitor's replies used and cost, over dates and models.
 
 The figures are grouped in the database (see `chat_core.usage`); this page only draws
-them: metric cards, Streamlit charts, a latency table, the top chats by cost (each a
+them: metric cards, Vega-Lite charts (`ui.charts`), a latency table, the top chats by cost (each a
 link to the chat), and a CSV of the filtered replies built when it is downloaded.
 Admins named by `CHAT_USAGE_ADMINS` may switch to everyone's usage.
 """
@@ -19,6 +19,7 @@ from chat_core import usage
 from chat_core.markdown import escape, literal
 
 from . import feedback
+from .charts import Column, bar_chart, line_chart
 from .costs import money
 from .runtime import Visit, prices, shared_store
 from .shell import this_visit
@@ -159,22 +160,21 @@ def _model_name(lang: str, model: str) -> str:
 
 
 def _spending(lang: str, board: usage.Dashboard) -> None:
-    period, model = t(lang, "usage_col_period"), t(lang, "usage_col_model")
-    cost, tokens = t(lang, "usage_col_cost"), t(lang, "usage_col_tokens")
     rows = sorted(board.by_period_model.items())
-    data = {
-        period: [key[0] for key, _ in rows],
-        model: [_model_name(lang, key[1]) for key, _ in rows],
-        cost: [float(totals.cost) for _, totals in rows],
-        tokens: [totals.prompt_tokens + totals.completion_tokens for _, totals in rows],
-    }
+    periods = Column(t(lang, "usage_col_period"), [key[0] for key, _ in rows])
+    models = Column(t(lang, "usage_col_model"), [_model_name(lang, key[1]) for key, _ in rows])
+    costs = Column(t(lang, "usage_col_cost"), [float(totals.cost) for _, totals in rows])
+    tokens = Column(
+        t(lang, "usage_col_tokens"),
+        [totals.prompt_tokens + totals.completion_tokens for _, totals in rows],
+    )
     left, right = st.columns(2)
     with left.container(key="usage_cost_chart"):
         st.subheader(t(lang, "usage_cost_chart"))
-        st.bar_chart(data, x=period, y=cost, color=model, stack=True)
+        bar_chart(periods, costs, models)
     with right.container(key="usage_tokens_chart"):
         st.subheader(t(lang, "usage_tokens_chart"))
-        st.bar_chart(data, x=period, y=tokens, color=model, stack=True)
+        bar_chart(periods, tokens, models)
 
 
 def _cache_hits(lang: str, board: usage.Dashboard) -> None:
@@ -193,12 +193,11 @@ def _cache_hits(lang: str, board: usage.Dashboard) -> None:
         if not rows:
             st.caption(t(lang, "usage_no_tokens"))
             return
-        data = {
-            period: [key[0] for key, _ in rows],
-            mode: [t(lang, "cache_" + key[1]) for key, _ in rows],
-            rate: [round(totals.cache_hit_rate * 100, 2) for _, totals in rows],
-        }
-        st.line_chart(data, x=period, y=rate, color=mode)
+        line_chart(
+            Column(period, [key[0] for key, _ in rows]),
+            Column(rate, [round(totals.cache_hit_rate * 100, 2) for _, totals in rows]),
+            Column(mode, [t(lang, "cache_" + key[1]) for key, _ in rows]),
+        )
 
 
 def _latency(lang: str, counts) -> None:
@@ -213,13 +212,18 @@ def _latency(lang: str, counts) -> None:
             t(lang, "usage_col_measure"),
             t(lang, "usage_col_ms"),
         )
-        data = {model: [], measure: [], ms: []}
-        for figure in figures:
-            for which, value in (("p50", figure.p50_ms), ("p95", figure.p95_ms)):
-                data[model].append(_model_name(lang, figure.model))
-                data[measure].append(t(lang, MEASURE_KEYS[figure.measure, which]))
-                data[ms].append(value)
-        st.bar_chart(data, x=model, y=ms, color=measure, stack=False, horizontal=True)
+        bars = [
+            (_model_name(lang, figure.model), t(lang, MEASURE_KEYS[figure.measure, which]), value)
+            for figure in figures
+            for which, value in (("p50", figure.p50_ms), ("p95", figure.p95_ms))
+        ]
+        bar_chart(
+            Column(model, [bar[0] for bar in bars]),
+            Column(ms, [bar[2] for bar in bars]),
+            Column(measure, [bar[1] for bar in bars]),
+            stack=False,
+            horizontal=True,
+        )
 
 
 def _statuses(lang: str, board: usage.Dashboard) -> None:
@@ -228,11 +232,11 @@ def _statuses(lang: str, board: usage.Dashboard) -> None:
     with left.container(key="usage_status_chart"):
         st.subheader(t(lang, "usage_status_chart"))
         found = [s for s in usage.STATUSES if board.by_status.get(s)]
-        data = {
-            status: [t(lang, STATUS_KEYS[s]) for s in found],
-            replies: [board.by_status[s] for s in found],
-        }
-        st.bar_chart(data, x=status, y=replies, horizontal=True)
+        bar_chart(
+            Column(status, [t(lang, STATUS_KEYS[s]) for s in found]),
+            Column(replies, [board.by_status[s] for s in found]),
+            horizontal=True,
+        )
     with right.container(key="usage_errors"):
         st.subheader(t(lang, "usage_errors"))
         if not board.by_error:

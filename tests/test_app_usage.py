@@ -72,6 +72,14 @@ def chart_count(at) -> int:
     return sum(1 for e in elements(at.main) if e.type == "vega_lite_chart")
 
 
+TABLES = ("usage_latency", "usage_statuses", "usage_errors")  # in the page's order
+
+
+def table(at, name: str):
+    """The values of one of the page's tables (see TABLES)."""
+    return at.table[TABLES.index(name)].value
+
+
 def test_the_page_draws_cards_and_charts_for_the_last_30_days(seeded):
     at = usage_page(app())
     assert not at.exception
@@ -81,7 +89,16 @@ def test_the_page_draws_cards_and_charts_for_the_last_30_days(seeded):
     assert found["Output tokens"] == "410"
     assert found["Cache hit rate"] == "13.0%"
     assert found["Cost"].startswith("≥ ¥")  # the mystery model has no price
-    assert chart_count(at) == 5  # cost, tokens, cache hits, latency, statuses
+    assert chart_count(at) == 3  # cost, tokens, cache hits
+    latency = table(at, "usage_latency")
+    assert list(latency["Model"]) == [MODEL_A, MODEL_B]
+    assert list(latency["first token, p50"]) == ["300 ms", "300 ms"]
+    assert list(latency["whole reply, p95"]) == ["1,200 ms", "1,200 ms"]
+    statuses = table(at, "usage_statuses")
+    assert list(zip(statuses["Status"], statuses["Replies"], strict=True)) == [
+        ("complete", "2"),
+        ("Reply failed", "1"),
+    ]
 
 
 def test_the_date_filter_narrows_every_figure(seeded):
@@ -130,10 +147,8 @@ def test_top_chats_link_to_the_chat_with_its_title_as_plain_text(seeded):
 
 def test_errors_are_listed_by_kind(seeded):
     at = usage_page(app())
-    tables = [e for e in elements(at.main) if e.type == "dataframe"]
-    assert len(tables) == 1
-    frame = tables[0].value
-    assert list(frame["Replies"]) == [1]
+    frame = table(at, "usage_errors")
+    assert list(frame["Replies"]) == ["1"]
     assert frame["Error"][0].startswith("The model service is receiving too many requests")
 
 

@@ -1,8 +1,9 @@
 """The Usage page: what the visitor's replies used and cost, over dates and models.
 
 The figures are grouped in the database (see `chat_core.usage`); this page only draws
-them: metric cards, Vega-Lite charts (`ui.charts`), a latency table, the top chats by cost (each a
-link to the chat), and a CSV of the filtered replies built when it is downloaded.
+them: metric cards, Vega-Lite charts of the trends (`ui.charts`), tables of latency,
+statuses and errors, the top chats by cost (each a link to the chat), and a CSV of
+the filtered replies built when it is downloaded.
 Admins named by `CHAT_USAGE_ADMINS` may switch to everyone's usage.
 """
 
@@ -201,41 +202,44 @@ def _cache_hits(lang: str, board: usage.Dashboard) -> None:
 
 
 def _latency(lang: str, counts) -> None:
+    """p50 and p95 of the time to first token and of the whole reply, one row per
+    model: exact figures read better than bars, and a table draws at once."""
     figures = usage.latencies(counts)
-    with st.container(key="usage_latency_chart"):
+    with st.container(key="usage_latency"):
         st.subheader(t(lang, "usage_latency_chart"))
         if not figures:
             st.caption(t(lang, "usage_no_timings"))
             return
-        model, measure, ms = (
-            t(lang, "usage_col_model"),
-            t(lang, "usage_col_measure"),
-            t(lang, "usage_col_ms"),
-        )
-        bars = [
-            (_model_name(lang, figure.model), t(lang, MEASURE_KEYS[figure.measure, which]), value)
-            for figure in figures
-            for which, value in (("p50", figure.p50_ms), ("p95", figure.p95_ms))
-        ]
-        bar_chart(
-            Column(model, [bar[0] for bar in bars]),
-            Column(ms, [bar[2] for bar in bars]),
-            Column(measure, [bar[1] for bar in bars]),
-            stack=False,
-            horizontal=True,
+        by_model: dict[str, dict[str, str]] = {}
+        for figure in figures:
+            row = by_model.setdefault(figure.model, {})
+            for which, value in (("p50", figure.p50_ms), ("p95", figure.p95_ms)):
+                row[t(lang, MEASURE_KEYS[figure.measure, which])] = f"{value:,} ms"
+        columns = [t(lang, MEASURE_KEYS[key]) for key in MEASURE_KEYS]
+        st.table(
+            {
+                t(lang, "usage_col_model"): [_model_name(lang, m) for m in by_model],
+                **{
+                    column: [row.get(column, "–") for row in by_model.values()]
+                    for column in columns
+                },
+            },
+            hide_index=True,
         )
 
 
 def _statuses(lang: str, board: usage.Dashboard) -> None:
-    status, replies = t(lang, "usage_col_status"), t(lang, "usage_col_replies")
+    replies = t(lang, "usage_col_replies")
     left, right = st.columns(2)
-    with left.container(key="usage_status_chart"):
+    with left.container(key="usage_statuses"):
         st.subheader(t(lang, "usage_status_chart"))
         found = [s for s in usage.STATUSES if board.by_status.get(s)]
-        bar_chart(
-            Column(status, [t(lang, STATUS_KEYS[s]) for s in found]),
-            Column(replies, [board.by_status[s] for s in found]),
-            horizontal=True,
+        st.table(
+            {
+                t(lang, "usage_col_status"): [t(lang, STATUS_KEYS[s]) for s in found],
+                replies: [f"{board.by_status[s]:,}" for s in found],
+            },
+            hide_index=True,
         )
     with right.container(key="usage_errors"):
         st.subheader(t(lang, "usage_errors"))
@@ -243,10 +247,10 @@ def _statuses(lang: str, board: usage.Dashboard) -> None:
             st.caption(t(lang, "usage_no_errors"))
             return
         kinds = sorted(board.by_error.items(), key=lambda item: (-item[1], item[0]))
-        st.dataframe(
+        st.table(
             {
                 t(lang, "usage_col_error"): [locales.error_text(lang, code) for code, _ in kinds],
-                replies: [count for _, count in kinds],
+                replies: [f"{count:,}" for _, count in kinds],
             },
             hide_index=True,
         )

@@ -66,7 +66,8 @@ def _spec(mark: str, category: Column, measure: Column, series, *, horizontal: b
             "field": "c2",
             "type": "nominal",
             "title": series.title,
-            "legend": {"orient": "bottom", "titlePadding": 5, "offset": 5},
+            # One name per line: in a row, the names after the second ran off the chart.
+            "legend": {"orient": "bottom", "columns": 1, "labelLimit": 400, "offset": 5},
         }
         tooltip.append({"field": "c2", "type": "nominal", "title": series.title})
     encoding["tooltip"] = tooltip

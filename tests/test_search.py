@@ -177,3 +177,20 @@ def test_a_reply_is_found_once_it_ends_not_while_it_streams(store, term):
     assert store.search("alice", term) == []
     store.save_reply(session, reply.id, content="streaming 流式 text", status="interrupted")
     assert ids(store.search("alice", term)) == [session.id]
+
+
+def test_titles_matching_a_long_and_a_short_term_come_pinned_first_then_newest(store):
+    def titled(owner, title):
+        session, _ = store.new_session(owner)
+        store.start_turn(session, "plain words")
+        store.rename(owner, session.id, title)
+        return session
+
+    older = titled("alice", "Trip to 北京 in 2026")
+    pinned = titled("alice", "trip notes 北京 2026")
+    newer = titled("alice", "TRIP 北京 budget 2026")
+    titled("alice", "Trip to Shanghai 2026")  # lacks 北京
+    titled("bob", "trip 北京 2026")  # another owner's
+    store.set_pinned("alice", pinned.id, True)
+    for query in ("TRIP 北京", "北京 trip 2026", "2026 北 rip"):
+        assert ids(store.search("alice", query)) == [pinned.id, newer.id, older.id], query

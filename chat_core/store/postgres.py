@@ -39,6 +39,7 @@ from .sql import SqlBackend
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10  # seconds; a Neon compute waking from suspend takes a few hundred ms
 POOL_SIZE = 10
+TRIGRAM = 3  # the shortest term the trigram indexes serve
 _UTF8_CTYPE = re.compile(r"utf-?8", re.IGNORECASE)
 
 
@@ -87,17 +88,16 @@ class PostgresBackend(SqlBackend):
             yield _Tx(conn)
 
     def search(self, owner: str, terms: list[str], limit: int) -> list[SearchHit]:
-        likes = [like_pattern(term) for term in terms]
         with self.reading() as tx:
             titles = [
                 SearchHit(row["id"], row["title"], snippet(row["title"], terms))
-                for row in tx.query(*_title_query(owner, likes, limit))
+                for row in tx.query(*_title_query(owner, terms, limit))
             ]
             messages = [
                 SearchHit(
                     row["session_id"], row["title"], snippet(row["content"], terms), row["id"]
                 )
-                for row in tx.query(*_message_query(owner, likes, limit))
+                for row in tx.query(*_message_query(owner, terms, limit))
             ]
         return merged(titles, messages, limit)
 
@@ -158,25 +158,44 @@ class _Tx:
             cursor.executemany(_placeholders(sql), list(rows))
 
 
-def _title_query(owner: str, likes: list[str], limit: int) -> tuple[str, list]:
-    where = " AND ".join("s.title ILIKE ? ESCAPE '\\'" for _ in likes)
+def _title_query(owner: str, terms: list[str], limit: int) -> tuple[str, list]:
+    chosen = (
+        "SELECT s.id, s.title, s.pinned, s.updated_at FROM chat_session s "
+        f"WHERE s.owner = ? AND {_matching('s.title', terms)}"
+    )
+    if any(len(term) >= TRIGRAM for term in terms):
+        # Titles holding the long term come from the trigram index first. Left to
+        # itself, the planner walked the owner's chats newest first hoping to meet
+        # `limit` matches soon, and read all 100,000 when a short term ruled them out.
+        chosen = f"WITH hits AS MATERIALIZED ({chosen}) SELECT * FROM hits s"
     return (
-        f"SELECT s.id, s.title FROM chat_session s WHERE s.owner = ? AND {where} "
-        "ORDER BY s.pinned DESC, s.updated_at DESC LIMIT ?",
-        [owner, *likes, limit],
+        f"{chosen} ORDER BY s.pinned DESC, s.updated_at DESC LIMIT ?",
+        [owner, *map(like_pattern, terms), limit],
     )
 
 
-def _message_query(owner: str, likes: list[str], limit: int) -> tuple[str, list]:
+def _message_query(owner: str, terms: list[str], limit: int) -> tuple[str, list]:
     # The status condition matches the partial trigram index's, so it can serve this.
-    where = " AND ".join("m.content ILIKE ? ESCAPE '\\'" for _ in likes)
     return (
         "SELECT m.id, m.session_id, m.content, s.title FROM chat_message m "
         "JOIN chat_session s ON s.id = m.session_id "
-        f"WHERE s.owner = ? AND m.status <> 'streaming' AND {where} "
+        f"WHERE s.owner = ? AND m.status <> 'streaming' AND {_matching('m.content', terms)} "
         "ORDER BY m.id DESC LIMIT ?",
-        [owner, *likes, limit],
+        [owner, *map(like_pattern, terms), limit],
     )
+
+
+def _matching(column: str, terms: list[str]) -> str:
+    """`column` holds every term, ignoring case. A term without cased letters (Chinese,
+    digits) matches with LIKE: the same rows, three times faster to scan than ILIKE,
+    which lowers every text first."""
+    return " AND ".join(
+        f"{column} {'ILIKE' if _cased(term) else 'LIKE'} ? ESCAPE '\\'" for term in terms
+    )
+
+
+def _cased(term: str) -> bool:
+    return term.lower() != term or term.upper() != term
 
 
 def _migrate(conn: psycopg.Connection, location: str) -> None:

@@ -39,7 +39,6 @@ from .sql import SqlBackend
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10  # seconds; a Neon compute waking from suspend takes a few hundred ms
 POOL_SIZE = 10
-TRIGRAM = 3  # the shortest term the trigram indexes serve
 _UTF8_CTYPE = re.compile(r"utf-?8", re.IGNORECASE)
 
 
@@ -159,17 +158,10 @@ class _Tx:
 
 
 def _title_query(owner: str, terms: list[str], limit: int) -> tuple[str, list]:
-    chosen = (
-        "SELECT s.id, s.title, s.pinned, s.updated_at FROM chat_session s "
-        f"WHERE s.owner = ? AND {_matching('s.title', terms)}"
-    )
-    if any(len(term) >= TRIGRAM for term in terms):
-        # Titles holding the long term come from the trigram index first. Left to
-        # itself, the planner walked the owner's chats newest first hoping to meet
-        # `limit` matches soon, and read all 100,000 when a short term ruled them out.
-        chosen = f"WITH hits AS MATERIALIZED ({chosen}) SELECT * FROM hits s"
     return (
-        f"{chosen} ORDER BY s.pinned DESC, s.updated_at DESC LIMIT ?",
+        "SELECT s.id, s.title FROM chat_session s "
+        f"WHERE s.owner = ? AND {_matching('s.title', terms)} "
+        "ORDER BY s.pinned DESC, s.updated_at DESC LIMIT ?",
         [owner, *map(like_pattern, terms), limit],
     )
 

@@ -349,6 +349,18 @@ def test_postgres_indexes(postgres_url):
     assert "gin_trgm_ops" in indexes["chat_message_content_trgm"]
     assert "streaming" in indexes["chat_message_content_trgm"]  # final replies only
     assert "chat_session_owner_list" in indexes
+    options = dict(
+        run_sql(
+            postgres_url,
+            "SELECT relname, array_to_string(reloptions, ',') FROM pg_class "
+            "WHERE relname IN ('chat_session_title_trgm', 'chat_message_content_trgm')",
+        )
+    )
+    # searches read a GIN index's whole pending list: none for titles, a short one else
+    assert options == {
+        "chat_session_title_trgm": "fastupdate=off",
+        "chat_message_content_trgm": "gin_pending_list_limit=256",
+    }
 
 
 def test_postgres_migrations_apply_once(postgres_url):
@@ -365,6 +377,7 @@ def test_postgres_migrations_apply_once(postgres_url):
         ("p007_attachments",),
         ("p008_preferences_and_shares",),
         ("p009_usage_index",),
+        ("p010_search_pending_lists",),
     ]
 
 

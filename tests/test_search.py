@@ -189,8 +189,9 @@ def test_titles_matching_a_long_and_a_short_term_come_pinned_first_then_newest(s
     older = titled("alice", "Trip to 北京 in 2026")
     pinned = titled("alice", "trip notes 北京 2026")
     newer = titled("alice", "TRIP 北京 budget 2026")
-    titled("alice", "Trip to Shanghai 2026")  # lacks 北京
+    shanghai = titled("alice", "Trip to Shanghai 2026")  # lacks 北京
     titled("bob", "trip 北京 2026")  # another owner's
     store.set_pinned("alice", pinned.id, True)
     for query in ("TRIP 北京", "北京 trip 2026", "2026 北 rip"):
         assert ids(store.search("alice", query)) == [pinned.id, newer.id, older.id], query
+    assert ids(store.search("alice", "trip 2026")) == [pinned.id, shanghai.id, newer.id, older.id]

@@ -7,10 +7,11 @@
 Store part: the store benchmark's database (`bench_store.py`: 100,000 sessions and
 1,000,000 messages of one owner) plus one chat of 1,000 messages whose last ten turns
 come in 10 versions (10 branches, each path about 900 messages long). Times, through
-`Store`: loading the current path after a switch (the whole path, and the latest 50 a
-page draws), the store's part of a switch (switch, latest 50, their versions), and
-search as you type (every prefix of a few queries, as the sidebar sends them). SQLite
-targets are judged on CPU time, PostgreSQL's on wall-clock time (see `bench_store.py`).
+`Store`: loading the current path after a switch (the whole path, and its latest 50,
+more than the 20 a page draws at first), the store's part of a switch (switch, latest
+50, their versions), and search as you type (every prefix of a few queries, as the
+sidebar sends them). SQLite targets are judged on CPU time, PostgreSQL's on wall-clock
+time (see `bench_store.py`).
 
 Browser part: the same chat alone in a SQLite file, the app under `streamlit run` with
 the loopback emulator, headless chromium. The pointer goes over the message with

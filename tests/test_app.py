@@ -697,3 +697,26 @@ def test_an_unverified_email_never_takes_its_older_chats(env):
     assert not at.exception
     assert sidebar_chats(at) == []
     assert owners(env) == {"victim@example.com": 1, f"oidc:{ISSUER}#666": 1}
+
+
+def test_a_long_chat_opens_on_its_latest_20_messages_and_shows_earlier_on_request(env):
+    with connect(str(env)) as store:
+        session = store.import_session(
+            "local",
+            "Long chat",
+            [
+                {
+                    "role": "user" if n % 2 == 0 else "assistant",
+                    "content": f"message {n}",
+                    "status": "complete",
+                    "created_at": f"2026-01-01T08:00:{n:02d}.000000+00:00",
+                }
+                for n in range(45)
+            ],
+        )
+    at = app(session=session.id).run()
+    assert [body for _, (body,) in texts(at)] == [f"message {n}" for n in range(25, 45)]
+    at.button(key="show_earlier").click().run()
+    assert not at.exception
+    assert [body for _, (body,) in texts(at)] == [f"message {n}" for n in range(5, 45)]
+    assert at.button(key="show_earlier").label == "Show earlier messages (5 more)"

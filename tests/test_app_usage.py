@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from chat_core.markdown import literal
 from chat_core.store import connect
 from tests.test_app import AUTH, ISSUER, app, close_clients, env  # noqa: F401 (fixtures)
 
@@ -72,12 +73,10 @@ def chart_count(at) -> int:
     return sum(1 for e in elements(at.main) if e.type == "vega_lite_chart")
 
 
-TABLES = ("usage_latency", "usage_statuses", "usage_errors")  # in the page's order
-
-
-def table(at, name: str):
-    """The values of one of the page's tables (see TABLES)."""
-    return at.table[TABLES.index(name)].value
+def table(at, key: str):
+    """The values of the table in the page's container with this key."""
+    block = at.main.get_by_key(key)
+    return next(e for e in elements(block) if e.type == "table").value
 
 
 def test_the_page_draws_cards_and_charts_for_the_last_30_days(seeded):
@@ -91,7 +90,7 @@ def test_the_page_draws_cards_and_charts_for_the_last_30_days(seeded):
     assert found["Cost"].startswith("≥ ¥")  # the mystery model has no price
     assert chart_count(at) == 3  # cost, tokens, cache hits
     latency = table(at, "usage_latency")
-    assert list(latency["Model"]) == [MODEL_A, MODEL_B]
+    assert list(latency["Model"]) == [literal(MODEL_A), literal(MODEL_B)]
     assert list(latency["first token, p50"]) == ["300 ms", "300 ms"]
     assert list(latency["whole reply, p95"]) == ["1,200 ms", "1,200 ms"]
     statuses = table(at, "usage_statuses")
@@ -189,3 +188,19 @@ def test_back_on_the_chat_page_the_open_chat_stays_open(seeded):
     at.switch_page("app_pages/chat.py").run()
     assert not at.exception
     assert at.query_params["session"] in (mine.id, [mine.id])
+
+
+def test_model_ids_and_error_codes_in_the_tables_are_shown_literally(db_path):
+    model, code = "[free](https://evil.example) :red[x]", "**odd**_code"
+    with connect(db_path) as store:
+        store.import_session(
+            "local",
+            "Odd",
+            [reply(TODAY, model, 10, 0, 5, status="error", error_code=code)],
+        )
+    at = usage_page(app())
+    assert not at.exception
+    (cell,) = table(at, "usage_latency")["Model"]
+    assert cell == literal(model)  # Markdown source that shows the id as it is
+    (kind,) = table(at, "usage_errors")["Error"]
+    assert literal(code) in kind and code not in kind

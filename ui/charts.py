@@ -2,8 +2,8 @@
 
 `st.bar_chart` and `st.line_chart` build each chart through Altair, whose schema
 validation cost the Usage page about 100 ms of server time per chart. These specs
-are the same charts written out: a category axis, a measure axis, an optional colour
-series, and a tooltip. Columns are addressed by plain internal names (`c0`, `c1`,
+are the same charts written out: a category axis, a measure axis, a colour series,
+and a tooltip. Columns are addressed by plain internal names (`c0`, `c1`,
 …) and shown under their titles, so a title with a dot or a bracket is only text.
 """
 
@@ -23,57 +23,52 @@ class Column:
     values: Sequence
 
 
-def bar_chart(
-    category: Column,
-    measure: Column,
-    series: Column | None = None,
-    *,
-    stack: bool = True,
-    horizontal: bool = False,
-) -> None:
-    """Bars of `measure` per `category`, coloured (and stacked, or side by side) by
-    `series`; `horizontal` puts the categories on the y axis."""
-    spec = _spec("bar", category, measure, series, horizontal=horizontal)
-    if series is not None and not stack:
-        spec["encoding"]["yOffset" if horizontal else "xOffset"] = {"field": "c2"}
-    spec["encoding"]["x" if horizontal else "y"]["stack"] = bool(stack)
+def bar_chart(category: Column, measure: Column, series: Column) -> None:
+    """Bars of `measure` per `category`, stacked and coloured by `series`."""
+    spec = _spec("bar", category, measure, series)
+    spec["encoding"]["y"]["stack"] = True
     _draw(spec, category, measure, series)
 
 
-def line_chart(category: Column, measure: Column, series: Column | None = None) -> None:
+def line_chart(category: Column, measure: Column, series: Column) -> None:
     """A line of `measure` along `category` for each value of `series`."""
-    spec = _spec("line", category, measure, series, horizontal=False)
+    spec = _spec("line", category, measure, series)
     spec["mark"]["point"] = True  # a day with a single value still shows
     _draw(spec, category, measure, series)
 
 
-def _spec(mark: str, category: Column, measure: Column, series, *, horizontal: bool) -> dict:
-    along = {
-        "field": "c0",
-        "type": "ordinal",
-        "title": category.title,
-        "sort": None,
-        "axis": {"grid": False},
-    }
-    amount = {"field": "c1", "type": "quantitative", "title": measure.title, "axis": {"grid": True}}
-    encoding = {"y": along, "x": amount} if horizontal else {"x": along, "y": amount}
+def _spec(mark: str, category: Column, measure: Column, series: Column) -> dict:
     tooltip = [
         {"field": "c0", "type": "ordinal", "title": category.title},
         {"field": "c1", "type": "quantitative", "title": measure.title},
+        {"field": "c2", "type": "nominal", "title": series.title},
     ]
-    if series is not None:
-        encoding["color"] = {
+    encoding = {
+        "x": {
+            "field": "c0",
+            "type": "ordinal",
+            "title": category.title,
+            "sort": None,
+            "axis": {"grid": False},
+        },
+        "y": {
+            "field": "c1",
+            "type": "quantitative",
+            "title": measure.title,
+            "axis": {"grid": True},
+        },
+        "color": {
             "field": "c2",
             "type": "nominal",
             "title": series.title,
             # One name per line: in a row, the names after the second ran off the chart.
             "legend": {"orient": "bottom", "columns": 1, "labelLimit": 400, "offset": 5},
-        }
-        tooltip.append({"field": "c2", "type": "nominal", "title": series.title})
-    encoding["tooltip"] = tooltip
+        },
+        "tooltip": tooltip,
+    }
     return {"mark": {"type": mark, "tooltip": True}, "encoding": encoding}
 
 
-def _draw(spec: dict, *columns: Column | None) -> None:
-    data = {f"c{index}": list(column.values) for index, column in enumerate(columns) if column}
+def _draw(spec: dict, *columns: Column) -> None:
+    data = {f"c{index}": list(column.values) for index, column in enumerate(columns)}
     st.vega_lite_chart(data, spec, width="stretch")

@@ -13,8 +13,8 @@ from chat_core.store import Session
 from .runtime import select_session
 
 # How many of a chat's latest messages a page draws at first ("Show earlier" adds as
-# many again). Each drawn message is a share of every full run of the page: at 50, a
-# version switch in a long chat took 275 ms (p50) to redraw, at 20 it takes 177 ms.
+# many again): every drawn message is a share of each full run of the page, such as
+# the one a version switch makes.
 WINDOW = 20
 LANDING = "land_on"  # (chat id, message id, a number that is new for each landing)
 _numbers = itertools.count(1)

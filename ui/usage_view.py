@@ -203,10 +203,10 @@ def _cache_hits(lang: str, board: usage.Dashboard) -> None:
 
 def _latency(lang: str, counts) -> None:
     """p50 and p95 of the time to first token and of the whole reply, one row per
-    model: exact figures read better than bars, and a table draws at once."""
+    model: figures read better than bars here, and a table draws at once."""
     figures = usage.latencies(counts)
     with st.container(key="usage_latency"):
-        st.subheader(t(lang, "usage_latency_chart"))
+        st.subheader(t(lang, "usage_latency_title"))
         if not figures:
             st.caption(t(lang, "usage_no_timings"))
             return
@@ -218,7 +218,8 @@ def _latency(lang: str, counts) -> None:
         columns = [t(lang, MEASURE_KEYS[key]) for key in MEASURE_KEYS]
         st.table(
             {
-                t(lang, "usage_col_model"): [_model_name(lang, m) for m in by_model],
+                # a table's cells are Markdown: a model id is shown literally
+                t(lang, "usage_col_model"): [literal(_model_name(lang, m)) for m in by_model],
                 **{
                     column: [row.get(column, "–") for row in by_model.values()]
                     for column in columns
@@ -232,7 +233,7 @@ def _statuses(lang: str, board: usage.Dashboard) -> None:
     replies = t(lang, "usage_col_replies")
     left, right = st.columns(2)
     with left.container(key="usage_statuses"):
-        st.subheader(t(lang, "usage_status_chart"))
+        st.subheader(t(lang, "usage_status_title"))
         found = [s for s in usage.STATUSES if board.by_status.get(s)]
         st.table(
             {
@@ -249,7 +250,9 @@ def _statuses(lang: str, board: usage.Dashboard) -> None:
         kinds = sorted(board.by_error.items(), key=lambda item: (-item[1], item[0]))
         st.table(
             {
-                t(lang, "usage_col_error"): [locales.error_text(lang, code) for code, _ in kinds],
+                t(lang, "usage_col_error"): [
+                    locales.error_text(lang, code, quote=literal) for code, _ in kinds
+                ],
                 replies: [f"{count:,}" for _, count in kinds],
             },
             hide_index=True,

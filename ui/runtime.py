@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
-import httpx
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -270,4 +269,6 @@ def _warm_up() -> None:
 @st.cache_resource(show_spinner=False)
 def _ssl_context():
     """One TLS context for all clients: building one costs ~25 ms per browser tab."""
+    import httpx  # here, not at the top: importing it takes ~50 ms the first page needs not
+
     return httpx.create_ssl_context()

@@ -95,8 +95,8 @@ def test_the_page_draws_cards_and_charts_for_the_last_30_days(seeded):
     assert list(latency["whole reply, p95"]) == ["1,200 ms", "1,200 ms"]
     statuses = table(at, "usage_statuses")
     assert list(zip(statuses["Status"], statuses["Replies"], strict=True)) == [
-        ("complete", "2"),
-        ("Reply failed", "1"),
+        ("Complete", "2"),
+        ("Failed", "1"),
     ]
 
 

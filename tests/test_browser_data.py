@@ -116,7 +116,7 @@ def test_the_usage_page_draws_its_charts_and_the_csv_matches_the_filter(open_as,
     latency = page.locator(".st-key-usage_latency [data-testid='stTable']")
     expect(latency).to_contain_text("deepseek-v3-2-251201")
     statuses = page.locator(".st-key-usage_statuses [data-testid='stTable']")
-    expect(statuses).to_contain_text("interrupted")
+    expect(statuses).to_contain_text("Interrupted")
     metrics = page.get_by_test_id("stMetric")
     expect(metrics.filter(has_text="Replies")).to_contain_text("4")
     run_finished(page)

@@ -31,7 +31,11 @@ TOP_CHATS = 10
 CHAT_PAGE = "app_pages/chat.py"
 DATES_KEY, MODELS_KEY = "usage_dates", "usage_models"
 PERIOD_KEYS = {"day": "usage_day", "week": "usage_week"}
-STATUS_KEYS = {"complete": "usage_complete", "interrupted": "interrupted", "error": "failed"}
+STATUS_KEYS = {
+    "complete": "usage_complete",
+    "interrupted": "usage_interrupted",
+    "error": "usage_failed",
+}
 MEASURE_KEYS = {
     ("first_token", "p50"): "usage_first_token_p50",
     ("first_token", "p95"): "usage_first_token_p95",

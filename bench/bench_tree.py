@@ -23,13 +23,20 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench_store import OWNER, build_postgres, build_sqlite, generated_rows, open_database
+from bench_store import (
+    OWNER,
+    build_postgres,
+    build_sqlite,
+    generated_rows,
+    open_database,
+    percentiles,
+    timed_once,
+)
 from e2e_harness import launched_browser, running, server_env, start_streamlit, wait_for_app_run
 
 from chat_core.search_typing import worth_searching
@@ -85,17 +92,6 @@ def versions_of(store, session, fork_id: int) -> list[int]:
 # --- store ---------------------------------------------------------------------------------
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    samples = sorted(samples)
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-
-
-def timed(fn) -> tuple[float, float]:
-    wall, cpu = time.perf_counter(), time.thread_time()
-    fn()
-    return (time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000
-
-
 def measure_store(store, backend: str, runs: int) -> list[tuple]:
     session, fork_id = tree_chat(store, OWNER)
     versions = versions_of(store, session, fork_id)
@@ -110,10 +106,10 @@ def measure_store(store, backend: str, runs: int) -> list[tuple]:
             page = store.get_messages(moved, limit=50)
             store.versions(moved, page)
 
-        switch.append(timed(switched))
+        switch.append(timed_once(switched))
         current = store.get_session(OWNER, session.id)
-        path.append(timed(lambda c=current: store.get_messages(c)))
-        latest.append(timed(lambda c=current: store.get_messages(c, limit=50)))
+        path.append(timed_once(lambda c=current: store.get_messages(c)))
+        latest.append(timed_once(lambda c=current: store.get_messages(c, limit=50)))
     length = len(store.get_messages(store.get_session(OWNER, session.id)))
     rows.append((f"current path ({length} messages)", path, "path"))
     rows.append(("current path, latest 50", latest, "path"))
@@ -125,7 +121,7 @@ def measure_store(store, backend: str, runs: int) -> list[tuple]:
         for _ in range(max(1, runs // len(prefixes))):
             for prefix in prefixes:
                 by_prefix.setdefault(prefix, []).append(
-                    timed(lambda p=prefix: store.search(OWNER, p))
+                    timed_once(lambda p=prefix: store.search(OWNER, p))
                 )
     keystrokes = [sample for samples in by_prefix.values() for sample in samples]
     rows.append((f"search as you type ({len(keystrokes)} queries)", keystrokes, "keystroke"))

@@ -11,16 +11,15 @@ import io
 import pytest
 from PIL import Image as Pillow
 
-from bench.identity_proxy import identity_cookie
 from chat_core.identity import owner_key
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
     app_server_fixture,
-    assert_no_exception_shown,
     browser_fixture,
     expect,
     session_of,
+    signed_in_pages,
     wait_for_app,
 )
 from tests.conftest import emulator_fixture
@@ -38,22 +37,9 @@ browser = browser_fixture()
 
 @pytest.fixture
 def page_of(browser, server):
-    contexts = []
-
-    def open_page(email: str):
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-        context.add_cookies([identity_cookie(server.url, email)])
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(server.url)
-        wait_for_app(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        assert_no_exception_shown(context)
-        context.close()
+    clipboard = ["clipboard-read", "clipboard-write"]
+    with signed_in_pages(browser, server.url, permissions=clipboard) as open_page:
+        yield open_page
 
 
 def png(color: str, size=(300, 200)) -> bytes:

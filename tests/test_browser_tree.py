@@ -197,3 +197,21 @@ def test_a_search_hit_opens_the_chat_on_message_7_of_120(open_as, server):
     assert f"session={session.id}" in page.url
     # Drawn with everything after it: no "Show earlier" click was needed.
     expect(page.locator(MESSAGES)).to_have_count(120)
+
+
+def test_a_long_chat_shows_its_latest_20_messages_and_earlier_ones_on_a_click(open_as, server):
+    email = "earlier@example.com"
+    with connect(server.env["CHAT_DB"]) as store:
+        session, _ = store.new_session(owner_key("email", email))
+        for n in range(1, 24):
+            store.start_turn(session, f"question {n}")
+            reply = store.begin_reply(session)
+            store.save_reply(session, reply.id, content=f"answer {n}", status="complete")
+    page = open_as(email, path=f"/?session={session.id}")  # 46 messages
+    expect(page.locator(MESSAGES)).to_have_count(20)
+    assert shown(page)[0] == "question 14"
+    earlier = page.get_by_role("button", name="Show earlier messages (26 more)")
+    earlier.click()
+    expect(page.locator(MESSAGES)).to_have_count(40)
+    assert shown(page)[0] == "question 4"
+    expect(page.get_by_role("button", name="Show earlier messages (6 more)")).to_be_visible()

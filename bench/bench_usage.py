@@ -264,7 +264,7 @@ def drawn(page, timeout: int = 120_000) -> None:
     )
     page.get_by_test_id("stMetric").first.wait_for(timeout=timeout)
     for table in ("usage_latency", "usage_statuses"):
-        page.locator(f".st-key-{table} [data-testid='stTable'] td").first.wait_for(timeout=timeout)
+        page.locator(f".st-key-{table} td").first.wait_for(timeout=timeout)
     page.locator(".st-key-usage_top_chats [data-testid='stPageLink']").first.wait_for(
         timeout=timeout
     )

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping, Sequence
 
 _CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
 _DISPLAY = re.compile(r"\\\[(.+?)\\\]", re.DOTALL)
@@ -28,6 +29,8 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 STREAM_BLOCK_CHARS = 4000  # a growing piece longer than this is cut, so redraws stay small
 _WORD_JOINER = "\u2060"
 _LINK_PARTS = re.compile(r"([.@])")
+# A pipe after an even number of backslashes (none included) is not escaped.
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 
 
 def for_display(text: str) -> str:
@@ -56,6 +59,21 @@ def literal(text: str) -> str:
     """
     text = _LINK_PARTS.sub(_WORD_JOINER + r"\1", text).replace(":", ":" + _WORD_JOINER)
     return escape(text)
+
+
+def table(columns: Mapping[str, Sequence[str]], *, right: Collection[str] = ()) -> str:
+    """A Markdown (GFM) table of `columns`, title to cells, each cell already Markdown;
+    the columns titled in `right` (figures) are aligned right.
+
+    A cell's unescaped `|` would end it early and a line break would end the row, so
+    pipes are escaped and breaks become spaces."""
+    rule = ["---:" if title in right else "---" for title in columns]
+    rows = [list(columns), rule, *zip(*columns.values(), strict=True)]
+    return "\n".join("| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows)
+
+
+def _cell(text: str) -> str:
+    return _UNESCAPED_PIPE.sub(r"\1\\|", " ".join(str(text).splitlines()))
 
 
 def blocks(text: str) -> list[str]:

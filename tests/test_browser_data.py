@@ -113,9 +113,9 @@ def test_the_usage_page_draws_its_charts_and_the_csv_matches_the_filter(open_as,
     expect(charts).to_have_count(3, timeout=30_000)  # cost, tokens, cache hits
     for index in range(3):  # each chart drew its marks
         expect(charts.nth(index).locator("canvas, svg").first).to_be_visible()
-    latency = page.locator(".st-key-usage_latency [data-testid='stTable']")
+    latency = page.locator(".st-key-usage_latency table")
     expect(latency).to_contain_text("deepseek-v3-2-251201")
-    statuses = page.locator(".st-key-usage_statuses [data-testid='stTable']")
+    statuses = page.locator(".st-key-usage_statuses table")
     expect(statuses).to_contain_text("Interrupted")
     metrics = page.get_by_test_id("stMetric")
     expect(metrics.filter(has_text="Replies")).to_contain_text("4")

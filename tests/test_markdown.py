@@ -1,6 +1,6 @@
-"""How a streaming reply is cut into pieces that are drawn once each."""
+"""Markdown helpers: how a streaming reply is cut into pieces drawn once each, and tables."""
 
-from chat_core.markdown import blocks, stream_blocks
+from chat_core.markdown import blocks, stream_blocks, table
 
 LISTING = "Here is the file:\n\n```python\n" + "".join(
     f"print('line {n}')  # {'x' * 30}\n" for n in range(400)
@@ -50,3 +50,14 @@ def test_finished_pieces_never_change_as_the_reply_grows():
         for end in range(0, len(text), 97):
             so_far = finished(text[:end])
             assert so_far == final[: len(so_far)], end
+
+
+def test_a_table_keeps_every_cell_in_its_column():
+    columns = {"Model": ["a|b", r"c\|d", "two\nlines"], "Replies": ["1", "2", "3"]}
+    assert table(columns, right=["Replies"]).splitlines() == [
+        "| Model | Replies |",
+        "| --- | ---: |",
+        r"| a\|b | 1 |",  # an unescaped pipe would start a new cell
+        r"| c\|d | 2 |",  # an escaped one stays as it is
+        "| two lines | 3 |",  # a line break would end the row
+    ]

@@ -17,7 +17,7 @@ import streamlit as st
 
 import locales
 from chat_core import usage
-from chat_core.markdown import escape, literal
+from chat_core.markdown import escape, literal, table
 
 from . import feedback
 from .charts import Column, bar_chart, line_chart
@@ -220,7 +220,7 @@ def _latency(lang: str, counts) -> None:
             for which, value in (("p50", figure.p50_ms), ("p95", figure.p95_ms)):
                 row[t(lang, MEASURE_KEYS[figure.measure, which])] = f"{value:,} ms"
         columns = [t(lang, MEASURE_KEYS[key]) for key in MEASURE_KEYS]
-        st.table(
+        _table(
             {
                 # a table's cells are Markdown: a model id is shown literally
                 t(lang, "usage_col_model"): [literal(_model_name(lang, m)) for m in by_model],
@@ -228,8 +228,7 @@ def _latency(lang: str, counts) -> None:
                     column: [row.get(column, "–") for row in by_model.values()]
                     for column in columns
                 },
-            },
-            hide_index=True,
+            }
         )
 
 
@@ -239,12 +238,11 @@ def _statuses(lang: str, board: usage.Dashboard) -> None:
     with left.container(key="usage_statuses"):
         st.subheader(t(lang, "usage_status_title"))
         found = [s for s in usage.STATUSES if board.by_status.get(s)]
-        st.table(
+        _table(
             {
                 t(lang, "usage_col_status"): [t(lang, STATUS_KEYS[s]) for s in found],
                 replies: [f"{board.by_status[s]:,}" for s in found],
-            },
-            hide_index=True,
+            }
         )
     with right.container(key="usage_errors"):
         st.subheader(t(lang, "usage_errors"))
@@ -252,14 +250,13 @@ def _statuses(lang: str, board: usage.Dashboard) -> None:
             st.caption(t(lang, "usage_no_errors"))
             return
         kinds = sorted(board.by_error.items(), key=lambda item: (-item[1], item[0]))
-        st.table(
+        _table(
             {
                 t(lang, "usage_col_error"): [
                     locales.error_text(lang, code, quote=literal) for code, _ in kinds
                 ],
                 replies: [f"{count:,}" for _, count in kinds],
-            },
-            hide_index=True,
+            }
         )
 
 
@@ -290,6 +287,12 @@ def _top_chats(visit: Visit, spenders) -> None:
                     tokens=f"{spent.tokens:,}",
                 )
             )
+
+
+def _table(columns: dict[str, list[str]]) -> None:
+    """A Markdown table, figures (every column but the first) aligned right. The page's
+    Markdown renderer draws it: a first visit loads no table element code."""
+    st.markdown(table(columns, right=list(columns)[1:]))
 
 
 def _decimal(amount: float) -> Decimal:

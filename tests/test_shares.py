@@ -82,6 +82,18 @@ def test_a_revoked_link_says_so_and_stays_listed(store, shared_chat):
     assert listed[0].messages == ()
 
 
+def test_a_revoked_link_says_so_before_asking_to_sign_in(store, shared_chat):
+    session, _ = shared_chat
+    members = store.create_share(OWNER, session.id, "signed_in")
+    private = store.create_share(OWNER, session.id, "owner")
+    for link in (members, private):
+        store.revoke_share(OWNER, link.token)
+    for viewer in (None, "local", VIEWER):
+        assert code_of(lambda v=viewer: store.open_share(members.token, v)) == "share_revoked"
+        # a private link of someone else stays unknown, revoked or not
+        assert code_of(lambda v=viewer: store.open_share(private.token, v)) == "share_unknown"
+
+
 def test_only_the_owner_lists_and_revokes(store, shared_chat):
     session, _ = shared_chat
     link = store.create_share(OWNER, session.id, "anyone")

@@ -155,12 +155,12 @@ class ShareLinks:
         if row is None:
             raise ShareLinkError("share_unknown")
         link = ShareLink.from_row(row, with_messages=True)
-        if not may_open(link, viewer) and link.audience == "signed_in":
-            raise ShareLinkError("share_sign_in")
-        if not may_open(link, viewer):  # private to its owner: as if there were none
-            raise ShareLinkError("share_unknown")
-        if link.revoked:
+        if link.audience == "owner" and not may_open(link, viewer):
+            raise ShareLinkError("share_unknown")  # private to its owner: as if there were none
+        if link.revoked:  # said before asking to sign in: signing in would not help
             raise ShareLinkError("share_revoked")
+        if not may_open(link, viewer):
+            raise ShareLinkError("share_sign_in")
         return link
 
     def copy_share(self, token: object, viewer: str) -> Session:

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from .ark import Usage
 from .catalogue import Price, models
-from .identity import verified_email
+from .identity import login_identity, verified_email
 from .pricing import MILLION, PriceTable, cost
 from .store.usage import (
     EVERYONE,
@@ -299,20 +299,23 @@ def is_admin(owner: str, claims: Mapping[str, object], admins: Iterable[str]) ->
     """Whether the visitor is on the operator's admin list, by email or by subject.
 
     An email matches a login's verified email or a proxy's email; a subject matches a
-    login's subject (`sub`) or a proxy's user value. Nobody is an admin without being
-    signed in (the `local` owner is everyone who opens an app without a login)."""
+    login's subject (`sub`, or `<iss>#<sub>` to name its provider too) or a proxy's user
+    value. A login's claims count only when they give `owner`: they are the visitor's.
+    Nobody is an admin without being signed in (the `local` owner is everyone who opens
+    an app without a login)."""
     wanted = {entry.strip() for entry in admins if entry and entry.strip()}
-    if not wanted or not owner.startswith(("oidc:", "email:", "user:")):
-        return False
     emails = {entry.casefold() for entry in wanted if "@" in entry}
     subjects = {entry for entry in wanted if "@" not in entry}
-    if owner.startswith("oidc:"):
-        email = verified_email(claims)
-        subject = owner.rpartition("#")[2]
-        return (email is not None and email.casefold() in emails) or subject in subjects
     if owner.startswith("email:"):
         return owner.removeprefix("email:") in emails
-    return owner.removeprefix("user:") in subjects
+    if owner.startswith("user:"):
+        return owner.removeprefix("user:") in subjects
+    login = login_identity(claims)
+    if login is None or login.owner != owner:
+        return False
+    email, issuer, subject = verified_email(claims), claims.get("iss"), claims.get("sub")
+    names = {str(subject), f"{issuer}#{subject}"} if issuer and subject else set()
+    return (email is not None and email.casefold() in emails) or bool(names & subjects)
 
 
 def scope(owner: str, everyone: bool) -> str | Everyone:

@@ -11,6 +11,7 @@ import pytest
 
 from chat_core.catalogue import parse_price
 from chat_core.chat import message_cost
+from chat_core.identity import login_identity
 from chat_core.pricing import PriceTable
 from chat_core.store.usage import EVERYONE, BandRates, Bands, UsageFilter
 from chat_core.usage import (
@@ -431,16 +432,29 @@ def test_csv_cells_a_spreadsheet_would_run_are_quoted(store):
 # --- admins ------------------------------------------------------------------------------------
 
 
+ISSUER = "https://id.example"
+OTHER_ISSUER = "https://other.example"
+
+
+def login(sub: str, issuer: str = ISSUER, **claims) -> tuple[str, dict]:
+    """The owner key and the claims of a login."""
+    claims = {"iss": issuer, "sub": sub, **claims}
+    return login_identity(claims).owner, claims
+
+
 @pytest.mark.parametrize(
     ("owner", "claims", "admin"),
     [
-        ("oidc:https://id.example#sub-1", {"sub": "sub-1"}, True),
-        (
-            "oidc:https://id.example#sub-2",
-            {"email": "Boss@Example.com", "email_verified": True},
-            True,
-        ),
-        ("oidc:https://id.example#sub-2", {"email": "boss@example.com"}, False),  # unverified
+        (*login("sub-1"), True),
+        (*login("sub-1", OTHER_ISSUER), True),  # a bare subject: of any provider
+        (*login("sub-3"), True),  # named with its provider
+        (*login("sub-3", OTHER_ISSUER), False),
+        (*login("sub-2", email="Boss@Example.com", email_verified=True), True),
+        (*login("sub-2", email="boss@example.com"), False),  # unverified
+        (*login("mallory#sub-1"), False),  # a subject that ends like an admin's
+        (*login("x" * 300, email="boss@example.com", email_verified="true"), True),  # hashed key
+        ("oidc:https://id.example#sub-1", {"iss": ISSUER, "sub": "sub-2"}, False),  # not theirs
+        ("oidc:https://id.example#sub-1", {}, False),
         ("email:boss@example.com", {}, True),
         ("email:other@example.com", {}, False),
         ("user:sub-1", {}, True),
@@ -449,7 +463,8 @@ def test_csv_cells_a_spreadsheet_would_run_are_quoted(store):
     ],
 )
 def test_admins_by_email_or_subject(owner, claims, admin):
-    assert is_admin(owner, claims, ["boss@example.com", " sub-1 ", ""]) is admin
+    admins = ["boss@example.com", " sub-1 ", "", f"{ISSUER}#sub-3"]
+    assert is_admin(owner, claims, admins) is admin
 
 
 def test_nobody_is_an_admin_without_a_list():

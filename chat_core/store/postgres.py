@@ -15,13 +15,14 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..config import check_postgres_url
 from ..errors import (
     DatabaseAuthError,
     DatabaseError,
@@ -51,6 +52,7 @@ class PostgresBackend(SqlBackend):
     UTC_DAY = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        check_postgres_url(url)
         self.location = _describe(url)
         options = {"autocommit": True, "prepare_threshold": None}
         with self._translated():
@@ -266,14 +268,12 @@ def _plain(row: dict) -> dict:
 
 
 def _describe(url: str) -> str:
-    """`host:port/dbname` of a URL: enough to recognise it, never the password."""
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "(an unreadable CHAT_DB URL)"
-    host = parts.get("host") or "localhost"
-    port = parts.get("port") or "5432"
-    return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
+    """`host:port/dbname` of a URL: enough to recognise it, never the password. All up
+    to the last "@" goes first: a password typed with "@", "/" or "?" unencoded would
+    otherwise be read as the host or the database."""
+    rest = url.partition("://")[2].rpartition("@")[2]
+    address, _, database = re.split(r"[?#]", rest, maxsplit=1)[0].partition("/")
+    return f"{unquote(address) or 'localhost'}/{unquote(database)}"
 
 
 def _unreachable(location: str) -> DatabaseUnavailableError:

@@ -720,3 +720,14 @@ def test_a_long_chat_opens_on_its_latest_20_messages_and_shows_earlier_on_reques
     assert not at.exception
     assert [body for _, (body,) in texts(at)] == [f"message {n}" for n in range(5, 45)]
     assert at.button(key="show_earlier").label == "Show earlier messages (5 more)"
+
+
+def test_a_pasted_key_with_an_invisible_character_gets_a_clear_message(env, monkeypatch):
+    monkeypatch.delenv("ARK_API_KEY")
+    at = app().run()
+    at.sidebar.text_input(key="api_key_input").input(KEY + "\u200b").run()
+    at.chat_input(key="chat_input").set_value("hello").run()
+    assert not at.exception
+    shown = [e.value for e in at.error]
+    assert any("Copy it again from the Ark console" in text for text in shown), shown
+    assert not [text for text in shown if KEY in text]

@@ -170,6 +170,15 @@ def test_missing_key_is_reported_before_building_the_sdk_client():
         assert "ARK_API_KEY" in describe("zh", caught.value)
 
 
+@pytest.mark.parametrize("pasted", ["sk-12\u200b34", "sk-12ë34", "sk-12\n34", "sk 1234"])
+def test_a_key_with_characters_no_key_has_is_reported_without_it(pasted):
+    with pytest.raises(errors.MissingKeyError) as caught:
+        make_client(Settings(api_key=pasted))
+    assert caught.value.code == "api_key_malformed"
+    for lang in ("en", "zh"):
+        assert "sk-12" not in describe(lang, caught.value)
+
+
 def test_explicit_key_wins_over_settings(emu):
     settings = Settings(api_key=None, base_url=emu.base_url, max_retries=0)
     with make_client(settings, KEY, http_client=httpx.Client(trust_env=False)) as ark:

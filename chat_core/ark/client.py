@@ -22,7 +22,7 @@ def make_client(
     """Return an `Ark` client for `settings`, using `api_key` when given.
 
     Raises `MissingKeyError` when there is no key (the SDK would raise a bare
-    AssertionError). The SDK ignores ARK_BASE_URL, so the base URL is passed here.
+    AssertionError) or it holds what no key does (spaces, non-ASCII). The SDK ignores ARK_BASE_URL, so the base URL is passed here.
     The SDK client is not thread-safe: make one per script run or per thread,
     never a process-wide one. Pass a shared `ssl_context` to skip building one per
     client (~25 ms); the connection pool then has the SDK's own defaults and is closed
@@ -31,6 +31,10 @@ def make_client(
     key = (api_key or settings.api_key or "").strip()
     if not key:
         raise MissingKeyError("missing_api_key")
+    if not (key.isascii() and key.isprintable()) or any(char.isspace() for char in key):
+        # A pasted zero-width space or curly letter would fail deep in httpx, whose
+        # error carries the header, key included.
+        raise MissingKeyError("api_key_malformed")
     if http_client is None and ssl_context is not None:
         http_client = SyncHttpxClientWrapper(
             base_url=settings.base_url, timeout=settings.timeout, verify=ssl_context

@@ -22,7 +22,8 @@ def make_client(
     """Return an `Ark` client for `settings`, using `api_key` when given.
 
     Raises `MissingKeyError` when there is no key (the SDK would raise a bare
-    AssertionError) or it holds what no key does (spaces, non-ASCII). The SDK ignores ARK_BASE_URL, so the base URL is passed here.
+    AssertionError) or it holds what no key does (spaces, non-ASCII). The SDK ignores
+    ARK_BASE_URL, so the base URL is passed here.
     The SDK client is not thread-safe: make one per script run or per thread,
     never a process-wide one. Pass a shared `ssl_context` to skip building one per
     client (~25 ms); the connection pool then has the SDK's own defaults and is closed

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import httpx
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -25,6 +26,7 @@ from chat_core.errors import (
     ConfigError,
     DatabaseAuthError,
     DatabaseError,
+    DatabaseLockedError,
     DatabaseSetupError,
     DatabaseUnavailableError,
 )
@@ -220,6 +222,21 @@ def test_a_user_who_may_not_create_tables_is_told_so(limited_user, logs):
     assert "permission denied for schema public" in describe("en", error)
     assert "permission denied for schema public" in describe("zh", error)
     assert_never_shown([limited_user.url, limited_user.password], logs, error)
+
+
+@pytest.mark.timeout(60)  # without a lock timeout the call waits for ever
+def test_a_row_locked_by_another_process_fails_as_busy_within_the_timeout(postgres_url, stores):
+    store = stores(postgres_url, busy_timeout=STORE_TIMEOUT)
+    session = add_chat(store)
+    with psycopg.connect(postgres_url) as other:  # holds the chat's row in an open transaction
+        other.execute("UPDATE chat_session SET title = 'held' WHERE id = %s", [session.id])
+        began = time.monotonic()
+        with pytest.raises(DatabaseLockedError) as failed:
+            store.start_turn(session, "waits for the row")
+        waited = time.monotonic() - began
+    assert waited < STORE_TIMEOUT + 5  # it used to wait until the other transaction ended
+    assert "busy" in describe("en", failed.value)
+    assert [m.content for m in store.get_messages(session)] == ["kept before the fault"]
 
 
 # --- the server restarting or stopping under a running app ---------------------------------

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import unquote
 
 import psycopg
@@ -65,6 +65,7 @@ class PostgresBackend(SqlBackend):
                 min_size=1,
                 max_size=POOL_SIZE,
                 kwargs={"connect_timeout": CONNECT_TIMEOUT, **options},
+                configure=partial(_bound_lock_waits, seconds=wait),
                 check=self._check,
                 timeout=wait,
                 # psycopg_pool retries a failed connection in the background with a
@@ -201,6 +202,13 @@ def _matching(column: str, terms: list[str]) -> str:
 
 def _cased(term: str) -> bool:
     return term.lower() != term or term.upper() != term
+
+
+def _bound_lock_waits(conn: psycopg.Connection, seconds: float) -> None:
+    """A statement waiting longer than the store's timeout for a lock (a row another
+    process holds in an open transaction) fails as `database_busy`, as a locked SQLite
+    file does, instead of hanging the page."""
+    conn.execute(f"SET lock_timeout = {round(seconds * 1000)}")  # in ms
 
 
 def _migrate(conn: psycopg.Connection, location: str) -> None:

@@ -731,3 +731,21 @@ def test_a_pasted_key_with_an_invisible_character_gets_a_clear_message(env, monk
     shown = [e.value for e in at.error]
     assert any("Copy it again from the Ark console" in text for text in shown), shown
     assert not [text for text in shown if KEY in text]
+
+
+def test_a_chat_whose_messages_were_all_deleted_takes_the_next_message(env):
+    with connect(env) as store:
+        session, _ = store.new_session("local")
+        first = store.start_turn(session, "soon deleted")
+        store.delete_message(session, first.id)
+    at = app(session=session.id).run()
+    assert texts(at) == []
+    at.chat_input(key="chat_input").set_value("a fresh start").run()
+    assert not at.exception
+    assert param(at) == session.id  # not moved to another chat
+    assert texts(at) == [("user", ["a fresh start"]), ("assistant", ["Echo: a fresh start"])]
+    with connect(env) as store:
+        assert [m.content for m in store.get_messages(store.get_session("local", session.id))] == [
+            "a fresh start",
+            "Echo: a fresh start",
+        ]

@@ -119,8 +119,9 @@ def _new_messages(visit: Visit, store, session, live):
         media.prefetch(store, session, messages)
         message_actions.draw(thread, _settled(messages, live))
     # What the reader saw: a first message sent from an empty chat must not join a
-    # conversation another tab has started in it since (see `_start`).
-    empty = not drawn_up_to and not messages and live is None
+    # conversation another tab has started in it since (see `_start`). A started chat
+    # whose messages were all deleted takes the next one as any started chat does.
+    empty = not drawn_up_to and not messages and live is None and not session.is_used
     st.session_state[SHOWED_EMPTY] = session.id if empty else None
     return messages
 

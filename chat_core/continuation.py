@@ -25,6 +25,7 @@ from .conversation import is_cut
 from .errors import InvalidInputError
 from .response import Response
 from .store import Message, Session, Store
+from .turn_images import turn_images
 
 
 def continue_reply(
@@ -44,7 +45,11 @@ def continue_reply(
     messages = recent_messages(store, session, settings.history_tokens, before=answer.id)
     if not messages or messages[-1].role != "user":
         raise InvalidInputError("nothing_to_continue")
-    request = replace(build_request(settings, session, messages), continue_from=answer.content)
+    # The model sees the path's images again, as the answer it continues did.
+    images = turn_images(store, session, messages)
+    request = replace(
+        build_request(settings, session, messages, images), continue_from=answer.content
+    )
     reply = Reply(store, session, client, request)
     reply.response = CarriedResponse.of(answer)
     reply.recorder.resume_id = answer.id

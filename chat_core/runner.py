@@ -128,6 +128,11 @@ class LiveReply:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def writing(self) -> bool:
+        """True until the reply ends or is stopped (its thread may outlive a Stop)."""
+        return not (self._stop.is_set() or self._progress.done)
+
     def beat(self) -> None:
         message = self._progress.message
         if message is not None and not self._progress.done:
@@ -236,7 +241,11 @@ class ReplyRunner:
     def _check_room(self, owner: str) -> None:
         self._forget_finished()
         running = list(self._live.values())
-        if sum(live.owner == owner for live in running) >= self.max_per_owner:
+        # A user's replies are those still being written: one they stopped is over for
+        # them, though its thread may wait a while yet for a first token to leave on.
+        # The process counts every thread it still has.
+        own = [live for live in running if live.owner == owner and live.writing]
+        if len(own) >= self.max_per_owner:
             raise ReplyLimitError("too_many_own_replies", limit=self.max_per_owner)
         if len(running) >= self.max_running:
             raise ReplyLimitError("too_many_replies", limit=self.max_running)

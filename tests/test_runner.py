@@ -200,3 +200,40 @@ def test_many_pages_can_watch_one_reply(store, settings, client, replies):
     for page in pages:
         page.join(30)
     assert seen == ["Echo: " + LONG] * 3
+
+
+def test_stopped_replies_waiting_for_a_first_token_leave_room_at_once(store, settings, client, emu):
+    emu.ttft = 2.0  # each reply waits silently for its first token
+    limited = ReplyRunner(store, max_running=4, max_per_owner=3)
+    try:
+        stopped = []
+        for _ in range(3):
+            session, _ = store.new_session("alice")
+            stopped.append(
+                limited.start(chat.send(store, settings, session, client, "slow"), "alice")
+            )
+            assert stopped[-1].begun() is not None
+        with pytest.raises(ReplyLimitError):
+            limited.check_room("alice")
+        for live in stopped:
+            assert live.stop().status == "interrupted"
+        assert all(live.thread.is_alive() for live in stopped)  # still waiting on the service
+        # Stopped replies are over for their user: a new one starts at once.
+        limited.check_room("alice")
+        session, _ = store.new_session("alice")
+        fresh = limited.start(chat.send(store, settings, session, client, "again"), "alice")
+        assert fresh.begun() is not None
+        # The process still counts the threads it has until they end.
+        with pytest.raises(ReplyLimitError) as full:
+            limited.check_room("bob")
+        assert full.value.code == "too_many_replies"
+        fresh.stop()
+        for live in [*stopped, fresh]:
+            live.thread.join(10)
+            assert not live.thread.is_alive()
+            stored = store.get_message(live.reply.session, live.progress.message.id)
+            assert (stored.status, stored.content) == ("interrupted", "")
+        limited.check_room("bob")
+    finally:
+        emu.ttft = 0.02
+        limited.shutdown()

@@ -3,10 +3,12 @@ in every mode, on Ark and on a strict generic server: real store, real SDK, emul
 
 from __future__ import annotations
 
+import io
 import itertools
 
 import httpx
 import pytest
+from PIL import Image as Pillow
 
 from ark_emulator import ArkEmulator
 from chat_core import chat, continuation
@@ -20,6 +22,7 @@ from chat_core.errors import (
     SessionNotFoundError,
     StreamInterruptedError,
 )
+from chat_core.images import prepare_image
 from chat_core.store import Message, connect
 from tests.conftest import EMULATOR_KEY
 
@@ -304,6 +307,38 @@ def test_the_emulators_own_output_limit_cuts_and_continue_completes(
     assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == "w5 w6"
     answer = sqlite_store.get_messages(session)[-1]
     assert (answer.content, answer.finish_reason) == ("w1 w2 w3 w4 w5 w6", "stop")
+
+
+def picture(color: str, size: tuple[int, int]):
+    out = io.BytesIO()
+    Pillow.new("RGB", size, color).save(out, "PNG")
+    return prepare_image(f"{color}.png", out.getvalue())
+
+
+def image_kinds(content) -> list[str]:
+    return [] if isinstance(content, str) else [part["type"] for part in content]
+
+
+def test_continue_sends_the_images_the_cut_answer_was_asked_about(sqlite_store, env, client, emu):
+    settings = cut_settings(env, tokens=3)
+    session, _ = sqlite_store.new_session("alice")
+    earlier, photo = picture("blue", (28, 28)), picture("red", (56, 28))
+    run(chat.send(sqlite_store, settings, session, client, "#tokens=2", images=[earlier]))
+    # A question of an image alone, whose answer ("Echo:  [image: 56×28 JPEG]") is cut.
+    assert run(chat.send(sqlite_store, settings, session, client, "", images=[photo])) == (
+        "Echo:  [image: 56×28 "
+    )
+    assert sqlite_store.get_messages(session)[-1].finish_reason == "length"
+    emu.clear_requests()
+    assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == "JPEG]"
+    [sent] = [r for r in emu.requests if r.method == "POST" and r.path == "/chat/completions"]
+    first, *_, question, start = [m for m in sent.body["messages"] if m["role"] != "system"]
+    # The question is its image (no empty text), the earlier question keeps its own.
+    assert image_kinds(question["content"]) == ["image_url"]
+    assert image_kinds(first["content"]) == ["text", "image_url"]
+    assert start == {"role": "assistant", "content": "Echo:  [image: 56×28 "}
+    answer = sqlite_store.get_messages(session)[-1]
+    assert (answer.content, answer.finish_reason) == ("Echo:  [image: 56×28 JPEG]", "stop")
 
 
 # --- the history budget, through the chat service --------------------------------------------

@@ -51,6 +51,8 @@ CSV_COLUMNS = (
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+MAX_PERIODS = 1_000  # the most days or weeks a chart lays out in time
+
 
 # --- the filter ------------------------------------------------------------------------------
 
@@ -237,6 +239,18 @@ def dashboard(
     board.by_period_model, board.by_period_mode = dict(by_model), dict(by_mode)
     board.models = sorted(seen)
     return board
+
+
+def periods(first: date, last: date, weekly: bool) -> list[str] | None:
+    """Every day (or the Monday of every week) from `first` to `last`: a chart's time
+    axis, with the periods that had no reply in their place. None when that would be
+    more than `MAX_PERIODS` (a range of centuries typed into the address)."""
+    step = 7 if weekly else 1
+    start = date.fromisoformat(week_of(first.isoformat())) if weekly else first
+    count = (last - start).days // step + 1
+    if count > MAX_PERIODS:
+        return None
+    return [(start + timedelta(days=step * index)).isoformat() for index in range(count)]
 
 
 def week_of(day: str) -> str:

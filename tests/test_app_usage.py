@@ -1,5 +1,6 @@
 """AppTest: the Usage page, its filters, its links and who sees whose usage."""
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -104,6 +105,13 @@ def test_the_page_draws_cards_and_charts_for_the_last_30_days(seeded):
         ("Complete", "2"),
         ("Failed", "1"),
     ]
+
+
+def test_the_charts_keep_days_without_replies_in_their_place(seeded):
+    at = usage_page(app())
+    specs = [json.loads(e.proto.spec) for e in elements(at.main) if e.type == "vega_lite_chart"]
+    days = [(TODAY - timedelta(days=back)).isoformat() for back in range(29, -1, -1)]
+    assert [spec["encoding"]["x"]["scale"]["domain"] for spec in specs] == [days] * 3
 
 
 def test_the_date_filter_narrows_every_figure(seeded):

@@ -23,6 +23,7 @@ from chat_core.usage import (
     is_admin,
     latencies,
     percentile,
+    periods,
     price_group,
     usage_csv,
 )
@@ -469,3 +470,26 @@ def test_admins_by_email_or_subject(owner, claims, admin):
 
 def test_nobody_is_an_admin_without_a_list():
     assert not is_admin("email:boss@example.com", {}, [])
+
+
+# --- chart axes ------------------------------------------------------------------------------
+
+
+def test_periods_lay_out_every_day_or_week_of_a_range():
+    assert periods(date(2026, 1, 30), date(2026, 2, 2), weekly=False) == [
+        "2026-01-30",
+        "2026-01-31",
+        "2026-02-01",
+        "2026-02-02",
+    ]
+    # weeks start on Monday: 2026-01-30 is a Friday
+    assert periods(date(2026, 1, 30), date(2026, 2, 10), weekly=True) == [
+        "2026-01-26",
+        "2026-02-02",
+        "2026-02-09",
+    ]
+
+
+def test_a_range_of_centuries_gets_no_laid_out_axis():
+    assert periods(date(1, 1, 1), date(9999, 12, 31), weekly=True) is None
+    assert len(periods(date(2026, 1, 1), date(2026, 12, 31), weekly=False)) == 365

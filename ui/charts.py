@@ -23,21 +23,29 @@ class Column:
     values: Sequence
 
 
-def bar_chart(category: Column, measure: Column, series: Column) -> None:
-    """Bars of `measure` per `category`, stacked and coloured by `series`."""
-    spec = _spec("bar", category, measure, series)
+def bar_chart(
+    category: Column, measure: Column, series: Column, axis: Sequence[str] | None = None
+) -> None:
+    """Bars of `measure` per `category`, stacked and coloured by `series`; `axis`, when
+    given, is every category in order (those without a value keep their place)."""
+    spec = _spec("bar", category, measure, series, axis)
     spec["encoding"]["y"]["stack"] = True
     _draw(spec, category, measure, series)
 
 
-def line_chart(category: Column, measure: Column, series: Column) -> None:
-    """A line of `measure` along `category` for each value of `series`."""
-    spec = _spec("line", category, measure, series)
+def line_chart(
+    category: Column, measure: Column, series: Column, axis: Sequence[str] | None = None
+) -> None:
+    """A line of `measure` along `category` for each value of `series` (`axis`: as for
+    `bar_chart`)."""
+    spec = _spec("line", category, measure, series, axis)
     spec["mark"]["point"] = True  # a day with a single value still shows
     _draw(spec, category, measure, series)
 
 
-def _spec(mark: str, category: Column, measure: Column, series: Column) -> dict:
+def _spec(
+    mark: str, category: Column, measure: Column, series: Column, axis: Sequence[str] | None
+) -> dict:
     tooltip = [
         {"field": "c0", "type": "ordinal", "title": category.title},
         {"field": "c1", "type": "quantitative", "title": measure.title},
@@ -66,6 +74,8 @@ def _spec(mark: str, category: Column, measure: Column, series: Column) -> dict:
         },
         "tooltip": tooltip,
     }
+    if axis is not None:
+        encoding["x"]["scale"] = {"domain": list(axis)}
     return {"mark": {"type": mark, "tooltip": True}, "encoding": encoding}
 
 

@@ -83,8 +83,9 @@ def _usage(visit: Visit) -> None:
             st.info(t(lang, "usage_none"))
             return
         _cards(lang, board.totals)
-        _spending(lang, board)
-        _cache_hits(lang, board)
+        axis = usage.periods(first, last, weekly)
+        _spending(lang, board, axis)
+        _cache_hits(lang, board, axis)
         _latency(lang, timings.result())
         _statuses(lang, board)
         _top_chats(visit, spenders.result())
@@ -164,7 +165,7 @@ def _model_name(lang: str, model: str) -> str:
     return model or t(lang, "usage_unknown_model")
 
 
-def _spending(lang: str, board: usage.Dashboard) -> None:
+def _spending(lang: str, board: usage.Dashboard, axis: list[str] | None) -> None:
     rows = sorted(board.by_period_model.items())
     periods = Column(t(lang, "usage_col_period"), [key[0] for key, _ in rows])
     models = Column(t(lang, "usage_col_model"), [_model_name(lang, key[1]) for key, _ in rows])
@@ -176,13 +177,13 @@ def _spending(lang: str, board: usage.Dashboard) -> None:
     left, right = st.columns(2)
     with left.container(key="usage_cost_chart"):
         st.subheader(t(lang, "usage_cost_chart"))
-        bar_chart(periods, costs, models)
+        bar_chart(periods, costs, models, axis)
     with right.container(key="usage_tokens_chart"):
         st.subheader(t(lang, "usage_tokens_chart"))
-        bar_chart(periods, tokens, models)
+        bar_chart(periods, tokens, models, axis)
 
 
-def _cache_hits(lang: str, board: usage.Dashboard) -> None:
+def _cache_hits(lang: str, board: usage.Dashboard, axis: list[str] | None) -> None:
     period, mode, rate = (
         t(lang, "usage_col_period"),
         t(lang, "usage_col_mode"),
@@ -202,6 +203,7 @@ def _cache_hits(lang: str, board: usage.Dashboard) -> None:
             Column(period, [key[0] for key, _ in rows]),
             Column(rate, [round(totals.cache_hit_rate * 100, 2) for _, totals in rows]),
             Column(mode, [t(lang, "cache_" + key[1]) for key, _ in rows]),
+            axis,
         )
 
 

@@ -12,11 +12,14 @@ from contextlib import closing
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from chat_core.errors import ShareLinkError
 from chat_core.store import connect, utc_now
 from chat_core.store.copy import copy_history, main, owner_counts
 from chat_core.store.rules import CACHE_KEYS
+from tests.databases import run_sql
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD_IN_URL = "Sekr1t-pw-do-not-print"
@@ -27,7 +30,7 @@ PASSWORD_IN_URL = "Sekr1t-pw-do-not-print"
 
 def fill(store):
     """Three owners with settings, statuses, usage, reasoning, pins, renames, a cached
-    chat and an unused chat."""
+    chat, an unused chat, share links (one revoked) and preferences."""
     trip, _ = store.new_session("alice")
     store.start_turn(trip, "Plan a trip to Kyoto")
     reply = store.begin_reply(trip, model="doubao-seed-1-6-250615")
@@ -75,6 +78,12 @@ def fill(store):
     draft, _ = store.new_session("carol")
     store.start_turn(draft, "A reply still streaming when the copy ran")
     store.begin_reply(draft)
+
+    store.create_share("alice", trip.id, "anyone")
+    store.revoke_share("alice", store.create_share("alice", failed.id, "signed_in").token)
+    store.create_share("bob", weather.id, "owner")
+    store.set_preferences("alice", {"language": "zh", "thinking": "enabled"})
+    store.set_preferences("bob", {"model": "ep-20250101-abc"})
     return trip
 
 
@@ -100,6 +109,13 @@ def snapshot(store):
     return chats
 
 
+def links_and_preferences(store):
+    """Every share link (token, snapshot and revocation included) and preference."""
+    with store.backend.reading() as tx:
+        links = tx.query("SELECT * FROM share_link ORDER BY token")
+        return links, tx.query("SELECT * FROM owner_preference ORDER BY owner, name")
+
+
 def cache_states(store):
     return {
         getattr(session, key)
@@ -123,8 +139,10 @@ def sha256(path):
 def test_sqlite_to_postgres_to_sqlite_keeps_every_chat(tmp_path, postgres_url, capsys):
     first, back = tmp_path / "first.db", tmp_path / "back.db"
     with connect(first) as store:
-        fill(store)
+        trip = fill(store)
         original = snapshot(store)
+        original_extras = links_and_preferences(store)
+        (public,) = store.share_links("alice", session_id=trip.id)
         assert cache_states(store) > {None}  # the source does hold a cache state
 
     assert main([str(first), postgres_url]) == 0
@@ -137,6 +155,8 @@ def test_sqlite_to_postgres_to_sqlite_keeps_every_chat(tmp_path, postgres_url, c
         with connect(location) as store:
             assert snapshot(store) == original
             assert cache_states(store) == {None}  # a copied chat starts a fresh cache
+            assert links_and_preferences(store) == original_extras
+            assert store.open_share(public.token, None).messages  # a published link works
 
 
 def test_a_copy_is_ready_for_the_app(tmp_path, postgres_url):
@@ -189,6 +209,52 @@ def test_second_run_copies_nothing_and_a_third_only_what_is_new(tmp_path, db_loc
         assert store.get_messages(grown)[-1].id == turn.id
         assert grown.response_id is None  # its cache lacks the turn added: dropped
         assert len(unused_ids(store, "alice")) == 1
+
+
+def code_of(call) -> str:
+    with pytest.raises(ShareLinkError) as caught:
+        call()
+    return caught.value.code
+
+
+def test_links_and_preferences_copied_again_leave_target_own_alone(
+    tmp_path, db_location, monkeypatch
+):
+    """New links and preferences are copied; a link there already is revoked as in
+    SOURCE unless TARGET holds it under another owner; TARGET's preferences stay."""
+    monkeypatch.setattr("chat_core.store.copy.PAGE_LINKS", 2)
+    monkeypatch.setattr("chat_core.store.copy.PAGE_PREFERENCES", 2)
+    source = tmp_path / "source.db"
+    with connect(source) as store:
+        trip = fill(store)
+        (public,) = store.share_links("alice", session_id=trip.id)
+        (private,) = store.share_links("bob")
+    first = copy_history(str(source), db_location)
+    assert (first.links_copied, first.preferences_copied, first.missing) == (3, 3, {})
+
+    with connect(source) as store:
+        store.revoke_share("alice", public.token)
+        store.revoke_share("bob", private.token)
+        newer = store.create_share("alice", trip.id, "signed_in")
+        store.set_preferences("alice", {"model": "ep-20250101-abc"})
+    with connect(db_location) as store:
+        store.set_preferences("alice", {"language": "en"})
+    run_sql(db_location, "UPDATE share_link SET owner = ? WHERE token = ?", ("zoe", private.token))
+
+    second = copy_history(str(source), db_location)
+    assert (second.links_copied, second.links_present, second.links_foreign) == (1, 2, 1)
+    assert (second.preferences_copied, second.preferences_present) == (1, 3)
+    with connect(db_location) as store:
+        assert code_of(lambda: store.open_share(public.token, None)) == "share_revoked"
+        assert not store.open_share(private.token, "zoe").revoked  # another owner's now
+        assert store.open_share(newer.token, "dave").messages == newer.messages
+        assert store.preferences("alice") == {
+            "language": "en",
+            "model": "ep-20250101-abc",
+            "thinking": "enabled",
+        }
+    third = copy_history(str(source), db_location)
+    assert (third.links_copied, third.preferences_copied) == (0, 0)
 
 
 def test_unused_chat_is_skipped_when_the_target_owner_has_one(tmp_path, db_location):

@@ -7,6 +7,7 @@ import contextlib
 
 import pytest
 
+from chat_core.errors import ShareLinkError
 from tests.databases import run_sql
 
 OLD, NEW = "alice@example.com", "oidc:https://accounts.example.com#42"
@@ -47,6 +48,30 @@ def test_the_old_unused_chat_is_dropped_when_the_new_owner_has_one(store, db_loc
     assert {s.id: s.is_used for s in store.list_sessions(NEW)} == {used.id: True, theirs.id: False}
     rows = run_sql(db_location, "SELECT owner, count(*) FROM chat_session GROUP BY owner")
     assert rows == [(NEW, 2)]
+
+
+def test_share_links_move_with_their_chats(store, db_location):
+    shared = chat(store, OLD, "shared")
+    link = store.create_share(OLD, shared.id, "anyone")
+    draft, _ = store.new_session(OLD)
+    store.create_share(OLD, draft.id, "anyone")  # goes with the unused chat dropped
+    store.new_session(NEW)
+    store.reassign_owner(OLD, NEW)
+    assert [found.token for found in store.share_links(NEW)] == [link.token]
+    assert run_sql(db_location, "SELECT owner, count(*) FROM share_link GROUP BY owner") == [
+        (NEW, 1)
+    ]
+    store.delete_session(NEW, shared.id)  # its snapshot goes with it
+    with pytest.raises(ShareLinkError):
+        store.open_share(link.token, None)
+
+
+def test_links_an_older_version_left_behind_move_too(store, db_location):
+    shared = chat(store, NEW, "moved before links followed")
+    link = store.create_share(NEW, shared.id, "owner")
+    run_sql(db_location, "UPDATE share_link SET owner = ?", (OLD,))
+    assert store.reassign_owner(OLD, NEW) == 0
+    assert [found.token for found in store.share_links(NEW)] == [link.token]
 
 
 def test_other_owners_are_untouched(store):

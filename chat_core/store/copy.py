@@ -12,19 +12,21 @@ have no owner, go to `--owner` (default `local`).
 
 What is copied: sessions with their ids, owners, titles, timestamps, pin and per-chat
 settings; messages with their statuses, usage, latency, errors, reasoning, web sources
-and images. Message
-ids are kept when none of a chat's ids is taken in TARGET (else that chat's messages
-are numbered anew, in order). The model cache state (Ark context id and expiry, last
-response id) is not copied: a copied chat starts a fresh cache, rebuilt from its
-history at its next turn.
+and images; share links with their tokens, audiences, snapshots and revocations (so a
+published link keeps working); every owner's preferences. Message ids are kept when
+none of a chat's ids is taken in TARGET (else that chat's messages are numbered anew,
+in order). The model cache state (Ark context id and expiry, last response id) is not
+copied: a copied chat starts a fresh cache, rebuilt from its history at its next turn.
 
 Running it again copies only what is new: a chat already in TARGET gets the messages
 newer than its newest one there (and then SOURCE's title, pin and settings, with its
 cache dropped); other chats in TARGET are left alone. An unused (empty) chat is
 skipped when its owner already has one in TARGET, which allows one per owner. Chats
 are written in batches, each in one transaction, so an interrupted copy can simply be
-run again. At the end, TARGET must hold at least as many sessions and messages as
-SOURCE for every owner of SOURCE, or the command fails.
+run again. A share link already in TARGET is kept (revoked if it is revoked in
+SOURCE), and skipped when its token belongs to another owner there; a preference
+already set in TARGET keeps its value. At the end, TARGET must hold at least as many
+sessions and messages as SOURCE for every owner of SOURCE, or the command fails.
 
 Exit status: 0 when verified, 1 on any error or a failed verification, 2 on bad usage.
 Everything it prints comes from the `locales` catalogue, in English.
@@ -58,6 +60,8 @@ from .sql import MESSAGE_COLUMNS, SESSION_COLUMNS, SqlBackend, Tx, link_unparent
 
 PROG = "python -m chat_core.store.copy"
 PAGE_SESSIONS = 500  # sessions read from SOURCE per query
+PAGE_LINKS = 100  # share links (each with a chat's snapshot) read and written at once
+PAGE_PREFERENCES = 1_000  # preferences read and written at once
 BATCH_MESSAGES = 5_000  # messages held in memory and written per transaction
 MAX_PARAMS = 500  # ids per IN (...) list, far below every engine's limit
 PROGRESS_SECONDS = 1.0
@@ -65,6 +69,17 @@ CONNECT_TIMEOUT = 10
 
 COPIED_SESSION_COLUMNS = tuple(c for c in SESSION_COLUMNS if c not in CACHE_KEYS)
 COPIED_MESSAGE_COLUMNS = ("id", *MESSAGE_COLUMNS)
+SHARE_LINK_COLUMNS = (
+    "token",
+    "owner",
+    "session_id",
+    "title",
+    "snapshot",
+    "audience",
+    "created_at",
+    "revoked_at",
+)
+PREFERENCE_COLUMNS = ("owner", "name", "value")
 # What a chat brought up to date takes from SOURCE (its id and owner never change).
 REFRESHED_COLUMNS = (
     "title",
@@ -145,6 +160,11 @@ class Report:
     sessions_foreign: int = 0  # their id belongs to another owner in TARGET
     messages_copied: int = 0
     messages_present: int = 0
+    links_copied: int = 0
+    links_present: int = 0  # already in TARGET (a revocation in SOURCE is brought over)
+    links_foreign: int = 0  # their token belongs to another owner in TARGET
+    preferences_copied: int = 0
+    preferences_present: int = 0  # already set in TARGET, which keeps its value
     missing: dict[str, tuple[Counts, Counts]] = field(default_factory=dict)
 
     @property
@@ -157,6 +177,13 @@ class Report:
             _say("owners", count=self.owners),
             self._sessions_line(),
             _say("messages", copied=self.messages_copied, present=self.messages_present),
+            _say(
+                "links",
+                copied=self.links_copied,
+                present=self.links_present,
+                foreign=self.links_foreign,
+            ),
+            _say("preferences", copied=self.preferences_copied, present=self.preferences_present),
         ]
         if not self.missing:
             verified = "verified_one" if self.owners == 1 else "verified"
@@ -216,6 +243,12 @@ class Source(Protocol):
     def load_messages(self, sessions: list[SourceSession]) -> None:
         """Fill in `messages` of the sessions that lack them."""
 
+    def share_links(self) -> Iterator[list[dict]]:
+        """Every share link (`SHARE_LINK_COLUMNS`), a page at a time."""
+
+    def preferences(self) -> Iterator[list[dict]]:
+        """Every preference of every owner (`PREFERENCE_COLUMNS`), a page at a time."""
+
     def close(self) -> None: ...
 
 
@@ -266,8 +299,33 @@ class StoreSource:
         for session in wanted:
             session.messages = by_session[session.id]
 
+    def share_links(self) -> Iterator[list[dict]]:
+        return self._rows("share_link", SHARE_LINK_COLUMNS, ("token",), PAGE_LINKS)
+
+    def preferences(self) -> Iterator[list[dict]]:
+        return self._rows(
+            "owner_preference", PREFERENCE_COLUMNS, ("owner", "name"), PAGE_PREFERENCES
+        )
+
     def close(self) -> None:
         self.store.close()
+
+    def _rows(
+        self, table: str, columns: tuple[str, ...], key: tuple[str, ...], size: int
+    ) -> Iterator[list[dict]]:
+        """All rows of `table` in `key` order, `size` per query (keyset paging)."""
+        order, after = ", ".join(key), []
+        while True:
+            where = f"WHERE ({order}) > ({_marks(key)}) " if after else ""
+            with self.backend.reading() as tx:
+                rows = tx.query(
+                    f"SELECT {', '.join(columns)} FROM {table} {where}ORDER BY {order} LIMIT ?",
+                    [*after, size],
+                )
+            if not rows:
+                return
+            yield rows
+            after = [rows[-1][column] for column in key]
 
 
 class FirstVersionSource:
@@ -297,6 +355,12 @@ class FirstVersionSource:
 
     def load_messages(self, sessions: list[SourceSession]) -> None:
         """Nothing to do: `first_version.read` hands out each chat with its messages."""
+
+    def share_links(self) -> Iterator[list[dict]]:
+        return iter(())  # the first version had neither links nor preferences
+
+    def preferences(self) -> Iterator[list[dict]]:
+        return iter(())
 
     def close(self) -> None:
         self.conn.close()
@@ -376,6 +440,36 @@ class Copier:
                 wanted.append(session)
         for batch in _batches(wanted, []):
             self._write(batch)
+
+    def copy_links(self, links: list[dict]) -> None:
+        """One transaction: the links TARGET lacks, keeping their tokens; a link there
+        already is revoked when SOURCE's is, one of another owner left alone."""
+        with self.backend.writing() as tx:
+            owners = _link_owners(tx, [link["token"] for link in links])
+            new = [link for link in links if link["token"] not in owners]
+            present = [link for link in links if owners.get(link["token"]) == link["owner"]]
+            _insert_links(tx, new)
+            tx.execute_many(
+                "UPDATE share_link SET revoked_at = ? WHERE token = ? AND revoked_at IS NULL",
+                [[link["revoked_at"], link["token"]] for link in present if link["revoked_at"]],
+            )
+        self.report.links_copied += len(new)
+        self.report.links_present += len(present)
+        self.report.links_foreign += len(links) - len(new) - len(present)
+
+    def copy_preferences(self, preferences: list[dict]) -> None:
+        """One transaction: the preferences TARGET lacks (one it has keeps its value)."""
+        with self.backend.writing() as tx:
+            copied = sum(
+                tx.execute(
+                    f"INSERT INTO owner_preference ({', '.join(PREFERENCE_COLUMNS)}) "
+                    f"VALUES ({_marks(PREFERENCE_COLUMNS)}) ON CONFLICT (owner, name) DO NOTHING",
+                    [row[column] for column in PREFERENCE_COLUMNS],
+                )
+                for row in preferences
+            )
+        self.report.preferences_copied += copied
+        self.report.preferences_present += len(preferences) - copied
 
     def _present(self, ids: list[str]) -> dict[str, TargetSession]:
         sql = (
@@ -494,6 +588,25 @@ def _by_id_fate(plans: list[Plan], taken: set[int]) -> tuple[list[dict], list[di
     return keep, renumber
 
 
+def _link_owners(tx: Tx, tokens: list[str]) -> dict[str, str]:
+    """The owner in TARGET of each of `tokens` it holds."""
+    owners = {}
+    for chunk in _chunks(tokens):
+        rows = tx.query(
+            f"SELECT token, owner FROM share_link WHERE token IN ({_marks(chunk)})", chunk
+        )
+        owners.update((row["token"], row["owner"]) for row in rows)
+    return owners
+
+
+def _insert_links(tx: Tx, links: list[dict]) -> None:
+    tx.execute_many(
+        f"INSERT INTO share_link ({', '.join(SHARE_LINK_COLUMNS)}) "
+        f"VALUES ({_marks(SHARE_LINK_COLUMNS)})",
+        [[link[column] for column in SHARE_LINK_COLUMNS] for link in links],
+    )
+
+
 def _insert_sessions(tx: Tx, sessions: list[SourceSession]) -> None:
     """All new session rows in one statement run per row (pipelined on PostgreSQL)."""
     if sessions:
@@ -584,6 +697,10 @@ def _copy_all(source: Source, copier: Copier, counts: dict[str, Counts]) -> None
         copier.copy_page(page, source)
         progress.advance(len(page))
     copier.finish()
+    for links in source.share_links():
+        copier.copy_links(links)
+    for preferences in source.preferences():
+        copier.copy_preferences(preferences)
 
 
 def _shortfalls(

@@ -234,16 +234,26 @@ class SqlBackend(ABC):
         return [row["owner"] for row in rows]
 
     def reassign_owner(self, old: str, new: str) -> int:
-        """Give every session of `old` to `new` in one transaction; how many moved. When
-        both have an unused session, `old`'s (it holds no message) is dropped, as the
-        one-unused-session-per-owner index requires."""
+        """Give every session and share link of `old` to `new` in one transaction; how
+        many sessions moved. When both have an unused session, `old`'s (it holds no
+        message) is dropped with its links, as the one-unused-session-per-owner index
+        requires. Links left under `old` by an older version move too."""
         with self.reading() as tx:  # the usual case: nothing to move, no write lock
-            if not tx.query("SELECT 1 FROM chat_session WHERE owner = ? LIMIT 1", [old]):
+            if not tx.query(
+                "SELECT 1 FROM chat_session WHERE owner = ? "
+                "UNION ALL SELECT 1 FROM share_link WHERE owner = ? LIMIT 1",
+                [old, old],
+            ):
                 return 0
         unused = f"SELECT id FROM chat_session WHERE owner = ? AND {self.UNUSED}"
         with self.writing() as tx:
             if tx.query(unused, [new]):
+                tx.execute(
+                    f"DELETE FROM share_link WHERE owner = ? AND session_id IN ({unused})",
+                    [old, old],
+                )
                 tx.execute(f"DELETE FROM chat_session WHERE owner = ? AND {self.UNUSED}", [old])
+            tx.execute("UPDATE share_link SET owner = ? WHERE owner = ?", [new, old])
             # Preferences follow too, where the new key has not set its own.
             tx.execute(
                 "UPDATE owner_preference SET owner = ? WHERE owner = ? AND name NOT IN "

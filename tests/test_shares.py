@@ -5,6 +5,7 @@ import pytest
 
 from chat_core.errors import SessionNotFoundError, ShareLinkError
 from chat_core.store.shares import is_token
+from chat_core.store.usage import Bands, UsageFilter
 
 OWNER, VIEWER = "oidc:https://id.example#owner", "oidc:https://id.example#viewer"
 
@@ -168,6 +169,33 @@ def test_continuing_copies_the_snapshot_into_the_viewers_own_history(store, shar
     # and the owner's chat is unchanged
     assert len(store.get_messages(session)) == 2
     assert code_of(lambda: store.copy_share(link.token, "local")) == "share_sign_in"
+
+
+def test_a_continued_chat_keeps_cut_answers_and_adds_nothing_to_the_viewers_usage(store):
+    session, _ = store.new_session(OWNER)
+    for question, answer, status in (
+        ("first", "a whole answer", "complete"),
+        ("second", "half an ans", "interrupted"),
+        ("third", "failed after a few", "error"),
+    ):
+        store.start_turn(session, question)
+        reply = store.begin_reply(session, model="doubao-seed-1-6-251015")
+        store.save_reply(
+            session,
+            reply.id,
+            content=answer,
+            status=status,
+            usage={"prompt_tokens": 100, "completion_tokens": 20},
+            latency_ms=900,
+        )
+    link = store.create_share(OWNER, session.id, "signed_in")
+    copy = store.copy_share(link.token, VIEWER)
+    answers = [m.status for m in store.get_messages(copy) if m.role == "assistant"]
+    assert answers == ["complete", "interrupted", "interrupted"]
+    counted = store.usage_groups(VIEWER, UsageFilter(), default_mode="off", bands=Bands())
+    assert counted == []  # the owner's replies cost the viewer nothing
+    owners = store.usage_groups(OWNER, UsageFilter(), default_mode="off", bands=Bands())
+    assert sum(group.replies for group in owners) == 3
 
 
 def test_a_snapshot_edited_by_hand_shows_as_empty(store, shared_chat):

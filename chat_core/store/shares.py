@@ -1,11 +1,12 @@
 """Read-only share links (part of the `Store` contract): a snapshot of a chat's current
 branch behind an unguessable token.
 
-A link holds a copy of the messages (role and text only: never settings, the system
-prompt, usage or anything of the owner's other chats), taken when it is made, so later
-messages in the chat never change it. The token alone opens it; a chat id never does.
-Who may open it is its audience: only its owner, any signed-in user, or anyone with the
-link. The owner lists and revokes their links; a revoked link stays listed, revoked.
+A link holds a copy of the messages (role, text, and whether an answer was cut short:
+never settings, the system prompt, usage or anything of the owner's other chats), taken
+when it is made, so later messages in the chat never change it. The token alone opens
+it; a chat id never does. Who may open it is its audience: only its owner, any
+signed-in user, or anyone with the link. The owner lists and revokes their links; a
+revoked link stays listed, revoked.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class SharedMessage:
     role: str
     content: str
     created_at: str
+    status: str = "complete"  # or "interrupted": an answer that did not finish
 
 
 @dataclass(frozen=True)
@@ -168,16 +170,22 @@ class ShareLinks:
         holding the snapshot's messages (opening rules as `open_share`)."""
         link = self.open_share(token, viewer)
         messages = [
-            {"role": m.role, "content": m.content, "created_at": m.created_at, "status": "complete"}
+            {"role": m.role, "content": m.content, "created_at": m.created_at, "status": m.status}
             for m in link.messages
         ]
         return self.import_session(viewer, link.title, messages)
 
 
 def _snapshot(messages: Iterable[Message]) -> str:
-    """The branch as JSON: each finished message's role, text and time."""
+    """The branch as JSON: each finished message's role, text and time, and whether an
+    answer was cut short (interrupted or failed with part of its text)."""
     kept = [
-        {"role": m.role, "content": m.content, "created_at": m.created_at}
+        {
+            "role": m.role,
+            "content": m.content,
+            "created_at": m.created_at,
+            "status": "complete" if m.status == "complete" else "interrupted",
+        }
         for m in messages
         if m.role in SHARED_ROLES and m.status != "streaming" and m.content.strip()
     ]
@@ -190,7 +198,12 @@ def _messages(snapshot: object) -> tuple[SharedMessage, ...]:
     try:
         document = json.loads(snapshot) if isinstance(snapshot, str) else snapshot
         return tuple(
-            SharedMessage(str(m["role"]), str(m["content"]), str(m["created_at"]))
+            SharedMessage(
+                str(m["role"]),
+                str(m["content"]),
+                str(m["created_at"]),
+                "interrupted" if m.get("status") == "interrupted" else "complete",
+            )
             for m in document["messages"]
             if m.get("role") in SHARED_ROLES
         )

@@ -263,10 +263,15 @@ _CACHED = (
 )
 
 
+# A reply the app asked a model for has a model, tokens or a time; one that has none
+# came from elsewhere (continued from a share link: the viewer spent nothing on it).
+_MEASURED = "(m.model IS NOT NULL OR m.prompt_tokens IS NOT NULL OR m.latency_ms IS NOT NULL)"
+
+
 def _where(owner: str | Everyone, filters: UsageFilter) -> tuple[str, list]:
-    """The conditions every usage query shares: finished replies, of the owner (or of
-    everyone), within the filter."""
-    clauses = ["m.role = 'assistant'", "m.status <> 'streaming'"]
+    """The conditions every usage query shares: finished replies the app asked a model
+    for, of the owner (or of everyone), within the filter."""
+    clauses = ["m.role = 'assistant'", "m.status <> 'streaming'", _MEASURED]
     params: list = []
     if not isinstance(owner, Everyone):
         if not isinstance(owner, str) or not owner:

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from volcenginesdkarkruntime import Ark
 
 from chat_core.ark import (
     CacheUpdate,
@@ -18,6 +19,7 @@ from chat_core.ark import (
     make_client,
     stream_turn,
 )
+from chat_core.ark.context_mode import is_stale_context
 from chat_core.config import Settings
 from chat_core.errors import EndpointRequiredError
 from chat_core.pricing import cost
@@ -253,6 +255,28 @@ def test_context_expired_on_the_server_is_recreated_with_history(emu, client):
     assert emu.requests[2].body["messages"] == [{"role": "user", "content": "three"}]
     new_id = of_type(events, CacheUpdate)[0].context_id
     assert new_id and new_id != state["context_id"]
+
+
+def status_error(status: int, message: str, param: str | None = None):
+    """The exception the SDK raises for an error response with this body."""
+    request = httpx.Request("POST", "https://ark.example/api/v3/context/chat/completions")
+    body = {"error": {"code": "InvalidParameter", "message": message, "param": param}}
+    response = httpx.Response(status, json=body, request=request)
+    return Ark(api_key="k")._make_status_error_from_response(response, "request-id")
+
+
+@pytest.mark.parametrize(
+    ("message", "param", "stale"),
+    [
+        ("The specified context ctx-1 is not found.", "context_id", True),
+        ("The context has expired.", None, True),
+        ("The request exceeds the model's context length.", "messages", False),
+        ("Total tokens exceed the context window.", None, False),
+        ("The parameter temperature is invalid.", "temperature", False),
+    ],
+)
+def test_only_a_gone_context_is_recreated(message, param, stale):
+    assert is_stale_context(status_error(400, message, param)) is stale
 
 
 def test_context_expired_locally_is_recreated_before_the_call(emu, client):

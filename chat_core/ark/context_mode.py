@@ -74,10 +74,22 @@ def require_endpoint(model: str) -> None:
 
 def is_stale_context(exc: ArkAPIStatusError) -> bool:
     """Whether the error says the context is gone (expired or unknown) rather than
-    something else, such as a wrong endpoint."""
+    something else, such as a wrong endpoint or a request too long for the model's
+    context window (a new context would fail the same way, and cost a creation)."""
     if isinstance(exc, ArkNotFoundError):
         return not names_missing_model(exc)
-    return exc.param == "context_id" or "context" in str(exc.message).lower()
+    if exc.param == "context_id":
+        return True
+    text = str(exc.message).lower()
+    return (
+        "context" in text
+        and any(word in text for word in _CONTEXT_GONE)
+        and not any(word in text for word in _TOO_LONG)
+    )
+
+
+_CONTEXT_GONE = ("expire", "not found", "not exist", "unknown", "invalid context")
+_TOO_LONG = ("length", "size", "window", "too long", "exceed", "token")
 
 
 def _expired(expires_at: float | None) -> bool:

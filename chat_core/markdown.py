@@ -1,7 +1,7 @@
 """Preparing model output for Streamlit's Markdown renderer (which never runs raw HTML).
 
 - Models often write LaTeX as `\\( … \\)` and `\\[ … \\]`; Streamlit renders `$ … $` and
-  `$$ … $$`.
+  `$$ … $$`. A `$` that cannot be maths by Pandoc's rule ("$5 or $10") is escaped.
 - An image in Markdown makes the browser fetch its URL as soon as it is drawn: the
   classic way injected text exfiltrates a conversation (the URL carries it) or an
   imported chat tracks its reader. Images become plain links, unless their source is
@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Collection, Mapping, Sequence
 
@@ -24,6 +26,8 @@ from markdown_it import MarkdownIt
 _CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
 # LaTeX delimiters and what Streamlit's renderer takes instead.
 _LATEX = ((r"\[", r"\]", "$$", False), (r"\(", r"\)", "$", True))
+# A "$" on its own: not escaped, not part of "$$".
+_SINGLE_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
 # ":" and "@" too: in a button's label, an escaped colon or at sign is what stops a URL
 # or e-mail address from being taken whole, backslashes included.
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])")
@@ -49,6 +53,7 @@ def for_display(text: str) -> str:
         part = parts[index]
         for opening, closing, math, strip in _LATEX:
             part = _replace_delimited(part, opening, closing, math, strip)
+        part = "\n\n".join(_money_dollars(paragraph) for paragraph in part.split("\n\n"))
         parts[index] = _IMAGE.sub(_image_or_link, part)
     shown = "".join(parts)
     if "![" in shown and _fetches_remote_image(shown):
@@ -173,6 +178,32 @@ def _replace_delimited(text: str, opening: str, closing: str, math: str, strip: 
         at = end + len(closing)
     out.append(text[at:])
     return "".join(out)
+
+
+def _money_dollars(text: str) -> str:
+    """`text` with every single `$` that cannot open or close inline maths escaped, by
+    Pandoc's rule: an opening `$` has a non-space after it, a closing one a non-space
+    before it and no digit after it. Streamlit's renderer pairs any two, so "costs $5
+    or $10" showed "5 or " as maths; now it shows as written."""
+    singles = [match.start() for match in _SINGLE_DOLLAR.finditer(text)]
+    closers = [
+        at
+        for at in singles
+        if at and not text[at - 1].isspace() and not text[at + 1 : at + 2].isdigit()
+    ]
+    plain, index = [], 0
+    while index < len(singles):
+        at = singles[index]
+        after = bisect.bisect_right(closers, at)
+        if text[at + 1 : at + 2].strip() and after < len(closers):  # a pair: maths
+            end = bisect.bisect_left(singles, closers[after])
+            plain += singles[index + 1 : end]  # a "$" inside is the maths' own
+            index = end + 1
+            continue
+        plain.append(at)
+        index += 1
+    cuts = [0, *plain, len(text)]
+    return "\\".join(text[start:end] for start, end in itertools.pairwise(cuts))
 
 
 def _fetches_remote_image(text: str) -> bool:

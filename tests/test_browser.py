@@ -213,10 +213,11 @@ def test_markdown_code_and_latex_render(open_as, server):
     expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("Kyoto", timeout=20_000)
     wait_for_app(page)
     box = page.get_by_test_id("stChatInputTextArea")
-    box.fill("Show **bold**, `inline code` and \\(E = mc^2\\)")
+    box.fill("Show **bold**, `inline code` and \\(E = mc^2\\), for $5 or $10")
     box.press("Enter")
     reply = page.get_by_test_id("stChatMessage").nth(3)
-    expect(reply.locator(".katex")).to_have_count(1, timeout=20_000)
+    expect(reply).to_contain_text("for $5 or $10", timeout=20_000)  # money, not maths
+    expect(reply.locator(".katex")).to_have_count(1)
     expect(reply.locator("code")).to_have_text("inline code")
     expect(reply.locator("strong")).to_have_text("bold")
     wait_for_app(page)

@@ -127,7 +127,24 @@ def test_latex_delimiters_become_dollars_outside_code():
     assert for_display(text) == "$x^2$ and $$ y $$ but `\\(z\\)`"
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("It costs $5 and $10.", r"It costs \$5 and \$10."),
+        ("$5-$10 a night", r"\$5-\$10 a night"),
+        ("between $x$ and $5", r"between $x$ and \$5"),
+        ("$x^2$ and $y$, $10$", "$x^2$ and $y$, $10$"),
+        ("$$\na + b\n$$", "$$\na + b\n$$"),
+        (r"already \$5", r"already \$5"),
+        ("`$5 and $10`", "`$5 and $10`"),
+    ],
+)
+def test_a_dollar_that_cannot_be_maths_stays_a_dollar(text, shown):
+    assert for_display(text) == shown
+
+
 @pytest.mark.timeout(20)
 def test_openers_without_closers_take_linear_time():
     text = "\\(" * 100_000 + "\\[" * 100_000  # quadratic scanning would take minutes
     assert for_display(text) == text
+    assert for_display("$ " * 100_000).count("\\$") == 100_000

@@ -211,7 +211,11 @@ def _delete_all(visit: Visit, session_ids: list[str]) -> None:
     _unselect(session_ids)
     feedback.notice("deleted_many", count=deleted)
     if st.query_params.get("session") in session_ids:  # the open chat went
-        replacement, _ = store.new_session(visit.owner)
+        try:
+            replacement, _ = store.new_session(visit.owner)
+        except ChatError as exc:  # the chats are gone; the page says why none opens
+            feedback.error(exc)
+            return
         select_session(replacement.id)
 
 

@@ -86,9 +86,11 @@ def enter(frame: Frame, page) -> Visit:
     usable is identified; a shared link's page gets owner None then (a link for anyone
     opens without a login)."""
     owner = viewer_or_none() if page.url_path == SHARED else owner_or_stop(frame.lang)
+    # A store that cannot open says so and stops the run here, before the preferences
+    # would try it again (an unreachable server then costs one connect timeout, not two).
+    store_or_stop(frame.settings, frame.lang)
     settings = preferences_view.for_visit(frame.settings, frame.lang, owner)
     visit = Visit(settings, owner, frame.lang)
-    store_or_stop(frame.settings, frame.lang)  # a clear message if it cannot open
     page_style()
     st.session_state[VISIT] = visit
     st.session_state[PAGE_PATH] = page.url_path

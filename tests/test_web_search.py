@@ -65,7 +65,9 @@ def test_a_watching_page_is_told_while_the_model_searches(store, settings, clien
     session = searching_chat(store, web_search=True)
     reply = chat.send(store, settings, session, client, "ark news today")
     phases, final = phases_until_done(replies.start(reply, "alice"))
-    assert phases[0] == "waiting" and "searching" in phases and phases[-1] == "done"
+    # a busy machine may start the watcher after the search began
+    assert phases[0] in ("waiting", "searching") and "searching" in phases
+    assert phases[-1] == "done"
     assert final.answer_at is not None and final.searching_since is None  # then it answered
     stored = store.get_messages(session)[-1]
     assert stored.status == "complete" and len(stored.sources) == 3

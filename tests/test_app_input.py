@@ -57,3 +57,13 @@ def test_the_title_above_the_chat_shows_as_typed(db_path):
     at = app(session=session.id).run()
     assert MARKDOWN_TITLE in [text.value for text in at.text]  # st.text: no Markdown
     assert not [m.value for m in at.markdown if "evil.example" in m.value]
+
+
+def test_a_refused_message_in_a_temporary_chat_stays_in_the_input():
+    at = app(temporary="1").run()
+    text = "界" * 100_001
+    at.chat_input(key="temporary_input").set_value(text).run()
+    assert not at.exception
+    assert [e.value for e in at.error if "too long" in e.value]
+    assert at.chat_input(key="temporary_input").value == text
+    assert len(at.chat_message) == 0

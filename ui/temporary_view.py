@@ -25,6 +25,7 @@ from .watch import BlockPainter
 
 PARAM = "temporary"
 INPUT = "temporary_input"
+REFILL = "temporary_refill"  # text a refused message leaves in the input
 PAINT_SECONDS = 0.05  # the growing answer is redrawn at most this often
 
 
@@ -116,6 +117,8 @@ def _save(visit: Visit, store, chat: TemporaryChat) -> None:
 def _input(visit: Visit, chat: TemporaryChat) -> str | None:
     lang = visit.lang
     placeholder = t(lang, "temporary_placeholder") if visit.has_key else t(lang, "input_disabled")
+    if refill := st.session_state.pop(REFILL, None):
+        st.session_state[INPUT] = refill
     with st.bottom:
         feedback.show(lang)
         return st.chat_input(placeholder, key=INPUT, submit_mode="stop", disabled=not visit.has_key)
@@ -128,6 +131,7 @@ def _answer(visit: Visit, chat: TemporaryChat, prompt: str) -> None:
         reply = chat.send(settings, client(visit), prompt, max_chars=settings.max_message_chars)
     except ChatError as exc:
         feedback.error(exc)
+        st.session_state[REFILL] = prompt  # the refused text goes back in the input
         st.rerun()
     render_message(chat.messages[-1], visit.lang, prices(settings))
     with st.chat_message("assistant"), reply:

@@ -11,6 +11,7 @@ from tests.test_app import (  # noqa: F401 (fixtures)
     close_clients,
     env,
     flags,
+    last_action,
     param,
     texts,
 )
@@ -67,3 +68,19 @@ def test_a_refused_message_in_a_temporary_chat_stays_in_the_input():
     assert [e.value for e in at.error if "too long" in e.value]
     assert at.chat_input(key="temporary_input").value == text
     assert len(at.chat_message) == 0
+
+
+def test_a_refused_edit_opens_its_editor_again_with_the_text(db_path, monkeypatch):
+    monkeypatch.setenv("CHAT_MAX_MESSAGE_CHARS", "10")
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("short").run()
+    last_action(at, "edit").click().run()
+    at.text_area(key="edit_text").input("much longer than ten")
+    at.button(key="FormSubmitter:edit_form-Save and resend").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error if "too long" in e.value]
+    assert at.text_area(key="edit_text").value == "much longer than ten"  # where it was
+    assert not typed(at)  # not in the chat input, where sending would add a new turn
+    with connect(db_path) as store:  # nothing was written
+        (session,) = [s for s in store.list_sessions("local") if s.is_used]
+        assert [m.content for m in store.get_messages(session)] == ["short", "Echo: short"]

@@ -155,9 +155,10 @@ def _start(visit, store, replies, session, prompt, action, files=()):
         return replies.start(reply, visit.owner)
     except ChatError as exc:
         feedback.error(exc)
-        text = prompt if prompt is not None else (action[-1] if action[0] == "edit" else None)
-        if text:
-            st.session_state[REFILL] = text
+        if action and action[0] == "edit":  # the editor opens again where it was
+            message_actions.reopen_editor(action[1], action[-1])
+        elif prompt:
+            st.session_state[REFILL] = prompt
         rerun_fragment_or_page()
 
 

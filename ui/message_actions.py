@@ -28,6 +28,7 @@ from .text import t
 
 PENDING = "pending_action"  # (action, *args) for the chat fragment to start
 EDITING = "editing_message"  # the id of the user message edited in place
+EDIT_REFILL = "edit_refill"  # the text of a refused edit, back in its editor
 CONFIRMING = "confirming_delete"  # the id of the message whose delete asks first
 REDRAW = "redraw_history"  # the history changed: the page is drawn again
 
@@ -199,11 +200,21 @@ def _confirm_delete(thread: Thread, message: Message, row) -> None:
     )
 
 
+def reopen_editor(message_id: int, text: str) -> None:
+    """Open the editor of a message again with `text` (an edit that was refused)."""
+    st.session_state[EDITING] = message_id
+    st.session_state[EDIT_REFILL] = text
+
+
 def _edit_form(thread: Thread, message: Message) -> None:
-    """The message's text in an editor, where the message was."""
+    """The message's text in an editor, where the message was (or the text of an edit
+    that was refused)."""
     lang = thread.visit.lang
+    refill = st.session_state.pop(EDIT_REFILL, None)
+    if refill is not None:
+        st.session_state.pop("edit_text", None)  # the editor starts from the refused text
     with st.form("edit_form"):
-        text = st.text_area(t(lang, "edit_label"), value=message.content, key="edit_text")
+        text = st.text_area(t(lang, "edit_label"), value=refill or message.content, key="edit_text")
         left, right = st.columns(2)
         resend = left.form_submit_button(t(lang, "resend"), type="primary")
         cancel = right.form_submit_button(t(lang, "cancel"))

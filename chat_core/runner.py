@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from .ark import ContentDelta, SearchProgress
 from .chat import Reply
-from .errors import ChatError, ReplyLimitError, ReplyReplacedError
+from .errors import ChatError, InvalidInputError, ReplyLimitError, ReplyReplacedError
 from .store import Message, Store
 
 log = logging.getLogger(__name__)
@@ -203,16 +203,18 @@ class ReplyRunner:
         self._maintenance.start()
         atexit.register(self.shutdown)
 
-    def check_room(self, owner: str) -> None:
-        """Raise `ReplyLimitError` when a new reply for `owner` would not be started;
-        call it before storing the user's message, so a refusal writes nothing."""
+    def check_room(self, owner: str, session_id: str | None = None) -> None:
+        """Raise `ReplyLimitError` when a new reply for `owner` would not be started, or
+        `InvalidInputError` while another reply of chat `session_id` is being written
+        (on another branch, say: each chat has one live reply, which Stop reaches); call
+        it before storing the user's message, so a refusal writes nothing."""
         with self._lock:
-            self._check_room(owner)
+            self._check_room(owner, session_id)
 
     def start(self, reply: Reply, owner: str) -> LiveReply:
-        """Write `reply` on a worker thread (limits as `check_room`)."""
+        """Write `reply` on a worker thread (refusals as `check_room`)."""
         with self._lock:
-            self._check_room(owner)
+            self._check_room(owner, reply.session.id)
             live = LiveReply(self.store, reply, owner)
             self._live[live.session_id] = live
         live.thread.start()
@@ -238,8 +240,11 @@ class ReplyRunner:
         for live in running:
             live.thread.join(max(deadline - time.monotonic(), 0))
 
-    def _check_room(self, owner: str) -> None:
+    def _check_room(self, owner: str, session_id: str | None) -> None:
         self._forget_finished()
+        current = self._live.get(session_id) if session_id else None
+        if current is not None and current.writing:
+            raise InvalidInputError("reply_in_progress")
         running = list(self._live.values())
         # A user's replies are those still being written: one they stopped is over for
         # them, though its thread may wait a while yet for a first token to leave on.

@@ -9,7 +9,7 @@ import pytest
 from chat_core import chat, runner
 from chat_core.ark import make_client
 from chat_core.config import load_settings
-from chat_core.errors import ReplyLimitError
+from chat_core.errors import InvalidInputError, ReplyLimitError
 from chat_core.runner import ReplyRunner
 from tests.conftest import EMULATOR_KEY, emulator_fixture
 
@@ -237,3 +237,28 @@ def test_stopped_replies_waiting_for_a_first_token_leave_room_at_once(store, set
     finally:
         emu.ttft = 0.02
         limited.shutdown()
+
+
+def test_a_chat_has_one_live_reply_whichever_branch_is_shown(store, settings, client, emu):
+    emu.token_delay = 0.05
+    runner = ReplyRunner(store)
+    try:
+        session, _ = store.new_session("alice")
+        first = runner.start(chat.send(store, settings, session, client, "first"), "alice")
+        wait_done(first)
+        _question, answer = store.get_messages(session)
+        regenerated = runner.start(chat.regenerate(store, settings, session, client), "alice")
+        wait_done(regenerated)
+        # a long reply on the newest branch, then the first answer's branch shown again
+        streaming = runner.start(chat.send(store, settings, session, client, LONG), "alice")
+        store.switch_branch(session, answer.id)
+        with pytest.raises(InvalidInputError) as refused:
+            runner.check_room("alice", session.id)
+        assert refused.value.code == "reply_in_progress"
+        again = chat.regenerate(store, settings, session, client, answer.id)
+        with pytest.raises(InvalidInputError):
+            runner.start(again, "alice")
+        assert runner.live(session.id) is streaming  # still the one Stop reaches
+        streaming.stop()
+    finally:
+        runner.shutdown()

@@ -141,7 +141,7 @@ def _start(visit, store, replies, session, prompt, action, files=()):
     """Start the reply a message or an action asks for. A refusal reruns the chat with
     the reason shown and the typed text back in the input."""
     try:
-        replies.check_room(visit.owner)  # before anything is written
+        replies.check_room(visit.owner, session.id)  # before anything is written
         make = _ACTIONS[action[0]] if action else None
         images = prepare_images([(file.name, file.getvalue()) for file in files])
         if make is not None:

@@ -4,7 +4,8 @@ reload (a new browser session). Real SQLite file, the loopback emulator."""
 
 import pytest
 
-from chat_core.store import connect
+from chat_core.errors import DatabaseLockedError
+from chat_core.store import Store, connect
 from tests.test_app import app, close_clients, env, param  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("env")
@@ -100,3 +101,18 @@ def test_a_preference_this_version_cannot_use_leaves_the_operators_setting(db_pa
     assert at.sidebar.button(key="new_chat").label == "New chat"
     at.chat_input(key="chat_input").set_value("plain").run()
     assert "temperature" not in sent_for(emu, "plain")
+
+
+def test_a_save_the_database_refuses_is_said_in_the_dialog(db_path, monkeypatch):
+    at = open_dialog(app().run())
+    at.text_area(key="preference-system_prompt").input("Answer like a pirate.")
+
+    def busy(self, owner, values):
+        raise DatabaseLockedError("database_locked")
+
+    monkeypatch.setattr(Store, "set_preferences", busy)  # injected fault
+    save_dialog(at)
+    assert not at.exception
+    assert [e.value for e in at.error if "busy" in e.value or "locked" in e.value]
+    assert at.text_area(key="preference-system_prompt").value == "Answer like a pirate."
+    assert stored(db_path) == {}

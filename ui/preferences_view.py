@@ -47,7 +47,10 @@ def remember_language(visit: Visit) -> None:
     if chosen not in locales.languages():
         return
     st.session_state[PREFERRED_LANGUAGE] = chosen
-    _save(visit, {"language": chosen})
+    try:
+        shared_store(visit.settings).set_preferences(visit.owner, {"language": chosen})
+    except ChatError as exc:
+        feedback.error(exc)  # a callback: said when the page is drawn
 
 
 def preferences_button(visit: Visit) -> None:
@@ -150,9 +153,10 @@ def _dialog(visit: Visit) -> None:
 
 
 def _save(visit: Visit, values: dict) -> bool:
+    """Store the preferences; a refusal is said in the dialog, which stays open."""
     try:
         shared_store(visit.settings).set_preferences(visit.owner, values)
     except ChatError as exc:
-        feedback.error(exc)
+        feedback.error_here(visit.lang, exc)
         return False
     return True

@@ -749,3 +749,14 @@ def test_a_chat_whose_messages_were_all_deleted_takes_the_next_message(env):
             "a fresh start",
             "Echo: a fresh start",
         ]
+
+
+def test_retry_on_an_unanswered_question_leaves_no_stale_retry(env):
+    with connect(env) as store:
+        session, _ = store.new_session("local")
+        question = store.start_turn(session, "answer me")
+    at = app(session=session.id).run()
+    at.button(key=f"retry-{question.id}").click().run()
+    assert not at.exception
+    assert texts(at) == [("user", ["answer me"]), ("assistant", ["Echo: answer me"])]
+    assert f"retry-{question.id}" not in [button.key for button in at.button]

@@ -91,7 +91,7 @@ def _chat(visit: Visit, session_id: str) -> None:
             select_session(live.session_id)
             feedback.notice("moved_to_new_chat")
             st.rerun()
-        if action is not None and action[0] in ("regenerate", "edit", "continue"):
+        if action is not None:  # every action's reply: its question may show Retry
             live.begun()  # a new version is the branch's leaf once its row is written
             st.rerun()  # they change messages the history shows: draw it again
     price_table = prices(visit.settings, session)

@@ -136,3 +136,16 @@ def test_a_failed_bulk_delete_says_why_and_keeps_every_chat(db_path, three, monk
     assert not any("Deleted" in notice.value for notice in at.info)
     assert any("busy" in error.value for error in at.error)
     assert in_list(db_path) >= set(three)
+
+
+def test_every_archived_chat_can_be_listed(db_path):
+    ids = [chat_of(db_path, "local", f"old {n}").id for n in range(55)]
+    with connect(db_path) as store:
+        for session_id in ids:
+            store.set_archived("local", session_id, True)
+    at = app().run()
+    at.sidebar.button(key="show_archived").click().run()
+    assert len(archived_listed(at)) == 50
+    at.sidebar.button(key="show_more_archived").click().run()
+    assert archived_listed(at) == set(ids)
+    assert not [b for b in at.sidebar.button if b.key == "show_more_archived"]

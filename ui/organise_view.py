@@ -21,6 +21,7 @@ CONFIRM_BULK_DELETE = "confirm_bulk_delete"
 SHOW_ARCHIVED = "archived_shown"
 PICK = "pick-{}"
 ARCHIVED_PAGE = 50
+ARCHIVED_LIMIT = "archived_limit"  # how many archived chats are listed
 
 
 def selecting() -> bool:
@@ -133,10 +134,11 @@ def archived_section(visit: Visit, store, current: Session) -> None:
     )
     if not shown:
         return
-    archived = store.list_sessions(visit.owner, limit=ARCHIVED_PAGE, archived=True)
+    limit = st.session_state.get(ARCHIVED_LIMIT, ARCHIVED_PAGE)
+    archived = store.list_sessions(visit.owner, limit=limit + 1, archived=True)
     if not archived:
         st.caption(t(lang, "archived_none"))
-    for session in archived:
+    for session in archived[:limit]:
         row = st.container(horizontal=True, gap="small", vertical_alignment="center")
         row.button(
             escape(session.title or t(lang, "untitled")),
@@ -153,6 +155,14 @@ def archived_section(visit: Visit, store, current: Session) -> None:
             help=t(lang, "restore"),
             on_click=_restore,
             args=(visit, session.id),
+        )
+    if len(archived) > limit:
+        st.button(
+            t(lang, "show_more"),
+            key="show_more_archived",
+            width="stretch",
+            on_click=st.session_state.__setitem__,
+            args=(ARCHIVED_LIMIT, limit + ARCHIVED_PAGE),
         )
 
 

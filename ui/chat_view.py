@@ -73,8 +73,11 @@ def chat_area(visit: Visit, session_id: str) -> None:
 def _chat(visit: Visit, session_id: str) -> None:
     store, replies = shared_store(visit.settings), shared_runner(visit.settings)
     session = store.find_session(visit.owner, session_id)
-    if session is None:  # deleted in another tab: the page opens another chat
-        feedback.notice("unknown_session")
+    if session is None:  # deleted in another tab: the page opens another chat and says so
+        typed = st.session_state.get(INPUT)
+        text = typed if isinstance(typed, str) else getattr(typed, "text", None)
+        if text:
+            st.session_state[REFILL] = text  # a message sent to it waits in the input
         st.rerun()
     if st.session_state.pop(REDRAW, False):
         st.rerun()  # a version switched or a message deleted: draw the history again

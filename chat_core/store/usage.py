@@ -145,7 +145,7 @@ class UsageFigures:
         )
         with self.backend.reading() as tx:
             rows = tx.query(sql, [default_mode, *prompt_params, *reply_params, *params])
-        return [UsageGroup(**_whole(row)) for row in rows]
+        return [_group(row) for row in rows]
 
     def latency_counts(self, owner: str | Everyone, filters: UsageFilter) -> list[LatencyCount]:
         """Histograms of time to first text and of total time, by model, of the
@@ -326,10 +326,20 @@ def _bucket(column: str) -> str:
     return f"(CASE {steps} ELSE ({column} / {LATENCY_WIDEST}) * {LATENCY_WIDEST} END)"
 
 
-def _whole(row: dict) -> dict:
-    """PostgreSQL sums integers as numeric: back to int."""
-    return {key: int(value) if _is_number(value) else value for key, value in row.items()}
+def _group(row: dict) -> UsageGroup:
+    """A row of `usage_groups`, its counts as int (PostgreSQL sums them as numeric)."""
+    text = (row[name] for name in _GROUP_TEXTS)
+    return UsageGroup(*text, *(int(row[name]) for name in _GROUP_COUNTS))
 
 
-def _is_number(value: object) -> bool:
-    return not isinstance(value, (str, bool)) and value is not None and hasattr(value, "__int__")
+_GROUP_TEXTS = ("day", "model", "alias", "mode", "status", "error_code")
+_GROUP_COUNTS = (
+    "prompt_band",
+    "reply_band",
+    "replies",
+    "with_usage",
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+)

@@ -50,6 +50,12 @@ def chats(store):
     }
 
 
+def chat_with(store, text):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, text)
+    return session
+
+
 def ids(hits):
     return [hit.session_id for hit in hits]
 
@@ -195,3 +201,42 @@ def test_titles_matching_a_long_and_a_short_term_come_pinned_first_then_newest(s
     for query in ("TRIP 北京", "北京 trip 2026", "2026 北 rip"):
         assert ids(store.search("alice", query)) == [pinned.id, newer.id, older.id], query
     assert ids(store.search("alice", "trip 2026")) == [pinned.id, shanghai.id, newer.id, older.id]
+
+
+@pytest.mark.parametrize("query", ["мы", "МЫ", "мы говорим", "говорим мы", "ГОВОРИМ мЫ"])
+def test_short_terms_ignore_the_case_of_any_script(store, query):
+    session = chat_with(store, "Мы говорим по-русски")
+    assert ids(store.search("alice", query)) == [session.id]
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("C#", "C# generics"),
+        ("c#", "C# generics"),
+        ("C#", "学C#很好"),
+        ("$5", "It costs $5 now"),
+        ("#1", "Issue #1 again"),
+        ("a-", "Plan a-b testing"),
+        ("C# 泛型", "C# generics 泛型"),
+    ],
+)
+def test_short_terms_with_punctuation_match_it_exactly(store, query, found):
+    # Each decoy holds a term's letters and digits without its punctuation.
+    for decoy in ["I like cats", "5 apples", "Issue 1", "a plan", "泛型 in C"]:
+        chat_with(store, decoy)
+    session = chat_with(store, found)
+    assert ids(store.search("alice", query)) == [session.id]
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("Élan vital", "el"),  # PostgreSQL keeps accents: el is not él
+        ("明天，气温", "天气"),  # the characters must be adjacent, without the comma
+        ("明天 气温", "天气"),
+    ],
+)
+def test_short_terms_match_the_exact_text(store, text, query):
+    chat_with(store, text)
+    assert store.search("alice", query) == []

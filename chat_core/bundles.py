@@ -2,8 +2,9 @@
 
 A bundle holds the same document per chat that `transfer.export_json` writes for one.
 Importing reads either kind of file. Every chat of a bundle is checked before any is
-written, so a file with one bad chat writes nothing; a chat the owner has imported
-before is skipped and named, as a single file's duplicate is.
+written, and all are written in one transaction, so a file with one bad chat (or a
+write that fails) writes nothing; a chat the owner has imported before is skipped and
+named, as a single file's duplicate is, and so is a chat the file holds twice.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import transfer
-from .errors import ImportDuplicateError, ImportFormatError, SessionNotFoundError
+from .errors import ImportFormatError, SessionExistsError, SessionNotFoundError
 from .store import Session, Store, utc_now
 
 FORMAT = "ark-chat-bundle"
 VERSION = 1
+# Writes to try when another import wrote one of the file's chats meanwhile.
+WRITE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -44,21 +47,42 @@ def export_bundle(store: Store, owner: str, session_ids: Iterable[str]) -> str:
 
 def import_file(store: Store, owner: str, data: bytes | str) -> list[Imported]:
     """Import a chat export or a bundle of them; what each chat became, in file order.
-    Raises `ImportFormatError` (nothing written) for anything malformed."""
+    Raises `ImportFormatError` for anything malformed; whatever fails, nothing of the
+    file is written."""
+    chats = [transfer.prepared(store, owner, chat) for chat in _chat_documents(data)]
+    for _ in range(WRITE_ATTEMPTS - 1):
+        try:
+            return _written(store, owner, chats)
+        except SessionExistsError as exc:
+            # Another import wrote that chat meanwhile (and nothing of ours was written):
+            # looked up again, it is found as imported before. Another owner's is not.
+            if store.find_session(owner, exc.params["session_id"]) is None:
+                raise
+    return _written(store, owner, chats)
+
+
+def _chat_documents(data: bytes | str) -> list:
+    """The chat documents of a file: a bundle's chats, or the file itself."""
     document = transfer.parsed(data)
-    if isinstance(document, dict) and document.get("format") == FORMAT:
-        documents = document.get("chats")
-        if not isinstance(documents, list) or not documents:
-            raise ImportFormatError("import_no_messages")
-    else:
-        documents = [document]
-    chats = [transfer.prepared(store, owner, chat) for chat in documents]
-    return [_written(store, owner, chat) for chat in chats]
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        return [document]
+    documents = document.get("chats")
+    if not isinstance(documents, list) or not documents:
+        raise ImportFormatError("import_no_messages")
+    return documents
 
 
-def _written(store: Store, owner: str, chat: tuple) -> Imported:
-    try:
-        session: Session = transfer.create(store, owner, chat)
-    except ImportDuplicateError as exc:
-        return Imported(exc.params["session_id"], exc.params["title"] or None, duplicate=True)
-    return Imported(session.id, session.title)
+def _written(store: Store, owner: str, chats: list[transfer.Chat]) -> list[Imported]:
+    """Write, in one transaction, each chat the owner does not have yet (once, when
+    the file holds it twice); what each chat of the file became."""
+    before = {chat.session_id: store.find_session(owner, chat.session_id) for chat in chats}
+    new = {chat.session_id: chat for chat in chats if before[chat.session_id] is None}
+    made = store.import_sessions(owner, [chat.store_arguments() for chat in new.values()])
+    sessions = {session.id: session for session in made}
+    result, seen = [], set()
+    for chat in chats:
+        session: Session = before[chat.session_id] or sessions[chat.session_id]
+        duplicate = before[chat.session_id] is not None or session.id in seen
+        seen.add(session.id)
+        result.append(Imported(session.id, session.title, duplicate=duplicate))
+    return result

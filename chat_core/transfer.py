@@ -13,11 +13,15 @@ Import checks the whole file before it writes anything, and never overwrites:
 - Cleaned, because they only describe a message: a token count or latency that is not
   a whole number within 0..2**53 is dropped (None, never negative); a timestamp that is
   not ISO 8601 becomes the import time; a model name that is not short text is dropped;
-  error parameters that are not a small object are dropped.
+  error parameters that are not a small object are dropped. Text that cannot be stored
+  (NUL characters, lone UTF-16 surrogates, which JSON's `\\ud800` escapes make) is
+  cleaned as typed text is, in error parameters (names and values) too.
 - Cut: a title longer than `MAX_TITLE_CHARS` is cut with an ellipsis, as a rename is.
 
 The settings of the chat (model, system prompt, temperature, thinking, cache mode) are
-restored. Ids in the file are ignored: the new chat's id is derived from the importing
+restored, and so is whether the user chose its title by renaming it (`title_by_user`,
+true or false, else the file is refused), so a later edit of the first message keeps
+that title. Ids in the file are ignored: the new chat's id is derived from the importing
 owner and the chat's content, so importing the same file again finds the chat it made
 and raises `ImportDuplicateError` (with that chat's id and title) instead of making a
 silent copy. Once that chat is deleted the file imports again, and another owner
@@ -34,6 +38,7 @@ import hashlib
 import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -97,6 +102,27 @@ _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _ONE_KIND = str.maketrans("[]{}", "()()")
 
 
+@dataclass(frozen=True)
+class Chat:
+    """The chat an export document makes, checked and cleaned but not yet written."""
+
+    session_id: str
+    title: str | None
+    title_by_user: bool
+    settings: dict[str, Any]
+    messages: list[dict[str, Any]]
+
+    def store_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of `Store.import_session` that write this chat."""
+        return {
+            "title": self.title,
+            "messages": self.messages,
+            "session_id": self.session_id,
+            "settings": self.settings,
+            "title_by_user": self.title_by_user,
+        }
+
+
 def export_json(store: Store, owner: str, session_id: str) -> str:
     """The session and its messages as a JSON document (UTF-8 text)."""
     session = store.get_session(owner, session_id)
@@ -109,6 +135,7 @@ def export_json(store: Store, owner: str, session_id: str) -> str:
         "session": {
             "id": session.id,
             "title": session.title,
+            "title_by_user": session.title_by_user,
             "created_at": session.created_at,
             **{key: getattr(session, key) for key in SESSION_SETTINGS},
         },
@@ -140,15 +167,16 @@ def import_json(store: Store, owner: str, data: bytes | str) -> Session:
     Raises `ImportFormatError` for anything malformed and `ImportDuplicateError` when
     this owner already has the chat this file makes; nothing is written then.
     """
-    return _create(store, owner, *prepared(store, owner, parsed(data)))
+    return _create(store, owner, prepared(store, owner, parsed(data)))
 
 
-def prepared(store: Store, owner: str, document: object) -> tuple:
-    """The chat an export document makes, checked and cleaned but not written:
-    (session id, title, settings, messages). Raises `ImportFormatError`."""
+def prepared(store: Store, owner: str, document: object) -> Chat:
+    """The chat an export document makes, checked and cleaned but not written.
+    Raises `ImportFormatError`."""
     document = _checked_document(document)
     session = _session_object(document)
     settings = _settings(session, store.max_message_chars)
+    named = _title_by_user(session)
     raw_messages = document["messages"]
     for index, raw in enumerate(raw_messages):  # every check before any costly work
         _check_message(raw, index + 1, store.max_message_chars)
@@ -158,17 +186,13 @@ def prepared(store: Store, owner: str, document: object) -> tuple:
         {**_cleaned(raw), **imported_media(raw, number)}
         for number, raw in enumerate(raw_messages, start=1)
     ]
+    named = named and title is not None  # a title made here is no title the user chose
     title = title or next((make_title(m["content"]) for m in messages if m["role"] == "user"), None)
-    session_id = _session_id(owner, title, settings, messages)
+    session_id = _session_id(owner, title, named, settings, messages)
     now = utc_now()  # after the id, so the id does not depend on when
     for message in messages:
         message["created_at"] = message["created_at"] or now
-    return session_id, title, settings, messages
-
-
-def create(store: Store, owner: str, chat: tuple) -> Session:
-    """Write a `prepared` chat; `ImportDuplicateError` when the owner has it already."""
-    return _create(store, owner, *chat)
+    return Chat(session_id, title, named, settings, messages)
 
 
 # --- reading the file --------------------------------------------------------------------
@@ -268,6 +292,14 @@ def _is_setting(name: str, value: object, max_chars: int) -> bool:
     return isinstance(value, str) and len(value) <= limit
 
 
+def _title_by_user(session: dict[str, Any]) -> bool:
+    """Whether the file says the user chose the title (absent in older files: no)."""
+    value = session.get("title_by_user", False)
+    if not isinstance(value, bool):
+        raise ImportFormatError("import_bad_setting", name="title_by_user")
+    return value
+
+
 def _title(value: object) -> str | None:
     """The file's title cut to `MAX_TITLE_CHARS` (as a rename is), or None."""
     if value is not None and not isinstance(value, str):
@@ -359,43 +391,50 @@ def _error(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _error_params(params: object) -> dict[str, Any]:
-    """Parameters only fill in an error's text: anything but a small object is dropped.
-    (Their nesting is already bounded by the depth scan.)"""
+    """Parameters only fill in an error's text: anything but a small object is dropped,
+    and the text in one is cleaned. (Their nesting is already bounded by the depth scan.)"""
     if not isinstance(params, dict):
         return {}
     text = json.dumps(params, ensure_ascii=False, default=str)
-    return params if len(text) <= MAX_ERROR_PARAMS_CHARS else {}
+    return _clean_json(params) if len(text) <= MAX_ERROR_PARAMS_CHARS else {}
+
+
+def _clean_json(value: Any) -> Any:
+    """`value` (parsed JSON) with every string in it, names of members too, cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_json(item) for item in value]
+    if isinstance(value, dict):
+        return {clean_text(key): _clean_json(item) for key, item in value.items()}
+    return value
 
 
 # --- writing the chat --------------------------------------------------------------------
 
 
-def _session_id(owner: str, title: str | None, settings: dict, messages: list[dict]) -> str:
+def _session_id(
+    owner: str, title: str | None, title_by_user: bool, settings: dict, messages: list[dict]
+) -> str:
     """32 hex digits (the shape of the ids `Store` issues) from the owner and the chat's
-    content: the same file imported again by the same owner gives the same id."""
-    content = [owner, title, settings, [fingerprint(message) for message in messages]]
+    content: the same file imported again by the same owner gives the same id. A title
+    the user chose counts as a setting, only when chosen: a file of an older version,
+    which does not say, still finds the chat it made."""
+    counted = {**settings, "title_by_user": True} if title_by_user else settings
+    content = [owner, title, counted, [fingerprint(message) for message in messages]]
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _create(
-    store: Store,
-    owner: str,
-    session_id: str,
-    title: str | None,
-    settings: dict[str, Any],
-    messages: list[dict[str, Any]],
-) -> Session:
+def _create(store: Store, owner: str, chat: Chat) -> Session:
     """Write the chat with its settings and messages in one transaction."""
-    existing = store.find_session(owner, session_id)
+    existing = store.find_session(owner, chat.session_id)
     if existing is not None:
         raise _duplicate(existing)
     try:
-        return store.import_session(
-            owner, title, messages, session_id=session_id, settings=settings
-        )
+        return store.import_session(owner, **chat.store_arguments())
     except SessionExistsError:
-        existing = store.find_session(owner, session_id)  # imported at the same moment
+        existing = store.find_session(owner, chat.session_id)  # imported at the same moment
         if existing is None:
             raise
         raise _duplicate(existing) from None

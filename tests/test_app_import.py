@@ -92,3 +92,22 @@ def test_a_bracket_bomb_gets_a_clear_message_and_writes_nothing(db_path):
         "Cannot import: the file is nested more than 32 levels deep, which no export is."
     ]
     assert chats(db_path) == before
+
+
+def test_a_file_with_lone_surrogates_imports_with_its_text_cleaned(db_path):
+    """JSON's `\\ud800` escapes make lone surrogates, which UTF-8 cannot write: the
+    import drops such a link and replaces such a character, with no traceback."""
+    document = json.loads(export_file("surrogates"))
+    document["messages"][1].update(
+        sources=[{"url": "https://x/\ud800", "title": "broken"}],
+        status="error",
+        error_code="rate_limited",
+        error_params={"request_id": "r-\udc00"},
+    )
+    at = upload(app().run(), json.dumps(document).encode())
+    assert not at.exception
+    assert [info.value for info in at.info] == ["Imported “surrogates”."]
+    with connect(db_path) as store:
+        session = store.get_session("local", param(at))
+        reply = store.get_messages(session)[-1]
+    assert (reply.sources, reply.error_params) == (None, {"request_id": "r-\ufffd"})

@@ -1,13 +1,14 @@
 """Several chats in one JSON file, on both backends: the bulk export holds the owner's
-chats only, imports again whole, and a bad chat in it writes nothing."""
+chats only, imports again whole, and a bad chat in it, or a failed write, writes nothing."""
 
 import json
 
 import pytest
 
 from chat_core.bundles import FORMAT, export_bundle, import_file
-from chat_core.errors import ImportFormatError
-from chat_core.transfer import export_json
+from chat_core.errors import ImportFormatError, SessionExistsError
+from chat_core.store import utc_now
+from chat_core.transfer import export_json, prepared
 
 
 def chat(store, owner: str, question: str):
@@ -87,3 +88,110 @@ def test_a_malformed_bundle_gets_a_clear_error_and_writes_nothing(store, chats_v
 
 def test_an_empty_choice_makes_an_empty_bundle(store):
     assert json.loads(export_bundle(store, "alice", []))["chats"] == []
+
+
+# --- all or nothing ----------------------------------------------------------------------
+
+
+def bundle_document(store, sessions) -> dict:
+    return json.loads(export_bundle(store, "alice", [s.id for s in sessions]))
+
+
+def take_id(store, owner: str, session_id: str) -> None:
+    """Give `owner` a chat with `session_id`, as if it were theirs all along."""
+    message = {"role": "user", "content": "taken", "status": "complete", "created_at": utc_now()}
+    store.import_session(owner, "taken", [message], session_id=session_id)
+
+
+def test_a_bundle_whose_last_chat_cannot_be_written_writes_none(store, chats):
+    """Every chat passes the checks, but writing the last one fails (its id is taken):
+    the chats before it are not written either."""
+    document = bundle_document(store, chats)
+    take_id(store, "mallory", prepared(store, "carol", document["chats"][2]).session_id)
+    with pytest.raises(SessionExistsError):
+        import_file(store, "carol", json.dumps(document))
+    assert store.list_sessions("carol") == []
+
+
+def test_a_chat_imported_meanwhile_by_another_import_is_named_and_the_rest_written(
+    store, chats, monkeypatch
+):
+    """This import looked before the other one wrote; its one write collides, writes
+    nothing, and the next look finds the chat as imported before."""
+    document = bundle_document(store, chats)
+    [other] = import_file(store, "carol", json.dumps(document["chats"][1]))
+    real_find, looked = store.find_session, []
+
+    def nothing_in_the_first_look(owner, session_id):
+        looked.append(session_id)
+        return None if len(looked) <= len(chats) else real_find(owner, session_id)
+
+    monkeypatch.setattr(store, "find_session", nothing_in_the_first_look)
+    imported = import_file(store, "carol", json.dumps(document))
+    assert [chat.duplicate for chat in imported] == [False, True, False]
+    assert imported[1].session_id == other.session_id
+    assert len(store.list_sessions("carol")) == 3
+
+
+def test_a_chat_a_bundle_holds_twice_is_written_once(store, chats):
+    document = bundle_document(store, chats)
+    document["chats"].append(document["chats"][0])
+    imported = import_file(store, "carol", json.dumps(document))
+    assert [chat.duplicate for chat in imported] == [False, False, False, True]
+    assert imported[3].session_id == imported[0].session_id
+    assert len(store.list_sessions("carol")) == 3
+
+
+def test_import_sessions_refuses_one_id_twice_and_writes_nothing(store):
+    message = {"role": "user", "content": "q", "status": "complete", "created_at": utc_now()}
+    chat = {"title": "t", "messages": [message], "session_id": "a" * 32}
+    with pytest.raises(ValueError, match="twice"):
+        store.import_sessions("carol", [chat, chat])
+    assert store.list_sessions("carol") == [] and store.import_sessions("carol", []) == []
+
+
+# --- text that cannot be stored ----------------------------------------------------------
+
+
+ENDPOINT_SENTENCE = (
+    "Context caching (ARK_CACHE=context) needs an endpoint id like ep-20250120174411-xxxxx, "
+    "not the model id {}. Set ARK_MODEL to an endpoint id, or switch the cache mode to "
+    '"responses" or "off".'
+)
+
+
+NOT_A_LITERAL = ENDPOINT_SENTENCE.format(r"'\N{nope}'")
+SHORT_ESCAPE = ENDPOINT_SENTENCE.format(r"'\x'")
+
+
+@pytest.mark.parametrize(
+    "reply, stored",
+    [
+        ({"sources": [{"url": "https://x/\ud800"}]}, (None, None, None, None)),
+        (
+            {"error_code": "server_error", "error_params": {"a": "\udc00"}},
+            (None, "server_error", {"a": "\ufffd"}, None),
+        ),
+        (
+            {"error_code": "server_error", "error_params": {"\udc00": "a"}},
+            (None, "server_error", {"\ufffd": "a"}, None),
+        ),
+        ({"error": NOT_A_LITERAL}, (None, None, None, NOT_A_LITERAL)),
+        ({"error": SHORT_ESCAPE}, (None, None, None, SHORT_ESCAPE)),
+        (
+            {"error": ENDPOINT_SENTENCE.format(r"'\ud800'")},
+            (None, "endpoint_required", {"model": "\ufffd"}, None),
+        ),
+    ],
+    ids=["url", "param value", "param name", "unknown name", "short escape", "surrogate"],
+)
+def test_a_file_with_text_that_cannot_be_stored_imports_cleaned(store, reply, stored):
+    """A lone surrogate (JSON's `\\ud800`) is dropped or replaced; an old error sentence
+    whose model id is no Python literal keeps its text."""
+    document = {
+        "format": "ark-chat-session",
+        "messages": [{"role": "assistant", "content": "x", **reply}],
+    }
+    [imported] = import_file(store, "alice", json.dumps(document))
+    [message] = store.get_messages(store.get_session("alice", imported.session_id))
+    assert (message.sources, message.error_code, message.error_params, message.error) == stored

@@ -502,3 +502,115 @@ def test_an_import_racing_the_same_import_reports_a_duplicate(store, chat, monke
         import_json(store, "alice", exported)
     assert info.value.params["session_id"] == first.id == looked[0]
     assert store.count_messages(first) == 4
+
+
+# --- text that cannot be stored ----------------------------------------------------------
+
+
+def failed_reply(**fields) -> dict:
+    return {"role": "assistant", "content": "", "status": "error", **fields}
+
+
+def test_a_source_url_with_a_lone_surrogate_is_dropped_and_the_rest_imports(store):
+    """JSON's `\\ud800` escape makes a lone surrogate, which UTF-8 cannot write."""
+    sources = [
+        {"url": "https://example.com/\ud800", "title": "broken"},
+        {"url": "https://example.com/\x00", "title": "nul"},
+        {"url": "https://example.com/ok", "title": "fine \udc00", "site": "\ud800site"},
+    ]
+    reply = {"role": "assistant", "content": "see", "sources": sources}
+    document = export_document({"role": "user", "content": "q"}, reply)
+    imported = import_json(store, "alice", json.dumps(document))
+    [source] = store.get_messages(imported)[-1].sources
+    assert source == {"url": "https://example.com/ok", "title": "fine \ufffd", "site": "\ufffdsite"}
+
+
+def test_error_parameters_with_lone_surrogates_are_cleaned(store):
+    params = {"request_id": "r-\ud800", "\udc00key": "v", "nested": [{"a\ud800": "\udc00"}]}
+    document = export_document(
+        {"role": "user", "content": "q"},
+        failed_reply(error_code="rate_limited", error_params=params),
+    )
+    imported = import_json(store, "alice", json.dumps(document))
+    last = store.get_messages(imported)[-1]
+    assert last.error_code == "rate_limited"
+    assert last.error_params == {
+        "request_id": "r-\ufffd",
+        "\ufffdkey": "v",
+        "nested": [{"a\ufffd": "\ufffd"}],
+    }
+
+
+ENDPOINT_SENTENCE = (
+    "Context caching (ARK_CACHE=context) needs an endpoint id like ep-20250120174411-xxxxx, "
+    'not the model id {}. Set ARK_MODEL to an endpoint id, or switch the cache mode to "responses" '
+    'or "off".'
+)
+
+
+@pytest.mark.parametrize("model", [r"'\N{nope}'", r"'\x'", "'a\nb'"])
+def test_an_old_error_sentence_whose_model_is_no_literal_keeps_its_text(store, model):
+    sentence = ENDPOINT_SENTENCE.format(model)
+    document = export_document({"role": "user", "content": "q"}, failed_reply(error=sentence))
+    last = store.get_messages(import_json(store, "alice", json.dumps(document)))[-1]
+    assert (last.error_code, last.error_params, last.error) == (None, None, sentence)
+
+
+def test_an_old_error_sentence_with_a_surrogate_escape_keeps_a_clean_model(store):
+    sentence = ENDPOINT_SENTENCE.format(r"'doubao-\ud800'")
+    document = export_document({"role": "user", "content": "q"}, failed_reply(error=sentence))
+    last = store.get_messages(import_json(store, "alice", json.dumps(document)))[-1]
+    assert (last.error_code, last.error_params, last.error) == (
+        "endpoint_required",
+        {"model": "doubao-\ufffd"},
+        None,
+    )
+
+
+# --- a title the user chose --------------------------------------------------------------
+
+
+def test_a_title_chosen_by_renaming_survives_export_and_import(store, chat):
+    store.rename("alice", chat.id, "My own title")
+    document = json.loads(export_json(store, "alice", chat.id))
+    assert document["session"]["title_by_user"] is True
+    imported = import_json(store, "bob", json.dumps(document))
+    assert (imported.title, imported.title_by_user) == ("My own title", True)
+    first = store.get_messages(imported)[0]
+    store.edit_message(imported, first.id, "a new first question")
+    assert store.get_session("bob", imported.id).title == "My own title"
+
+
+def test_a_generated_title_still_follows_an_edit_after_import(store, chat):
+    document = json.loads(export_json(store, "alice", chat.id))
+    assert document["session"]["title_by_user"] is False
+    imported = import_json(store, "bob", json.dumps(document))
+    assert not imported.title_by_user
+    store.edit_message(imported, store.get_messages(imported)[0].id, "a new first question")
+    assert store.get_session("bob", imported.id).title == "a new first question"
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, []], ids=["text", "one", "null", "list"])
+def test_a_title_flag_that_is_not_true_or_false_is_refused(store, value):
+    error = refused(store, export_document(title_by_user=value))
+    assert (error.code, error.params) == ("import_bad_setting", {"name": "title_by_user"})
+
+
+def test_a_title_flag_without_a_title_is_not_kept(store):
+    """The title then comes from the first message, which no user chose."""
+    imported = import_json(
+        store, "alice", json.dumps(export_document(title=None, title_by_user=True))
+    )
+    assert (imported.title, imported.title_by_user) == ("hello", False)
+
+
+def test_a_file_of_an_older_version_finds_the_chat_its_new_export_made(store, chat):
+    """Older exports do not say whether the title was chosen: unchosen is the same chat."""
+    from chat_core.errors import ImportDuplicateError
+
+    document = json.loads(export_json(store, "alice", chat.id))
+    first = import_json(store, "alice", json.dumps(document))
+    del document["session"]["title_by_user"]
+    with pytest.raises(ImportDuplicateError) as info:
+        import_json(store, "alice", json.dumps(document))
+    assert info.value.params["session_id"] == first.id

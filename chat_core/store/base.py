@@ -8,8 +8,9 @@ owner behaves exactly like an unknown id.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from ..errors import (
@@ -430,32 +431,30 @@ class Store(UsageFigures, ShareLinks):
         *,
         session_id: str | None = None,
         settings: dict | None = None,
+        title_by_user: bool = False,
     ) -> Session:
         """Create a new, used session holding `messages` (already validated by transfer;
-        `error_params` as a dict) and per-session `settings`, in one transaction. An
-        id that is taken raises `SessionExistsError` and writes nothing."""
-        if session_id is not None and not is_session_id(session_id):
-            raise ValueError(f"Not a session id: {session_id!r}")
-        now = utc_now()
-        row = {"id": session_id or uuid.uuid4().hex, "owner": owner, "title": title}
-        row.update(is_used=True, created_at=now, updated_at=now, used_at=now, pinned=False)
-        row.update(settings_changes(settings or {}))
-        messages = [
-            {
-                **message,
-                "session_id": row["id"],
-                "error_params": params_to_text(message.get("error_params")),
-                "sources": sources_to_text(message.get("sources")),
-            }
-            for message in messages
-        ]
-        try:
-            self.backend.insert_session(row, messages)
-        except DatabaseError:
-            if session_id is not None and self.backend.session_exists(session_id):
-                raise SessionExistsError("session_exists", session_id=session_id) from None
-            raise
-        return self.get_session(owner, row["id"])
+        `error_params` as a dict) and per-session `settings`, in one transaction; with
+        `title_by_user`, `title` counts as one the user chose (see `rename`). An id that
+        is taken raises `SessionExistsError` and writes nothing."""
+        session = _new_session(owner, title, messages, session_id, settings, title_by_user)
+        with _taken_id_named(self.backend, [session_id] if session_id else []):
+            self.backend.insert_session(*session)
+        return self.get_session(owner, session[0]["id"])
+
+    def import_sessions(self, owner: str, chats: Sequence[Mapping]) -> list[Session]:
+        """Create several sessions, each as `import_session` does with the keyword
+        arguments in `chats`, all in one transaction: when one fails (an id that is
+        taken raises `SessionExistsError`), none is written. Returns them in order."""
+        sessions = [_new_session(owner, **chat) for chat in chats]
+        ids = [row["id"] for row, _ in sessions]
+        if len(set(ids)) < len(ids):
+            raise ValueError("An import names one session id twice")
+        given = [chat["session_id"] for chat in chats if chat.get("session_id")]
+        if sessions:
+            with _taken_id_named(self.backend, given):
+                self.backend.insert_sessions(sessions)
+        return [self.get_session(owner, session_id) for session_id in ids]
 
     # --- preferences ---------------------------------------------------------------------
 
@@ -477,6 +476,46 @@ class Store(UsageFigures, ShareLinks):
         if row is None:
             raise _not_found()
         return Session.from_row(row)
+
+
+def _new_session(
+    owner: str,
+    title: str | None,
+    messages: Iterable[dict],
+    session_id: str | None = None,
+    settings: dict | None = None,
+    title_by_user: bool = False,
+) -> tuple[dict, list[dict]]:
+    """The session row and message rows an import writes (see `Store.import_session`)."""
+    if session_id is not None and not is_session_id(session_id):
+        raise ValueError(f"Not a session id: {session_id!r}")
+    now = utc_now()
+    row = {"id": session_id or uuid.uuid4().hex, "owner": owner, "title": title}
+    row.update(is_used=True, created_at=now, updated_at=now, used_at=now, pinned=False)
+    row.update(title_by_user=bool(title_by_user), **settings_changes(settings or {}))
+    rows = [
+        {
+            **message,
+            "session_id": row["id"],
+            "error_params": params_to_text(message.get("error_params")),
+            "sources": sources_to_text(message.get("sources")),
+        }
+        for message in messages
+    ]
+    return row, rows
+
+
+@contextlib.contextmanager
+def _taken_id_named(backend: SqlBackend, session_ids: list[str]) -> Iterator[None]:
+    """Raise `SessionExistsError` naming one of `session_ids` (ids the caller chose)
+    when a write failed because it was taken meanwhile."""
+    try:
+        yield
+    except DatabaseError:
+        taken = [session_id for session_id in session_ids if backend.session_exists(session_id)]
+        if not taken:
+            raise
+        raise SessionExistsError("session_exists", session_id=taken[0]) from None
 
 
 def _message_text(text: object, max_chars: int, has_images: bool) -> str:

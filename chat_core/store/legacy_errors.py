@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ..text import clean_text
+
 # Exact sentences (English, Chinese) of the errors a reply could fail with.
 SENTENCES: dict[str, str] = {
     "The Ark API key was refused. Check ARK_API_KEY or the key you entered.": "api_key_refused",
@@ -109,8 +111,10 @@ def parse(text: object) -> tuple[str, dict[str, Any]] | None:
     if text in SENTENCES:
         return SENTENCES[text], params
     for pattern, code in PATTERNS:
-        if found := pattern.fullmatch(text):
-            return code, {**_values(found), **params}
+        found = pattern.fullmatch(text)
+        values = _values(found) if found else None
+        if values is not None:
+            return code, {**values, **params}
     return None
 
 
@@ -126,8 +130,15 @@ def coded_rows(rows: Iterable[tuple[int, str]]) -> list[tuple[str, str, int]]:
     return updates
 
 
-def _values(found: re.Match[str]) -> dict[str, Any]:
+def _values(found: re.Match[str]) -> dict[str, Any] | None:
+    """The varying parts of a matched sentence; None when its model id is no literal
+    the app could have written (text from a file may hold any escape)."""
     values = found.groupdict()
     if "model" in values:
-        values["model"] = ast.literal_eval(values["model"])  # it was written with !r
+        try:
+            model = ast.literal_eval(values["model"])  # it was written with !r
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return None  # such as '\N{nope}' or '\x'
+        # An escape such as '\ud800' decodes to a lone surrogate, which cannot be stored.
+        values["model"] = clean_text(model)
     return values

@@ -541,11 +541,17 @@ class SqlBackend(ABC):
     def insert_session(self, session: dict, messages: list[dict]) -> None:
         """Write a whole session with its messages (import and copy), in one transaction.
         Messages keep the ids they carry; without one (all or none) they get new ones."""
+        self.insert_sessions([(session, messages)])
+
+    def insert_sessions(self, sessions: Iterable[tuple[dict, list[dict]]]) -> None:
+        """Write whole sessions, each with its messages (as `insert_session` does), all
+        in one transaction: when one fails, none is written (a file of several chats)."""
         with self.writing() as tx:
-            self._insert_session(tx, session)
-            self._insert_messages(tx, messages)
-            link_unparented(tx, session["id"])
-            self._insert_attachments(tx, session["id"], messages)
+            for session, messages in sessions:
+                self._insert_session(tx, session)
+                self._insert_messages(tx, messages)
+                link_unparented(tx, session["id"])
+                self._insert_attachments(tx, session["id"], messages)
 
     def _insert_session(self, tx: Tx, session: dict) -> None:
         columns = [column for column in SESSION_COLUMNS if column in session]

@@ -150,6 +150,12 @@ def is_postgres_url(location: object) -> bool:
     return isinstance(location, str) and location.lower().startswith(POSTGRES_SCHEMES)
 
 
+def unreadable_secrets(path: str) -> ConfigError:
+    """The error for a secrets file that is there but cannot be parsed: the app must
+    not go on as if there were none, since the file may configure its login."""
+    return ConfigError("secrets_unreadable", path=path)
+
+
 def check_postgres_url(url: str) -> None:
     """Raise `ConfigError` (never showing the URL) unless libpq reads `url` as written:
     a password with an unencoded "@" or "/" turns into part of the host, port or

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
+from chat_core.errors import ConfigError
 from chat_core.markdown import escape
 from chat_core.store import connect
+from locales import describe
 from tests.conftest import EMULATOR_KEY
 from tests.databases import run_sql
+from ui import runtime
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 KEY = EMULATOR_KEY
@@ -760,3 +764,21 @@ def test_retry_on_an_unanswered_question_leaves_no_stale_retry(env):
     assert not at.exception
     assert texts(at) == [("user", ["answer me"]), ("assistant", ["Echo: answer me"])]
     assert f"retry-{question.id}" not in [button.key for button in at.button]
+
+
+def test_a_secrets_file_that_cannot_be_read_stops_the_app(env, monkeypatch, tmp_path):
+    # taken as no file, a typo in it would turn the login off and open every chat
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback\n')
+    original = st.get_option("secrets.files")
+    st.config.set_option("secrets.files", [str(broken)])
+    try:
+        monkeypatch.setattr(st, "secrets", Secrets())  # reads the broken file
+        with pytest.raises(ConfigError) as refused:
+            runtime.secrets()
+        assert str(broken) in describe("en", refused.value)
+        broken.unlink()  # no file at all: no secrets, as before
+        monkeypatch.setattr(st, "secrets", Secrets())
+        assert runtime.secrets() == {}
+    finally:
+        st.config.set_option("secrets.files", original)

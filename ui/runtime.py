@@ -9,13 +9,14 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from chat_core import ark
-from chat_core.config import Settings, load_settings
+from chat_core.config import Settings, load_settings, unreadable_secrets
 from chat_core.errors import ChatError
 from chat_core.identity import (
     IDENTITY_KEYS,
@@ -57,10 +58,15 @@ class Visit:
 
 
 def secrets() -> Mapping[str, object]:
-    """`st.secrets` as a dict; empty when there is no secrets file at all."""
+    """`st.secrets` as a dict; empty when there is no secrets file at all. A file that
+    is there but cannot be read raises `ConfigError`: taken as none, a typo would turn
+    the login it configures off and open every chat to anyone."""
     try:
         return st.secrets.to_dict()
     except (FileNotFoundError, KeyError):
+        present = [path for path in st.get_option("secrets.files") if Path(path).is_file()]
+        if present:
+            raise unreadable_secrets(present[0]) from None
         return {}
 
 

@@ -703,6 +703,17 @@ def test_an_unverified_email_never_takes_its_older_chats(env):
     assert owners(env) == {"victim@example.com": 1, f"oidc:{ISSUER}#666": 1}
 
 
+def test_with_a_login_a_proxy_header_cannot_pose_as_its_email(env, trusted_headers):
+    # Streamlit lays a mapped header's value over the login's claims: here a client
+    # sent X-Forwarded-Email with someone else's address beside its own login
+    chat_of(env, "victim@example.com", "the victim's chat")
+    at = signed_in(iss=ISSUER, sub="666", email="victim@example.com", email_verified=True)
+    at.run()
+    assert not at.exception
+    assert sidebar_chats(at) == []
+    assert owners(env) == {"victim@example.com": 1, f"oidc:{ISSUER}#666": 1}
+
+
 def test_a_long_chat_opens_on_its_latest_20_messages_and_shows_earlier_on_request(env):
     with connect(str(env)) as store:
         session = store.import_session(

@@ -99,11 +99,22 @@ def owner_or_stop(lang: str) -> str:
     return identity.owner
 
 
+def user_claims() -> dict[str, object]:
+    """`st.user` as a dict. With a login configured, the keys a proxy header fills are
+    left out: Streamlit lays header values over the login's claims, so a header a
+    client sent could pose as the login's email."""
+    user = st.user.to_dict()
+    if "auth" not in secrets():
+        return user
+    mapped = set(trusted_user_keys())
+    return {key: value for key, value in user.items() if key not in mapped}
+
+
 def viewer_or_none() -> str | None:
     """The owner key of the visitor when one can be told, without asking anyone to log
     in (a share link for anyone opens without a login): None when a login or a proxy
     is configured but names nobody."""
-    user = st.user.to_dict()
+    user = user_claims()
     if "auth" in secrets():
         identity = login_identity(user) if user.get("is_logged_in") else None
         return identity.owner if identity else None
@@ -115,7 +126,7 @@ def viewer_or_none() -> str | None:
 
 
 def _identity_or_stop(lang: str) -> Identity | None:
-    user = st.user.to_dict()
+    user = user_claims()
     if "auth" in secrets():
         return _login_or_stop(user, lang)
     mapped = trusted_user_keys()

@@ -22,7 +22,7 @@ from chat_core.markdown import escape, literal, table
 from . import feedback
 from .charts import Column, bar_chart, line_chart
 from .costs import money
-from .runtime import Visit, prices, shared_store
+from .runtime import Visit, prices, shared_store, user_claims
 from .shell import this_visit
 from .text import t
 
@@ -115,7 +115,7 @@ def _controls(visit: Visit) -> tuple[date, date, bool, bool]:
     )
     everyone = False
     admins = visit.settings.usage_admins
-    if usage.is_admin(visit.owner, st.user.to_dict(), admins):
+    if usage.is_admin(visit.owner, user_claims(), admins):
         everyone = right.toggle(
             t(lang, "usage_everyone"), key="usage_everyone", help=t(lang, "usage_everyone_help")
         )

@@ -322,8 +322,9 @@ def is_admin(owner: str, claims: Mapping[str, object], admins: Iterable[str]) ->
     subjects = {entry for entry in wanted if "@" not in entry}
     if owner.startswith("email:"):
         return owner.removeprefix("email:") in emails
-    if owner.startswith("user:"):
-        return owner.removeprefix("user:") in subjects
+    if owner.startswith("user:"):  # a proxy's user value, an email for some proxies
+        value = owner.removeprefix("user:")
+        return value in subjects or value.casefold() in emails
     login = login_identity(claims)
     if login is None or login.owner != owner:
         return False

@@ -459,7 +459,8 @@ def login(sub: str, issuer: str = ISSUER, **claims) -> tuple[str, dict]:
         ("email:boss@example.com", {}, True),
         ("email:other@example.com", {}, False),
         ("user:sub-1", {}, True),
-        ("user:boss@example.com", {}, False),
+        ("user:Boss@Example.com", {}, True),  # a proxy whose user value is an email
+        ("user:other@example.com", {}, False),
         ("local", {"email": "boss@example.com", "email_verified": True}, False),
     ],
 )

@@ -219,6 +219,22 @@ def test_an_owner_sees_only_their_own_replies_and_everyone_sees_all(store, seede
     assert summed(everyone, "replies") == 6 and summed(everyone, "prompt_tokens") == 1457
 
 
+def test_everyones_usage_counts_a_chat_in_its_owners_preferred_mode(store, seeded):
+    # chat A has no mode of its own: Alice prefers "context", Bob set nothing
+    store.set_preferences("alice", {"mode": "context"})
+    store.set_preferences("bob", {"mode": "no-such-mode"})  # written by hand: ignored
+    everyone = store.usage_groups(EVERYONE, UsageFilter(), default_mode="off", bands=NO_BANDS)
+    modes = {(g.day, g.model, g.mode): g.replies for g in everyone if g.status == "complete"}
+    assert modes == {
+        ("2026-03-02", "m1", "context"): 2,  # Alice's chat A
+        ("2026-03-02", "m1", "off"): 1,  # Bob's chat C: the operator's default
+        ("2026-03-09", "m2", "responses"): 1,  # chat B's own mode
+    }
+    rows = usage_csv(store, EVERYONE, UsageFilter(), PriceTable(), default_mode="off")
+    by_chat = {(r["owner"], r["mode"]) for r in csv.DictReader(io.StringIO(rows))}
+    assert by_chat == {("alice", "context"), ("alice", "responses"), ("bob", "off")}
+
+
 def test_an_owner_is_required(store, seeded):
     for bad in ("", None, 3):
         with pytest.raises(ValueError):

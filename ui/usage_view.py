@@ -22,7 +22,7 @@ from chat_core.markdown import escape, literal, table
 from . import feedback
 from .charts import Column, bar_chart, line_chart
 from .costs import money
-from .runtime import Visit, prices, shared_store, user_claims
+from .runtime import Visit, prices, settings_or_stop, shared_store, user_claims
 from .shell import this_visit
 from .text import t
 
@@ -65,7 +65,8 @@ def _usage(visit: Visit) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         timings = pool.submit(store.latency_counts, owner, filters)
         dates = usage.day_filter(first, last)
-        groups = store.usage_groups(owner, dates, default_mode=visit.settings.cache, bands=limits)
+        mode = _default_mode(visit, everyone)
+        groups = store.usage_groups(owner, dates, default_mode=mode, bands=limits)
         picked = [g for g in groups if not chosen or g.model in chosen]
         rates = usage.band_rates(picked, table, limits)
         spenders = pool.submit(
@@ -89,7 +90,7 @@ def _usage(visit: Visit) -> None:
         _latency(lang, timings.result())
         _statuses(lang, board)
         _top_chats(visit, spenders.result())
-    _download(visit, owner, filters, first, last)
+    _download(visit, owner, filters, first, last, _default_mode(visit, everyone))
 
 
 def _controls(visit: Visit) -> tuple[date, date, bool, bool]:
@@ -301,7 +302,13 @@ def _decimal(amount: float) -> Decimal:
     return Decimal(str(round(amount, 6)))
 
 
-def _download(visit: Visit, owner, filters, first: date, last: date) -> None:
+def _default_mode(visit: Visit, everyone: bool) -> str:
+    """The mode of a chat with none of its own: the visitor's preferred one for their
+    own usage; for everyone's, the operator's (each owner's preference is read in SQL)."""
+    return settings_or_stop().cache if everyone else visit.settings.cache
+
+
+def _download(visit: Visit, owner, filters, first: date, last: date, mode: str) -> None:
     st.download_button(
         t(visit.lang, "usage_csv"),
         key="usage_csv",
@@ -311,7 +318,7 @@ def _download(visit: Visit, owner, filters, first: date, last: date) -> None:
             owner,
             filters,
             prices(visit.settings),
-            default_mode=visit.settings.cache,
+            default_mode=mode,
         ),
         file_name=f"usage-{first.isoformat()}-{last.isoformat()}.csv",
         mime="text/csv",

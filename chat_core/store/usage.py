@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ..config import CACHE_MODES
+
 USAGE_ROWS_PAGE = 5_000
 # Latency histograms keep about two significant digits: exact below 1 s, then 10 ms
 # steps below 10 s, 100 ms below 100 s, 1 s beyond.
@@ -124,15 +126,18 @@ class UsageFigures:
         self, owner: str | Everyone, filters: UsageFilter, *, default_mode: str, bands: Bands
     ) -> list[UsageGroup]:
         """The finished replies in `filters`, grouped (see `UsageGroup`). A chat with no
-        mode of its own counts under `default_mode`, the one it runs in."""
+        mode of its own counts under the one it runs in: `default_mode` (the owner's
+        preferred mode, else the operator's); in everyone's usage, each owner's
+        preferred mode, else `default_mode` (the operator's)."""
         where, params = _where(owner, filters)
+        mode, preference = _mode(owner)
         cached = _CACHED
         prompt_band, prompt_params = _band("m.prompt_tokens", bands.prompt_bounds)
         reply_band, reply_params = _band("m.completion_tokens", bands.reply_bounds)
         sql = (
             f"SELECT {self.backend.UTC_DAY.format('m.created_at')} AS day, "
             "COALESCE(m.model, '') AS model, COALESCE(s.model_alias, '') AS alias, "
-            "COALESCE(s.cache_mode, ?) AS mode, m.status AS status, "
+            f"COALESCE({mode}, ?) AS mode, m.status AS status, "
             "COALESCE(m.error_code, '') AS error_code, "
             f"{prompt_band} AS prompt_band, {reply_band} AS reply_band, "
             "count(*) AS replies, count(m.prompt_tokens) AS with_usage, "
@@ -140,8 +145,8 @@ class UsageFigures:
             f"COALESCE(sum({cached}), 0) AS cached_tokens, "
             "COALESCE(sum(m.completion_tokens), 0) AS completion_tokens, "
             "COALESCE(sum(m.reasoning_tokens), 0) AS reasoning_tokens "
-            f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id WHERE {where} "
-            "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1"
+            f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id{preference} "
+            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1"
         )
         with self.backend.reading() as tx:
             rows = tx.query(sql, [default_mode, *prompt_params, *reply_params, *params])
@@ -251,14 +256,15 @@ class UsageFigures:
         id `after` on: their time, chat, model, chat mode, status, error, tokens and
         timings (never their text)."""
         where, params = _where(owner, filters)
+        mode, preference = _mode(owner)
         with self.backend.reading() as tx:
             return tx.query(
                 "SELECT m.id, m.created_at, m.session_id, s.owner, COALESCE(m.model, '') AS model, "
-                "COALESCE(s.model_alias, '') AS alias, s.cache_mode AS mode, m.status, "
+                f"COALESCE(s.model_alias, '') AS alias, {mode} AS mode, m.status, "
                 "COALESCE(m.error_code, '') AS error_code, m.prompt_tokens, m.cached_tokens, "
                 "m.completion_tokens, m.reasoning_tokens, m.first_token_ms, m.latency_ms "
-                f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id WHERE {where} "
-                "AND m.id > ? ORDER BY m.id LIMIT ?",
+                f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id{preference} "
+                f"WHERE {where} AND m.id > ? ORDER BY m.id LIMIT ?",
                 [*params, after, limit],
             )
 
@@ -273,6 +279,18 @@ _CACHED = (
 # A reply the app asked a model for has a model, tokens or a time; one that has none
 # came from elsewhere (continued from a share link: the viewer spent nothing on it).
 _MEASURED = "(m.model IS NOT NULL OR m.prompt_tokens IS NOT NULL OR m.latency_ms IS NOT NULL)"
+
+
+def _mode(owner: str | Everyone) -> tuple[str, str]:
+    """SQL for a reply's chat mode as far as the chat and its owner set it (NULL when
+    neither did), and the join that needs. One owner's preference is the caller's
+    default already; everyone's usage reads each owner's."""
+    if not isinstance(owner, Everyone):
+        return "s.cache_mode", ""
+    modes = ", ".join(f"'{mode}'" for mode in CACHE_MODES)  # a value set by hand is ignored
+    preferred = f"CASE WHEN p.value IN ({modes}) THEN p.value END"
+    join = " LEFT JOIN owner_preference p ON p.owner = s.owner AND p.name = 'mode'"
+    return f"COALESCE(s.cache_mode, {preferred})", join
 
 
 def _where(owner: str | Everyone, filters: UsageFilter) -> tuple[str, list]:

@@ -6,9 +6,9 @@
   classic way injected text exfiltrates a conversation (the URL carries it) or an
   imported chat tracks its reader. Images become plain links, unless their source is
   a raster `data:` URI or a file this app serves (`/media/…`, `/app/static/…`). What
-  comes out is parsed as CommonMark (markdown-it-py, as the browser's renderer would)
-  and when any other image is still there, every `![` is broken up: nothing in the
-  output can be an image then, not even in code.
+  comes out is parsed as CommonMark with footnotes and maths (markdown-it-py, reading
+  it as the browser's renderer does) and when any other image is still there, every
+  `![` is broken up: nothing in the output can be an image then, not even in code.
 - Code (fenced or inline) is otherwise left exactly as it is.
 
 `stream_blocks()` cuts a reply into the pieces that streaming draws once each.
@@ -20,24 +20,34 @@ import bisect
 import itertools
 import re
 from collections.abc import Collection, Mapping, Sequence
+from functools import lru_cache
 
 from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.footnote import footnote_plugin
 
-_CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
+_CODE = re.compile(r"(```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`)", re.DOTALL)
 # LaTeX delimiters and what Streamlit's renderer takes instead.
 _LATEX = ((r"\[", r"\]", "$$", False), (r"\(", r"\)", "$", True))
 # A "$" on its own: not escaped, not part of "$$".
 _SINGLE_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
+# Where a "$" is never maths and a backslash would show: a bare URL, an indented line
+# (a code block, or a list's own lines, left as they are).
+_NO_MATHS = re.compile(r"https?://[^\s<>()\[\]]+|^(?: {4}|\t).*$", re.MULTILINE)
 # ":" and "@" too: in a button's label, an escaped colon or at sign is what stops a URL
 # or e-mail address from being taken whole, backslashes included.
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])")
-# ![alt](source "title") and ![alt][ref] / ![alt][] / ![ref]: any "!" before a link.
-_IMAGE = re.compile(r"!(\[(?:[^\[\]\\]|\\.)*\])(\((?:[^()\\]|\\.)*\)|\[[^\]]*\])?")
+# ![alt](source "title") and ![alt][ref] / ![alt][] / ![ref]: any "!" before a link
+# (alt text may hold one level of brackets: ![a [b] c](source)).
+_IMAGE = re.compile(
+    r"!(\[(?:[^\[\]\\]|\\.|\[(?:[^\[\]\\]|\\.)*\])*\])(\((?:[^()\\]|\\.)*\)|\[[^\]]*\])?"
+)
 _INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]*)")
 _LOCAL_SOURCE = re.compile(
     r"(?:data:image/(?:png|jpeg|gif|webp)[;,]|/(?:media|app/static)/[A-Za-z0-9_./-]+$)", re.I
 )
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+MAX_CHECKED_IMAGES = 200  # more "![" than this left in a text: all are broken up unread
 STREAM_BLOCK_CHARS = 4000  # a growing piece longer than this is cut, so redraws stay small
 _WORD_JOINER = "\u2060"
 _LINK_PARTS = re.compile(r"([.@])")
@@ -45,6 +55,7 @@ _LINK_PARTS = re.compile(r"([.@])")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 
 
+@lru_cache(maxsize=256)  # every rerun draws the same messages again
 def for_display(text: str) -> str:
     """Model output ready for `st.markdown`: LaTeX delimiters converted and remote
     images made links, outside code."""
@@ -56,7 +67,8 @@ def for_display(text: str) -> str:
         part = "\n\n".join(_money_dollars(paragraph) for paragraph in part.split("\n\n"))
         parts[index] = _IMAGE.sub(_image_or_link, part)
     shown = "".join(parts)
-    if "![" in shown and _fetches_remote_image(shown):
+    left = shown.count("![")  # parsing text full of them would take seconds: no image then
+    if left and (left > MAX_CHECKED_IMAGES or _fetches_remote_image(shown)):
         # Code the split above got wrong, or an image it could not read: no "!"
         # directly before a "[" is left anywhere (a word joiner shows as nothing).
         shown = shown.replace("![", "!" + _WORD_JOINER + "[")
@@ -185,7 +197,14 @@ def _money_dollars(text: str) -> str:
     Pandoc's rule: an opening `$` has a non-space after it, a closing one a non-space
     before it and no digit after it. Streamlit's renderer pairs any two, so "costs $5
     or $10" showed "5 or " as maths; now it shows as written."""
-    singles = [match.start() for match in _SINGLE_DOLLAR.finditer(text)]
+    kept = [match.span() for match in _NO_MATHS.finditer(text)]  # in order, apart
+    starts = [start for start, _ in kept]
+
+    def in_kept(at: int) -> bool:
+        index = bisect.bisect_right(starts, at) - 1
+        return index >= 0 and at < kept[index][1]
+
+    singles = [m.start() for m in _SINGLE_DOLLAR.finditer(text) if not in_kept(m.start())]
     closers = [
         at
         for at in singles
@@ -213,9 +232,17 @@ def _fetches_remote_image(text: str) -> bool:
 
 
 def _images(text: str):
-    for token in _parser().parse(text):
-        yield from (child for child in token.children or () if child.type == "image")
+    tokens = list(_parser().parse(text))
+    while tokens:
+        token = tokens.pop()
+        if token.type == "image":
+            yield token
+        tokens += token.children or ()
 
 
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"])  # one per call: cheap
+    """CommonMark with what Streamlit's renderer adds that can hide or reveal an image:
+    GFM tables, strikethrough and footnotes, and maths in `$` and `$$` (text in maths
+    is no Markdown). One per call: cheap, and nothing is shared between threads."""
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    return parser.use(footnote_plugin).use(dollarmath_plugin, double_inline=True)

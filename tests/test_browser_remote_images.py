@@ -139,3 +139,27 @@ def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink, emu):
     assert sink.wait_for("/canary")
     assert sink.paths == ["/canary"]
     assert [url for url in requested if url.startswith(sink.origin)] == [f"{sink.origin}/canary"]
+
+
+def test_no_request_leaves_the_page_for_an_image_hidden_from_a_plain_parser(page, sink, emu):
+    # Streamlit's renderer reads footnotes and maths, which a plain CommonMark parser
+    # does not: there an indented line is code, and a backtick inside $$…$$ opens code
+    leak = f"{sink.origin}/leak"
+    send_lines(
+        page,
+        [
+            f"see[^1] and $$a`$$ ![p [q] r]({leak}-maths) `z`",
+            "",
+            "$$x$$",
+            "",
+            "[^1]: note",
+            f"    ![a [b] c]({leak}-footnote)",
+        ],
+    )
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer).to_contain_text("note", timeout=30_000)
+    wait_for_app(page)
+    assert answer.locator("img").count() == 0
+    page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
+    assert sink.wait_for("/canary")
+    assert sink.paths == ["/canary"]

@@ -137,10 +137,17 @@ def test_latex_delimiters_become_dollars_outside_code():
         ("$$\na + b\n$$", "$$\na + b\n$$"),
         (r"already \$5", r"already \$5"),
         ("`$5 and $10`", "`$5 and $10`"),
+        ("~~~bash\necho $HOME $PATH\n~~~", "~~~bash\necho $HOME $PATH\n~~~"),
+        ("text\n\n    echo $HOME $PATH", "text\n\n    echo $HOME $PATH"),
+        ("see https://example.com/$5 now", "see https://example.com/$5 now"),
     ],
 )
 def test_a_dollar_that_cannot_be_maths_stays_a_dollar(text, shown):
     assert for_display(text) == shown
+
+
+def test_alt_text_with_brackets_becomes_a_link_too():
+    assert for_display(f"a ![x [y] z]({EVIL}) b") == f"a [x [y] z]({EVIL}) b"
 
 
 @pytest.mark.timeout(20)
@@ -148,3 +155,5 @@ def test_openers_without_closers_take_linear_time():
     text = "\\(" * 100_000 + "\\[" * 100_000  # quadratic scanning would take minutes
     assert for_display(text) == text
     assert for_display("$ " * 100_000).count("\\$") == 100_000
+    assert for_display("https://a.example/$ " * 30_000).count("\\$") == 0
+    assert for_display("![" * 50_000).count("![") == 0  # too many to parse: all broken up

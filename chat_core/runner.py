@@ -196,6 +196,8 @@ class ReplyRunner:
     ) -> None:
         self.store, self.max_running, self.max_per_owner = store, max_running, max_per_owner
         self._live: dict[str, LiveReply] = {}
+        # Stopped replies a newer one of their chat replaced, until their threads end.
+        self._leaving: list[LiveReply] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._sweep()  # replies left streaming by a process that is gone
@@ -216,6 +218,9 @@ class ReplyRunner:
         with self._lock:
             self._check_room(owner, reply.session.id)
             live = LiveReply(self.store, reply, owner)
+            replaced = self._live.get(live.session_id)
+            if replaced is not None and replaced.thread.is_alive():
+                self._leaving.append(replaced)  # stopped, its thread still waits
             self._live[live.session_id] = live
         live.thread.start()
         return live
@@ -231,13 +236,14 @@ class ReplyRunner:
         self._closed.set()
         with self._lock:
             running = [live for live in self._live.values() if not live.progress.done]
+            leaving = list(self._leaving)
         for live in running:
             try:
                 live.stop()
             except ChatError as exc:
                 log.warning("could not save reply in chat %s at shutdown: %s", live.session_id, exc)
         deadline = time.monotonic() + grace
-        for live in running:
+        for live in running + leaving:
             live.thread.join(max(deadline - time.monotonic(), 0))
 
     def _check_room(self, owner: str, session_id: str | None) -> None:
@@ -245,10 +251,10 @@ class ReplyRunner:
         current = self._live.get(session_id) if session_id else None
         if current is not None and current.writing:
             raise InvalidInputError("reply_in_progress")
-        running = list(self._live.values())
+        running = [*self._live.values(), *self._leaving]
         # A user's replies are those still being written: one they stopped is over for
         # them, though its thread may wait a while yet for a first token to leave on.
-        # The process counts every thread it still has.
+        # The process counts every thread it still has, replaced ones included.
         own = [live for live in running if live.owner == owner and live.writing]
         if len(own) >= self.max_per_owner:
             raise ReplyLimitError("too_many_own_replies", limit=self.max_per_owner)
@@ -261,6 +267,7 @@ class ReplyRunner:
         for session_id, live in list(self._live.items()):
             if live.progress.done and not live.thread.is_alive():
                 del self._live[session_id]
+        self._leaving = [live for live in self._leaving if live.thread.is_alive()]
 
     def _maintain(self) -> None:
         swept_at = time.monotonic()

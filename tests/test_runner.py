@@ -262,3 +262,29 @@ def test_a_chat_has_one_live_reply_whichever_branch_is_shown(store, settings, cl
         streaming.stop()
     finally:
         runner.shutdown()
+
+
+def test_replies_stopped_and_sent_again_in_one_chat_still_count_for_the_process(
+    store, settings, client, emu
+):
+    emu.ttft = 2.0  # each reply waits silently for its first token
+    limited = ReplyRunner(store, max_running=2, max_per_owner=2)
+    try:
+        session, _ = store.new_session("alice")
+        first = limited.start(chat.send(store, settings, session, client, "slow"), "alice")
+        assert first.begun() is not None
+        first.stop()
+        again = limited.start(chat.regenerate(store, settings, session, client), "alice")
+        assert again.begun() is not None
+        again.stop()
+        assert first.thread.is_alive() and again.thread.is_alive()
+        # both threads still run: the process is full, though one replaced the other
+        with pytest.raises(ReplyLimitError) as full:
+            limited.check_room("bob")
+        assert full.value.code == "too_many_replies"
+        for live in (first, again):
+            live.thread.join(10)
+        limited.check_room("bob")
+    finally:
+        emu.ttft = 0.02
+        limited.shutdown()

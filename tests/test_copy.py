@@ -257,6 +257,32 @@ def test_links_and_preferences_copied_again_leave_target_own_alone(
     assert (third.links_copied, third.preferences_copied) == (0, 0)
 
 
+def test_a_link_to_a_chat_id_another_owner_holds_in_target_is_not_copied(tmp_path, db_location):
+    source = tmp_path / "source.db"
+    with connect(source) as store:
+        chat, _ = store.new_session("alice")
+        store.start_turn(chat, "alice's question")
+        link = store.create_share("alice", chat.id, "anyone")
+    with connect(db_location) as store:  # TARGET holds that id under zoe
+        store.import_session(
+            "zoe",
+            "zoe's chat",
+            [
+                {
+                    "role": "user",
+                    "content": "zoe's",
+                    "status": "complete",
+                    "created_at": "2026-01-01T08:00:00.000000+00:00",
+                }
+            ],
+            session_id=chat.id,
+        )
+    report = copy_history(str(source), db_location)
+    assert (report.links_copied, report.links_foreign) == (0, 1)
+    with connect(db_location) as store:
+        assert code_of(lambda: store.open_share(link.token, None)) == "share_unknown"
+
+
 def test_unused_chat_is_skipped_when_the_target_owner_has_one(tmp_path, db_location):
     source = tmp_path / "source.db"
     with connect(source) as store:

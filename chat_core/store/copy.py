@@ -443,10 +443,17 @@ class Copier:
 
     def copy_links(self, links: list[dict]) -> None:
         """One transaction: the links TARGET lacks, keeping their tokens; a link there
-        already is revoked when SOURCE's is, one of another owner left alone."""
+        already is revoked when SOURCE's is, one of another owner left alone, and so is
+        a link whose chat id is another owner's chat in TARGET."""
         with self.backend.writing() as tx:
             owners = _link_owners(tx, [link["token"] for link in links])
-            new = [link for link in links if link["token"] not in owners]
+            chats = _chat_owners(tx, [link["session_id"] for link in links])
+            new = [
+                link
+                for link in links
+                if link["token"] not in owners
+                and chats.get(link["session_id"], link["owner"]) == link["owner"]
+            ]
             present = [link for link in links if owners.get(link["token"]) == link["owner"]]
             _insert_links(tx, new)
             tx.execute_many(
@@ -586,6 +593,15 @@ def _by_id_fate(plans: list[Plan], taken: set[int]) -> tuple[list[dict], list[di
                 {**{k: v for k, v in m.items() if k != "id"}, "parent_id": None} for m in rows
             )
     return keep, renumber
+
+
+def _chat_owners(tx: Tx, session_ids: list[str]) -> dict[str, str]:
+    """The owner in TARGET of each of `session_ids` it holds."""
+    owners = {}
+    for chunk in _chunks(sorted(set(session_ids))):
+        rows = tx.query(f"SELECT id, owner FROM chat_session WHERE id IN ({_marks(chunk)})", chunk)
+        owners.update((row["id"], row["owner"]) for row in rows)
+    return owners
 
 
 def _link_owners(tx: Tx, tokens: list[str]) -> dict[str, str]:

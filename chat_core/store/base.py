@@ -437,16 +437,17 @@ class Store(UsageFigures, ShareLinks):
         `error_params` as a dict) and per-session `settings`, in one transaction; with
         `title_by_user`, `title` counts as one the user chose (see `rename`). An id that
         is taken raises `SessionExistsError` and writes nothing."""
-        session = _new_session(owner, title, messages, session_id, settings, title_by_user)
-        with _taken_id_named(self.backend, [session_id] if session_id else []):
-            self.backend.insert_session(*session)
-        return self.get_session(owner, session[0]["id"])
+        chat = {"title": title, "messages": messages, "session_id": session_id}
+        (session,) = self.import_sessions(
+            owner, [{**chat, "settings": settings, "title_by_user": title_by_user}]
+        )
+        return session
 
     def import_sessions(self, owner: str, chats: Sequence[Mapping]) -> list[Session]:
         """Create several sessions, each as `import_session` does with the keyword
         arguments in `chats`, all in one transaction: when one fails (an id that is
         taken raises `SessionExistsError`), none is written. Returns them in order."""
-        sessions = [_new_session(owner, **chat) for chat in chats]
+        sessions = [_new_session(owner, chat) for chat in chats]
         ids = [row["id"] for row, _ in sessions]
         if len(set(ids)) < len(ids):
             raise ValueError("An import names one session id twice")
@@ -478,21 +479,17 @@ class Store(UsageFigures, ShareLinks):
         return Session.from_row(row)
 
 
-def _new_session(
-    owner: str,
-    title: str | None,
-    messages: Iterable[dict],
-    session_id: str | None = None,
-    settings: dict | None = None,
-    title_by_user: bool = False,
-) -> tuple[dict, list[dict]]:
-    """The session row and message rows an import writes (see `Store.import_session`)."""
+def _new_session(owner: str, chat: Mapping) -> tuple[dict, list[dict]]:
+    """The session row and message rows an import writes for `chat` (the arguments of
+    `Store.import_session` by name)."""
+    session_id = chat.get("session_id")
     if session_id is not None and not is_session_id(session_id):
         raise ValueError(f"Not a session id: {session_id!r}")
     now = utc_now()
-    row = {"id": session_id or uuid.uuid4().hex, "owner": owner, "title": title}
+    row = {"id": session_id or uuid.uuid4().hex, "owner": owner, "title": chat["title"]}
     row.update(is_used=True, created_at=now, updated_at=now, used_at=now, pinned=False)
-    row.update(title_by_user=bool(title_by_user), **settings_changes(settings or {}))
+    row["title_by_user"] = bool(chat.get("title_by_user"))
+    row.update(settings_changes(chat.get("settings") or {}))
     rows = [
         {
             **message,
@@ -500,7 +497,7 @@ def _new_session(
             "error_params": params_to_text(message.get("error_params")),
             "sources": sources_to_text(message.get("sources")),
         }
-        for message in messages
+        for message in chat["messages"]
     ]
     return row, rows
 

@@ -57,8 +57,8 @@ _UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 
 @lru_cache(maxsize=256)  # every rerun draws the same messages again
 def for_display(text: str) -> str:
-    """Model output ready for `st.markdown`: LaTeX delimiters converted and remote
-    images made links, outside code."""
+    """Model output ready for `st.markdown`: outside code, LaTeX delimiters converted,
+    dollars that cannot be maths escaped and remote images made links."""
     parts = _CODE.split(text)
     for index in range(0, len(parts), 2):  # even parts are outside code
         part = parts[index]
@@ -226,8 +226,8 @@ def _money_dollars(text: str) -> str:
 
 
 def _fetches_remote_image(text: str) -> bool:
-    """Whether CommonMark (with GFM tables and strikethrough) reads an image in `text`
-    whose source is not local."""
+    """Whether the page's reading of `text` (see `_parser`) holds an image whose source
+    is not local."""
     return any(not _is_local(image.attrs.get("src", "")) for image in _images(text))
 
 

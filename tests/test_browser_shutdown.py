@@ -73,6 +73,7 @@ def test_sigterm_saves_the_running_reply_before_the_process_exits(browser, app, 
     app.process.send_signal(signal.SIGTERM)
     app.process.wait(20)
     app.process = None
+    page.context.close()  # the tab would keep reconnecting while the proxy stops
     _, messages = rows(app, chat)
     reply = messages[-1]
     assert reply.status == "interrupted"
@@ -88,6 +89,7 @@ def test_sigterm_while_waiting_for_the_first_token(browser, app, emu):
     app.process.send_signal(signal.SIGTERM)
     app.process.wait(20)
     app.process = None
+    page.context.close()  # the tab would keep reconnecting while the proxy stops
     _, messages = rows(app, chat)
     assert [m.status for m in messages] == ["complete", "interrupted"]
 

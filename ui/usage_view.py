@@ -57,6 +57,7 @@ def _usage(visit: Visit) -> None:
     st.title(t(lang, "page_usage"))
     first, last, weekly, everyone = _controls(visit)
     owner = usage.scope(visit.owner, everyone)
+    mode = _default_mode(visit, everyone)
     limits = usage.bands(table)
     chosen = list(st.session_state.get(MODELS_KEY) or [])
     filters = usage.day_filter(first, last, chosen)
@@ -65,7 +66,6 @@ def _usage(visit: Visit) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         timings = pool.submit(store.latency_counts, owner, filters)
         dates = usage.day_filter(first, last)
-        mode = _default_mode(visit, everyone)
         groups = store.usage_groups(owner, dates, default_mode=mode, bands=limits)
         picked = [g for g in groups if not chosen or g.model in chosen]
         rates = usage.band_rates(picked, table, limits)
@@ -90,7 +90,7 @@ def _usage(visit: Visit) -> None:
         _latency(lang, timings.result())
         _statuses(lang, board)
         _top_chats(visit, spenders.result())
-    _download(visit, owner, filters, first, last, _default_mode(visit, everyone))
+    _download(visit, owner, filters, first, last, mode)
 
 
 def _controls(visit: Visit) -> tuple[date, date, bool, bool]:

@@ -437,10 +437,14 @@ class Store(UsageFigures, ShareLinks):
         `error_params` as a dict) and per-session `settings`, in one transaction; with
         `title_by_user`, `title` counts as one the user chose (see `rename`). An id that
         is taken raises `SessionExistsError` and writes nothing."""
-        chat = {"title": title, "messages": messages, "session_id": session_id}
-        (session,) = self.import_sessions(
-            owner, [{**chat, "settings": settings, "title_by_user": title_by_user}]
-        )
+        chat = {
+            "title": title,
+            "messages": messages,
+            "session_id": session_id,
+            "settings": settings,
+            "title_by_user": title_by_user,
+        }
+        (session,) = self.import_sessions(owner, [chat])
         return session
 
     def import_sessions(self, owner: str, chats: Sequence[Mapping]) -> list[Session]:

@@ -446,8 +446,8 @@ class Copier:
         already is revoked when SOURCE's is, one of another owner left alone, and so is
         a link whose chat id is another owner's chat in TARGET."""
         with self.backend.writing() as tx:
-            owners = _link_owners(tx, [link["token"] for link in links])
-            chats = _chat_owners(tx, [link["session_id"] for link in links])
+            owners = _owners(tx, "share_link", "token", [link["token"] for link in links])
+            chats = _owners(tx, "chat_session", "id", [link["session_id"] for link in links])
             new = [
                 link
                 for link in links
@@ -595,23 +595,12 @@ def _by_id_fate(plans: list[Plan], taken: set[int]) -> tuple[list[dict], list[di
     return keep, renumber
 
 
-def _chat_owners(tx: Tx, session_ids: list[str]) -> dict[str, str]:
-    """The owner in TARGET of each of `session_ids` it holds."""
+def _owners(tx: Tx, table: str, key: str, values: list[str]) -> dict[str, str]:
+    """The owner in TARGET of each of `values` (of `table`'s column `key`) it holds."""
     owners = {}
-    for chunk in _chunks(sorted(set(session_ids))):
-        rows = tx.query(f"SELECT id, owner FROM chat_session WHERE id IN ({_marks(chunk)})", chunk)
-        owners.update((row["id"], row["owner"]) for row in rows)
-    return owners
-
-
-def _link_owners(tx: Tx, tokens: list[str]) -> dict[str, str]:
-    """The owner in TARGET of each of `tokens` it holds."""
-    owners = {}
-    for chunk in _chunks(tokens):
-        rows = tx.query(
-            f"SELECT token, owner FROM share_link WHERE token IN ({_marks(chunk)})", chunk
-        )
-        owners.update((row["token"], row["owner"]) for row in rows)
+    for chunk in _chunks(sorted(set(values))):
+        rows = tx.query(f"SELECT {key}, owner FROM {table} WHERE {key} IN ({_marks(chunk)})", chunk)
+        owners.update((row[key], row["owner"]) for row in rows)
     return owners
 
 

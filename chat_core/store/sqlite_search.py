@@ -21,16 +21,13 @@ from __future__ import annotations
 
 from .records import SearchHit
 from .rules import like_pattern, merged, snippet
-from .sqlite_tokens import CHAR_INDEXES, char_tokens
+from .sqlite_tokens import CHAR_INDEXES, HOLDS_LOWERED_FUNCTION, char_tokens
 
 _TRIGRAM = 3
-_HOLDS_LOWERED = "chat_holds_lowered"
 
 
 def search(tx, owner: str, terms: list[str], limit: int) -> list[SearchHit]:
     """Up to `limit` hits of `owner` matching every term (see `merged`)."""
-    # Registered on each search (0.3 µs) so the check lives with the queries using it.
-    tx.conn.create_function(_HOLDS_LOWERED, 2, _holds_lowered, deterministic=True)
     return merged(
         _title_hits(tx, owner, terms, limit), _message_hits(tx, owner, terms, limit), limit
     )
@@ -116,10 +113,5 @@ def _where(owner, index, column, match, checked) -> tuple[str, list]:
 def _holds(column: str, term: str) -> tuple[str, str]:
     """SQL true when `column` holds `term`, ignoring case as PostgreSQL's ILIKE does."""
     if any(not ch.isascii() and ch.lower() != ch.upper() for ch in term):
-        return f"{_HOLDS_LOWERED}({column}, ?)", term.lower()
+        return f"{HOLDS_LOWERED_FUNCTION}({column}, ?)", term.lower()
     return f"{column} LIKE ? ESCAPE '\\'", like_pattern(term)
-
-
-def _holds_lowered(text: str | None, lowered_term: str) -> bool:
-    # PostgreSQL's ILIKE lowers both sides (casefold() would also make ß match ss).
-    return text is not None and lowered_term in text.lower()

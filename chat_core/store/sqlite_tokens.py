@@ -15,6 +15,7 @@ CHAR_INDEXES = {
 # Scripts written without spaces (Han, kana, Hangul): each character becomes a token.
 _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
 CHAR_TOKENS_FUNCTION = "chat_char_tokens"
+HOLDS_LOWERED_FUNCTION = "chat_holds_lowered"
 
 
 def char_tokens(text: object) -> str:
@@ -24,8 +25,15 @@ def char_tokens(text: object) -> str:
 
 
 def register_functions(conn) -> None:
-    """SQL functions the search triggers call: every connection that writes needs them."""
+    """SQL functions the search triggers and queries call: every connection has them."""
     conn.create_function(CHAR_TOKENS_FUNCTION, 1, char_tokens, deterministic=True)
+    conn.create_function(HOLDS_LOWERED_FUNCTION, 2, holds_lowered, deterministic=True)
+
+
+def holds_lowered(text: str | None, lowered_term: str) -> bool:
+    """Whether `text` holds `lowered_term` ignoring case in any script, as PostgreSQL's
+    ILIKE lowers both sides (casefold() would also make ß match ss)."""
+    return text is not None and lowered_term in text.lower()
 
 
 # Every migration of `sqlite_schema`, in order (a test checks they agree): a file that

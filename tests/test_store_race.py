@@ -1,8 +1,12 @@
-"""new_session under contention on both backends: two processes of twenty threads each,
-one owner, each process sharing one store as the app does."""
+"""Writes under contention: new_session from two processes of twenty threads each, one
+owner, each process sharing one store as the app does (both backends); a reply and the
+deletion of the message it answers, in two transactions at once (PostgreSQL, where
+they can interleave)."""
 
 import multiprocessing
 import threading
+
+import psycopg
 
 from chat_core.store import connect
 from tests.databases import run_sql
@@ -75,3 +79,72 @@ def test_concurrent_first_open_of_a_new_database_migrates_once(db_location):
         session, _ = store.new_session("alice")
         store.start_turn(session, "works after the race")
         assert [h.session_id for h in store.search("alice", "race")] == [session.id]
+
+
+def _orphans(location: str) -> list:
+    return run_sql(
+        location,
+        "SELECT m.id FROM chat_message m WHERE m.parent_id IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM chat_message p WHERE p.id = m.parent_id)",
+    )
+
+
+def test_a_reply_never_lands_under_a_message_another_transaction_deletes(postgres_url):
+    """PostgreSQL reads committed rows per statement: a reply added while another
+    connection deletes the question it answers must wait for that delete, then find
+    the question gone, instead of being written under it."""
+    store = connect(postgres_url)
+    session, _ = store.new_session("alice")
+    question = store.start_turn(session, "a question")
+    outcome = []
+    with psycopg.connect(postgres_url) as other:
+        # Another process deletes the question, as deleting a message does, and has not
+        # committed yet when the reply is added.
+        other.execute("DELETE FROM chat_message WHERE id = %s", [question.id])
+        other.execute("UPDATE chat_session SET updated_at = now() WHERE id = %s", [session.id])
+
+        def reply():
+            try:
+                outcome.append(store.begin_reply(session, reply_to=question.id))
+            except Exception as exc:  # the reply is refused: its question is gone
+                outcome.append(exc)
+
+        worker = threading.Thread(target=reply)
+        worker.start()
+        worker.join(1.0)  # long enough for the reply to get in first if it can
+        other.commit()
+    worker.join(30)
+    store.close()
+    assert _orphans(postgres_url) == []
+    assert len(outcome) == 1 and isinstance(outcome[0], Exception)
+
+
+def test_deleting_a_message_takes_the_reply_another_transaction_is_adding(postgres_url):
+    """The other way round: a message deleted while another connection adds a reply
+    under it waits for that reply, and deletes it with the message."""
+    store = connect(postgres_url)
+    session, _ = store.new_session("alice")
+    question = store.start_turn(session, "a question")
+    outcome = []
+    with psycopg.connect(postgres_url) as other:
+        # Another process adds a reply under the question, as the app does, and has not
+        # committed yet when the question is deleted.
+        other.execute(
+            "INSERT INTO chat_message (session_id, role, content, status, created_at, "
+            "parent_id) VALUES (%s, 'assistant', '', 'streaming', now(), %s)",
+            [session.id, question.id],
+        )
+        other.execute("UPDATE chat_session SET updated_at = now() WHERE id = %s", [session.id])
+
+        def delete():
+            outcome.append(store.delete_message(session, question.id))
+
+        worker = threading.Thread(target=delete)
+        worker.start()
+        worker.join(1.0)  # long enough for the delete to run first if it can
+        other.commit()
+    worker.join(30)
+    store.close()
+    assert len(outcome) == 1
+    assert _orphans(postgres_url) == []
+    assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(0,)]

@@ -50,6 +50,7 @@ class PostgresBackend(SqlBackend):
     UNUSED = "NOT is_used"
     # The UTC day (YYYY-MM-DD) of a timestamptz column.
     UTC_DAY = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    FOR_UPDATE = " FOR UPDATE"
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
         check_postgres_url(url)

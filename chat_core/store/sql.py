@@ -90,6 +90,9 @@ class SqlBackend(ABC):
     UNUSED: str
     # SQL for the UTC day (YYYY-MM-DD text) of the timestamp column in `{}`.
     UTC_DAY: str
+    # What a SELECT ends with to lock the rows it reads until the transaction ends
+    # ("" where a write transaction already locks the whole database).
+    FOR_UPDATE: str
 
     @abstractmethod
     def reading(self) -> contextlib.AbstractContextManager[Tx]:
@@ -294,6 +297,8 @@ class SqlBackend(ABC):
             else "COALESCE(title, ?)"
         )
         with self.writing() as tx:
+            if not self._tree_locked(tx, owner, session_id):
+                return None
             if not self._parent_exists(tx, session_id, parent):
                 return None
             marked = tx.query(
@@ -316,7 +321,7 @@ class SqlBackend(ABC):
         """An empty assistant message with status `streaming`, under `parent` (by default
         the current leaf). None when the session is not the owner's or `parent` is gone."""
         with self.writing() as tx:
-            if not self._owned(tx, owner, session_id):
+            if not self._tree_locked(tx, owner, session_id):
                 return None
             if not self._parent_exists(tx, session_id, parent):
                 return None
@@ -357,6 +362,17 @@ class SqlBackend(ABC):
             tx.query("SELECT 1 FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner])
         )
 
+    def _tree_locked(self, tx: Tx, owner: str, session_id: str) -> bool:
+        """Whether the session is the owner's, its row locked until the transaction ends:
+        writes that read a chat's messages before they add or delete some take turns, so
+        a reply is never added under a message another transaction is deleting."""
+        return bool(
+            tx.query(
+                f"SELECT 1 FROM chat_session WHERE id = ? AND owner = ?{self.FOR_UPDATE}",
+                [session_id, owner],
+            )
+        )
+
     @staticmethod
     def _parent_exists(tx: Tx, session_id: str, parent: object) -> bool:
         return parent is LEAF or parent is None or tree.parent_of(tx, session_id, parent)[0]
@@ -368,7 +384,12 @@ class SqlBackend(ABC):
         and the session's owner must all match. None when the row is gone or finished.
         A final save (any status but `streaming`) also marks the session's activity."""
         assignments = ", ".join(f"{column} = ?" for column in values)
+        final = values["status"] != "streaming"
         with self.writing() as tx:
+            # A final save updates the session too: its row is locked first, as every
+            # write that touches both does, so two of them never wait on each other.
+            if final and not self._tree_locked(tx, owner, session_id):
+                return None
             row = _first(
                 tx.query(
                     f"UPDATE chat_message SET {assignments} WHERE id = ? AND status = 'streaming' "
@@ -377,7 +398,7 @@ class SqlBackend(ABC):
                     [*values.values(), message_id, session_id, owner],
                 )
             )
-            if row is not None and values["status"] != "streaming":
+            if row is not None and final:
                 tx.execute(
                     "UPDATE chat_session SET updated_at = ? WHERE id = ? AND owner = ?",
                     [now, session_id, owner],
@@ -480,7 +501,7 @@ class SqlBackend(ABC):
         """Make the newest branch through `message_id` the current one. None when the
         session is not the owner's or the message not the session's."""
         with self.writing() as tx:
-            if not self._owned(tx, owner, session_id):
+            if not self._tree_locked(tx, owner, session_id):
                 return None
             leaf = tree.newest_leaf_below(tx, session_id, message_id)
             if leaf is None:
@@ -500,7 +521,7 @@ class SqlBackend(ABC):
         (the parent itself when none is left), and `cache_reset` is applied. None when
         the session is not the owner's or the message not the session's."""
         with self.writing() as tx:
-            if not self._owned(tx, owner, session_id):
+            if not self._tree_locked(tx, owner, session_id):
                 return None
             known, parent = tree.parent_of(tx, session_id, message_id)
             if not known:

@@ -224,6 +224,16 @@ def test_a_probe_the_server_could_not_answer_is_asked_again():
     assert facts == provider.ServerFacts(chains_responses=False, context_size=4096)
 
 
+def test_a_probe_refused_for_a_wrong_key_is_asked_again_with_the_right_one(chaining):
+    settings = Settings(api_key="a-wrong-key", base_url=chaining.base_url, max_retries=0)
+    with make_client(settings, http_client=httpx.Client(trust_env=False)) as client:
+        facts = probe.server_facts(client, MODEL, chaining=True, context_size=False, models=True)
+    assert facts == provider.ServerFacts()  # a 401 says nothing of the server
+    with client_of(chaining) as client:
+        facts = probe.server_facts(client, MODEL, chaining=True, context_size=False, models=True)
+    assert facts.chains_responses is True and MODEL in facts.models
+
+
 # --- error mapping by status, body and path --------------------------------------------------
 
 

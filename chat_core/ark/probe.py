@@ -12,8 +12,9 @@
   `previous_response_id`. llama.cpp refuses the second (400 "llama.cpp does not support
   'previous_response_id'."); a server that stores responses answers it.
 
-Answers are kept for the life of the process; a probe the network or the server's own
-failure left unanswered is asked again at the next turn.
+Answers are kept for the life of the process; a probe the network, the server's own
+failure, or a refusal of the key or of the moment (401, 403, 408, 429) left unanswered
+is asked again at the next turn.
 """
 
 from __future__ import annotations
@@ -45,8 +46,19 @@ _asking: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
 
+# Refusals that say nothing of what the server can do: of the key (401, 403) or of the
+# moment (408, 429). A wrong key must not teach the process that the server lacks a
+# route or cannot chain responses.
+_REFUSED_FOR_NOW = frozenset({401, 403, 408, 429})
+
+
 class _Unanswered(Exception):
-    """The server could not be asked (down, or failing): nothing is learnt."""
+    """The server could not be asked (down, failing, or refusing the key or the
+    moment): nothing is learnt."""
+
+
+def _says_nothing(exc: ArkAPIStatusError) -> bool:
+    return isinstance(exc, ArkInternalServerError) or exc.status_code in _REFUSED_FOR_NOW
 
 
 def server_facts(
@@ -149,7 +161,7 @@ def _get(client: Any, path: str) -> object:
     try:
         return client.get(path, cast_to=object, options={"timeout": PROBE_TIMEOUT})
     except ArkAPIStatusError as exc:
-        if isinstance(exc, ArkInternalServerError):
+        if _says_nothing(exc):
             raise _Unanswered from exc
         return None  # no such route here: nothing is learnt from it
     except (ArkAPIConnectionError, httpx.TransportError) as exc:
@@ -188,9 +200,9 @@ def _chains_responses(client: Any, model: str) -> bool:
             **responses_body(GENERIC, **common, previous_response_id=first.id),
             timeout=PROBE_TIMEOUT,
         )
-    except ArkInternalServerError as exc:
-        raise _Unanswered from exc
     except ArkAPIStatusError as exc:
+        if _says_nothing(exc):
+            raise _Unanswered from exc
         log.info("the server does not chain responses (%s)", exc.status_code)
         return False
     except (ArkAPIConnectionError, httpx.TransportError) as exc:

@@ -47,14 +47,15 @@ OPENED: list[AppTest] = []
 @pytest.fixture(autouse=True)
 def close_clients():
     """An AppTest session never ends, so close the Ark clients it kept (a real
-    session's client is closed when the browser session is dropped), and the stores
-    the app cached for the process."""
+    session's client is closed when the browser session is dropped), and the store and
+    runner the app keeps for the process."""
     yield
     while OPENED:
         at = OPENED.pop()
         cached = at.session_state.get("_ark_client")
         if cached:
             cached[1].close()
+    runtime.release_shared()
     st.cache_resource.clear()
 
 

@@ -288,3 +288,36 @@ def test_replies_stopped_and_sent_again_in_one_chat_still_count_for_the_process(
     finally:
         emu.ttft = 0.02
         limited.shutdown()
+
+
+def test_a_reply_goes_on_when_streamlit_is_asked_to_clear_its_caches(db_location, emu):
+    """Any browser can send Streamlit's "clear caches" message; the process's store and
+    runner are not in that cache, so a reply being written finishes."""
+    import streamlit as st
+
+    from ui import runtime
+
+    settings = load_settings(
+        env={
+            "CHAT_DB": db_location,
+            "ARK_API_KEY": EMULATOR_KEY,
+            "ARK_BASE_URL": emu.base_url,
+            "ARK_MODEL": "ep-test-model",
+            "ARK_MAX_RETRIES": "0",
+        }
+    )
+    store, replies = runtime.shared_store(settings), runtime.shared_runner(settings)
+    try:
+        emu.token_delay = 0.02
+        session, _ = store.new_session("alice")
+        with make_client(settings, http_client=httpx.Client(trust_env=False)) as client:
+            live = replies.start(chat.send(store, settings, session, client, LONG), "alice")
+            live.begun()
+            st.cache_resource.clear()  # what Streamlit does on that message
+            progress = wait_done(live)
+        assert progress.message.status == "complete"
+        assert runtime.shared_store(settings) is store  # the same store, still open
+        assert store.get_messages(session)[-1].status == "complete"
+    finally:
+        emu.token_delay = 0.01
+        runtime.release_shared()

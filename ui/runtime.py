@@ -184,25 +184,53 @@ def _adopt_legacy_chats(identity: Identity, lang: str) -> None:
 def shared_store(settings: Settings) -> Store:
     """The process's store: thread-safe, with its own connection pool, so every run and
     every browser tab shares it. A store that fails to open is tried again next run."""
-    return _store(settings.db, settings.busy_timeout, settings.max_message_chars)
-
-
-@st.cache_resource(show_spinner=False, on_release=Store.close)
-def _store(db: str, busy_timeout: float, max_message_chars: int) -> Store:
-    return open_store(
-        Settings(db=db, busy_timeout=busy_timeout, max_message_chars=max_message_chars)
-    )
+    return _shared(_stores, _key(settings), lambda: open_store(_store_settings(settings)))
 
 
 def shared_runner(settings: Settings) -> ReplyRunner:
     """The process's reply runner: replies are written on its worker threads, so they
     go on when a page is left, and every tab watches the same reply."""
-    return _runner(settings.db, settings.busy_timeout, settings.max_message_chars)
+    return _shared(_runners, _key(settings), lambda: ReplyRunner(shared_store(settings)))
 
 
-@st.cache_resource(show_spinner=False, on_release=ReplyRunner.shutdown)
-def _runner(db: str, busy_timeout: float, max_message_chars: int) -> ReplyRunner:
-    return ReplyRunner(_store(db, busy_timeout, max_message_chars))
+# The store and the runner live as long as the process, outside Streamlit's resource
+# cache: any browser can ask the server to clear that cache, which would close the
+# store and stop every reply being written.
+_stores: dict[tuple, Store] = {}
+_runners: dict[tuple, ReplyRunner] = {}
+_shared_lock = threading.RLock()  # a runner opens its store while holding it
+
+
+def _key(settings: Settings) -> tuple:
+    return settings.db, settings.busy_timeout, settings.max_message_chars
+
+
+def _store_settings(settings: Settings) -> Settings:
+    return Settings(
+        db=settings.db,
+        busy_timeout=settings.busy_timeout,
+        max_message_chars=settings.max_message_chars,
+    )
+
+
+def _shared(made: dict, key: tuple, make):
+    with _shared_lock:
+        if key not in made:
+            made[key] = make()  # one that raises is not kept: tried again next run
+        return made[key]
+
+
+def release_shared() -> None:
+    """Stop the process's runners and close its stores (tests; a process that ends
+    stops its runners through `atexit`)."""
+    with _shared_lock:
+        runners, stores = list(_runners.values()), list(_stores.values())
+        _runners.clear()
+        _stores.clear()
+    for runner in runners:
+        runner.shutdown()
+    for store in stores:
+        store.close()
 
 
 def store_or_stop(settings: Settings, lang: str) -> Store:

@@ -251,6 +251,7 @@ def test_a_chat_has_one_live_reply_whichever_branch_is_shown(store, settings, cl
         wait_done(regenerated)
         # a long reply on the newest branch, then the first answer's branch shown again
         streaming = runner.start(chat.send(store, settings, session, client, LONG), "alice")
+        streaming.begun()  # its row is the current leaf until the switch below
         store.switch_branch(session, answer.id)
         with pytest.raises(InvalidInputError) as refused:
             runner.check_room("alice", session.id)

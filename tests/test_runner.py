@@ -322,3 +322,27 @@ def test_a_reply_goes_on_when_streamlit_is_asked_to_clear_its_caches(db_location
     finally:
         emu.token_delay = 0.01
         runtime.release_shared()
+
+
+def test_the_process_keeps_its_store_and_runner_when_streamlit_reloads_the_app(
+    db_location, emu, monkeypatch
+):
+    """On a source file change Streamlit drops the app's modules from `sys.modules` and
+    imports them again: the same store and runner serve the next run, with the replies
+    the runner is writing."""
+    import importlib
+    import sys
+
+    from ui import runtime
+
+    settings = load_settings(env={"CHAT_DB": db_location, "ARK_API_KEY": EMULATOR_KEY})
+    try:
+        store, replies = runtime.shared_store(settings), runtime.shared_runner(settings)
+        for name in [name for name in sys.modules if name == "ui" or name.startswith("ui.")]:
+            monkeypatch.delitem(sys.modules, name)  # put back when the test ends
+        reloaded = importlib.import_module("ui.runtime")
+        assert reloaded is not runtime
+        assert reloaded.shared_store(settings) is store
+        assert reloaded.shared_runner(settings) is replies
+    finally:
+        runtime.release_shared()

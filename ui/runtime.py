@@ -6,7 +6,9 @@ import gc
 import hashlib
 import importlib
 import logging
+import sys
 import threading
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,10 +197,14 @@ def shared_runner(settings: Settings) -> ReplyRunner:
 
 # The store and the runner live as long as the process, outside Streamlit's resource
 # cache: any browser can ask the server to clear that cache, which would close the
-# store and stop every reply being written.
-_stores: dict[tuple, Store] = {}
-_runners: dict[tuple, ReplyRunner] = {}
-_shared_lock = threading.RLock()  # a runner opens its store while holding it
+# store and stop every reply being written. They are kept in a module of their own,
+# made here: when a source file changes, Streamlit reloads the app's modules (this one
+# too) but leaves a module without a file alone.
+_KEPT = sys.modules.setdefault("ark_chat_process", types.ModuleType("ark_chat_process"))
+_stores: dict[tuple, Store] = _KEPT.__dict__.setdefault("stores", {})
+_runners: dict[tuple, ReplyRunner] = _KEPT.__dict__.setdefault("runners", {})
+# A runner opens its store while holding it.
+_shared_lock = _KEPT.__dict__.setdefault("lock", threading.RLock())
 
 
 def _key(settings: Settings) -> tuple:

@@ -27,6 +27,7 @@ class Settings(Protocol):
     n_ctx: int
     output_limit: int | None
     search_seconds: float
+    props_refused: int | None
     stores_responses: bool
     like: str
     verbose: bool

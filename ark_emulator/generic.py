@@ -118,6 +118,8 @@ def check_context_size(call: Call, messages: list[dict]) -> None:
 def props(call: Call) -> None:
     """GET /props: the server's settings, of which clients read the context size (vLLM
     has no such route)."""
+    if call.settings.props_refused is not None:
+        raise errors.ApiError(call.settings.props_refused, "", "Forbidden")
     if call.settings.like == "vllm":
         raise file_not_found("/props")
     call.send_json(

@@ -47,6 +47,8 @@ class ArkEmulator:
     * `like`: which server generic mode reports its sizes as: "llama.cpp" (`n_ctx` at
       GET /props) or "vllm" (no /props; `max_model_len` in GET /v1/models).
     * `search_seconds`: how long a web search takes (the stream pauses while it searches).
+    * `props_refused`: an HTTP status that GET /props answers instead, as a gateway that
+      passes only the API's own routes does (None: it answers).
     * `verbose`: log each request to stderr.
     * `clock`: the time source of `created` stamps and expiry; tests may replace it.
     """
@@ -83,6 +85,7 @@ class ArkEmulator:
             raise ValueError(f"like must be one of {LIKE}")
         self.like = like
         self.search_seconds = 0.0
+        self.props_refused: int | None = None
         self.verbose = verbose
         self.clock: Callable[[], float] = time.time
         self._host = host

@@ -234,6 +234,14 @@ def test_a_probe_refused_for_a_wrong_key_is_asked_again_with_the_right_one(chain
     assert facts.chains_responses is True and MODEL in facts.models
 
 
+def test_a_props_route_a_gateway_refuses_leaves_the_context_size_to_the_model_list():
+    with serve(generic=True, like="vllm", n_ctx=8192) as emu:
+        emu.props_refused = 403  # only the API's own routes pass the gateway
+        with client_of(emu) as client:
+            facts = probe.server_facts(client, MODEL, chaining=False, context_size=True)
+    assert facts.context_size == 8192
+
+
 # --- error mapping by status, body and path --------------------------------------------------
 
 

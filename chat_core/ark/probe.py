@@ -136,7 +136,7 @@ def _learn(key: tuple[str, str], name: str, ask) -> None:
 
 
 def _context_size(client: Any, model: str) -> int | None:
-    n_ctx = _n_ctx(_get(client, _root(base_url(client)) + "/props"))
+    n_ctx = _n_ctx(_get(client, _root(base_url(client)) + "/props", outside_api=True))
     if n_ctx is not None:
         return n_ctx
     return _max_model_len(_get(client, "/models"), model)
@@ -155,13 +155,15 @@ def _served_by(client: Any, model: str) -> str | None:
     return None
 
 
-def _get(client: Any, path: str) -> object:
+def _get(client: Any, path: str, *, outside_api: bool = False) -> object:
     """The JSON a GET of `path` (a full URL, or relative to the base URL) answers; None
-    when the server has no such route or refuses it."""
+    when the server has no such route or refuses it. A route `outside_api` (llama.cpp's
+    /props) that a gateway refuses, whatever the status, is taken as absent: the key and
+    the moment are judged on the API's own routes."""
     try:
         return client.get(path, cast_to=object, options={"timeout": PROBE_TIMEOUT})
     except ArkAPIStatusError as exc:
-        if _says_nothing(exc):
+        if isinstance(exc, ArkInternalServerError) or (not outside_api and _says_nothing(exc)):
             raise _Unanswered from exc
         return None  # no such route here: nothing is learnt from it
     except (ArkAPIConnectionError, httpx.TransportError) as exc:

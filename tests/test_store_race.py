@@ -1,7 +1,7 @@
 """Writes under contention: new_session from two processes of twenty threads each, one
-owner, each process sharing one store as the app does (both backends); a reply and the
-deletion of the message it answers, in two transactions at once (PostgreSQL, where
-they can interleave)."""
+owner, each process sharing one store as the app does (both backends); on PostgreSQL,
+where transactions interleave, a reply and the deletion of the message it answers, a
+reply's final save and its deletion, and a deadlock reported as a busy database."""
 
 import multiprocessing
 import threading
@@ -148,3 +148,67 @@ def test_deleting_a_message_takes_the_reply_another_transaction_is_adding(postgr
     assert len(outcome) == 1
     assert _orphans(postgres_url) == []
     assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(0,)]
+
+
+def test_a_final_save_and_a_deletion_of_its_reply_take_turns(postgres_url):
+    """A reply's final save and the deletion of that reply touch the same chat and
+    message: both take the chat first, so one waits for the other (taken the other way
+    round, PostgreSQL found a deadlock and failed one of them)."""
+    store = connect(postgres_url)
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "a question")
+    reply = store.begin_reply(session, "model")
+    outcome = []
+    with psycopg.connect(postgres_url) as other:
+        # Another process deletes the reply as deleting a message does: the chat's row
+        # first, then the message, committed a moment later.
+        other.execute("SELECT 1 FROM chat_session WHERE id = %s FOR NO KEY UPDATE", [session.id])
+
+        def save():
+            try:
+                outcome.append(store.save_reply(session, reply.id, content="x", status="complete"))
+            except Exception as exc:  # refused: the reply is gone
+                outcome.append(exc)
+
+        worker = threading.Thread(target=save)
+        worker.start()
+        worker.join(0.5)  # the save is under way, waiting where it must
+        other.execute("DELETE FROM chat_message WHERE id = %s", [reply.id])
+        other.commit()
+    worker.join(30)
+    store.close()
+    assert [type(result).__name__ for result in outcome] == ["ReplyReplacedError"]
+    assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(1,)]
+
+
+def test_a_deadlock_is_reported_as_a_busy_database(postgres_url):
+    """A deadlock PostgreSQL breaks by failing the store's transaction is "busy, try
+    again", not an unreachable server."""
+    store = connect(postgres_url)
+    session, _ = store.new_session("alice")
+    question = store.start_turn(session, "a question")
+    outcome = []
+    with psycopg.connect(postgres_url) as other:
+        # Another writer that takes the message before the chat (no version of the app
+        # does): a deletion of the message, which takes the chat first, deadlocks with it.
+        other.execute("UPDATE chat_message SET content = 'x' WHERE id = %s", [question.id])
+
+        def delete():
+            try:
+                outcome.append(store.delete_message(session, question.id))
+            except Exception as exc:  # the test looks at which
+                outcome.append(exc)
+
+        worker = threading.Thread(target=delete)
+        worker.start()
+        worker.join(0.3)  # the deletion holds the chat and waits for the message
+        try:
+            other.execute("UPDATE chat_session SET title = 'x' WHERE id = %s", [session.id])
+            other.commit()
+        except psycopg.errors.DeadlockDetected:
+            other.rollback()
+    worker.join(30)
+    store.close()
+    assert len(outcome) == 1
+    error = outcome[0]
+    assert type(error).__name__ == "DatabaseLockedError" and error.code == "database_busy"

@@ -50,7 +50,9 @@ class PostgresBackend(SqlBackend):
     UNUSED = "NOT is_used"
     # The UTC day (YYYY-MM-DD) of a timestamptz column.
     UTC_DAY = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-    FOR_UPDATE = " FOR UPDATE"
+    # Not FOR UPDATE: a message inserted under the chat (a foreign key check) is not
+    # held up by it.
+    ROW_LOCK = " FOR NO KEY UPDATE"
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
         check_postgres_url(url)
@@ -302,7 +304,9 @@ def _database_error(exc: psycopg.Error, location: str) -> DatabaseError:
         # granted, so this is a setup problem; the server's reason names the right.
         reason = exc.diag.message_primary or type(exc).__name__
         return DatabaseSetupError("database_permission", location=location, reason=reason)
-    if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
+    if isinstance(
+        exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled | pg_errors.DeadlockDetected
+    ):
         return DatabaseLockedError("database_busy")
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
         return DatabaseReadOnlyError("database_read_only", location=location)

@@ -90,9 +90,9 @@ class SqlBackend(ABC):
     UNUSED: str
     # SQL for the UTC day (YYYY-MM-DD text) of the timestamp column in `{}`.
     UTC_DAY: str
-    # What a SELECT ends with to lock the rows it reads until the transaction ends
-    # ("" where a write transaction already locks the whole database).
-    FOR_UPDATE: str
+    # What a SELECT ends with to lock the rows it reads against other writers until the
+    # transaction ends ("" where a write transaction already locks the whole database).
+    ROW_LOCK: str
 
     @abstractmethod
     def reading(self) -> contextlib.AbstractContextManager[Tx]:
@@ -183,6 +183,13 @@ class SqlBackend(ABC):
             return 0
         marks = ", ".join("?" for _ in session_ids)
         with self.writing() as tx:
+            # The chats are locked in id order first: two deletions of some of the same
+            # chats then wait for each other instead of deadlocking.
+            tx.query(
+                f"SELECT id FROM chat_session WHERE owner = ? AND id IN ({marks}) "
+                f"ORDER BY id{self.ROW_LOCK}",
+                [owner, *session_ids],
+            )
             tx.execute(
                 f"DELETE FROM share_link WHERE owner = ? AND session_id IN ({marks})",
                 [owner, *session_ids],
@@ -368,7 +375,7 @@ class SqlBackend(ABC):
         a reply is never added under a message another transaction is deleting."""
         return bool(
             tx.query(
-                f"SELECT 1 FROM chat_session WHERE id = ? AND owner = ?{self.FOR_UPDATE}",
+                f"SELECT 1 FROM chat_session WHERE id = ? AND owner = ?{self.ROW_LOCK}",
                 [session_id, owner],
             )
         )
@@ -443,13 +450,27 @@ class SqlBackend(ABC):
         resets = ", ".join(f"{column} = ?" for column in chat_values)
         assignments = ", ".join(f"{column} = ?" for column in values)
         with self.writing() as tx:
+            # Their chats first, locked in id order, as every write takes a chat before
+            # its messages: two processes sweeping at once wait instead of deadlocking.
+            chats = [
+                row["id"]
+                for row in tx.query(
+                    "SELECT id FROM chat_session WHERE id IN "
+                    f"(SELECT session_id FROM chat_message WHERE {stale}) "
+                    f"ORDER BY id{self.ROW_LOCK}",
+                    [cutoff],
+                )
+            ]
+            if not chats:
+                return 0
+            marks = ", ".join("?" for _ in chats)
             tx.execute(
-                f"UPDATE chat_session SET {resets} WHERE id IN "
-                f"(SELECT session_id FROM chat_message WHERE {stale})",
-                [*chat_values.values(), cutoff],
+                f"UPDATE chat_session SET {resets} WHERE id IN ({marks})",
+                [*chat_values.values(), *chats],
             )
             return tx.execute(
-                f"UPDATE chat_message SET {assignments} WHERE {stale}", [*values.values(), cutoff]
+                f"UPDATE chat_message SET {assignments} WHERE {stale} AND session_id IN ({marks})",
+                [*values.values(), cutoff, *chats],
             )
 
     def get_message(self, owner: str, session_id: str, message_id: int) -> dict | None:

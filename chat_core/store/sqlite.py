@@ -53,7 +53,7 @@ class SQLiteBackend(SqlBackend):
     UNUSED = "is_used = 0"
     # The UTC day (YYYY-MM-DD) of a timestamp column: stored as ISO 8601 UTC text.
     UTC_DAY = "substr({}, 1, 10)"
-    FOR_UPDATE = ""  # BEGIN IMMEDIATE: one writer at a time
+    ROW_LOCK = ""  # BEGIN IMMEDIATE: one writer at a time
 
     def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
         self.path = Path(path)

@@ -5,10 +5,11 @@ reply's final save and its deletion, and a deadlock reported as a busy database.
 
 import multiprocessing
 import threading
+import time
 
 import psycopg
 
-from chat_core.store import connect
+from chat_core.store import Session, connect
 from tests.databases import run_sql
 
 THREADS = 20
@@ -89,6 +90,36 @@ def _orphans(location: str) -> list:
     )
 
 
+def _wait_for_a_lock_wait(location: str) -> None:
+    """Until some connection waits for a lock another holds."""
+    deadline = time.monotonic() + 30
+    while not run_sql(location, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"):
+        assert time.monotonic() < deadline, "nothing waits for a lock"
+        time.sleep(0.02)
+
+
+class _Meanwhile:
+    """A store call on a thread of its own, started while the test holds a transaction
+    open on another connection; `outcome` is what it returned or raised."""
+
+    def __init__(self, call, head_start: float) -> None:
+        self.outcome: list = []
+        self.thread = threading.Thread(target=self._run, args=(call,))
+        self.thread.start()
+        self.thread.join(head_start)  # long enough to get in first if it can
+
+    def _run(self, call) -> None:
+        try:
+            self.outcome.append(call())
+        except Exception as exc:  # the test looks at which
+            self.outcome.append(exc)
+
+    def result(self):
+        self.thread.join(30)
+        assert len(self.outcome) == 1
+        return self.outcome[0]
+
+
 def test_a_reply_never_lands_under_a_message_another_transaction_deletes(postgres_url):
     """PostgreSQL reads committed rows per statement: a reply added while another
     connection deletes the question it answers must wait for that delete, then find
@@ -96,27 +127,17 @@ def test_a_reply_never_lands_under_a_message_another_transaction_deletes(postgre
     store = connect(postgres_url)
     session, _ = store.new_session("alice")
     question = store.start_turn(session, "a question")
-    outcome = []
     with psycopg.connect(postgres_url) as other:
         # Another process deletes the question, as deleting a message does, and has not
         # committed yet when the reply is added.
         other.execute("DELETE FROM chat_message WHERE id = %s", [question.id])
         other.execute("UPDATE chat_session SET updated_at = now() WHERE id = %s", [session.id])
-
-        def reply():
-            try:
-                outcome.append(store.begin_reply(session, reply_to=question.id))
-            except Exception as exc:  # the reply is refused: its question is gone
-                outcome.append(exc)
-
-        worker = threading.Thread(target=reply)
-        worker.start()
-        worker.join(1.0)  # long enough for the reply to get in first if it can
+        reply = _Meanwhile(lambda: store.begin_reply(session, reply_to=question.id), 1.0)
         other.commit()
-    worker.join(30)
+    refused = reply.result()  # its question is gone
     store.close()
     assert _orphans(postgres_url) == []
-    assert len(outcome) == 1 and isinstance(outcome[0], Exception)
+    assert isinstance(refused, Exception)
 
 
 def test_deleting_a_message_takes_the_reply_another_transaction_is_adding(postgres_url):
@@ -125,7 +146,6 @@ def test_deleting_a_message_takes_the_reply_another_transaction_is_adding(postgr
     store = connect(postgres_url)
     session, _ = store.new_session("alice")
     question = store.start_turn(session, "a question")
-    outcome = []
     with psycopg.connect(postgres_url) as other:
         # Another process adds a reply under the question, as the app does, and has not
         # committed yet when the question is deleted.
@@ -135,17 +155,10 @@ def test_deleting_a_message_takes_the_reply_another_transaction_is_adding(postgr
             [session.id, question.id],
         )
         other.execute("UPDATE chat_session SET updated_at = now() WHERE id = %s", [session.id])
-
-        def delete():
-            outcome.append(store.delete_message(session, question.id))
-
-        worker = threading.Thread(target=delete)
-        worker.start()
-        worker.join(1.0)  # long enough for the delete to run first if it can
+        deletion = _Meanwhile(lambda: store.delete_message(session, question.id), 1.0)
         other.commit()
-    worker.join(30)
+    assert isinstance(deletion.result(), Session)
     store.close()
-    assert len(outcome) == 1
     assert _orphans(postgres_url) == []
     assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(0,)]
 
@@ -158,26 +171,17 @@ def test_a_final_save_and_a_deletion_of_its_reply_take_turns(postgres_url):
     session, _ = store.new_session("alice")
     store.start_turn(session, "a question")
     reply = store.begin_reply(session, "model")
-    outcome = []
     with psycopg.connect(postgres_url) as other:
         # Another process deletes the reply as deleting a message does: the chat's row
         # first, then the message, committed a moment later.
         other.execute("SELECT 1 FROM chat_session WHERE id = %s FOR NO KEY UPDATE", [session.id])
-
-        def save():
-            try:
-                outcome.append(store.save_reply(session, reply.id, content="x", status="complete"))
-            except Exception as exc:  # refused: the reply is gone
-                outcome.append(exc)
-
-        worker = threading.Thread(target=save)
-        worker.start()
-        worker.join(0.5)  # the save is under way, waiting where it must
+        save = _Meanwhile(
+            lambda: store.save_reply(session, reply.id, content="x", status="complete"), 0.5
+        )
         other.execute("DELETE FROM chat_message WHERE id = %s", [reply.id])
         other.commit()
-    worker.join(30)
+    assert type(save.result()).__name__ == "ReplyReplacedError"  # the reply is gone
     store.close()
-    assert [type(result).__name__ for result in outcome] == ["ReplyReplacedError"]
     assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(1,)]
 
 
@@ -187,28 +191,17 @@ def test_a_deadlock_is_reported_as_a_busy_database(postgres_url):
     store = connect(postgres_url)
     session, _ = store.new_session("alice")
     question = store.start_turn(session, "a question")
-    outcome = []
     with psycopg.connect(postgres_url) as other:
         # Another writer that takes the message before the chat (no version of the app
         # does): a deletion of the message, which takes the chat first, deadlocks with it.
         other.execute("UPDATE chat_message SET content = 'x' WHERE id = %s", [question.id])
-
-        def delete():
-            try:
-                outcome.append(store.delete_message(session, question.id))
-            except Exception as exc:  # the test looks at which
-                outcome.append(exc)
-
-        worker = threading.Thread(target=delete)
-        worker.start()
-        worker.join(0.3)  # the deletion holds the chat and waits for the message
+        deletion = _Meanwhile(lambda: store.delete_message(session, question.id), 0)
+        _wait_for_a_lock_wait(postgres_url)  # the deletion holds the chat, waits for the message
         try:
             other.execute("UPDATE chat_session SET title = 'x' WHERE id = %s", [session.id])
             other.commit()
         except psycopg.errors.DeadlockDetected:
             other.rollback()
-    worker.join(30)
+    error = deletion.result()
     store.close()
-    assert len(outcome) == 1
-    error = outcome[0]
     assert type(error).__name__ == "DatabaseLockedError" and error.code == "database_busy"

@@ -1,7 +1,8 @@
 """Writes under contention: new_session from two processes of twenty threads each, one
 owner, each process sharing one store as the app does (both backends); on PostgreSQL,
 where transactions interleave, a reply and the deletion of the message it answers, a
-reply's final save and its deletion, and a deadlock reported as a busy database."""
+reply's final save and its deletion, an edit and the deletion of the message edited,
+and a deadlock reported as a busy database."""
 
 import multiprocessing
 import threading
@@ -205,3 +206,22 @@ def test_a_deadlock_is_reported_as_a_busy_database(postgres_url):
     error = deletion.result()
     store.close()
     assert type(error).__name__ == "DatabaseLockedError" and error.code == "database_busy"
+
+
+def test_an_edit_of_a_message_another_transaction_deletes_is_refused(postgres_url):
+    """An edit reads the message it makes a version of, then writes the version with
+    that message's images: a deletion in between refuses the edit, rather than storing
+    a version without its images."""
+    store = connect(postgres_url)
+    session, _ = store.new_session("alice")
+    question = store.start_turn(session, "a question")
+    with psycopg.connect(postgres_url) as other:
+        # Another tab deletes the message as the app does: the chat first, then the row.
+        other.execute("SELECT 1 FROM chat_session WHERE id = %s FOR NO KEY UPDATE", [session.id])
+        other.execute("DELETE FROM chat_message WHERE id = %s", [question.id])
+        edit = _Meanwhile(lambda: store.edit_message(session, question.id, "edited"), 0)
+        _wait_for_a_lock_wait(postgres_url)  # the edit has read the message, and waits
+        other.commit()
+    assert type(edit.result()).__name__ == "MessageNotFoundError"
+    store.close()
+    assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(0,)]

@@ -291,9 +291,9 @@ class SqlBackend(ABC):
         """Store a user message and, in the same transaction, mark its session used and
         give it `title` unless it has one. None when the session is not the owner's, or
         (with `only_if_unused`) when it is already used, or when `parent` (a message id,
-        or None for a new first message) is not one of the session's messages. Its
-        `images`, and those of message `images_of` (the message it is a version of),
-        are kept with it in the same transaction.
+        or None for a new first message) or `images_of` is not one of the session's
+        messages. Its `images`, and those of message `images_of` (the message it is a
+        version of), are kept with it in the same transaction.
 
         A new first message (an edit of the first one) re-titles the chat unless its
         user named it."""
@@ -308,6 +308,8 @@ class SqlBackend(ABC):
                 return None
             if not self._parent_exists(tx, session_id, parent):
                 return None
+            if images_of is not None and not tree.parent_of(tx, session_id, images_of)[0]:
+                return None  # the message edited is gone: its images with it
             marked = tx.query(
                 "UPDATE chat_session SET is_used = TRUE, used_at = COALESCE(used_at, ?), "
                 f"updated_at = ?, title = {title_sql} "

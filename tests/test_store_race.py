@@ -9,6 +9,7 @@ import threading
 import time
 
 import psycopg
+import pytest
 
 from chat_core.store import Session, connect
 from tests.databases import run_sql
@@ -99,6 +100,16 @@ def _wait_for_a_lock_wait(location: str) -> None:
         time.sleep(0.02)
 
 
+@pytest.fixture
+def asked(postgres_url):
+    """A store on PostgreSQL, and a chat of its with one question: (store, chat,
+    question)."""
+    store = connect(postgres_url)
+    session, _ = store.new_session("alice")
+    yield store, session, store.start_turn(session, "a question")
+    store.close()
+
+
 class _Meanwhile:
     """A store call on a thread of its own, started while the test holds a transaction
     open on another connection; `outcome` is what it returned or raised."""
@@ -121,13 +132,11 @@ class _Meanwhile:
         return self.outcome[0]
 
 
-def test_a_reply_never_lands_under_a_message_another_transaction_deletes(postgres_url):
+def test_a_reply_never_lands_under_a_message_another_transaction_deletes(postgres_url, asked):
     """PostgreSQL reads committed rows per statement: a reply added while another
     connection deletes the question it answers must wait for that delete, then find
     the question gone, instead of being written under it."""
-    store = connect(postgres_url)
-    session, _ = store.new_session("alice")
-    question = store.start_turn(session, "a question")
+    store, session, question = asked
     with psycopg.connect(postgres_url) as other:
         # Another process deletes the question, as deleting a message does, and has not
         # committed yet when the reply is added.
@@ -136,17 +145,14 @@ def test_a_reply_never_lands_under_a_message_another_transaction_deletes(postgre
         reply = _Meanwhile(lambda: store.begin_reply(session, reply_to=question.id), 1.0)
         other.commit()
     refused = reply.result()  # its question is gone
-    store.close()
     assert _orphans(postgres_url) == []
     assert isinstance(refused, Exception)
 
 
-def test_deleting_a_message_takes_the_reply_another_transaction_is_adding(postgres_url):
+def test_deleting_a_message_takes_the_reply_another_transaction_is_adding(postgres_url, asked):
     """The other way round: a message deleted while another connection adds a reply
     under it waits for that reply, and deletes it with the message."""
-    store = connect(postgres_url)
-    session, _ = store.new_session("alice")
-    question = store.start_turn(session, "a question")
+    store, session, question = asked
     with psycopg.connect(postgres_url) as other:
         # Another process adds a reply under the question, as the app does, and has not
         # committed yet when the question is deleted.
@@ -159,18 +165,15 @@ def test_deleting_a_message_takes_the_reply_another_transaction_is_adding(postgr
         deletion = _Meanwhile(lambda: store.delete_message(session, question.id), 1.0)
         other.commit()
     assert isinstance(deletion.result(), Session)
-    store.close()
     assert _orphans(postgres_url) == []
     assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(0,)]
 
 
-def test_a_final_save_and_a_deletion_of_its_reply_take_turns(postgres_url):
+def test_a_final_save_and_a_deletion_of_its_reply_take_turns(postgres_url, asked):
     """A reply's final save and the deletion of that reply touch the same chat and
     message: both take the chat first, so one waits for the other (taken the other way
     round, PostgreSQL found a deadlock and failed one of them)."""
-    store = connect(postgres_url)
-    session, _ = store.new_session("alice")
-    store.start_turn(session, "a question")
+    store, session, _ = asked
     reply = store.begin_reply(session, "model")
     with psycopg.connect(postgres_url) as other:
         # Another process deletes the reply as deleting a message does: the chat's row
@@ -182,16 +185,13 @@ def test_a_final_save_and_a_deletion_of_its_reply_take_turns(postgres_url):
         other.execute("DELETE FROM chat_message WHERE id = %s", [reply.id])
         other.commit()
     assert type(save.result()).__name__ == "ReplyReplacedError"  # the reply is gone
-    store.close()
     assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(1,)]
 
 
-def test_a_deadlock_is_reported_as_a_busy_database(postgres_url):
+def test_a_deadlock_is_reported_as_a_busy_database(postgres_url, asked):
     """A deadlock PostgreSQL breaks by failing the store's transaction is "busy, try
     again", not an unreachable server."""
-    store = connect(postgres_url)
-    session, _ = store.new_session("alice")
-    question = store.start_turn(session, "a question")
+    store, session, question = asked
     with psycopg.connect(postgres_url) as other:
         # Another writer that takes the message before the chat (no version of the app
         # does): a deletion of the message, which takes the chat first, deadlocks with it.
@@ -204,17 +204,14 @@ def test_a_deadlock_is_reported_as_a_busy_database(postgres_url):
         except psycopg.errors.DeadlockDetected:
             other.rollback()
     error = deletion.result()
-    store.close()
     assert type(error).__name__ == "DatabaseLockedError" and error.code == "database_busy"
 
 
-def test_an_edit_of_a_message_another_transaction_deletes_is_refused(postgres_url):
+def test_an_edit_of_a_message_another_transaction_deletes_is_refused(postgres_url, asked):
     """An edit reads the message it makes a version of, then writes the version with
     that message's images: a deletion in between refuses the edit, rather than storing
     a version without its images."""
-    store = connect(postgres_url)
-    session, _ = store.new_session("alice")
-    question = store.start_turn(session, "a question")
+    store, session, question = asked
     with psycopg.connect(postgres_url) as other:
         # Another tab deletes the message as the app does: the chat first, then the row.
         other.execute("SELECT 1 FROM chat_session WHERE id = %s FOR NO KEY UPDATE", [session.id])
@@ -223,5 +220,4 @@ def test_an_edit_of_a_message_another_transaction_deletes_is_refused(postgres_ur
         _wait_for_a_lock_wait(postgres_url)  # the edit has read the message, and waits
         other.commit()
     assert type(edit.result()).__name__ == "MessageNotFoundError"
-    store.close()
     assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(0,)]

@@ -218,3 +218,18 @@ def test_model_ids_and_error_codes_in_the_tables_are_shown_literally(db_path):
     assert cell == literal(model)  # Markdown source that shows the id as it is
     (kind,) = table(at, "usage_errors")["Error"]
     assert literal(code) in kind and code not in kind
+
+
+def test_the_period_is_redrawn_from_the_figures_read_and_a_new_visit_reads_again(
+    seeded, db_path
+):
+    at = usage_page(app())
+    assert metrics(at)["Replies"] == "3"
+    with connect(db_path) as store:  # a reply finishes meanwhile, in another tab
+        store.import_session("local", "Later chat", [reply(TODAY, MODEL_A, 10, 0, 5)])
+    at.radio(key="usage_period").set_value("week").run()
+    assert not at.exception
+    assert metrics(at)["Replies"] == "3"  # by week, from the groups this visit read
+    at.switch_page("app_pages/chat.py").run()
+    at.switch_page(USAGE).run()
+    assert metrics(at)["Replies"] == "4"  # opened again: read again

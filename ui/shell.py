@@ -26,6 +26,7 @@ from .text import t
 
 VISIT = "_visit"
 PAGE_PATH = "_page_path"  # the URL path of the page this run draws
+CAME_FROM = "_came_from"  # the URL path of the page the run before drew
 SHARED = "shared"  # the URL path of the page a share link opens
 
 
@@ -93,6 +94,7 @@ def enter(frame: Frame, page) -> Visit:
     visit = Visit(settings, owner, frame.lang)
     page_style()
     st.session_state[VISIT] = visit
+    st.session_state[CAME_FROM] = st.session_state.get(PAGE_PATH)
     st.session_state[PAGE_PATH] = page.url_path
     return visit
 
@@ -103,6 +105,11 @@ def app_url() -> str:
     url = (st.context.url or "").rstrip("/")
     path = st.session_state.get(PAGE_PATH)
     return url.removesuffix(f"/{path}") if path else url
+
+
+def entered_page() -> bool:
+    """Whether this run opened its page (the run before drew another, or none)."""
+    return st.session_state.get(CAME_FROM) != st.session_state.get(PAGE_PATH)
 
 
 def this_visit() -> Visit:

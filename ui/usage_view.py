@@ -9,9 +9,11 @@ Admins named by `CHAT_USAGE_ADMINS` may switch to everyone's usage.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import streamlit as st
 
@@ -23,13 +25,15 @@ from . import feedback
 from .charts import Column, bar_chart, line_chart
 from .costs import money
 from .runtime import Visit, prices, settings_or_stop, shared_store, user_claims
-from .shell import this_visit
+from .shell import entered_page, this_visit
 from .text import t
 
 DEFAULT_DAYS = 30
 TOP_CHATS = 10
 CHAT_PAGE = "app_pages/chat.py"
 DATES_KEY, MODELS_KEY = "usage_dates", "usage_models"
+READ_KEY = "_usage_read"  # the figures this visit of the page read, by query
+REUSE_SECONDS = 60
 PERIOD_KEYS = {"day": "usage_day", "week": "usage_week"}
 STATUS_KEYS = {
     "complete": "usage_complete",
@@ -61,16 +65,20 @@ def _usage(visit: Visit) -> None:
     limits = usage.bands(table)
     chosen = list(st.session_state.get(MODELS_KEY) or [])
     filters = usage.day_filter(first, last, chosen)
+    if entered_page():
+        st.session_state.pop(READ_KEY, None)  # a new visit of the page reads afresh
     # Three queries over the same replies: the ones that do not wait for another run
     # alongside, on connections of their own.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        timings = pool.submit(store.latency_counts, owner, filters)
+        timings = _read(pool, store.latency_counts, owner, filters)
         dates = usage.day_filter(first, last)
-        groups = store.usage_groups(owner, dates, default_mode=mode, bands=limits)
+        groups = _read(
+            pool, store.usage_groups, owner, dates, default_mode=mode, bands=limits
+        ).result()
         picked = [g for g in groups if not chosen or g.model in chosen]
-        rates = usage.band_rates(picked, table, limits)
-        spenders = pool.submit(
-            store.top_chats, owner, filters, bands=limits, rates=rates, limit=TOP_CHATS
+        rates = tuple(usage.band_rates(picked, table, limits))
+        spenders = _read(
+            pool, store.top_chats, owner, filters, bands=limits, rates=rates, limit=TOP_CHATS
         )
         st.multiselect(
             t(lang, "usage_models"),
@@ -91,6 +99,29 @@ def _usage(visit: Visit) -> None:
         _statuses(lang, board)
         _top_chats(visit, spenders.result())
     _download(visit, owner, filters, first, last, mode)
+
+
+def _read(pool: ThreadPoolExecutor, query, *args, **kwargs) -> Future:
+    """`query(*args, **kwargs)` on `pool`; or, when this visit of the page asked the
+    same less than REUSE_SECONDS ago, its answer then: changing the period (drawn from
+    the same groups) or a filter and back redraws at once. Opening the page reads
+    everything again."""
+    key = (query.__name__, args, tuple(sorted(kwargs.items())))
+    read = st.session_state.setdefault(READ_KEY, {})
+    for old in [k for k, (at, _) in read.items() if time.monotonic() - at >= REUSE_SECONDS]:
+        read.pop(old, None)
+    if key in read:
+        done: Future = Future()
+        done.set_result(read[key][1])
+        return done
+    future = pool.submit(query, *args, **kwargs)
+    future.add_done_callback(partial(_keep, read, key))
+    return future
+
+
+def _keep(read: dict, key: tuple, future: Future) -> None:
+    if future.exception() is None:
+        read[key] = (time.monotonic(), future.result())
 
 
 def _controls(visit: Visit) -> tuple[date, date, bool, bool]:

@@ -220,9 +220,7 @@ def test_model_ids_and_error_codes_in_the_tables_are_shown_literally(db_path):
     assert literal(code) in kind and code not in kind
 
 
-def test_the_period_is_redrawn_from_the_figures_read_and_a_new_visit_reads_again(
-    seeded, db_path
-):
+def test_the_period_is_redrawn_from_the_figures_read_and_a_new_visit_reads_again(seeded, db_path):
     at = usage_page(app())
     assert metrics(at)["Replies"] == "3"
     with connect(db_path) as store:  # a reply finishes meanwhile, in another tab

@@ -648,6 +648,46 @@ MUTATIONS = [
         '        email = claims.get("email")',
         ("tests/test_usage.py",),
     ),
+    M(
+        "Storage: a reply is never written under a message another process is deleting",
+        "chat_core/store/postgres.py",
+        '    ROW_LOCK = " FOR NO KEY UPDATE"',
+        '    ROW_LOCK = ""',
+        ("tests/test_store_race.py",),
+    ),
+    M(
+        "Storage: a deadlock with another transaction is reported as a busy database",
+        "chat_core/store/postgres.py",
+        "pg_errors.QueryCanceled | pg_errors.DeadlockDetected",
+        "pg_errors.QueryCanceled",
+        ("tests/test_store_race.py::test_a_deadlock_is_reported_as_a_busy_database",),
+    ),
+    M(
+        "Other servers: one visitor's wrong key does not hide the Responses mode from others",
+        "chat_core/ark/probe.py",
+        "_REFUSED_FOR_NOW = frozenset({401, 403, 408, 429})",
+        "_REFUSED_FOR_NOW = frozenset()",
+        (
+            "tests/test_provider.py::test_a_probe_refused_for_a_wrong_key_is_asked_again_with_the_right_one",
+        ),
+    ),
+    M(
+        "Usage: switching between days and weeks redraws from what the page read",
+        "ui/usage_view.py",
+        "    if key in read:",
+        "    if False:",
+        ("tests/test_app_usage.py",),
+    ),
+    M(
+        "Nothing is lost: a reply goes on when a browser asks Streamlit to clear its caches",
+        "ui/runtime.py",
+        "    return _shared(_runners, _key(settings), lambda: ReplyRunner(shared_store(settings)))",
+        "    return _cached_runner(settings)\n\n\n"
+        "@st.cache_resource(on_release=ReplyRunner.shutdown)\n"
+        "def _cached_runner(settings):\n"
+        "    return ReplyRunner(shared_store(settings))",
+        ("tests/test_runner.py::test_a_reply_goes_on_when_streamlit_is_asked_to_clear_its_caches",),
+    ),
 ]
 
 

@@ -1,10 +1,13 @@
 """Replies written on worker threads: real store (both backends), real SDK, emulator."""
 
+import importlib
+import sys
 import threading
 import time
 
 import httpx
 import pytest
+import streamlit as st
 
 from chat_core import chat, runner
 from chat_core.ark import make_client
@@ -12,6 +15,7 @@ from chat_core.config import load_settings
 from chat_core.errors import InvalidInputError, ReplyLimitError
 from chat_core.runner import ReplyRunner
 from tests.conftest import EMULATOR_KEY, emulator_fixture
+from ui import runtime
 
 emu = emulator_fixture(scope="module", api_key=EMULATOR_KEY, ttft=0.02, token_delay=0.01)
 LONG = "question " + "word " * 60  # the emulator echoes it, one token per word
@@ -294,10 +298,6 @@ def test_replies_stopped_and_sent_again_in_one_chat_still_count_for_the_process(
 def test_a_reply_goes_on_when_streamlit_is_asked_to_clear_its_caches(db_location, emu):
     """Any browser can send Streamlit's "clear caches" message; the process's store and
     runner are not in that cache, so a reply being written finishes."""
-    import streamlit as st
-
-    from ui import runtime
-
     settings = load_settings(
         env={
             "CHAT_DB": db_location,
@@ -325,16 +325,11 @@ def test_a_reply_goes_on_when_streamlit_is_asked_to_clear_its_caches(db_location
 
 
 def test_the_process_keeps_its_store_and_runner_when_streamlit_reloads_the_app(
-    db_location, emu, monkeypatch
+    db_location, monkeypatch
 ):
     """On a source file change Streamlit drops the app's modules from `sys.modules` and
     imports them again: the same store and runner serve the next run, with the replies
     the runner is writing."""
-    import importlib
-    import sys
-
-    from ui import runtime
-
     settings = load_settings(env={"CHAT_DB": db_location, "ARK_API_KEY": EMULATOR_KEY})
     try:
         store, replies = runtime.shared_store(settings), runtime.shared_runner(settings)

@@ -186,7 +186,7 @@ def _adopt_legacy_chats(identity: Identity, lang: str) -> None:
 def shared_store(settings: Settings) -> Store:
     """The process's store: thread-safe, with its own connection pool, so every run and
     every browser tab shares it. A store that fails to open is tried again next run."""
-    return _shared(_stores, _key(settings), lambda: open_store(_store_settings(settings)))
+    return _shared(_stores, _key(settings), lambda: open_store(settings))
 
 
 def shared_runner(settings: Settings) -> ReplyRunner:
@@ -209,14 +209,6 @@ _shared_lock = _KEPT.__dict__.setdefault("lock", threading.RLock())
 
 def _key(settings: Settings) -> tuple:
     return settings.db, settings.busy_timeout, settings.max_message_chars
-
-
-def _store_settings(settings: Settings) -> Settings:
-    return Settings(
-        db=settings.db,
-        busy_timeout=settings.busy_timeout,
-        max_message_chars=settings.max_message_chars,
-    )
 
 
 def _shared(made: dict, key: tuple, make):

@@ -304,7 +304,7 @@ class SqlBackend(ABC):
             else "COALESCE(title, ?)"
         )
         with self.writing() as tx:
-            if not self._tree_locked(tx, owner, session_id):
+            if not self._owned(tx, owner, session_id, locked=True):
                 return None
             if not self._parent_exists(tx, session_id, parent):
                 return None
@@ -330,7 +330,7 @@ class SqlBackend(ABC):
         """An empty assistant message with status `streaming`, under `parent` (by default
         the current leaf). None when the session is not the owner's or `parent` is gone."""
         with self.writing() as tx:
-            if not self._tree_locked(tx, owner, session_id):
+            if not self._owned(tx, owner, session_id, locked=True):
                 return None
             if not self._parent_exists(tx, session_id, parent):
                 return None
@@ -365,20 +365,15 @@ class SqlBackend(ABC):
         )
         return row
 
-    @staticmethod
-    def _owned(tx: Tx, owner: str, session_id: str) -> bool:
-        return bool(
-            tx.query("SELECT 1 FROM chat_session WHERE id = ? AND owner = ?", [session_id, owner])
-        )
-
-    def _tree_locked(self, tx: Tx, owner: str, session_id: str) -> bool:
-        """Whether the session is the owner's, its row locked until the transaction ends:
-        writes that read a chat's messages before they add or delete some take turns, so
-        a reply is never added under a message another transaction is deleting."""
+    def _owned(self, tx: Tx, owner: str, session_id: str, *, locked: bool = False) -> bool:
+        """Whether the session is the owner's; `locked`, its row also locked until the
+        transaction ends: writes that read a chat's messages before they add or delete
+        some take turns, so a reply is never added under a message another transaction
+        is deleting."""
+        lock = self.ROW_LOCK if locked else ""
         return bool(
             tx.query(
-                f"SELECT 1 FROM chat_session WHERE id = ? AND owner = ?{self.ROW_LOCK}",
-                [session_id, owner],
+                f"SELECT 1 FROM chat_session WHERE id = ? AND owner = ?{lock}", [session_id, owner]
             )
         )
 
@@ -397,7 +392,7 @@ class SqlBackend(ABC):
         with self.writing() as tx:
             # A final save updates the session too: its row is locked first, as every
             # write that touches both does, so two of them never wait on each other.
-            if final and not self._tree_locked(tx, owner, session_id):
+            if final and not self._owned(tx, owner, session_id, locked=True):
                 return None
             row = _first(
                 tx.query(
@@ -524,7 +519,7 @@ class SqlBackend(ABC):
         """Make the newest branch through `message_id` the current one. None when the
         session is not the owner's or the message not the session's."""
         with self.writing() as tx:
-            if not self._tree_locked(tx, owner, session_id):
+            if not self._owned(tx, owner, session_id, locked=True):
                 return None
             leaf = tree.newest_leaf_below(tx, session_id, message_id)
             if leaf is None:
@@ -544,7 +539,7 @@ class SqlBackend(ABC):
         (the parent itself when none is left), and `cache_reset` is applied. None when
         the session is not the owner's or the message not the session's."""
         with self.writing() as tx:
-            if not self._tree_locked(tx, owner, session_id):
+            if not self._owned(tx, owner, session_id, locked=True):
                 return None
             known, parent = tree.parent_of(tx, session_id, message_id)
             if not known:

@@ -127,6 +127,12 @@ def test_the_usage_page_draws_its_charts_and_the_csv_matches_the_filter(open_as,
     page.keyboard.press("Escape")
     expect(metrics.filter(has_text="Replies")).to_contain_text("2", timeout=30_000)
     run_finished(page)
+    # by week: drawn again from the figures this visit read
+    page.locator(".st-key-usage_period").get_by_text("Week", exact=True).click()
+    run_finished(page)
+    expect(charts).to_have_count(3)
+    expect(metrics.filter(has_text="Replies")).to_contain_text("2")
+    assert page.locator(".st-key-usage_period input[type='radio']").nth(1).is_checked()
     with page.expect_download() as caught:
         page.locator(".st-key-usage_csv button").click()
     rows = list(csv.DictReader(io.StringIO(caught.value.path().read_text())))

@@ -4,11 +4,14 @@ it made."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.browser_support import expect, session_of, wait_for_app
 from tests.test_app_import import TITLE, export_file
 from tests.test_browser import browser, emu, open_as, server  # noqa: F401 (fixtures)
+from tests.test_browser_remote_images import sink  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -49,3 +52,52 @@ def test_an_imported_title_is_plain_text_and_a_second_import_opens_the_first(
     expect(repeated).to_have_count(1, timeout=20_000)
     assert repeated.locator("a").count() == 0
     assert session_of(page) == imported
+
+
+def test_imported_model_ids_are_plain_text_and_fetch_nothing(
+    open_as,  # noqa: F811 (the fixture imported above)
+    sink,  # noqa: F811
+    tmp_path,
+):
+    # A file's model ids (the chat's and a reply's) reach the chat's header and the
+    # reply's usage line.
+    model = f"![m]({sink.origin}/header) [here](https://example.com)"
+    reply_model = f"![r]({sink.origin}/usage) :red[loud]"
+    exported = tmp_path / "models.json"
+    exported.write_text(
+        json.dumps(
+            {
+                "format": "ark-chat-session",
+                "version": 1,
+                "session": {"title": "models", "model": model},
+                "messages": [
+                    {"role": "user", "content": "question"},
+                    {
+                        "role": "assistant",
+                        "content": "answer",
+                        "status": "complete",
+                        "model": reply_model,
+                        "prompt_tokens": 10,
+                        "completion_tokens": 5,
+                        "latency_ms": 700,
+                    },
+                ],
+            }
+        )
+    )
+    page = open_as("models@example.com")
+    page.get_by_test_id("stExpander").locator("summary").click()
+    upload(page, exported)
+    expect(info(page, "Imported “models”")).to_have_count(1, timeout=20_000)
+    wait_for_app(page)
+    header = page.locator(".stMain [data-testid='stCaptionContainer']").first
+    usage = page.get_by_test_id("stChatMessage").nth(1).get_by_test_id("stCaptionContainer")
+    expect(usage).to_contain_text("700 ms")
+    assert model in header.inner_text().replace("\u2060", "")  # word joiners are invisible
+    assert usage.inner_text().replace("\u2060", "").endswith(reply_model)
+    main = page.locator(".stMain")
+    assert main.locator("img").count() == 0
+    assert main.locator("a[href='https://example.com']").count() == 0
+    page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
+    assert sink.wait_for("/canary")
+    assert sink.paths == ["/canary"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chat_core.chat import effective
+from chat_core.markdown import literal
 
 from . import feedback
 from .chat_view import chat_area, history_area, stop_reply
@@ -72,7 +73,8 @@ def render_header(visit: Visit, store, session) -> None:
     title, controls = st.columns([0.8, 0.2], vertical_alignment="bottom")
     with title.container(key="chat_title"):
         st.text(session.title or t(visit.lang, "untitled"))  # plain text, as typed
-    details = [chosen["model"], t(visit.lang, "cache_" + chosen["cache_mode"])]
+    # A model id may come from an imported file or a server: shown as text, never drawn.
+    details = [literal(chosen["model"]), t(visit.lang, "cache_" + chosen["cache_mode"])]
     if session.is_used:
         table = prices(visit.settings, session)
         details += chat_costs(visit.lang, store, session, visit.settings, table)

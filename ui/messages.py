@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chat_core.conversation import is_cut, left_out
-from chat_core.markdown import for_display
+from chat_core.markdown import for_display, literal
 from chat_core.store import Message
 
 from .costs import reply_cost
@@ -71,5 +71,5 @@ def usage_line(message: Message, lang: str, prices) -> str:
         else:
             parts.append(t(lang, "latency", seconds=message.latency_ms / 1000))
     if message.model:
-        parts.append(message.model)
+        parts.append(literal(message.model))  # an imported or reported id, as text
     return " · ".join(parts)

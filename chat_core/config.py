@@ -145,6 +145,31 @@ def load_settings(
     )
 
 
+def database_location(name: str, value: str) -> str:
+    """The database setting `name` holds as `value`: a PostgreSQL URL (its scheme in
+    lower case; `postgresql+psycopg://`, as SQLAlchemy writes it, read as
+    `postgresql://`) or a SQLite path, without quotes around it. Any other URL, one
+    with a slash missing or text before it, or a `key=value` address is refused,
+    naming only its start: taken as a path it would quietly become a local SQLite file,
+    its password in a folder name."""
+    value = _unquoted(value.strip())
+    scheme = _SCHEME.match(value)
+    if scheme:  # libpq reads only a lower-case scheme
+        value = scheme.group(1).lower() + value[scheme.end(1) :]
+        if value.startswith("postgresql+psycopg://"):
+            value = "postgresql" + value[len("postgresql+psycopg") :]
+    if (scheme and not is_postgres_url(value)) or _CONNINFO.match(value):
+        shown = f"{scheme.group(1)}://…" if scheme else "key=value …"
+        raise ConfigError("setting_not_database", name=name, value=shown)
+    if not scheme and ("://" in value or _POSTGRES_TYPO.match(value)):
+        start = _URL_START.match(value)
+        shown = f"{start.group(0)}…" if start else "…://…"
+        raise ConfigError("setting_not_database", name=name, value=shown)
+    if is_postgres_url(value):
+        check_postgres_url(value)
+    return value
+
+
 def is_postgres_url(location: object) -> bool:
     """Whether a `CHAT_DB` value names a PostgreSQL database (else it is a SQLite path)."""
     return isinstance(location, str) and location.lower().startswith(POSTGRES_SCHEMES)
@@ -177,12 +202,22 @@ def redacted(location: str) -> str:
     return _PARAM_PASSWORD.sub(r"\1***", location)
 
 
-# Up to the last "@": a password typed with "@", "/" or "?" unencoded is still covered.
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:).*@", re.IGNORECASE | re.DOTALL)
+# Up to the last "@": a password typed with "@", "/" or "?" unencoded is still covered,
+# and so is one in a URL with a slash missing or text before it.
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*:/{0,2}[^:/@?#]*:).*@", re.IGNORECASE | re.DOTALL)
+_POSTGRES_TYPO = re.compile(r"^\W*postgres", re.IGNORECASE)
+_URL_START = re.compile(r"^\W*[a-z][a-z0-9+.-]*:/*", re.IGNORECASE)
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 # libpq's "host=… dbname=…" form: a PostgreSQL address, but not one this app reads.
 _CONNINFO = re.compile(r"^\s*(?:host|hostaddr|dbname|user|password|port)\s*=", re.IGNORECASE)
 _PARAM_PASSWORD = re.compile(r"((?:^|[?&\s])password=)[^&\s]*", re.IGNORECASE)
+
+
+def _unquoted(value: str) -> str:
+    """`value` without one pair of quotes around it, which some env-file loaders keep."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1].strip()
+    return value
 
 
 def _served_from_cloud() -> bool:
@@ -211,20 +246,7 @@ class _Source:
         return tuple(part.strip() for part in str(value or "").split(",") if part.strip())
 
     def database(self, name: str) -> str:
-        """A PostgreSQL URL (`postgresql+psycopg://`, as SQLAlchemy writes it, read as
-        `postgresql://`) or a SQLite path. Any other URL or a `key=value` address is
-        refused, naming only its scheme: taken as a path it would quietly become a
-        local SQLite file, its password in a folder name."""
-        value = self.text(name)
-        scheme = _SCHEME.match(value)
-        if scheme and scheme.group(1).lower() == "postgresql+psycopg":
-            return "postgresql" + value[scheme.end(1) :]
-        if (scheme and not is_postgres_url(value)) or _CONNINFO.match(value):
-            shown = f"{scheme.group(1)}://…" if scheme else "key=value …"
-            raise ConfigError("setting_not_database", name=name, value=shown)
-        if is_postgres_url(value):
-            check_postgres_url(value)
-        return value
+        return database_location(name, self.text(name))
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.text(name).lower()

@@ -105,3 +105,39 @@ def test_a_database_address_the_app_cannot_read_is_refused_without_its_password(
 def test_a_sqlalchemy_style_postgresql_url_is_read_as_one():
     settings = load_settings(env={"CHAT_DB": "postgresql+psycopg://chat:pw@db/chat"})
     assert settings.db == "postgresql://chat:pw@db/chat"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("postgresql:/chat:s3cret-pw@db.example.com/chat", "postgresql:/…"),
+        ("postgres:chat:s3cret-pw@db.example.com/chat", "postgres:…"),
+        ('"postgresql:/chat:s3cret-pw@db/chat"', "postgresql:/…"),
+        ("export postgresql://chat:s3cret-pw@db/chat", "…://…"),
+    ],
+)
+def test_a_postgresql_url_with_a_slash_missing_is_refused_not_made_a_file(value, shown):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env={"CHAT_DB": value})
+    assert raised.value.code == "setting_not_database"
+    assert raised.value.params["value"] == shown
+    assert "s3cret-pw" not in describe("en", raised.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"postgresql://chat:s3cret-pw@db/chat"',  # an env file's quotes, kept
+        "'postgresql://chat:s3cret-pw@db/chat'",
+        "POSTGRESQL://chat:s3cret-pw@db/chat",  # libpq reads only lower case
+        "Postgresql+Psycopg://chat:s3cret-pw@db/chat",
+    ],
+)
+def test_a_quoted_or_upper_case_postgresql_url_is_read_as_written_plainly(value):
+    settings = load_settings(env={"CHAT_DB": value})
+    assert settings.db == "postgresql://chat:s3cret-pw@db/chat"
+    assert settings.db_label == "postgresql://chat:***@db/chat"
+
+
+def test_a_quoted_sqlite_path_loses_its_quotes():
+    assert load_settings(env={"CHAT_DB": "'/data/my chats.db'"}).db == "/data/my chats.db"

@@ -567,3 +567,16 @@ def test_the_module_runs_as_a_command(tmp_path, postgres_server, postgres_url):
     assert "sessions: 5 copied" in done.stdout and "Verified" in done.stdout
     assert postgres_server.password not in done.stdout + done.stderr
     assert "postgres:***@127.0.0.1" in done.stdout
+
+
+def test_a_target_url_with_a_slash_missing_is_refused_and_creates_no_file(
+    tmp_path, monkeypatch, capsys
+):
+    source = tmp_path / "source.db"
+    with connect(source) as store:
+        fill(store)
+    monkeypatch.chdir(tmp_path)
+    target = f"postgresql:/postgres:{PASSWORD_IN_URL}@127.0.0.1/chats"
+    status, text = run_failing([str(source), target], capsys)
+    assert status == 1 and "TARGET must be a postgresql:// URL" in text
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["source.db"]

@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import locales
 
-from ..config import redacted
+from ..config import database_location, redacted
 from ..errors import ChatError
 from ..identity import LOCAL_OWNER
 from . import attachments, connect, first_version, is_postgres_url
@@ -926,7 +926,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     locations = (args.source, args.target)
     try:
-        report = copy_history(args.source, args.target, owner=args.owner)
+        # Read as CHAT_DB is: a URL with a slash missing is refused, not made a file.
+        source = database_location("SOURCE", args.source)
+        target = database_location("TARGET", args.target)
+        report = copy_history(source, target, owner=args.owner)
     except ChatError as error:
         message = locales.describe(LANG, error)
         print(f"{PROG}: {_without_passwords(message, locations)}", file=sys.stderr)

@@ -2,14 +2,19 @@
 
 import json
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from chat_core.markdown import literal
 from chat_core.store import connect
 from tests.test_app import AUTH, ISSUER, app, close_clients, env  # noqa: F401 (fixtures)
+from ui import usage_view
 
 pytestmark = pytest.mark.usefixtures("env")  # the app's settings, on `db_path`
 
@@ -231,3 +236,27 @@ def test_the_period_is_redrawn_from_the_figures_read_and_a_new_visit_reads_again
     at.switch_page("app_pages/chat.py").run()
     at.switch_page(USAGE).run()
     assert metrics(at)["Replies"] == "4"  # opened again: read again
+
+
+def test_a_visits_figures_are_kept_by_the_pages_thread_alone():
+    # A worker adding an answer while the page's thread looks through the kept ones
+    # would break the page ("dictionary changed size during iteration").
+    writers = []
+
+    class Kept(dict):
+        def __setitem__(self, key, value):
+            writers.append(threading.current_thread())
+            super().__setitem__(key, value)
+
+    def latency_counts(number):
+        return number * 2
+
+    st.session_state[usage_view.READ_KEY] = Kept()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = usage_view._read(pool, latency_counts, 21)
+        pool.submit(time.sleep, 0).result()  # the query has finished on the worker
+        assert writers == []
+        assert answer.result() == 42
+        assert writers == [threading.current_thread()]
+        again = usage_view._read(pool, latency_counts, 21)
+        assert again.result() == 42 and len(writers) == 1  # reused, not read again

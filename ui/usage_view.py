@@ -13,7 +13,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import partial
 
 import streamlit as st
 
@@ -101,7 +100,7 @@ def _usage(visit: Visit) -> None:
     _download(visit, owner, filters, first, last, mode)
 
 
-def _read(pool: ThreadPoolExecutor, query, *args, **kwargs) -> Future:
+def _read(pool: ThreadPoolExecutor, query, *args, **kwargs) -> _Answer:
     """`query(*args, **kwargs)` on `pool`; or, when this visit of the page asked the
     same less than REUSE_SECONDS ago, its answer then: changing the period (drawn from
     the same groups) or a filter and back redraws at once. Opening the page reads
@@ -113,15 +112,24 @@ def _read(pool: ThreadPoolExecutor, query, *args, **kwargs) -> Future:
     if key in read:
         done: Future = Future()
         done.set_result(read[key][1])
-        return done
-    future = pool.submit(query, *args, **kwargs)
-    future.add_done_callback(partial(_keep, read, key))
-    return future
+        return _Answer(done)
+    return _Answer(pool.submit(query, *args, **kwargs), read, key)
 
 
-def _keep(read: dict, key: tuple, future: Future) -> None:
-    if future.exception() is None:
-        read[key] = (time.monotonic(), future.result())
+class _Answer:
+    """A query's answer, kept for reuse when the page takes it: only the page's thread
+    touches the kept answers (a worker adding one while the page looks through them
+    would break the page's loop)."""
+
+    def __init__(self, future: Future, read: dict | None = None, key: tuple = ()) -> None:
+        self._future, self._read, self._key = future, read, key
+
+    def result(self):
+        value = self._future.result()
+        if self._read is not None:
+            self._read[self._key] = (time.monotonic(), value)
+            self._read = None
+        return value
 
 
 def _controls(visit: Visit) -> tuple[date, date, bool, bool]:

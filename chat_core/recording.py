@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 
 from .ark import Usage
-from .errors import ChatError, ReplyReplacedError
+from .errors import ChatError, DatabaseLockedError, ReplyReplacedError
 from .response import Response
 from .store import Message, Session, Store
 
 log = logging.getLogger(__name__)
 PROGRESS_SAVE_SECONDS = 1.0
+FINAL_SAVE_TRIES = 3
 
 
 class ReplyRecorder:
@@ -78,7 +79,12 @@ class ReplyRecorder:
         if first or time.monotonic() - self._saved_at >= self.save_every:
             self._saved_at = time.monotonic()
             self._text_saved = bool(response.content or response.reasoning)
-            self._save(response, "streaming", None)
+            try:
+                self._save(response, "streaming", None)
+            except DatabaseLockedError:
+                # Another writer held the database past the busy timeout: the reply
+                # goes on, and the next save (or the final one) writes what it missed.
+                log.warning("reply %s: a progress save waited out the busy timeout", self._id)
 
     def finish(self, response: Response, status: str, error: ChatError | None) -> None:
         """Save the final state, then the session's cache state.
@@ -89,15 +95,33 @@ class ReplyRecorder:
         if isinstance(error, ReplyReplacedError):
             return  # the row is not ours any more
         try:
-            self._save(response, status, error)
+            self._final_save(response, status, error)
             self.saved = True
             self._store_cache_state(response, status)
         except ReplyReplacedError:
             raise
+        except DatabaseLockedError as exc:
+            log.exception("could not save the final state of reply %s", self._id)
+            if status == "complete":
+                raise DatabaseLockedError("reply_end_busy") from exc
         except ChatError:
-            log.exception("could not save the final state of reply %s", self.message.id)
+            log.exception("could not save the final state of reply %s", self._id)
             if status == "complete":
                 raise
+
+    def _final_save(self, response: Response, status: str, error: ChatError | None) -> None:
+        """The final save, tried again while another writer holds the database (each
+        try waits out the busy timeout)."""
+        for _ in range(FINAL_SAVE_TRIES - 1):
+            try:
+                return self._save(response, status, error)
+            except DatabaseLockedError:
+                log.warning("reply %s: the final save waited out the busy timeout", self._id)
+        self._save(response, status, error)
+
+    @property
+    def _id(self) -> int | None:
+        return self.message.id if self.message is not None else None
 
     def _save(self, response: Response, status: str, error: ChatError | None) -> None:
         usage = response.usage

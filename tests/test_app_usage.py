@@ -161,6 +161,9 @@ def test_top_chats_link_to_the_chat_with_its_title_as_plain_text(seeded):
     assert link.label == r"My \*costly\* chat"
     assert f"session={mine.id}" in link.query_string
     assert "Boss chat" not in str([c.value for c in at.caption])
+    # Its reply of a model with no known price counts, and makes the cost a lower bound.
+    (figures,) = [c.value for c in at.caption if "replies" in c.value]
+    assert figures.startswith("≥ ") and figures.endswith(" · 3 replies · 1,950 tokens")
 
 
 def test_errors_are_listed_by_kind(seeded):

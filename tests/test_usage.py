@@ -314,13 +314,30 @@ def test_top_chats_rank_by_the_rates_handed_in(store, seeded):
         (c.id, "bob", "chat C"),
     ]
     assert [round(t.cost * 1e6, 6) for t in top] == [1400, 1250, 44]
-    assert [(t.replies, t.tokens) for t in top] == [(2, 470), (2, 1065), (1, 10)]
+    # Every finished reply counts (A's failed one, which reported no usage, too).
+    assert [(t.replies, t.tokens, t.unpriced) for t in top] == [
+        (3, 470, 0),
+        (2, 1065, 1),
+        (1, 10, 0),
+    ]
     mine = store.top_chats("bob", UsageFilter(), bands=NO_BANDS, rates=rates, limit=5)
     assert [t.session_id for t in mine] == [c.id]
     assert (
         store.top_chats("alice", UsageFilter(), bands=NO_BANDS, rates=rates, limit=1)[0].title
         == "chat A"
     )
+
+
+def test_top_chats_count_the_replies_of_a_model_without_a_price(store, seeded):
+    _, b, _ = seeded
+    rates = [BandRates("m1", "", 0, 0, input=2.0, cached_input=1.0, output=10.0)]
+    top = {
+        t.session_id: t
+        for t in store.top_chats("alice", UsageFilter(), bands=NO_BANDS, rates=rates)
+    }
+    # B's m2 reply has no rate: counted in its replies and tokens, not in its cost.
+    assert (round(top[b.id].cost * 1e6, 6), top[b.id].replies) == (1250, 2)
+    assert (top[b.id].tokens, top[b.id].unpriced) == (1065, 1)
 
 
 def test_usage_rows_page_through_the_filtered_replies(store, seeded):

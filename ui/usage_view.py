@@ -183,9 +183,7 @@ def _dates_to_url() -> None:
 
 
 def _cards(lang: str, totals: usage.Totals) -> None:
-    cost = money(lang, totals.cost)
-    if totals.unpriced:
-        cost = t(lang, "usage_at_least", cost=cost)
+    cost = _at_least(lang, money(lang, totals.cost), totals.unpriced)
     rate = totals.cache_hit_rate
     cards = (
         ("usage_cost", cost, t(lang, "usage_unpriced", count=totals.unpriced)),
@@ -324,11 +322,16 @@ def _top_chats(visit: Visit, spenders) -> None:
                 t(
                     lang,
                     "usage_chat_figures",
-                    cost=money(lang, _decimal(spent.cost)),
+                    cost=_at_least(lang, money(lang, _decimal(spent.cost)), spent.unpriced),
                     replies=spent.replies,
                     tokens=f"{spent.tokens:,}",
                 )
             )
+
+
+def _at_least(lang: str, cost: str, unpriced: int) -> str:
+    """A cost, marked as a lower bound when some replies have no known price."""
+    return t(lang, "usage_at_least", cost=cost) if unpriced else cost
 
 
 def _table(columns: dict[str, list[str]]) -> None:

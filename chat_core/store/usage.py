@@ -114,9 +114,10 @@ class ChatSpend:
     session_id: str
     owner: str
     title: str | None
-    cost: float
+    cost: float  # of the replies whose price is known
     replies: int
     tokens: int
+    unpriced: int = 0  # replies with usage whose price is unknown
 
 
 class UsageFigures:
@@ -186,7 +187,8 @@ class UsageFigures:
         limit: int = 10,
     ) -> list[ChatSpend]:
         """The chats whose replies in `filters` cost most, by the `rates` of each
-        model, alias and band (replies with no rate count as free), most first."""
+        model, alias and band, most first; replies with no rate are counted, and
+        `unpriced`, but add nothing to the cost."""
         if not rates:
             return []
         where, params = _where(owner, filters)
@@ -208,26 +210,33 @@ class UsageFigures:
                 r.output,
             )
         ]
-        # Tokens are summed per chat, model and band first: few groups, then priced.
+        # Tokens are summed per chat, model and band first: few groups, then priced. As
+        # on the rest of the page, a group whose rates are unknown (its cached rate, if
+        # it has cached tokens) is unpriced, and a reply with no usage costs nothing.
         sql = (
             "WITH used AS (SELECT m.session_id AS session_id, COALESCE(m.model, '') AS model, "
             "COALESCE(s.model_alias, '') AS alias, "
             f"{prompt_band} AS prompt_band, {reply_band} AS reply_band, count(*) AS replies, "
-            f"sum(m.prompt_tokens - {cached}) AS fresh, sum({cached}) AS cached, "
-            "sum(m.completion_tokens) AS output "
+            "count(m.prompt_tokens) AS with_usage, "
+            f"COALESCE(sum(m.prompt_tokens - {cached}), 0) AS fresh, "
+            f"COALESCE(sum({cached}), 0) AS cached, "
+            "COALESCE(sum(m.completion_tokens), 0) AS output "
             f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id WHERE {where} "
-            "AND m.prompt_tokens IS NOT NULL AND m.completion_tokens IS NOT NULL "
             "GROUP BY 1, 2, 3, 4, 5), "
             f"rates AS (SELECT * FROM (VALUES {values}) AS r), "
-            "spent AS (SELECT u.session_id AS session_id, "
-            "sum((u.fresh * r.column5 + u.output * r.column7 + CASE WHEN u.cached = 0 "
-            "THEN 0 ELSE u.cached * r.column6 END) / 1000000.0) AS cost, "
-            "sum(u.replies) AS replies, "
-            "sum(u.fresh + u.cached + u.output) AS tokens FROM used u JOIN rates r "
+            "priced AS (SELECT u.*, CASE WHEN u.with_usage = 0 THEN 0 "
+            "WHEN r.column1 IS NULL OR (u.cached > 0 AND r.column6 IS NULL) THEN NULL "
+            "ELSE (u.fresh * r.column5 + u.output * r.column7 + CASE WHEN u.cached = 0 "
+            "THEN 0 ELSE u.cached * r.column6 END) / 1000000.0 END AS cost "
+            "FROM used u LEFT JOIN rates r "
             "ON r.column1 = u.model AND r.column2 = u.alias AND r.column3 = u.prompt_band "
-            "AND r.column4 = u.reply_band GROUP BY u.session_id) "
-            "SELECT p.session_id, s.owner, s.title, p.cost, p.replies, p.tokens FROM spent p "
-            "JOIN chat_session s ON s.id = p.session_id WHERE p.cost > 0 "
+            "AND r.column4 = u.reply_band), "
+            "spent AS (SELECT session_id, COALESCE(sum(cost), 0) AS cost, "
+            "sum(replies) AS replies, sum(fresh + cached + output) AS tokens, "
+            "sum(CASE WHEN cost IS NULL THEN with_usage ELSE 0 END) AS unpriced "
+            "FROM priced GROUP BY session_id) "
+            "SELECT p.session_id, s.owner, s.title, p.cost, p.replies, p.tokens, p.unpriced "
+            "FROM spent p JOIN chat_session s ON s.id = p.session_id WHERE p.cost > 0 "
             "ORDER BY p.cost DESC, p.session_id LIMIT ?"
         )
         with self.backend.reading() as tx:
@@ -240,6 +249,7 @@ class UsageFigures:
                 cost=float(row["cost"]),
                 replies=int(row["replies"]),
                 tokens=int(row["tokens"]),
+                unpriced=int(row["unpriced"]),
             )
             for row in rows
         ]

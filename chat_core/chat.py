@@ -242,10 +242,12 @@ def send(
     *,
     only_if_unused: bool = False,
     images: Sequence[Image] = (),
+    after: int | None = None,
 ) -> Reply:
     """Store the user's message with its `images` (marking the session used) and return
     its `Reply`. A mode the model cannot use (the Context API without an endpoint) and
-    images for a model known to read text only are refused first.
+    images for a model known to read text only are refused first. The message follows
+    message `after` (the last one the page showed), by default the branch's last one.
 
     `only_if_unused` is for a first message from a page that showed the chat empty: if
     another tab has started the chat meanwhile, `SessionTakenError` is raised and the
@@ -255,7 +257,7 @@ def send(
     chosen = effective(session, settings)
     check_mode(chosen["model"], chosen["model_alias"], chosen["cache_mode"], settings.provider_kind)
     check_images(chosen["model"], chosen["model_alias"], len(images))
-    store.start_turn(session, text, only_if_unused=only_if_unused, images=images)
+    store.start_turn(session, text, only_if_unused=only_if_unused, images=images, after=after)
     return reply_to_last(store, settings, session, client)
 
 

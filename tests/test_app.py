@@ -794,3 +794,30 @@ def test_a_secrets_file_that_cannot_be_read_stops_the_app(env, monkeypatch, tmp_
         assert runtime.secrets() == {}
     finally:
         st.config.set_option("secrets.files", original)
+
+
+def test_a_message_continues_the_version_its_tab_shows_whatever_another_tab_did(env, emu):
+    first = app().run()
+    first.chat_input(key="chat_input").set_value("one").run()
+    sid = param(first)
+    second = app(session=sid).run()
+    last_action(second, "edit").click().run()
+    second.text_area(key="edit_text").input("uno")
+    second.button(key="FormSubmitter:edit_form-Save and resend").click().run()
+    assert texts(second) == [("user", ["uno"]), ("assistant", ["Echo: uno"])]
+    emu.clear_requests()
+    first.chat_input(key="chat_input").set_value("two").run()  # this tab still shows "one"
+    assert texts(first) == [
+        ("user", ["one"]),
+        ("assistant", ["Echo: one"]),
+        ("user", ["two"]),
+        ("assistant", ["Echo: two"]),
+    ]
+    (sent,) = [r.body for r in emu.requests if r.path.endswith("/chat/completions")]
+    assert [m["content"] for m in sent["messages"] if m["role"] != "system"] == [
+        "one",
+        "Echo: one",
+        "two",
+    ]
+    second.run()  # the other tab, drawn again, shows the version sent to last
+    assert texts(second)[-2:] == [("user", ["two"]), ("assistant", ["Echo: two"])]

@@ -16,6 +16,7 @@ from tests.browser_support import (
     send,
     session_of,
     signed_in_pages,
+    slow_replies,
 )
 from tests.conftest import emulator_fixture
 
@@ -215,3 +216,31 @@ def test_a_long_chat_shows_its_latest_20_messages_and_earlier_ones_on_a_click(op
     expect(page.locator(MESSAGES)).to_have_count(40)
     assert shown(page)[0] == "question 4"
     expect(page.get_by_role("button", name="Show earlier messages (6 more)")).to_be_visible()
+
+
+def test_a_version_switched_to_while_a_reply_streams_shows_alone(open_as, server, emu):
+    email = "switch-live@example.com"
+    page = open_as(email)
+    sid = session_of(page)
+    send(page, "version one")
+    expect(page.locator(MESSAGES).nth(1)).to_contain_text("Echo: version one", timeout=20_000)
+    action(page, message_box(page, "version one"), "edit").click()
+    editor = page.locator(".st-key-edit_text textarea")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("version two")
+    page.get_by_role("button", name="Save and resend").click()
+    expect(page.locator(MESSAGES).nth(1)).to_contain_text("Echo: version two", timeout=20_000)
+    with slow_replies(emu):  # 400 tokens: some 8 s
+        send(page, "#tokens=400 a long reply")
+        expect(page.locator(MESSAGES).nth(3)).to_contain_text("w5", timeout=20_000)
+        # Back to the first version while the reply on the second one streams.
+        box = message_box(page, "version two")
+        box.hover()
+        box.locator("[class*='st-key-prev-'] button:visible").click()
+        expect(page.locator(MESSAGES)).to_have_count(2, timeout=20_000)
+        assert [text.split("\n")[0] for text in shown(page)] == ["version one", "Echo: version one"]
+        page.wait_for_timeout(1_500)  # the reply goes on meanwhile, elsewhere
+        assert branch(server, email, sid)[-1] == ("assistant", "Echo: version one")
+        expect(page.locator(MESSAGES)).to_have_count(2)
+        assert "w5" not in page.locator("[data-testid='stMain']").inner_text()

@@ -87,6 +87,37 @@ def test_versions_of_first_messages_are_found_too(store, chat):
     }
 
 
+def test_a_message_sent_after_the_last_one_a_page_showed_continues_that_branch(store, chat):
+    session, m = chat
+    store.edit_message(session, m["q2"].id, "other question")  # another tab's edit
+    answer(store, session, "other answer")
+    sent = store.start_turn(session, "question 3", after=m["a2"].id)
+    assert sent.parent_id == m["a2"].id
+    assert contents(store, session) == [
+        "question 1",
+        "answer 1",
+        "question 2",
+        "answer 2",
+        "question 3",
+    ]
+    assert store.get_session("alice", session.id).current_leaf_id == sent.id
+
+
+def test_a_message_sent_after_one_deleted_or_of_another_chat_is_refused(store, chat):
+    session, m = chat
+    other, _ = store.new_session("alice")
+    elsewhere = store.start_turn(other, "elsewhere")
+    store.delete_message(session, m["q2"].id)
+    for gone in (m["a2"].id, elsewhere.id):
+        with pytest.raises(MessageNotFoundError):
+            store.start_turn(session, "question 3", after=gone)
+    assert contents(store, session) == ["question 1", "answer 1"]
+    bob = type(session)(**{**session.__dict__, "owner": "bob"})
+    with pytest.raises(SessionNotFoundError):  # another owner's chat, whatever `after`
+        store.start_turn(bob, "question 3", after=m["a1"].id)
+    assert contents(store, session) == ["question 1", "answer 1"]
+
+
 def test_deleting_a_message_deletes_the_branch_below_it(store, chat):
     session, m = chat
     after = store.delete_message(session, m["a1"].id)

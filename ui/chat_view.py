@@ -13,7 +13,7 @@ import streamlit as st
 
 from chat_core import chat, continuation
 from chat_core.conversation import is_cut
-from chat_core.errors import ChatError
+from chat_core.errors import ChatError, MessageNotFoundError
 from chat_core.images import FILE_TYPES, MAX_FILE_BYTES, prepare_images
 
 from . import clipboard, feedback, landing, media, message_actions
@@ -35,6 +35,8 @@ REFILL = "refill_input"  # text a refused message leaves in the input
 INPUT = "chat_input"
 SHOWED_EMPTY = "showed_empty_chat"
 DRAWN = "history_drawn"  # (chat id, the last message id the full run drew)
+# (chat id, the last message id the page showed at the end of its last run, or None)
+SHOWN_END = "branch_shown"
 
 
 def history_area(visit: Visit, store, session) -> None:
@@ -85,7 +87,9 @@ def _chat(visit: Visit, session_id: str) -> None:
     live = replies.live(session.id)
     prompt, files = _input(visit, session)
     action = None if prompt is not None else st.session_state.pop(PENDING, None)
-    watching = live is not None and not live.progress.done
+    # A reply on another version of the chat (switched to while it streams) is not
+    # drawn under this one.
+    watching = live is not None and not live.progress.done and _writes_here(store, session, live)
     if prompt is not None or action is not None:
         st.session_state.pop(EDITING, None)
         live = _start(visit, store, replies, session, prompt, action, files)
@@ -116,6 +120,9 @@ def _new_messages(visit: Visit, store, session, live):
     if drawn_chat != session.id:
         st.rerun()  # the history on the page is another chat's
     branch_end = store.get_messages(session, limit=WINDOW)
+    if drawn_up_to and not _on_branch(store, session, branch_end, drawn_up_to):
+        st.rerun()  # another tab switched the chat to another version: draw that one
+    st.session_state[SHOWN_END] = (session.id, branch_end[-1].id if branch_end else None)
     messages = [m for m in branch_end if m.id > drawn_up_to]
     if messages:
         thread = Thread.of(visit, store, session, branch_end)
@@ -127,6 +134,27 @@ def _new_messages(visit: Visit, store, session, live):
     empty = not drawn_up_to and not messages and live is None and not session.is_used
     st.session_state[SHOWED_EMPTY] = session.id if empty else None
     return messages
+
+
+def _on_branch(store, session, branch_end, message_id: int) -> bool:
+    """Whether message `message_id` is on the chat's current branch (`branch_end` being
+    its latest messages)."""
+    if any(m.id == message_id for m in branch_end):
+        return True
+    return store.messages_after(session, message_id) is not None
+
+
+def _writes_here(store, session, live) -> bool:
+    """Whether the live reply is on the chat's current branch (one with no row yet has
+    just started on it)."""
+    message = live.progress.message
+    return message is None or store.messages_after(session, message.id) is not None
+
+
+def _shown_end(session_id: str) -> int | None:
+    """The last message this page shows of the chat (None: it shows none)."""
+    shown_chat, shown_end = st.session_state.get(SHOWN_END, (None, None))
+    return shown_end if shown_chat == session_id else None
 
 
 def _settled(messages, live):
@@ -154,10 +182,16 @@ def _start(visit, store, replies, session, prompt, action, files=()):
                 store, visit.settings, session, client(visit), prompt, images=images
             )
         else:
-            reply = chat.send(store, visit.settings, session, client(visit), prompt, images=images)
+            # After the last message shown, whichever version another tab switched to.
+            after = _shown_end(session.id)
+            reply = chat.send(
+                store, visit.settings, session, client(visit), prompt, images=images, after=after
+            )
         return replies.start(reply, visit.owner)
     except ChatError as exc:
         feedback.error(exc)
+        if isinstance(exc, MessageNotFoundError):
+            st.session_state[REDRAW] = True  # deleted in another tab: show what is left
         if action and action[0] == "edit":  # the editor opens again where it was
             message_actions.reopen_editor(action[1], action[-1])
         elif prompt:

@@ -204,15 +204,19 @@ class Store(UsageFigures, ShareLinks):
         *,
         only_if_unused: bool = False,
         images: Sequence[Image] = (),
+        after: int | None = None,
     ) -> Message:
         """Store a user message with its `images` (checked ones, see `chat_core.images`)
         and, in the same transaction, mark the session used and title it from its first
         message. Bad text raises before anything is written; a message of images alone
         may have no text.
 
-        With `only_if_unused` (a first message sent from a page that showed the chat
-        empty), a chat that another tab has started meanwhile raises `SessionTakenError`
-        and is left alone.
+        The message goes under message `after` (the last one the page showed; its
+        branch becomes the current one, whichever another tab switched to since), by
+        default under the current branch's last message; `MessageNotFoundError` when
+        `after` is gone. With `only_if_unused` (a first message sent from a page that
+        showed the chat empty), a chat that another tab has started meanwhile raises
+        `SessionTakenError` and is left alone.
         """
         text = _message_text(text, self.max_message_chars, bool(images))
         title = make_title(text) or (make_title(images[0].name or "") if images else None)
@@ -223,11 +227,15 @@ class Store(UsageFigures, ShareLinks):
             title,
             utc_now(),
             only_if_unused=only_if_unused,
+            parent=LEAF if after is None else after,
             images=images,
         )
         if row is None:
-            if only_if_unused and self.find_session(session.owner, session.id) is not None:
+            found = self.find_session(session.owner, session.id) is not None
+            if only_if_unused and found:
                 raise SessionTakenError("session_taken")
+            if after is not None and found:
+                raise MessageNotFoundError("message_not_found")
             raise _not_found()
         return Message.from_row(row)
 

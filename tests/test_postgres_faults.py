@@ -17,6 +17,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from chat_core import chat
 from chat_core.ark import make_client
@@ -269,6 +270,35 @@ def test_a_call_while_the_server_is_down_fails_clearly_then_recovers(
     # The very next call works, and the failed write really saved nothing.
     assert [m.content for m in store.get_messages(session)] == ["kept before the fault"]
     assert_never_shown(secrets_of(server, postgres_url), logs, failed.value)
+
+
+def test_a_password_changed_while_the_app_runs_is_named_not_taken_for_an_outage(
+    server, postgres_url, stores, logs
+):
+    store = stores(postgres_url, busy_timeout=STORE_TIMEOUT)
+    session = add_chat(store)
+    rotated = "rotated-" + SECRET
+    with server.admin_connection() as admin:
+        admin.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(rotated)))
+        try:
+            # The app's connections end, as at a restart or an idle timeout.
+            database = conninfo_to_dict(postgres_url)["dbname"]
+            ended = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+            admin.execute(ended, [database])
+            alive = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+            deadline = time.monotonic() + 10
+            while admin.execute(alive, [database]).fetchone()[0]:  # they end in a moment
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            with pytest.raises(DatabaseAuthError) as failed:
+                store.get_messages(session)
+        finally:
+            admin.execute(
+                sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(server.password))
+            )
+    assert "refused the user name or password in CHAT_DB" in describe("en", failed.value)
+    assert [m.content for m in store.get_messages(session)] == ["kept before the fault"]
+    assert_never_shown([rotated, *secrets_of(server, postgres_url)], logs, failed.value)
 
 
 # --- a reply streaming while the database goes away ----------------------------------------

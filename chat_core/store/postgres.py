@@ -57,6 +57,7 @@ class PostgresBackend(SqlBackend):
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
         check_postgres_url(url)
         self.location = _describe(url)
+        self._refused: psycopg.Error | None = None  # why the last new connection failed
         options = {"autocommit": True, "prepare_threshold": None}
         with self._translated():
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, **options) as conn:
@@ -68,6 +69,7 @@ class PostgresBackend(SqlBackend):
                 min_size=1,
                 max_size=POOL_SIZE,
                 kwargs={"connect_timeout": CONNECT_TIMEOUT, **options},
+                connection_class=_remembering(self),
                 configure=partial(_bound_lock_waits, seconds=wait),
                 check=self._check,
                 timeout=wait,
@@ -137,7 +139,12 @@ class PostgresBackend(SqlBackend):
         except DatabaseError:
             raise
         except PoolTimeout as exc:
-            raise _unreachable(self.location) from exc
+            # The pool says only that no connection came; why the last one failed (a
+            # password changed, a database dropped) is what the operator must read.
+            refused = self._refused
+            raise (
+                _database_error(refused, self.location) if refused else _unreachable(self.location)
+            ) from exc
         except psycopg.Error as exc:
             raise _database_error(exc, self.location) from exc
 
@@ -276,6 +283,24 @@ def _plain(row: dict) -> dict:
         if isinstance(value, datetime):
             row[key] = value.astimezone(UTC).isoformat(timespec="microseconds")
     return row
+
+
+def _remembering(backend: PostgresBackend) -> type[psycopg.Connection]:
+    """A connection class that keeps on `backend` why its last new connection failed
+    (None once one opens)."""
+
+    class Remembering(psycopg.Connection):
+        @classmethod
+        def connect(cls, *args, **kwargs):
+            try:
+                conn = super().connect(*args, **kwargs)
+            except psycopg.Error as exc:
+                backend._refused = exc
+                raise
+            backend._refused = None
+            return conn
+
+    return Remembering
 
 
 def _describe(url: str) -> str:

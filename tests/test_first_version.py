@@ -2,11 +2,14 @@
 
 import logging
 import sqlite3
+import subprocess
+import sys
+import time
 from contextlib import closing
 
 import pytest
 
-from chat_core.store import connect
+from chat_core.store import connect, sqlite_upgrade
 
 CHATS = {
     "ctx-20250120174458-6c94p": [
@@ -97,3 +100,34 @@ def test_the_upgrade_happens_once(legacy_path, caplog):
         connect(legacy_path).close()
     assert not [r for r in caplog.records if "first version" in r.getMessage()]
     assert len(list(legacy_path.parent.glob("*.bak"))) == 1
+
+
+def test_a_backup_never_overwrites_one_another_process_made_in_the_same_second(legacy_path):
+    now = time.time()
+    stamps = {time.strftime("%Y%m%d-%H%M%S", time.localtime(now + delay)) for delay in (0, 1)}
+    others = [legacy_path.with_name(f"chat.db.before-upgrade-{stamp}.bak") for stamp in stamps]
+    for other in others:
+        other.write_bytes(b"another process's backup")
+    original = dump(legacy_path)
+    connect(legacy_path).close()
+    assert [other.read_bytes() for other in others] == [b"another process's backup"] * len(others)
+    (backup,) = set(legacy_path.parent.glob("chat.db.before-upgrade-*.bak")) - set(others)
+    assert dump(backup) == original
+
+
+def test_a_process_that_finds_the_upgrade_done_keeps_no_backup_of_its_own(legacy_path, monkeypatch):
+    original = dump(legacy_path)
+    backup = sqlite_upgrade._backup
+
+    def backup_then_another_process_upgrades(conn, path):
+        made = backup(conn, path)
+        # Between this process's backup and its write lock, another one upgrades.
+        script = "import sys; from chat_core.store import connect; connect(sys.argv[1]).close()"
+        subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+        return made
+
+    monkeypatch.setattr(sqlite_upgrade, "_backup", backup_then_another_process_upgrades)
+    with connect(legacy_path) as store:
+        assert len(store.list_sessions("local")) == 3
+    (kept,) = legacy_path.parent.glob("chat.db.before-upgrade-*.bak")
+    assert dump(kept) == original

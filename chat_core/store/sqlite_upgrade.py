@@ -8,6 +8,7 @@ pandas and numpy, which an app that merely opens its up-to-date file need not lo
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import sqlite3
 import time
@@ -43,6 +44,8 @@ def upgrade(conn: sqlite3.Connection, path: Path, write_session) -> None:
                 backup,
             )
         else:
+            if backup is not None:  # another process upgraded it first: a copy of no use
+                backup.unlink(missing_ok=True)
             migrations.apply(sqlite_utils.Database(conn))
     except BaseException:
         conn.rollback()
@@ -51,9 +54,17 @@ def upgrade(conn: sqlite3.Connection, path: Path, write_session) -> None:
 
 
 def _backup(conn: sqlite3.Connection, path: Path) -> Path:
-    """A consistent copy of the database next to it, before it is upgraded."""
+    """A consistent copy of the database next to it, before it is upgraded, in a file of
+    its own: two processes upgrading in the same second never write to one file."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.before-upgrade-{stamp}.bak")
-    with contextlib.closing(sqlite3.connect(target)) as copy:
-        conn.backup(copy)
-    return target
+    for number in itertools.count(1):
+        suffix = "" if number == 1 else f"-{number}"
+        target = path.with_name(f"{path.name}.before-upgrade-{stamp}{suffix}.bak")
+        try:
+            target.open("xb").close()  # claimed, or another process has it
+        except FileExistsError:
+            continue
+        with contextlib.closing(sqlite3.connect(target)) as copy:
+            conn.backup(copy)
+        return target
+    raise AssertionError("unreachable")

@@ -305,6 +305,21 @@ def test_settings_are_stored_and_reset_the_cache(store):
         store.update_settings("alice", session.id, is_used=1)
 
 
+def test_settings_the_cache_depends_on_wait_for_the_reply_being_written(store):
+    # Its final save would store the cache of what it was asked before the change.
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "question")
+    reply = store.begin_reply(session)
+    with pytest.raises(InvalidInputError) as refused:
+        store.update_settings("alice", session.id, system_prompt="Answer in French.")
+    assert refused.value.code == "settings_while_streaming"
+    assert store.get_session("alice", session.id).system_prompt is None
+    assert store.update_settings("alice", session.id, temperature=0.2).temperature == 0.2
+    store.save_reply(session, reply.id, content="answer", status="complete")
+    changed = store.update_settings("alice", session.id, system_prompt="Answer in French.")
+    assert changed.system_prompt == "Answer in French."
+
+
 # --- owner isolation ------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from ..errors import DatabaseLockedError
+from ..errors import DatabaseLockedError, InvalidInputError
 from ..images import Image
 from . import attachments, tree
 from .records import SearchHit, Session
@@ -156,9 +156,19 @@ class SqlBackend(ABC):
         self, owner: str, session_id: str, values: dict, *, forget_responses: bool = False
     ) -> dict | None:
         """Change session columns (named by the store, never by a user). With
-        `forget_responses`, no reply of the session is chained from any more."""
+        `forget_responses`, no reply of the session is chained from any more, and a
+        chat with a reply being written is refused (`InvalidInputError`): that reply's
+        final save would store the cache of what it was asked before the change."""
         assignments = ", ".join(f"{column} = ?" for column in values)
         with self.writing() as tx:
+            if forget_responses and self._owned(tx, owner, session_id, locked=True):
+                streaming = tx.query(
+                    "SELECT 1 FROM chat_message WHERE session_id = ? AND status = 'streaming' "
+                    "LIMIT 1",
+                    [session_id],
+                )
+                if streaming:
+                    raise InvalidInputError("settings_while_streaming")
             row = _first(
                 tx.query(
                     f"UPDATE chat_session SET {assignments} WHERE id = ? AND owner = ? RETURNING *",

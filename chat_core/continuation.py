@@ -52,7 +52,7 @@ def continue_reply(
     )
     reply = Reply(store, session, client, request)
     reply.response = CarriedResponse.of(answer)
-    reply.recorder.resume_id = answer.id
+    reply.recorder.resumed = answer
     return reply
 
 

@@ -43,7 +43,7 @@ class ReplyRecorder:
         # The message this reply answers (None: the branch's last message).
         self.reply_to = reply_to
         # A cut reply this one carries on (its row streams again), instead of a new row.
-        self.resume_id: int | None = None
+        self.resumed: Message | None = None
         self.message: Message | None = None
         self.saved = False
         # Called with the row after every save: a watcher shows only what is stored.
@@ -51,12 +51,13 @@ class ReplyRecorder:
         self.first_token_ms: int | None = None
         self._started = self._saved_at = 0.0
         self._text_saved = False
+        self._stopped = False
 
     def begin(self) -> Message:
         """Write the empty `streaming` row; the reply's latency counts from here."""
         self._started = self._saved_at = time.monotonic()
-        if self.resume_id is not None:
-            self.message = self.store.reopen_reply(self.session, self.resume_id)
+        if self.resumed is not None:
+            self.message = self.store.reopen_reply(self.session, self.resumed.id)
         else:
             self.message = self.store.begin_reply(
                 self.session, model=self.model, reply_to=self.reply_to
@@ -75,6 +76,8 @@ class ReplyRecorder:
         saved, so the first token must not wait), then once `save_every` seconds have
         passed since the last save. Raises `ReplyReplacedError` when the row is no
         longer this reply's."""
+        if self._stopped:
+            return
         first = not self._text_saved and (response.content or response.reasoning)
         if first or time.monotonic() - self._saved_at >= self.save_every:
             self._saved_at = time.monotonic()
@@ -92,8 +95,10 @@ class ReplyRecorder:
         Nothing is written when the row was replaced. A failed save of a reply that did
         not complete is only logged, so the reply's own error stays the one raised.
         """
-        if isinstance(error, ReplyReplacedError):
-            return  # the row is not ours any more
+        if isinstance(error, ReplyReplacedError) or self._stopped:
+            return  # the row is not ours any more, or Stop saved its end
+        if status != "complete" and self.adds_nothing(response.text, response.reasoning_text):
+            status, error = "complete", None  # the cut answer, as it was: continuable
         try:
             self._final_save(response, status, error)
             self.saved = True
@@ -108,6 +113,21 @@ class ReplyRecorder:
             log.exception("could not save the final state of reply %s", self._id)
             if status == "complete":
                 raise
+
+    def stop_writing(self) -> None:
+        """Stop saves the reply's end itself: nothing that arrives after is written (a
+        Continue may by then stream the same row again)."""
+        self._stopped = True
+
+    def adds_nothing(self, text: str, reasoning: str | None) -> bool:
+        """Whether a continued answer ends as it was: a Continue that failed or was
+        stopped before any new text leaves it complete and cut, to be continued again."""
+        resumed = self.resumed
+        return (
+            resumed is not None
+            and text == resumed.content
+            and (reasoning or None) == (resumed.reasoning_content or None)
+        )
 
     def _final_save(self, response: Response, status: str, error: ChatError | None) -> None:
         """The final save, tried again while another writer holds the database (each

@@ -105,14 +105,18 @@ class LiveReply:
         current = self._progress
         if current.done or current.message is None:
             return current.message
+        self.reply.recorder.stop_writing()
         content = current.message.content if shown is None else shown
+        reasoning = current.message.reasoning_content
+        # A Continue stopped before any new text leaves the cut answer as it was.
+        unchanged = self.reply.recorder.adds_nothing(content, reasoning)
         try:
             final = self.store.save_reply(
                 self.reply.session,
                 current.message.id,
                 content=content,
-                reasoning=current.message.reasoning_content,
-                status="interrupted",
+                reasoning=reasoning,
+                status="complete" if unchanged else "interrupted",
                 latency_ms=round((time.monotonic() - current.started) * 1000),
                 first_token_ms=current.message.first_token_ms,
             )

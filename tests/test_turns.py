@@ -16,6 +16,7 @@ from chat_core.ark import make_client, probe
 from chat_core.config import load_settings
 from chat_core.conversation import left_out, model_view
 from chat_core.errors import (
+    ChatError,
     InvalidInputError,
     RequestTooLongError,
     ServerError,
@@ -23,6 +24,7 @@ from chat_core.errors import (
     StreamInterruptedError,
 )
 from chat_core.images import prepare_image
+from chat_core.runner import ReplyRunner
 from chat_core.store import Message, connect
 from tests.conftest import EMULATOR_KEY
 
@@ -362,3 +364,44 @@ def test_the_chat_follows_the_context_window_and_refuses_what_cannot_fit(
     refused = sqlite_store.get_messages(session)[-1]
     assert (refused.status, refused.error_code) == ("error", "request_too_long")
     assert [r for r in emu.requests if r.method == "POST"] == []  # nothing was sent
+
+
+def test_a_continuation_that_fails_before_new_text_leaves_the_answer_to_continue(
+    sqlite_store, env, client, emu
+):
+    settings = cut_settings(env)
+    session, _ = sqlite_store.new_session("alice")
+    run(chat.send(sqlite_store, settings, session, client, "#tokens=8"))
+    cut = sqlite_store.get_messages(session)[-1]
+    emu.fail_next("500")
+    with pytest.raises(ChatError):
+        run(continuation.continue_reply(sqlite_store, settings, session, client))
+    answer = sqlite_store.get_messages(session)[-1]
+    assert (answer.content, answer.status, answer.finish_reason) == (
+        cut.content,
+        "complete",
+        "length",
+    )
+    assert answer.error_code is None and answer.prompt_tokens == cut.prompt_tokens
+    assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == "w6 w7 w8"
+
+
+def test_a_continuation_stopped_before_new_text_leaves_the_answer_to_continue(
+    sqlite_store, env, client, emu
+):
+    settings = cut_settings(env)
+    session, _ = sqlite_store.new_session("alice")
+    run(chat.send(sqlite_store, settings, session, client, "#tokens=8"))
+    emu.ttft = 3.0  # Stop comes while the continuation waits for its first token
+    replies = ReplyRunner(sqlite_store)
+    try:
+        live = replies.start(
+            continuation.continue_reply(sqlite_store, settings, session, client), "alice"
+        )
+        live.begun()
+        final = live.stop()
+    finally:
+        replies.shutdown()
+    emu.ttft = 0
+    assert (final.status, final.finish_reason) == ("complete", "length")
+    assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == "w6 w7 w8"

@@ -226,13 +226,19 @@ def _money_dollars(text: str) -> str:
 
 
 def _fetches_remote_image(text: str) -> bool:
-    """Whether the page's reading of `text` (see `_parser`) holds an image whose source
-    is not local."""
-    return any(not _is_local(image.attrs.get("src", "")) for image in _images(text))
+    """Whether a reading of `text` as the page may read it (see `_parser`) holds an
+    image whose source is not local. Read with maths and without: the page's renderer
+    reads `$` as maths only in some texts (not across a line break, say), and an image
+    hidden in maths for one reading is an image for the other."""
+    return any(
+        not _is_local(image.attrs.get("src", ""))
+        for maths in (True, False)
+        for image in _images(text, maths)
+    )
 
 
-def _images(text: str):
-    tokens = list(_parser().parse(text))
+def _images(text: str, maths: bool):
+    tokens = list(_parser(maths).parse(text))
     while tokens:
         token = tokens.pop()
         if token.type == "image":
@@ -240,9 +246,10 @@ def _images(text: str):
         tokens += token.children or ()
 
 
-def _parser() -> MarkdownIt:
+def _parser(maths: bool) -> MarkdownIt:
     """CommonMark with what Streamlit's renderer adds that can hide or reveal an image:
-    GFM tables, strikethrough and footnotes, and maths in `$` and `$$` (text in maths
-    is no Markdown). One per call: cheap, and nothing is shared between threads."""
-    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-    return parser.use(footnote_plugin).use(dollarmath_plugin, double_inline=True)
+    GFM tables, strikethrough and footnotes, and (with `maths`) maths in `$` and `$$`
+    (text in maths is no Markdown). One per call: cheap, and nothing is shared between
+    threads."""
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin)
+    return parser.use(dollarmath_plugin, double_inline=True) if maths else parser

@@ -163,3 +163,16 @@ def test_no_request_leaves_the_page_for_an_image_hidden_from_a_plain_parser(page
     page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
     assert sink.wait_for("/canary")
     assert sink.paths == ["/canary"]
+
+
+def test_no_request_leaves_the_page_for_an_image_in_maths_split_over_two_lines(page, sink, emu):
+    # The page's renderer reads "$…$" as maths only on one line: across a line break the
+    # image inside is an image for it.
+    send_lines(page, [f"$![a [b [c]]]({sink.origin}/leak-lines)", "x$ the end"])
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer).to_contain_text("the end", timeout=30_000)
+    wait_for_app(page)
+    assert answer.locator("img").count() == 0
+    page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
+    assert sink.wait_for("/canary")
+    assert sink.paths == ["/canary"]

@@ -91,6 +91,9 @@ SLIPPERY = [
     "![x](/&sol;evil.example/p.png)",
     "![x](/media/../auth/logout)",
     "![x](/auth/logout)",
+    # Maths across a line break, which the page's renderer does not read as maths.
+    f"$![a [b [c]]]({EVIL})\nx$",
+    f"Total $![a [b [c]]]({EVIL}) \n y$ end",
 ]
 
 

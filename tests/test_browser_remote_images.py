@@ -1,6 +1,6 @@
-"""In chromium: an answer never makes the browser fetch a remote resource, neither while
-it streams in (a chat's second turn, drawn by the chat fragment alone) nor when the chat
-is opened again from the sidebar.
+"""In chromium: no page makes the browser fetch a remote resource (not even the tab's
+icon), and an answer never does, neither while it streams in (a chat's second turn,
+drawn by the chat fragment alone) nor when the chat is opened again from the sidebar.
 
 The model here is the emulator, which echoes the prompt, so the answer holds a Markdown
 image and a raw HTML image whose URLs point at a loopback sink that counts requests, as
@@ -176,3 +176,25 @@ def test_no_request_leaves_the_page_for_an_image_in_maths_split_over_two_lines(p
     page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
     assert sink.wait_for("/canary")
     assert sink.paths == ["/canary"]
+
+
+def test_the_pages_request_nothing_from_outside_the_app(page, server):
+    outside = []
+    inside = (server.url, "data:", "blob:")
+    page.on(
+        "request",
+        lambda request: None if request.url.startswith(inside) else outside.append(request.url),
+    )
+    alert = "[data-testid='stAlert']"
+    drawn = {
+        "/": "[data-testid='stChatInput']",
+        "/usage": f"[data-testid='stMetric'], {alert}",  # figures, or none yet
+        "/links": alert,
+    }
+    for path, shown in drawn.items():
+        page.goto(server.url + path)
+        expect(page.locator(shown).first).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1_000)  # the tab's icon, fonts and the like come in meanwhile
+    assert outside == []
+    icon = page.locator("link[rel*='icon']").first.get_attribute("href")
+    assert icon.startswith("data:image/svg+xml")

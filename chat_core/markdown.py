@@ -35,8 +35,8 @@ _SINGLE_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
 # (a code block, or a list's own lines, left as they are).
 _NO_MATHS = re.compile(r"https?://[^\s<>()\[\]]+|^(?: {4}|\t).*$", re.MULTILINE)
 # ":" and "@" too: in a button's label, an escaped colon or at sign is what stops a URL
-# or e-mail address from being taken whole, backslashes included.
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])")
+# or e-mail address from being taken whole, backslashes included; "&" stops an entity.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@&])")
 # ![alt](source "title") and ![alt][ref] / ![alt][] / ![ref]: any "!" before a link
 # (alt text may hold one level of brackets: ![a [b] c](source)).
 _IMAGE = re.compile(
@@ -76,20 +76,23 @@ def for_display(text: str) -> str:
 
 
 def escape(text: str) -> str:
-    """Text that a button's label shows literally (labels make no links)."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+    """Text that a button's label shows literally (labels make no links).
+
+    Escaping is not enough for `:material/…:`, which Streamlit draws as an icon even
+    escaped: an invisible word joiner (U+2060) after each `:` breaks it up without
+    changing what the reader sees.
+    """
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text).replace(":", ":" + _WORD_JOINER)
 
 
 def literal(text: str) -> str:
     """Text that a Markdown element (a notice, a caption) shows exactly as it is.
 
     Escaping is not enough there: Streamlit still turns a bare URL or e-mail address
-    into a link, `:smile:` into an emoji and `:red[...]` into colour. An invisible word
-    joiner (U+2060) before each `.` and `@` and after each `:` breaks those up without
-    changing what the reader sees.
+    into a link, `:smile:` into an emoji and `:red[...]` into colour. A word joiner
+    before each `.` and `@` breaks those up too (after each `:`, `escape` puts one).
     """
-    text = _LINK_PARTS.sub(_WORD_JOINER + r"\1", text).replace(":", ":" + _WORD_JOINER)
-    return escape(text)
+    return escape(_LINK_PARTS.sub(_WORD_JOINER + r"\1", text))
 
 
 def table(columns: Mapping[str, Sequence[str]], *, right: Collection[str] = ()) -> str:

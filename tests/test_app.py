@@ -292,7 +292,8 @@ PUNCTUATION = r"[!-/:-@\[-`{-~]"  # ASCII punctuation: what a backslash escapes 
 def as_shown(label: str) -> str:
     """What a label made of text and backslash escapes shows, after checking that no
     Markdown mark in it is left unescaped."""
-    assert not re.search(r"[*_\[\]()!<>`:]", re.sub(r"\\" + PUNCTUATION, "", label)), label
+    label = label.replace("\u2060", "")  # word joiners show as nothing
+    assert not re.search(r"[*_\[\]()!<>`:&]", re.sub(r"\\" + PUNCTUATION, "", label)), label
     return re.sub(r"\\(" + PUNCTUATION + ")", r"\1", label)
 
 

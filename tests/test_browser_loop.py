@@ -350,6 +350,17 @@ def test_the_users_text_and_titles_show_as_typed(open_as, server):
     assert question.locator("h1, li, strong").count() == 0
 
 
+def test_entities_and_icon_names_in_titles_show_as_typed(open_as):
+    page = open_as("icons@example.com")
+    typed = "Tom &amp; Jerry :material/keep: &lt;3"
+    send(page, typed)
+    expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("Echo:")
+    wait_for_app(page)
+    entry = page.locator(f".st-key-session-{session_of(page)}")
+    assert entry.inner_text().replace("\u2060", "").strip() == typed  # joiners are invisible
+    assert entry.get_by_test_id("stIconMaterial").count() == 0  # no pin drawn
+
+
 def test_reasoning_shows_its_seconds_then_how_long_it_took(open_as, server, emu):
     page = open_as("thinker@example.com")
     saved = emu.reasoning

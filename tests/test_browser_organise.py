@@ -5,6 +5,7 @@ read afterwards."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +155,18 @@ def test_selected_chats_are_deleted_after_a_confirmation(open_as, server):
         owner = owner_key("email", email)
         assert store.find_session(owner, two) is None
         assert store.find_session(owner, one) is not None
+
+
+def test_exporting_a_chat_deleted_meanwhile_downloads_a_note_saying_so(open_as, server):
+    email = "stale-export@example.com"
+    (chat,) = started_chats(server, email, ["exported too late"])
+    page = open_as(email)
+    page.locator(f".st-key-menu-{chat} button").first.click()
+    export = page.locator(f".st-key-export_md-{chat} button").first
+    expect(export).to_be_visible()
+    with store_of(server) as store:  # another tab deletes the chat
+        store.delete_session(owner_key("email", email), chat)
+    with page.expect_download() as download:
+        export.click()
+    note = Path(download.value.path()).read_text(encoding="utf-8")
+    assert note == "This chat does not exist or belongs to someone else.\n"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import streamlit as st
 
+import locales
 from chat_core.errors import ChatError
 from chat_core.markdown import literal
 
@@ -60,3 +61,13 @@ def guard(lang: str) -> Iterator[None]:
 
 def _queue() -> list:
     return st.session_state.setdefault(QUEUE, [])
+
+
+def exported(lang: str, build) -> str:
+    """What `build()` exports; or, when it cannot (the chat deleted in another tab, the
+    database away), a file that says why: a download built on click has no page to
+    show a message on."""
+    try:
+        return build()
+    except ChatError as exc:
+        return locales.describe(lang, exc) + "\n"

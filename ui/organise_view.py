@@ -73,7 +73,9 @@ def bulk_bar(visit: Visit) -> None:
         t(lang, "export_selected"),
         key="export_selected",
         icon=":material/download:",
-        data=lambda: export_bundle(shared_store(visit.settings), visit.owner, chosen),
+        data=lambda: feedback.exported(
+            lang, lambda: export_bundle(shared_store(visit.settings), visit.owner, chosen)
+        ),
         file_name=f"ark-chat-{len(chosen)}-chats.json",
         mime="application/json",
         on_click="ignore",

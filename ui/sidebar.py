@@ -142,7 +142,8 @@ def _actions(visit: Visit, store, session: Session) -> None:
 
 def _export(visit: Visit, export, session_id: str) -> str:
     """Downloads are built on click, in a later run."""
-    return export(shared_store(visit.settings), visit.owner, session_id)
+    store = shared_store(visit.settings)
+    return feedback.exported(visit.lang, lambda: export(store, visit.owner, session_id))
 
 
 def _delete(visit: Visit, store, session: Session) -> None:

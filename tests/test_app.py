@@ -132,6 +132,20 @@ def test_new_chat_reuses_the_unused_session_with_a_notice(env):
     assert flags(env) == {first: 1, second: 0}
 
 
+
+def test_new_chat_after_emptying_a_chat_returns_it_not_another_empty_chat(env):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("soon deleted").run()
+    emptied = param(at)
+    question = min(int(b.key.split("-")[1]) for b in at.button if b.key.startswith("remove-"))
+    at.button(key=f"remove-{question}").click().run()
+    at.button(key=f"remove_yes-{question}").click().run()
+    assert texts(at) == []
+    at.sidebar.button(key="new_chat").click().run()
+    assert param(at) == emptied
+    assert "Continue in the session you have not started yet" in [i.value for i in at.info]
+    assert flags(env) == {emptied: 0}
+
 def test_reuse_notice_in_chinese(env):
     at = app()
     at.context = {"locale": "zh-CN"}

@@ -3,7 +3,7 @@ snapshot, and continuing a shared chat in one's own history."""
 
 import pytest
 
-from chat_core.errors import SessionNotFoundError, ShareLinkError
+from chat_core.errors import InvalidInputError, SessionNotFoundError, ShareLinkError
 from chat_core.store.shares import is_token
 from chat_core.store.usage import Bands, UsageFilter
 
@@ -206,3 +206,25 @@ def test_a_snapshot_edited_by_hand_shows_as_empty(store, shared_chat):
             "UPDATE share_link SET snapshot = ? WHERE token = ?", ['{"messages": 3', link.token]
         )
     assert store.open_share(link.token, None).messages == ()
+
+
+def test_a_chat_with_nothing_to_show_is_not_shared_nor_continued(store, shared_chat):
+    session, _ = shared_chat
+    link = store.create_share(OWNER, session.id, "anyone")
+    store.new_session(OWNER)  # the unused chat: one emptied now stays started
+    for message in store.get_messages(session)[:1]:
+        store.delete_message(session, message.id)
+    with pytest.raises(InvalidInputError) as refused:
+        store.create_share(OWNER, session.id, "anyone")
+    assert refused.value.code == "share_nothing"
+    # A link made before still opens and continues with what it held then.
+    assert store.copy_share(link.token, VIEWER).title == session.title
+    before = store.list_sessions(VIEWER)
+    with store.backend.writing() as tx:  # a snapshot with nothing left to show
+        tx.execute(
+            "UPDATE share_link SET snapshot = ? WHERE token = ?",
+            ['{"version": 1, "messages": []}', link.token],
+        )
+    with pytest.raises(InvalidInputError):
+        store.copy_share(link.token, VIEWER)
+    assert store.list_sessions(VIEWER) == before  # no empty chat made for the viewer

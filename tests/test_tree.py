@@ -155,9 +155,27 @@ def test_deleting_another_branch_leaves_the_shown_one_and_its_cache(store, chat)
 
 def test_deleting_the_only_first_message_empties_the_chat(store, chat):
     session, m = chat
-    store.delete_message(session, m["q1"].id)
+    emptied = store.delete_message(session, m["q1"].id)
     assert store.get_messages(session) == []
     assert store.count_messages(session) == 0
+    # An empty chat is the owner's unused one again: New chat returns it, making none.
+    assert (emptied.is_used, emptied.title) == (False, None)
+    assert store.new_session("alice") == (emptied, False)
+
+
+def test_an_emptied_chat_stays_started_when_the_owner_has_an_unused_one(store, chat):
+    session, m = chat
+    unused, _ = store.new_session("alice")
+    emptied = store.delete_message(session, m["q1"].id)
+    assert emptied.is_used and emptied.title == "question 1"
+    assert store.new_session("alice") == (unused, False)
+
+
+def test_an_emptied_chat_keeps_a_title_its_user_gave(store, chat):
+    session, m = chat
+    store.rename("alice", session.id, "My notes")
+    emptied = store.delete_message(session, m["q1"].id)
+    assert (emptied.is_used, emptied.title) == (False, "My notes")
 
 
 def test_paging_back_along_a_branch(store, chat):

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import ShareLinkError
+from ..errors import InvalidInputError, ShareLinkError
 from ..identity import LOCAL_OWNER
 from .records import Message, Session
 from .rules import utc_now
@@ -89,12 +89,14 @@ class ShareLinks:
 
     def create_share(self, owner: str, session_id: str, audience: str) -> ShareLink:
         """A new link to a snapshot of the chat's current branch. Raises
-        `SessionNotFoundError` for a chat that is not the owner's, `ValueError` for an
-        unknown audience."""
+        `SessionNotFoundError` for a chat that is not the owner's, `InvalidInputError`
+        for one with no message to show, `ValueError` for an unknown audience."""
         if audience not in AUDIENCES:
             raise ValueError(f"Unknown audience: {audience!r}")
         session: Session = self.get_session(owner, session_id)
         snapshot = _snapshot(self.get_messages(session))
+        if not _messages(snapshot):
+            raise InvalidInputError("share_nothing")  # a chat with no message yet
         row = {
             "token": secrets.token_urlsafe(TOKEN_BYTES),
             "owner": owner,
@@ -169,6 +171,8 @@ class ShareLinks:
         """Continue a shared chat in the viewer's own history: a new chat of `viewer`
         holding the snapshot's messages (opening rules as `open_share`)."""
         link = self.open_share(token, viewer)
+        if not link.messages:  # the viewer would get one more empty chat
+            raise InvalidInputError("share_nothing")
         messages = [
             {"role": m.role, "content": m.content, "created_at": m.created_at, "status": m.status}
             for m in link.messages

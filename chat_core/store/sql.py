@@ -561,12 +561,28 @@ class SqlBackend(ABC):
             if current in gone:
                 values.update(cache_reset, current_leaf_id=self._leaf_after(tx, session_id, parent))
             assignments = ", ".join(f"{column} = ?" for column in values)
-            return _first(
+            row = _first(
                 tx.query(
                     f"UPDATE chat_session SET {assignments} WHERE id = ? RETURNING *",
                     [*values.values(), session_id],
                 )
             )
+            return self._unused_if_empty(tx, owner, session_id) or row
+
+    def _unused_if_empty(self, tx: Tx, owner: str, session_id: str) -> dict | None:
+        """A chat left with no message becomes the owner's unused chat again (its
+        settings kept, its title unless the user named it), unless the owner has one
+        already: New chat then returns it rather than make another empty chat."""
+        return _first(
+            tx.query(
+                "UPDATE chat_session SET is_used = FALSE, used_at = NULL, "
+                "title = CASE WHEN title_by_user THEN title END "
+                "WHERE id = ? AND NOT EXISTS (SELECT 1 FROM chat_message WHERE session_id = ?) "
+                f"AND NOT EXISTS (SELECT 1 FROM chat_session WHERE owner = ? AND {self.UNUSED}) "
+                "RETURNING *",
+                [session_id, session_id, owner],
+            )
+        )
 
     @staticmethod
     def _leaf_after(tx: Tx, session_id: str, parent: int | None) -> int | None:

@@ -103,3 +103,37 @@ def test_effort_and_web_search_go_with_the_default_model_and_mode(store):
         None,
         False,
     )
+
+
+def cached(store, owner, *, prompt=None):
+    """A chat of `owner` with a cached context and a reply to chain from (with its own
+    system prompt when `prompt` is given)."""
+    session, _ = store.new_session(owner)
+    if prompt is not None:
+        session = store.update_settings(owner, session.id, system_prompt=prompt)
+    store.start_turn(session, "question")
+    reply = store.begin_reply(session)
+    store.save_reply(session, reply.id, content="answer", status="complete", response_id="r1")
+    store.set_cache_state(session, context_id="ctx-1", response_id="r1", context_leaf_id=reply.id)
+    return session
+
+
+def caches(store, session):
+    row = store.get_session(session.owner, session.id)
+    chain = [m.response_id for m in store.get_messages(session) if m.role == "assistant"]
+    return row.ark_context_id, row.response_id, chain
+
+
+def test_a_new_default_prompt_drops_the_cache_of_the_chats_that_follow_it(store):
+    following = cached(store, "alice")
+    own = cached(store, "alice", prompt="Mine.")
+    other_owner = cached(store, "bob")
+    store.set_preferences("alice", {"system_prompt": "Answer in French.", "language": "en"})
+    assert caches(store, following) == (None, None, [None])  # the next turn replays it
+    assert caches(store, own) == ("ctx-1", "r1", ["r1"])
+    assert caches(store, other_owner) == ("ctx-1", "r1", ["r1"])
+    again = cached(store, "alice")
+    store.set_preferences("alice", {"system_prompt": "Answer in French."})  # unchanged
+    assert caches(store, again) == ("ctx-1", "r1", ["r1"])
+    store.set_preferences("alice", {"model": "ep-other"})
+    assert caches(store, again) == (None, None, [None])

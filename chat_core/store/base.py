@@ -36,6 +36,7 @@ from .records import (
 )
 from .rules import (
     CACHE_RESET,
+    CACHE_SENSITIVE_PREFERENCES,
     is_session_id,
     preference_changes,
     search_terms,
@@ -478,8 +479,12 @@ class Store(UsageFigures, ShareLinks):
     def set_preferences(self, owner: str, values: dict[str, str | None]) -> None:
         """Set the owner's preferences named in `values` (None removes one), in one
         transaction. Names are short lowercase words; a value over the limit raises
-        `InvalidInputError` and nothing is written."""
-        self.backend.set_preferences(owner, preference_changes(values))
+        `InvalidInputError` and nothing is written. A change of the model, system
+        prompt or mode drops the cache of every chat of the owner's that follows it
+        (one with no such setting of its own), as a change of the chat's own would."""
+        self.backend.set_preferences(
+            owner, preference_changes(values), CACHE_SENSITIVE_PREFERENCES, CACHE_RESET
+        )
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -18,6 +18,13 @@ from .records import SESSION_SETTINGS, SearchHit
 CACHE_KEYS = ("ark_context_id", "ark_context_expires_at", "response_id", "ark_context_leaf_id")
 CACHE_RESET = dict.fromkeys(CACHE_KEYS)
 CACHE_SENSITIVE_SETTINGS = {"model", "system_prompt", "cache_mode"}
+# The preferences among those, by the chat setting they stand in for: a chat with no
+# setting of its own follows its owner's preference.
+CACHE_SENSITIVE_PREFERENCES = {
+    "model": "model",
+    "system_prompt": "system_prompt",
+    "mode": "cache_mode",
+}
 # Ids this app issues (32 hex digits) and ids found in real data: UUIDs with hyphens
 # and Ark context ids such as ctx-20250120174458-6c94p from the first version of the
 # app. ASCII only: `str.isalnum` would also accept other scripts' digits.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from ..errors import DatabaseLockedError, InvalidInputError
@@ -227,9 +227,30 @@ class SqlBackend(ABC):
             rows = tx.query("SELECT name, value FROM owner_preference WHERE owner = ?", [owner])
         return {row["name"]: row["value"] for row in rows}
 
-    def set_preferences(self, owner: str, values: dict[str, str | None]) -> None:
-        """Set (or, for None, remove) the owner's preferences, in one transaction."""
+    def set_preferences(
+        self,
+        owner: str,
+        values: dict[str, str | None],
+        followed: Mapping[str, str] | None = None,
+        cache_reset: Mapping[str, None] | None = None,
+    ) -> None:
+        """Set (or, for None, remove) the owner's preferences, in one transaction. When
+        one of `followed` (preference name: session column) changes, the owner's chats
+        with that column NULL get `cache_reset` and chain from no reply any more."""
         with self.writing() as tx:
+            before = {
+                row["name"]: row["value"]
+                for row in tx.query(
+                    "SELECT name, value FROM owner_preference WHERE owner = ?", [owner]
+                )
+            }
+            changed = [
+                column
+                for name, column in (followed or {}).items()
+                if name in values and values[name] != before.get(name)
+            ]
+            if changed and cache_reset:
+                self._forget_caches(tx, owner, changed, cache_reset)
             for name, value in values.items():
                 if value is None:
                     tx.execute(
@@ -241,6 +262,22 @@ class SqlBackend(ABC):
                         "ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value",
                         [owner, name, value],
                     )
+
+    @staticmethod
+    def _forget_caches(tx: Tx, owner: str, columns: list[str], cache_reset: Mapping) -> None:
+        """Drop the cache of the owner's chats with any of `columns` NULL."""
+        follows = " OR ".join(f"{column} IS NULL" for column in columns)
+        chats = f"SELECT id FROM chat_session WHERE owner = ? AND ({follows})"
+        tx.execute(
+            "UPDATE chat_message SET response_id = NULL WHERE response_id IS NOT NULL "
+            f"AND session_id IN ({chats})",
+            [owner],
+        )
+        assignments = ", ".join(f"{column} = ?" for column in cache_reset)
+        tx.execute(
+            f"UPDATE chat_session SET {assignments} WHERE id IN ({chats})",
+            [*cache_reset.values(), owner],
+        )
 
     def session_exists(self, session_id: str) -> bool:
         """Whether any owner has a session with this id (ids are unique across owners)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 
 import httpx
 import pytest
@@ -364,6 +365,20 @@ def test_the_chat_follows_the_context_window_and_refuses_what_cannot_fit(
     refused = sqlite_store.get_messages(session)[-1]
     assert (refused.status, refused.error_code) == ("error", "request_too_long")
     assert [r for r in emu.requests if r.method == "POST"] == []  # nothing was sent
+
+
+def test_the_history_budget_counts_the_images_of_earlier_messages(sqlite_store, env, client, emu):
+    settings = load_settings(env={**env, "ARK_CONTEXT_WINDOW": "4000", "ARK_MAX_TOKENS": "200"})
+    session, _ = sqlite_store.new_session("alice")
+    photos = [picture(color, (1024, 1024)) for color in ("red", "blue", "green", "white")]
+    assert sum(photo.tokens for photo in photos[:2]) > 2500  # two fit, four do not
+    run(chat.send(sqlite_store, settings, session, client, "what is this?", images=photos[:2]))
+    emu.clear_requests()
+    run(chat.send(sqlite_store, settings, session, client, "and this?", images=photos[2:]))
+    [sent] = [r for r in emu.requests if r.method == "POST"][-1:]
+    text = json.dumps(sent.body)
+    # The earlier turn, its images with it, no longer fits beside the new one's.
+    assert text.count("data:image/") == 2 and "what is this?" not in text
 
 
 def test_a_continuation_that_fails_before_new_text_leaves_the_answer_to_continue(

@@ -39,6 +39,15 @@ def new_message(request: TurnRequest, api: str) -> dict:
     return {"role": "user", "content": user_content(request.new_message, request.images, api)}
 
 
+def image_tokens(request: TurnRequest) -> dict:
+    """What the images of `request` cost, as `history.prefix_messages` takes it: per
+    message of its history, and for its new message."""
+    return {
+        "images": [sum(image.tokens for image in images) for images in request.history_images],
+        "new_images": sum(image.tokens for image in request.images),
+    }
+
+
 def with_history_images(messages: list[dict], request: TurnRequest, api: str) -> list[dict]:
     """`messages` (a system prompt, then the newest part of `request.history` that
     `history.prefix_messages` kept) with each kept user message's images put back."""

@@ -36,42 +36,67 @@ def message_tokens(content: str) -> int:
 
 
 def trim_history(
-    history: Sequence[Message], budget: int, *, system_prompt: str = "", new_message: str = ""
+    history: Sequence[Message],
+    budget: int,
+    *,
+    system_prompt: str = "",
+    new_message: str = "",
+    images: Sequence[int] = (),
+    new_images: int = 0,
 ) -> list[Message]:
     """Drop the oldest whole turns of `history` until everything fits `budget` tokens.
 
     A turn is a user message with the replies that follow it, so a user message never
     loses its answer. The system prompt and the new message are always kept and
-    counted, even when they alone exceed the budget (then no history is sent).
+    counted, even when they alone exceed the budget (then no history is sent). The
+    images each message carries count too: `images` holds their tokens per message of
+    `history` (none when shorter), `new_images` those of the new message's.
     """
-    fixed = message_tokens(new_message)
+    fixed = message_tokens(new_message) + new_images
     if system_prompt:
         fixed += message_tokens(system_prompt)
-    turns = _group_turns(history)
-    costs = [sum(message_tokens(content) for _, content in turn) for turn in turns]
+    costs_of = [message_tokens(content) for _, content in history]
+    for index, tokens in enumerate(images[: len(costs_of)]):
+        costs_of[index] += tokens
+    turns = _group_turns(list(zip(history, costs_of, strict=True)))
+    costs = [sum(cost for _, cost in turn) for turn in turns]
     total = fixed + sum(costs)
     first = 0
     while first < len(turns) and total > budget:
         total -= costs[first]
         first += 1
-    return [message for turn in turns[first:] for message in turn]
+    return [message for turn in turns[first:] for message, _ in turn]
 
 
-def _group_turns(history: Sequence[Message]) -> list[list[Message]]:
-    turns: list[list[Message]] = []
-    for role, content in history:
-        if role == "user" or not turns:
+def _group_turns(history: Sequence[tuple[Message, int]]) -> list[list[tuple[Message, int]]]:
+    turns: list[list[tuple[Message, int]]] = []
+    for message, cost in history:
+        if message[0] == "user" or not turns:
             turns.append([])
-        turns[-1].append((role, content))
+        turns[-1].append((message, cost))
     return turns
 
 
 def prefix_messages(
-    system_prompt: str, history: Sequence[Message], budget: int, new_message: str
+    system_prompt: str,
+    history: Sequence[Message],
+    budget: int,
+    new_message: str,
+    *,
+    images: Sequence[int] = (),
+    new_images: int = 0,
 ) -> list[dict[str, str]]:
-    """The system prompt (if any) and the trimmed history, as API message dicts."""
+    """The system prompt (if any) and the trimmed history, as API message dicts
+    (`images` and `new_images` as `trim_history` takes them)."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    kept = trim_history(history, budget, system_prompt=system_prompt, new_message=new_message)
+    kept = trim_history(
+        history,
+        budget,
+        system_prompt=system_prompt,
+        new_message=new_message,
+        images=images,
+        new_images=new_images,
+    )
     messages.extend({"role": role, "content": content} for role, content in kept)
     return messages
 

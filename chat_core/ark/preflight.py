@@ -32,6 +32,7 @@ def prepare(client: Any, request: TurnRequest) -> TurnRequest:
         return request
     limit = prompt_limit(window, request.max_tokens)
     needed = fixed_tokens(request.system_prompt, request.new_message, request.continue_from)
+    needed += sum(image.tokens for image in request.images)
     if needed > limit:
         raise RequestTooLongError("request_too_long", tokens=needed, limit=limit, window=window)
     return replace(request, history_tokens=min(request.history_tokens, limit))

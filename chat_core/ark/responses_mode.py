@@ -102,7 +102,11 @@ def _input(request: TurnRequest, previous_response_id: str | None) -> list[dict]
     if previous_response_id:
         return [new]
     messages: list[dict] = prefix_messages(
-        request.system_prompt, request.history, request.history_tokens, request.new_message
+        request.system_prompt,
+        request.history,
+        request.history_tokens,
+        request.new_message,
+        **message_content.image_tokens(request),
     )
     messages = message_content.with_history_images(messages, request, message_content.RESPONSES)
     if request.provider != ARK:

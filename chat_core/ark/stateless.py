@@ -24,7 +24,11 @@ from .params import CHAT, body
 def stream_stateless(client: Any, request: TurnRequest, transcript: Transcript) -> Iterator[Event]:
     """Stream one turn through Chat Completions with the full (trimmed) history."""
     messages = prefix_messages(
-        request.system_prompt, request.history, request.history_tokens, request.new_message
+        request.system_prompt,
+        request.history,
+        request.history_tokens,
+        request.new_message,
+        **content.image_tokens(request),
     )
     messages = with_history_images(messages, request, content.CHAT)
     messages.append(content.new_message(request, content.CHAT))
@@ -37,7 +41,13 @@ def stream_continuation(
     """Stream the rest of a reply cut at the token limit (`request.continue_from`)."""
     answer_start = request.continue_from or ""
     budget = request.history_tokens - message_tokens(answer_start)
-    messages = prefix_messages(request.system_prompt, request.history, budget, request.new_message)
+    messages = prefix_messages(
+        request.system_prompt,
+        request.history,
+        budget,
+        request.new_message,
+        **content.image_tokens(request),
+    )
     messages = with_history_images(messages, request, content.CHAT)
     messages.append(content.new_message(request, content.CHAT))
     messages.append({"role": "assistant", "content": answer_start})

@@ -12,10 +12,11 @@ GROUPS = ("pinned", "today", "yesterday", "week", "older")
 
 
 def user_zone(name: str | None) -> tzinfo:
-    """The IANA zone the browser reported, or UTC when it is missing or unknown."""
+    """The IANA zone the browser reported, or UTC when it is missing or unknown (any
+    client may send any name: "Europe" names a folder of zones, not one)."""
     try:
         return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return UTC
 
 

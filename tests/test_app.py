@@ -132,7 +132,6 @@ def test_new_chat_reuses_the_unused_session_with_a_notice(env):
     assert flags(env) == {first: 1, second: 0}
 
 
-
 def test_new_chat_after_emptying_a_chat_returns_it_not_another_empty_chat(env):
     at = app().run()
     at.chat_input(key="chat_input").set_value("soon deleted").run()
@@ -145,6 +144,17 @@ def test_new_chat_after_emptying_a_chat_returns_it_not_another_empty_chat(env):
     assert param(at) == emptied
     assert "Continue in the session you have not started yet" in [i.value for i in at.info]
     assert flags(env) == {emptied: 0}
+
+
+@pytest.mark.parametrize("zone", ["Europe", "x" * 300, "../../etc/passwd"])
+def test_a_time_zone_no_browser_sends_is_taken_for_utc(env, zone):
+    chat_of(env, "local", "a question")
+    at = app()
+    at.context = {"timezone": zone}
+    at.run()
+    assert not at.exception
+    assert "Today" in [c.value for c in at.sidebar.caption]
+
 
 def test_reuse_notice_in_chinese(env):
     at = app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .errors import InvalidInputError
 
@@ -41,8 +42,8 @@ def make_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str | None:
     """A one-line title from a first message: no `<think>` text, whitespace collapsed,
     cut at a word boundary (or mid-text for scripts without spaces, such as Chinese)."""
     text = _WHITESPACE.sub(" ", _THINK_BLOCK.sub(" ", clean_text(text))).strip()
-    if not text:
-        return None
+    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in text):
+        return None  # nothing, or only marks that show as nothing (zero-width spaces)
     if len(text) <= max_chars:
         return text
     cut = text[: max_chars - 1]

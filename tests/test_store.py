@@ -257,6 +257,16 @@ def test_list_sessions_pinned_first_then_newest_with_keyset_pages(store):
     assert [len(page) for page in pages] == [3, 3, 1]
 
 
+@pytest.mark.parametrize("title", ["", "   ", "\u200b", "\u200b\u2060 \ufeff"])
+def test_a_title_that_shows_as_nothing_is_refused(store, title):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "a question")
+    with pytest.raises(InvalidInputError) as refused:
+        store.rename("alice", session.id, title)
+    assert refused.value.code == "title_empty"
+    assert store.get_session("alice", session.id).title == "a question"
+
+
 def test_rename_and_pin_do_not_reorder_by_activity(store):
     first, _ = store.new_session("alice")
     store.start_turn(first, "first")

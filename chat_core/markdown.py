@@ -51,6 +51,7 @@ MAX_CHECKED_IMAGES = 200  # more "![" than this left in a text: all are broken u
 STREAM_BLOCK_CHARS = 4000  # a growing piece longer than this is cut, so redraws stay small
 _WORD_JOINER = "\u2060"
 _LINK_PARTS = re.compile(r"([.@])")
+_ICON = re.compile(r":(?=material/)", re.IGNORECASE)  # where an icon's name starts
 # A pipe after an even number of backslashes (none included) is not escaped.
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 
@@ -79,10 +80,10 @@ def escape(text: str) -> str:
     """Text that a button's label shows literally (labels make no links).
 
     Escaping is not enough for `:material/…:`, which Streamlit draws as an icon even
-    escaped: an invisible word joiner (U+2060) after each `:` breaks it up without
+    escaped: an invisible word joiner (U+2060) after its `:` breaks it up without
     changing what the reader sees.
     """
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", text).replace(":", ":" + _WORD_JOINER)
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", _ICON.sub(":" + _WORD_JOINER, text))
 
 
 def literal(text: str) -> str:
@@ -90,9 +91,10 @@ def literal(text: str) -> str:
 
     Escaping is not enough there: Streamlit still turns a bare URL or e-mail address
     into a link, `:smile:` into an emoji and `:red[...]` into colour. A word joiner
-    before each `.` and `@` breaks those up too (after each `:`, `escape` puts one).
+    before each `.` and `@` and after each `:` breaks those up too.
     """
-    return escape(_LINK_PARTS.sub(_WORD_JOINER + r"\1", text))
+    text = _LINK_PARTS.sub(_WORD_JOINER + r"\1", text).replace(":", ":" + _WORD_JOINER)
+    return escape(text)
 
 
 def table(columns: Mapping[str, Sequence[str]], *, right: Collection[str] = ()) -> str:

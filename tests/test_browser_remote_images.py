@@ -76,6 +76,14 @@ def sink():
     server.server_close()
 
 
+def assert_nothing_reached(page, sink) -> None:
+    """No request from the page reached the sink: one made now reaches it after any the
+    page had started before."""
+    page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
+    assert sink.wait_for("/canary")
+    assert sink.paths == ["/canary"]
+
+
 server = app_server_fixture("remote-images")
 
 
@@ -134,10 +142,7 @@ def test_no_request_leaves_the_page_for_an_image_in_an_answer(page, sink, emu):
     expect(messages.nth(2)).to_contain_text(images("finished"))  # the question, as typed
     assert page.locator("[data-testid='stChatMessage'] img").count() == 0
 
-    # A request made now reaches the sink after any the page had started before it.
-    page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
-    assert sink.wait_for("/canary")
-    assert sink.paths == ["/canary"]
+    assert_nothing_reached(page, sink)
     assert [url for url in requested if url.startswith(sink.origin)] == [f"{sink.origin}/canary"]
 
 
@@ -160,9 +165,7 @@ def test_no_request_leaves_the_page_for_an_image_hidden_from_a_plain_parser(page
     expect(answer).to_contain_text("note", timeout=30_000)
     wait_for_app(page)
     assert answer.locator("img").count() == 0
-    page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
-    assert sink.wait_for("/canary")
-    assert sink.paths == ["/canary"]
+    assert_nothing_reached(page, sink)
 
 
 def test_no_request_leaves_the_page_for_an_image_in_maths_split_over_two_lines(page, sink, emu):
@@ -173,9 +176,7 @@ def test_no_request_leaves_the_page_for_an_image_in_maths_split_over_two_lines(p
     expect(answer).to_contain_text("the end", timeout=30_000)
     wait_for_app(page)
     assert answer.locator("img").count() == 0
-    page.evaluate(f"() => {{ new Image().src = '{sink.origin}/canary'; }}")
-    assert sink.wait_for("/canary")
-    assert sink.paths == ["/canary"]
+    assert_nothing_reached(page, sink)
 
 
 def test_the_pages_request_nothing_from_outside_the_app(page, server):

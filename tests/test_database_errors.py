@@ -408,10 +408,9 @@ conn.execute("ROLLBACK")
 """
 
 
-def test_a_database_locked_longer_than_the_busy_timeout(tmp_path):
-    path = tmp_path / "chat.db"
-    with connect(path) as store:
-        session = chat(store, "alice", "already saved")
+@contextlib.contextmanager
+def locked_by_another_process(path) -> Iterator[subprocess.Popen]:
+    """The database at `path` locked by another process until the block ends."""
     locker = subprocess.Popen(
         [sys.executable, "-c", LOCKER, str(path)],
         stdin=subprocess.PIPE,
@@ -420,14 +419,22 @@ def test_a_database_locked_longer_than_the_busy_timeout(tmp_path):
     )
     try:
         assert locker.stdout.readline().strip() == "locked"
+        yield locker
+    finally:
+        locker.communicate("release\n", timeout=10)
+    assert locker.returncode == 0
+
+
+def test_a_database_locked_longer_than_the_busy_timeout(tmp_path):
+    path = tmp_path / "chat.db"
+    with connect(path) as store:
+        session = chat(store, "alice", "already saved")
+    with locked_by_another_process(path) as locker:
         with connect(path, busy_timeout=0.3) as store, pytest.raises(DatabaseLockedError) as info:
             store.start_turn(session, "written while locked")
         # The store gave up on its own: the locker holds the lock until told to let go.
         assert locker.poll() is None
         assert "try again" in describe("en", info.value)
-    finally:
-        locker.communicate("release\n", timeout=10)
-    assert locker.returncode == 0
     with connect(path) as store:
         assert [m.content for m in store.get_messages(session)] == ["already saved"]
         store.start_turn(session, "after the lock")

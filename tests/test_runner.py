@@ -2,7 +2,6 @@
 
 import contextlib
 import importlib
-import subprocess
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ from chat_core.runner import ReplyRunner
 from chat_core.store import connect
 from locales import describe
 from tests.conftest import EMULATOR_KEY, emulator_fixture
-from tests.test_database_errors import LOCKER
+from tests.test_database_errors import locked_by_another_process
 from ui import runtime
 
 emu = emulator_fixture(scope="module", api_key=EMULATOR_KEY, ttft=0.02, token_delay=0.01)
@@ -351,22 +350,6 @@ def test_the_process_keeps_its_store_and_runner_when_streamlit_reloads_the_app(
 # --- another process holding the SQLite file past the busy timeout ---------------------------
 
 
-@contextlib.contextmanager
-def locked_by_another_process(path):
-    """The database at `path` locked by another process until the block ends."""
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        locker.communicate("release\n", timeout=10)
-
-
 def saved_text(live) -> bool:
     message = live.progress.message
     return message is not None and bool(message.content)
@@ -379,23 +362,31 @@ def wait_for(condition, timeout=10.0) -> None:
         time.sleep(0.01)
 
 
-def test_a_reply_outlasting_a_lock_held_past_the_busy_timeout_is_saved_whole(
-    tmp_path, settings, client
-):
-    path = tmp_path / "chat.db"
+@contextlib.contextmanager
+def reply_with_text_saved(path, settings, client, prompt: str):
+    """A reply to `prompt` written to a SQLite file at `path` (busy timeout 0.2 s):
+    `(store, session, live)` once some of its text is saved."""
     with connect(path, busy_timeout=0.2) as store:
         replies = ReplyRunner(store)
         try:
             session, _ = store.new_session("alice")
-            prompt = "#tokens=250 a long answer"  # 2.5 s of tokens
             live = replies.start(chat.send(store, settings, session, client, prompt), "alice")
             wait_for(lambda: saved_text(live))
-            with locked_by_another_process(path):
-                time.sleep(1.2)  # a progress save or more waits out the busy timeout
-                assert not live.progress.done
-            final = wait_done(live)
+            yield store, session, live
         finally:
             replies.shutdown()
+
+
+def test_a_reply_outlasting_a_lock_held_past_the_busy_timeout_is_saved_whole(
+    tmp_path, settings, client
+):
+    path = tmp_path / "chat.db"
+    prompt = "#tokens=250 a long answer"  # 2.5 s of tokens
+    with reply_with_text_saved(path, settings, client, prompt) as (store, session, live):
+        with locked_by_another_process(path):
+            time.sleep(1.2)  # a progress save or more waits out the busy timeout
+            assert not live.progress.done
+        final = wait_done(live)
         stored = store.get_messages(session)[-1]
     assert final.error is None
     assert stored.status == "complete"
@@ -404,17 +395,10 @@ def test_a_reply_outlasting_a_lock_held_past_the_busy_timeout_is_saved_whole(
 
 def test_a_final_save_the_lock_outlasts_says_the_end_was_not_saved(tmp_path, settings, client):
     path = tmp_path / "chat.db"
-    with connect(path, busy_timeout=0.2) as store:
-        replies = ReplyRunner(store)
-        try:
-            session, _ = store.new_session("alice")
-            prompt = "#tokens=60 an answer"  # 0.6 s of tokens
-            live = replies.start(chat.send(store, settings, session, client, prompt), "alice")
-            wait_for(lambda: saved_text(live))
-            with locked_by_another_process(path):
-                final = wait_done(live)  # the final save tried three times meanwhile
-        finally:
-            replies.shutdown()
+    prompt = "#tokens=60 an answer"  # 0.6 s of tokens
+    with reply_with_text_saved(path, settings, client, prompt) as (store, session, live):
+        with locked_by_another_process(path):
+            final = wait_done(live)  # the final save tried three times meanwhile
         stored = store.get_messages(session)[-1]
     assert final.error.code == "reply_end_busy"
     assert "end of this reply was not saved" in describe("en", final.error)

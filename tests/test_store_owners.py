@@ -53,8 +53,9 @@ def test_the_old_unused_chat_is_dropped_when_the_new_owner_has_one(store, db_loc
 def test_share_links_move_with_their_chats(store, db_location):
     shared = chat(store, OLD, "shared")
     link = store.create_share(OLD, shared.id, "anyone")
-    draft, _ = store.new_session(OLD)
+    draft = chat(store, OLD, "soon deleted")
     store.create_share(OLD, draft.id, "anyone")  # goes with the unused chat dropped
+    store.delete_message(draft, store.get_messages(draft)[0].id)  # emptied: unused again
     store.new_session(NEW)
     store.reassign_owner(OLD, NEW)
     assert [found.token for found in store.share_links(NEW)] == [link.token]

@@ -105,7 +105,6 @@ class LiveReply:
         current = self._progress
         if current.done or current.message is None:
             return current.message
-        self.reply.recorder.stop_writing()
         content = current.message.content if shown is None else shown
         reasoning = current.message.reasoning_content
         # A Continue stopped before any new text leaves the cut answer as it was.
@@ -122,6 +121,9 @@ class LiveReply:
             )
         except ReplyReplacedError:  # it finished (or was replaced) first
             return self.store.get_message(self.reply.session, current.message.id)
+        # Saved: what the worker receives from now on is not (had this save failed, the
+        # worker's own end would still be written).
+        self.reply.recorder.stop_writing()
         if self.reply.request.cache_mode != "off":
             # The service holds more of this turn than the chat: replay it next time.
             self.store.set_cache_state(self.reply.session)

@@ -274,8 +274,9 @@ class SqlBackend(ABC):
             [owner],
         )
         assignments = ", ".join(f"{column} = ?" for column in cache_reset)
+        cached = " OR ".join(f"{column} IS NOT NULL" for column in cache_reset)
         tx.execute(
-            f"UPDATE chat_session SET {assignments} WHERE id IN ({chats})",
+            f"UPDATE chat_session SET {assignments} WHERE ({cached}) AND id IN ({chats})",
             [*cache_reset.values(), owner],
         )
 

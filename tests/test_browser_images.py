@@ -131,3 +131,23 @@ def test_an_image_pasted_into_the_input(page_of, server, emu):
     assert sent.getpixel((150, 100))[2] > 200  # blue
     assert len(stored_images(server, email, session_of(page))) == 1
     shows_image_after_reload(page, server)
+
+
+def test_an_image_over_the_size_limit_is_refused_by_name_and_nothing_is_sent(
+    page_of, server, emu, tmp_path
+):
+    email = "too-big@example.com"
+    page = page_of(email)
+    small, big = tmp_path / "small.png", tmp_path / "big photo.jpg"
+    small.write_bytes(png("blue"))
+    big.write_bytes(b"\xff\xd8" + b"\0" * 21_500_000)  # over 20 MB, whichever MB is meant
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stChatInputFileUploadButton").click()
+    chooser.value.set_files([str(small), str(big)])
+    expect(page.get_by_test_id("stChatInput")).to_contain_text("small.png", timeout=15_000)
+    submit(page, "two pictures", "big photo.jpg")
+    expect(page.get_by_text("“big photo.jpg” is too large")).to_be_visible(timeout=30_000)
+    assert page.get_by_test_id("stChatMessage").count() == 0  # nothing sent
+    assert page.get_by_test_id("stChatInputTextArea").input_value() == "two pictures"
+    with connect(server.env["CHAT_DB"]) as store:
+        assert store.list_sessions(owner_key("email", email))[0].is_used is False

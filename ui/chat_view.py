@@ -14,7 +14,7 @@ import streamlit as st
 from chat_core import chat, continuation
 from chat_core.conversation import is_cut
 from chat_core.errors import ChatError, MessageNotFoundError
-from chat_core.images import FILE_TYPES, MAX_FILE_BYTES, prepare_images
+from chat_core.images import FILE_TYPES, prepare_images
 
 from . import clipboard, feedback, landing, media, message_actions
 from .landing import WINDOW, window_key
@@ -236,7 +236,10 @@ def _input(visit: Visit, session) -> tuple[str | None, list]:
             disabled=not visit.has_key,
             accept_file="multiple" if takes_images else False,
             file_type=list(FILE_TYPES) if takes_images else None,
-            max_upload_size=MAX_FILE_BYTES // 2**20 if takes_images else None,
+            # The server's upload limit, not the images' own: a file the input refused
+            # would leave the message without it, unsaid; the app refuses one too large
+            # with its name, and sends nothing.
+            max_upload_size=None,
         )
     if sent is None or isinstance(sent, str):
         return sent, []

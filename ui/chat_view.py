@@ -148,7 +148,7 @@ def _writes_here(store, session, live) -> bool:
     """Whether the live reply is on the chat's current branch (one with no row yet has
     just started on it)."""
     message = live.progress.message
-    return message is None or store.messages_after(session, message.id) is not None
+    return message is None or _on_branch(store, session, (), message.id)
 
 
 def _shown_end(session_id: str) -> int | None:

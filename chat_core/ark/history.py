@@ -52,9 +52,7 @@ def trim_history(
     images each message carries count too: `images` holds their tokens per message of
     `history` (none when shorter), `new_images` those of the new message's.
     """
-    fixed = message_tokens(new_message) + new_images
-    if system_prompt:
-        fixed += message_tokens(system_prompt)
+    fixed = fixed_tokens(system_prompt, new_message) + new_images
     costs_of = [message_tokens(content) for _, content in history]
     for index, tokens in enumerate(images[: len(costs_of)]):
         costs_of[index] += tokens

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import RequestTooLongError
 from ..provider import ARK, ARK_FACTS, RESPONSES, ServerFacts, check_mode
+from .content import image_tokens
 from .events import TurnRequest
 from .history import fixed_tokens, prompt_limit
 from .probe import server_facts
@@ -32,7 +33,7 @@ def prepare(client: Any, request: TurnRequest) -> TurnRequest:
         return request
     limit = prompt_limit(window, request.max_tokens)
     needed = fixed_tokens(request.system_prompt, request.new_message, request.continue_from)
-    needed += sum(image.tokens for image in request.images)
+    needed += image_tokens(request)["new_images"]
     if needed > limit:
         raise RequestTooLongError("request_too_long", tokens=needed, limit=limit, window=window)
     return replace(request, history_tokens=min(request.history_tokens, limit))

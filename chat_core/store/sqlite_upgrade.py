@@ -8,7 +8,6 @@ pandas and numpy, which an app that merely opens its up-to-date file need not lo
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import sqlite3
 import time
@@ -56,15 +55,15 @@ def upgrade(conn: sqlite3.Connection, path: Path, write_session) -> None:
 def _backup(conn: sqlite3.Connection, path: Path) -> Path:
     """A consistent copy of the database next to it, before it is upgraded, in a file of
     its own: two processes upgrading in the same second never write to one file."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for number in itertools.count(1):
-        suffix = "" if number == 1 else f"-{number}"
-        target = path.with_name(f"{path.name}.before-upgrade-{stamp}{suffix}.bak")
+    name = f"{path.name}.before-upgrade-{time.strftime('%Y%m%d-%H%M%S')}"
+    target, number = path.with_name(f"{name}.bak"), 1
+    while True:
         try:
             target.open("xb").close()  # claimed, or another process has it
+            break
         except FileExistsError:
-            continue
-        with contextlib.closing(sqlite3.connect(target)) as copy:
-            conn.backup(copy)
-        return target
-    raise AssertionError("unreachable")
+            number += 1
+            target = path.with_name(f"{name}-{number}.bak")
+    with contextlib.closing(sqlite3.connect(target)) as copy:
+        conn.backup(copy)
+    return target

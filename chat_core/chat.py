@@ -262,7 +262,8 @@ def send(
 
 
 def _refuse_while_streaming(store: Store, session: Session) -> None:
-    """A new turn waits for the reply the branch ends with."""
+    """A new turn waits for the reply the branch ends with: refused before anything is
+    prepared (the store refuses it too, for a reply on any branch, in any process)."""
     last = store.get_messages(session, limit=1)
     if last and last[0].status == "streaming":
         raise InvalidInputError("reply_in_progress")

@@ -10,7 +10,7 @@ saved, so whatever a page shows is already in the store. Stop saves exactly the 
 the page showed. A maintenance thread tells the store that this process's replies are
 still being written (a heartbeat), and finishes replies whose writer died: a killed
 process, or this one before a restart. A page on another process sees a reply's saved
-progress in the store.
+progress in the store, and its Stop ends the reply through the store as well.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from dataclasses import dataclass, replace
 from .ark import ContentDelta, SearchProgress
 from .chat import Reply
 from .errors import ChatError, InvalidInputError, ReplyLimitError, ReplyReplacedError
-from .store import Message, Store
+from .store import Message, Session, Store
+from .store.rules import WRITER_SILENT_SECONDS
 
 log = logging.getLogger(__name__)
 PUBLISH_SECONDS = 0.1  # how often a streaming reply is saved, and so shown
 BEAT_SECONDS = 5.0  # how often a live reply's row says its writer is alive
-STALE_SECONDS = 30.0  # a streaming row silent this long has lost its writer
 SWEEP_SECONDS = 15.0
 SHUTDOWN_SECONDS = 3.0  # what a stopping process gives its replies' final saves
 MAX_RUNNING = 32  # replies at once in one process
@@ -140,9 +140,25 @@ class LiveReply:
         return not (self._stop.is_set() or self._progress.done)
 
     def beat(self) -> None:
+        """Say the reply is alive; a row no longer streaming was ended elsewhere (Stop on
+        a page of another process, or a sweep that took this process for dead): the
+        reply ends with it, even while its request still waits for a first token."""
         message = self._progress.message
-        if message is not None and not self._progress.done:
-            self.store.beat(self.reply.session, message.id)
+        if message is None or self._progress.done:
+            return
+        if not self.store.beat(self.reply.session, message.id):
+            self._stop.set()
+            self.reply.recorder.stop_writing()
+            ended = self._stored(message)
+            gone = None if ended else ReplyReplacedError("reply_replaced")
+            self._publish(message=ended, done=True, error=gone)
+
+    def _stored(self, message: Message) -> Message | None:
+        """The reply's row as stored now (another process may have ended it)."""
+        try:
+            return self.store.get_message(self.reply.session, message.id)
+        except ChatError:  # the database is away: what this process last saved
+            return message
 
     # --- the worker --------------------------------------------------------------------
 
@@ -163,9 +179,10 @@ class LiveReply:
         finally:
             if not self._progress.done:  # Stop publishes its own end
                 stopped = self._stop.is_set()
-                self._publish(
-                    message=self.reply.message, done=True, error=None if stopped else error
-                )
+                message = self.reply.message
+                if isinstance(error, ReplyReplacedError) and message is not None:
+                    message = self._stored(message)  # ended elsewhere: that end
+                self._publish(message=message, done=True, error=None if stopped else error)
 
     def _note(self, event) -> None:
         now = time.monotonic()
@@ -188,6 +205,30 @@ class LiveReply:
         with self._changed:
             self._progress = replace(self._progress, version=self._progress.version + 1, **changes)
             self._changed.notify_all()
+
+
+def stop_elsewhere(store: Store, session: Session, message_id: int, shown: str) -> Message | None:
+    """Stop a reply that another app process writes (a page here follows it through the
+    store): save it as interrupted with `shown`, the text the page showed, and drop the
+    chat's cache state. Its writer finds its row no longer streaming at its next save or
+    heartbeat, and ends. Returns the reply's final row (its own end when it had already
+    ended; None when it is gone)."""
+    current = store.get_message(session, message_id)
+    if current is None or current.status != "streaming":
+        return current
+    try:
+        final = store.save_reply(
+            session,
+            message_id,
+            content=shown,
+            reasoning=current.reasoning_content,
+            status="interrupted",
+            first_token_ms=current.first_token_ms,
+        )
+    except ReplyReplacedError:  # it ended meanwhile, with its own end
+        return store.get_message(session, message_id)
+    store.set_cache_state(session)  # the service may hold more of the turn than the row
+    return final
 
 
 class ReplyRunner:
@@ -288,7 +329,7 @@ class ReplyRunner:
                 self._quietly(self._sweep)
 
     def _sweep(self) -> None:
-        finished = self.store.interrupt_stale_replies(STALE_SECONDS)
+        finished = self.store.interrupt_stale_replies(WRITER_SILENT_SECONDS)
         if finished:
             log.warning("finished %d replies whose writer had stopped", finished)
 

@@ -8,6 +8,9 @@ browser context is one user, who signs in with the same identity on both.
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 import pytest
 
 from bench.identity_proxy import identity_cookie
@@ -103,6 +106,27 @@ def expect_chat(page, sid: str, prompt: str) -> None:
     expect(messages.nth(1)).to_contain_text(f"Echo: {prompt}")
 
 
+@contextlib.contextmanager
+def followed_on_process_two(open_as, replicas, emu, owner: str, tokens: int):
+    """`owner` sends a message on process one, answered slowly in `tokens` words, and
+    opens the chat in a second tab on process two mid-reply (no wait for that page to
+    settle: it is busy following the reply); yields (writer, reader)."""
+    one, two = replicas
+    writer = open_as(owner, one)
+    chat = session_of(writer)
+    emu.token_delay = 0.05
+    try:
+        send(writer, f"written on process one #tokens={tokens}")
+        expect(writer.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w5", timeout=20_000)
+        reader = writer.context.new_page()
+        reader.goto(f"{two.url}?session={chat}")
+        # Process two has no worker for it: it follows what process one saves.
+        expect(reader.get_by_text("being written by another app process")).to_be_visible()
+        yield writer, reader
+    finally:
+        emu.token_delay = EMULATOR_SETTINGS["token_delay"]
+
+
 def test_new_chat_on_the_second_process_returns_the_unused_chat_of_the_first(
     open_as, replicas, database
 ):
@@ -148,23 +172,48 @@ def test_a_chat_sent_on_one_process_shows_on_the_other_and_after_a_restart(
 
 
 def test_a_reply_written_by_one_process_shows_live_on_the_other(open_as, replicas, emu):
-    one, two = replicas
     owner = "live-elsewhere@example.com"
-    writer = open_as(owner, one)
-    chat = session_of(writer)
-    emu.token_delay = 0.05
-    try:
-        send(writer, "written on process one #tokens=200")
-        expect(writer.get_by_test_id("stChatMessage").nth(1)).to_contain_text("w5", timeout=20_000)
-        # A second tab, on process two, opened mid-reply (no wait for the page to settle:
-        # it is busy following the reply).
-        reader = writer.context.new_page()
-        reader.goto(f"{two.url}?session={chat}")
+    with followed_on_process_two(open_as, replicas, emu, owner, 200) as (_, reader):
         answer = reader.get_by_test_id("stChatMessage").nth(1)
-        # Process two has no worker for it: it follows what process one saves.
-        expect(reader.get_by_text("being written by another app process")).to_be_visible()
         expect(answer).to_contain_text("w100", timeout=30_000)
         expect(answer).to_contain_text("w200", timeout=30_000)
         expect(reader.get_by_text("being written by another app process")).to_have_count(0)
-    finally:
-        emu.token_delay = EMULATOR_SETTINGS["token_delay"]
+
+
+def test_stop_on_the_other_process_ends_the_reply_with_what_it_showed(
+    open_as, replicas, emu, database
+):
+    owner = "stop-elsewhere@example.com"
+    with followed_on_process_two(open_as, replicas, emu, owner, 2000) as (writer, reader):
+        # A message sent while the reply is written waits for it: Stop shows meanwhile.
+        send(reader, "sent on process two")
+        reader.get_by_test_id("stChatInputStopButton").click()  # a real mouse click
+        for page in (reader, writer):  # both end at once, no reload
+            expect(page.get_by_text("Reply interrupted")).to_be_visible(timeout=10_000)
+        shown = reader.get_by_test_id("stChatMessage").nth(1).inner_text()
+        [session] = sessions_in_database(database, owner)
+        [question, (_, content, status)] = messages_in_database(database, session)
+        assert status == "interrupted"
+        assert content.split()[-1] in shown.split()  # what the page showed
+        assert "w2000" not in content
+        time.sleep(1)  # the writer's worker adds nothing after the end
+        assert messages_in_database(database, session) == [question, ("assistant", content, status)]
+
+
+def test_a_message_sent_on_the_other_process_waits_for_the_reply_being_written(
+    open_as, replicas, emu, database
+):
+    owner = "busy-elsewhere@example.com"
+    with followed_on_process_two(open_as, replicas, emu, owner, 100) as (_, reader):
+        send(reader, "sent on process two")
+        expect(reader.get_by_test_id("stChatMessage").nth(3)).to_contain_text(
+            "Echo: sent on process two", timeout=30_000
+        )
+    [session] = sessions_in_database(database, owner)
+    [first, reply, second, answer] = messages_in_database(database, session)
+    assert (first[0], reply[0], second[:2]) == (
+        "user",
+        "assistant",
+        ("user", "sent on process two"),
+    )
+    assert reply[1].endswith("w100") and reply[2] == answer[2] == "complete"

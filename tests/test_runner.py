@@ -63,6 +63,14 @@ def wait_done(live, timeout=30):
     return progress
 
 
+def saved_some_text(live, chars=20):
+    """The live reply's progress once its row holds `chars` characters of text."""
+    progress = live.progress
+    while progress.message is None or len(progress.message.content) < chars:
+        progress = live.wait(progress.version, 5)
+    return progress
+
+
 def test_a_reply_completes_with_nobody_watching(store, settings, client, replies):
     session, _ = store.new_session("alice")
     live = replies.start(chat.send(store, settings, session, client, LONG), "alice")
@@ -88,25 +96,52 @@ def test_a_page_is_shown_only_what_is_stored(store, settings, client, replies):
     assert shown[-1] == "Echo: " + LONG
 
 
-def test_stop_saves_exactly_what_was_shown(store, settings, client, replies, emu):
+@pytest.mark.parametrize("pressed_on", ["this process", "another process"])
+def test_stop_saves_exactly_what_was_shown(
+    store, open_store, settings, client, replies, emu, pressed_on
+):
     emu.token_delay = 0.03
     session, _ = store.new_session("alice")
     store.update_settings("alice", session.id, cache_mode="responses")
     live = replies.start(chat.send(store, settings, session, client, "warm up"), "alice")
     wait_done(live)
     live = replies.start(chat.send(store, settings, session, client, LONG), "alice")
-    progress = live.progress
-    while progress.message is None or len(progress.message.content) < 20:
-        progress = live.wait(progress.version, 5)
+    progress = saved_some_text(live)
     shown = progress.message.content[:15]  # the page had drawn a little less
-    final = live.stop(shown)
+    if pressed_on == "this process":
+        final = live.stop(shown)
+    else:  # a page there followed the reply through its own store, same database
+        final = runner.stop_elsewhere(open_store(), session, progress.message.id, shown)
     assert (final.status, final.content) == ("interrupted", shown)
-    wait_done(live)
+    ended = wait_done(live, timeout=5)  # at once here, or at the writer's next save
+    assert (ended.message.status, ended.message.content) == ("interrupted", shown)
+    replies.check_room("alice", session.id)  # the chat takes a new message at once
     live.thread.join(10)
     stored = store.get_messages(session)[-1]
     assert (stored.status, stored.content) == ("interrupted", shown)
     # The service saw more of this turn than the chat holds: no chaining from it.
     assert store.get_session("alice", session.id).response_id is None
+
+
+def test_a_reply_waiting_for_its_first_token_ends_when_another_process_stops_it(
+    store, open_store, settings, client, emu, monkeypatch
+):
+    monkeypatch.setattr(runner, "BEAT_SECONDS", 0.05)
+    emu.ttft = 3.0  # nothing is saved until the first token: the heartbeat finds out
+    writing = ReplyRunner(store)
+    try:
+        session, _ = store.new_session("alice")
+        live = writing.start(chat.send(store, settings, session, client, "slow"), "alice")
+        row = live.begun()
+        runner.stop_elsewhere(open_store(), session, row.id, "")
+        assert wait_done(live, timeout=1).message.status == "interrupted"
+        assert live.progress.first_text_at is None  # before the first token arrived
+        live.thread.join(10)
+        assert store.get_message(session, row.id).status == "interrupted"
+        assert store.get_message(session, row.id).content == ""
+    finally:
+        emu.ttft = 0.02
+        writing.shutdown()
 
 
 def test_limits_per_user_and_per_process(store, settings, client, emu):

@@ -2,7 +2,8 @@
 owner, each process sharing one store as the app does (both backends); on PostgreSQL,
 where transactions interleave, a reply and the deletion of the message it answers, a
 reply's final save and its deletion, an edit and the deletion of the message edited,
-and a deadlock reported as a busy database."""
+and a deadlock reported as a busy database; and one reply at a time per chat, whichever
+process writes it."""
 
 import multiprocessing
 import threading
@@ -11,7 +12,9 @@ import time
 import psycopg
 import pytest
 
+from chat_core.errors import InvalidInputError
 from chat_core.store import Session, connect
+from chat_core.store.rules import WRITER_SILENT_SECONDS, utc_ago
 from tests.databases import run_sql
 
 THREADS = 20
@@ -226,3 +229,45 @@ def test_an_edit_of_a_message_another_transaction_deletes_is_refused(postgres_ur
         other.commit()
     assert type(edit.result()).__name__ == "MessageNotFoundError"
     assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(0,)]
+
+
+def test_a_chat_takes_one_reply_at_a_time_whichever_process_writes_it(db_location):
+    """Another app process (a store of its own) adds nothing to a chat while a reply of
+    it is being written, on any branch; a reply whose writer went silent frees it."""
+    with connect(db_location) as writer, connect(db_location) as other:
+        session, _ = writer.new_session("alice")
+        first = writer.start_turn(session, "first question")
+        cut = writer.begin_reply(session)
+        writer.save_reply(
+            session, cut.id, content="cut answer", status="complete", finish_reason="length"
+        )
+        writer.edit_message(session, first.id, "second version")
+        live = writer.begin_reply(session)  # streaming on the second version
+        elsewhere, _ = writer.new_session("alice")
+        attempts = {
+            "a message after the first version's answer": lambda: other.start_turn(
+                session, "hello", after=cut.id
+            ),
+            "a message on the live branch": lambda: other.start_turn(session, "hello"),
+            "a new answer to the first version": lambda: other.begin_reply(
+                session, reply_to=first.id
+            ),
+            "a Continue of the cut answer": lambda: other.reopen_reply(session, cut.id),
+            "another version of the question": lambda: other.edit_message(
+                session, first.id, "third version"
+            ),
+        }
+        stored = run_sql(db_location, "SELECT id, status FROM chat_message ORDER BY id")
+        for name, attempt in attempts.items():
+            with pytest.raises(InvalidInputError) as refused:
+                attempt()
+            assert refused.value.code == "reply_in_progress", name
+        assert run_sql(db_location, "SELECT id, status FROM chat_message ORDER BY id") == stored
+        other.start_turn(elsewhere, "another chat is free")
+
+        silent = utc_ago(WRITER_SILENT_SECONDS + 1)
+        run_sql(
+            db_location, "UPDATE chat_message SET heartbeat_at = ? WHERE id = ?", (silent, live.id)
+        )
+        resumed = other.start_turn(session, "after the writer went silent", after=cut.id)
+        assert resumed.parent_id == cut.id

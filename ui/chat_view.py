@@ -15,6 +15,7 @@ from chat_core import chat, continuation
 from chat_core.conversation import is_cut
 from chat_core.errors import ChatError, MessageNotFoundError
 from chat_core.images import FILE_TYPES, prepare_images
+from chat_core.runner import stop_elsewhere
 
 from . import clipboard, feedback, landing, media, message_actions
 from .landing import WINDOW, window_key
@@ -247,15 +248,19 @@ def _input(visit: Visit, session) -> tuple[str | None, list]:
 
 
 def stop_reply(visit: Visit, session_id: str) -> None:
-    """Stop the chat's reply, keeping exactly the text that was on screen."""
+    """Stop the chat's reply, keeping exactly the text that was on screen: one this
+    process writes, or one another process writes that this page followed."""
     live = shared_runner(visit.settings).live(session_id)
-    if live is None or live.progress.done:
-        return
     shown = st.session_state.get(SHOWN)
-    message = live.progress.message
-    text = shown[1] if shown and message and shown[0] == message.id else None
     try:
-        live.stop(text)
+        if live is not None and not live.progress.done:
+            message = live.progress.message
+            live.stop(shown[1] if shown and message and shown[0] == message.id else None)
+        elif shown:
+            store = shared_store(visit.settings)
+            session = store.find_session(visit.owner, session_id)
+            if session is not None:
+                stop_elsewhere(store, session, *shown)
     except ChatError as exc:
         feedback.error(exc)
 

@@ -88,12 +88,14 @@ def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Mess
         signs.caption(t(lang, "written_elsewhere"))
         while message.status == "streaming":
             answer.paint(message.content)
+            st.session_state[SHOWN] = (message.id, message.content)
             time.sleep(ELSEWHERE_POLL_SECONDS)
             fresh = store.get_message(session, message.id)
             if fresh is None:  # deleted or replaced elsewhere
                 break
             message = fresh
         signs.empty()
+        st.session_state.pop(SHOWN, None)
         answer.finish(message.content)
         show_sources(message, lang)
         render_status(message, lang)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 
 from ..errors import (
     DatabaseError,
@@ -37,10 +36,12 @@ from .records import (
 from .rules import (
     CACHE_RESET,
     CACHE_SENSITIVE_PREFERENCES,
+    WRITER_SILENT_SECONDS,
     is_session_id,
     preference_changes,
     search_terms,
     settings_changes,
+    utc_ago,
     utc_now,
 )
 from .shares import ShareLinks
@@ -217,7 +218,9 @@ class Store(UsageFigures, ShareLinks):
         default under the current branch's last message; `MessageNotFoundError` when
         `after` is gone. With `only_if_unused` (a first message sent from a page that
         showed the chat empty), a chat that another tab has started meanwhile raises
-        `SessionTakenError` and is left alone.
+        `SessionTakenError` and is left alone. While a reply of the chat is being
+        written, by this process or another, `InvalidInputError` ("reply_in_progress")
+        refuses it.
         """
         text = _message_text(text, self.max_message_chars, bool(images))
         title = make_title(text) or (make_title(images[0].name or "") if images else None)
@@ -230,6 +233,7 @@ class Store(UsageFigures, ShareLinks):
             only_if_unused=only_if_unused,
             parent=LEAF if after is None else after,
             images=images,
+            live_since=_live_since(),
         )
         if row is None:
             found = self.find_session(session.owner, session.id) is not None
@@ -246,9 +250,11 @@ class Store(UsageFigures, ShareLinks):
         """An empty assistant message with status `streaming`, filled in as tokens
         arrive. It answers `reply_to` (a message id: a new version beside that message's
         other answers), by default the current branch's last message, and becomes the
-        current branch's leaf."""
+        current branch's leaf. Refused as `start_turn` while another reply is written."""
         parent = LEAF if reply_to is None else reply_to
-        row = self.backend.add_reply(session.owner, session.id, model, utc_now(), parent)
+        row = self.backend.add_reply(
+            session.owner, session.id, model, utc_now(), parent, live_since=_live_since()
+        )
         if row is None:
             if reply_to is not None and self.find_session(session.owner, session.id):
                 raise MessageNotFoundError("message_not_found")
@@ -258,7 +264,8 @@ class Store(UsageFigures, ShareLinks):
     def edit_message(self, session: Session, message_id: int, text: str) -> Message:
         """A new version of one of the user's messages: `text` starts a branch beside
         it (the old branch is kept) and becomes the current leaf. Editing a chat's first
-        message re-titles it, unless its user named it."""
+        message re-titles it, unless its user named it. Refused as `start_turn` while a
+        reply is written."""
         text = check_message(text, self.max_message_chars)
         original = self.get_message(session, message_id)
         if original is None:
@@ -273,6 +280,7 @@ class Store(UsageFigures, ShareLinks):
             utc_now(),
             parent=original.parent_id,
             images_of=original.id,  # the new version keeps the message's images
+            live_since=_live_since(),
         )
         if row is None:
             self.get_session(session.owner, session.id)
@@ -333,8 +341,11 @@ class Store(UsageFigures, ShareLinks):
     def reopen_reply(self, session: Session, message_id: int) -> Message:
         """Make a complete reply that the token limit cut (`finish_reason` "length")
         stream again, to be continued; `InvalidInputError` when it is not such a reply
-        (any more: continued in another tab, say), or not this owner's."""
-        row = self.backend.reopen_reply(session.owner, session.id, message_id, utc_now())
+        (any more: continued in another tab, say), or not this owner's; refused as
+        `start_turn` while another reply of the chat is written."""
+        row = self.backend.reopen_reply(
+            session.owner, session.id, message_id, utc_now(), live_since=_live_since()
+        )
         if row is None:
             raise InvalidInputError("nothing_to_continue")
         return Message.from_row(row)
@@ -354,14 +365,11 @@ class Store(UsageFigures, ShareLinks):
         for `silent_seconds` (its process was killed or hung), keeping the text it saved,
         and drop the cache state of its chat. Maintenance for the app's reply runner,
         never a visitor's call. Returns how many replies it finished."""
-        cutoff = datetime.now(UTC) - timedelta(seconds=silent_seconds)
         values = {"status": "interrupted", "error_code": "reply_abandoned"}
         # The chat's activity time moves, as a reply's final save moves it (usage
         # queries rely on it to skip chats idle since before their date range).
         chat_values = {**CACHE_RESET, "updated_at": utc_now()}
-        return self.backend.interrupt_stale_replies(
-            cutoff.isoformat(timespec="microseconds"), values, chat_values
-        )
+        return self.backend.interrupt_stale_replies(utc_ago(silent_seconds), values, chat_values)
 
     def get_messages(
         self, session: Session, *, limit: int | None = None, before: int | None = None
@@ -543,6 +551,12 @@ def _checked(session_id: object) -> str:
     if not is_session_id(session_id):
         raise _not_found()
     return session_id
+
+
+def _live_since() -> str:
+    """Replies of a chat saved or beaten since then are being written (by any process):
+    a chat takes one at a time, so nothing else is added to it meanwhile."""
+    return utc_ago(WRITER_SILENT_SECONDS)
 
 
 def _not_found() -> SessionNotFoundError:

@@ -7,7 +7,7 @@ backend sees any value, so a backend only stores and fetches.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..errors import InvalidInputError
 from ..text import clean_text
@@ -30,6 +30,9 @@ CACHE_SENSITIVE_PREFERENCES = {
 # app. ASCII only: `str.isalnum` would also accept other scripts' digits.
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 MAX_QUERY_CHARS = 200
+# A streaming reply whose row has not been saved or beaten for this long has lost its
+# writer (a killed or hung process); until then it is live, wherever it is written.
+WRITER_SILENT_SECONDS = 30.0
 _PREFERENCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
 MAX_PREFERENCE_CHARS = 20_000  # a system prompt, as the settings form allows
 SNIPPET_RADIUS = 40
@@ -38,6 +41,11 @@ SNIPPET_RADIUS = 40
 def utc_now() -> str:
     """ISO 8601 UTC with microseconds: sorts as text in time order."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def utc_ago(seconds: float) -> str:
+    """`utc_now()` of `seconds` ago."""
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
 
 def is_session_id(value: object) -> bool:

@@ -335,13 +335,15 @@ class SqlBackend(ABC):
         parent: object = LEAF,
         images: Sequence[Image] = (),
         images_of: int | None = None,
+        live_since: str,
     ) -> dict | None:
         """Store a user message and, in the same transaction, mark its session used and
         give it `title` unless it has one. None when the session is not the owner's, or
         (with `only_if_unused`) when it is already used, or when `parent` (a message id,
         or None for a new first message) or `images_of` is not one of the session's
         messages. Its `images`, and those of message `images_of` (the message it is a
-        version of), are kept with it in the same transaction.
+        version of), are kept with it in the same transaction. A reply of the session
+        saved or beaten since `live_since` refuses it (see `_refuse_live_reply`).
 
         A new first message (an edit of the first one) re-titles the chat unless its
         user named it."""
@@ -354,6 +356,7 @@ class SqlBackend(ABC):
         with self.writing() as tx:
             if not self._owned(tx, owner, session_id, locked=True):
                 return None
+            self._refuse_live_reply(tx, session_id, live_since)
             if not self._parent_exists(tx, session_id, parent):
                 return None
             if images_of is not None and not tree.parent_of(tx, session_id, images_of)[0]:
@@ -373,13 +376,22 @@ class SqlBackend(ABC):
             return row
 
     def add_reply(
-        self, owner: str, session_id: str, model: str | None, now: str, parent: object = LEAF
+        self,
+        owner: str,
+        session_id: str,
+        model: str | None,
+        now: str,
+        parent: object = LEAF,
+        *,
+        live_since: str,
     ) -> dict | None:
         """An empty assistant message with status `streaming`, under `parent` (by default
-        the current leaf). None when the session is not the owner's or `parent` is gone."""
+        the current leaf). None when the session is not the owner's or `parent` is gone;
+        refused while another reply is live (see `_refuse_live_reply`)."""
         with self.writing() as tx:
             if not self._owned(tx, owner, session_id, locked=True):
                 return None
+            self._refuse_live_reply(tx, session_id, live_since)
             if not self._parent_exists(tx, session_id, parent):
                 return None
             return self._add_to_branch(
@@ -426,6 +438,20 @@ class SqlBackend(ABC):
         )
 
     @staticmethod
+    def _refuse_live_reply(tx: Tx, session_id: str, since: str) -> None:
+        """A chat takes one reply at a time: while one of its replies is streaming and
+        was saved or beaten since `since` (its writer alive, in any process), nothing is
+        added to it. The caller holds the chat's row lock, so two processes cannot both
+        pass."""
+        live = tx.query(
+            "SELECT 1 FROM chat_message WHERE session_id = ? AND status = 'streaming' "
+            "AND COALESCE(heartbeat_at, created_at) >= ? LIMIT 1",
+            [session_id, since],
+        )
+        if live:
+            raise InvalidInputError("reply_in_progress")
+
+    @staticmethod
     def _parent_exists(tx: Tx, session_id: str, parent: object) -> bool:
         return parent is LEAF or parent is None or tree.parent_of(tx, session_id, parent)[0]
 
@@ -457,11 +483,16 @@ class SqlBackend(ABC):
                 )
             return row
 
-    def reopen_reply(self, owner: str, session_id: str, message_id: int, now: str) -> dict | None:
+    def reopen_reply(
+        self, owner: str, session_id: str, message_id: int, now: str, *, live_since: str
+    ) -> dict | None:
         """Set a complete reply cut by the token limit streaming again, without the
         Responses id of its cut turn; None when the row is not such a reply of the
-        owner's session."""
+        owner's session. Refused while another reply is live (`_refuse_live_reply`)."""
         with self.writing() as tx:
+            if not self._owned(tx, owner, session_id, locked=True):
+                return None
+            self._refuse_live_reply(tx, session_id, live_since)
             return _first(
                 tx.query(
                     "UPDATE chat_message SET status = 'streaming', heartbeat_at = ?, "

@@ -167,6 +167,8 @@ def test_stop_shows_the_interrupted_reply_at_once_and_keeps_what_was_shown(open_
         expect(regenerate).to_be_visible()
         expect(page.locator("[class*='st-key-edit-'] button").filter(visible=True)).to_be_visible()
         expect(page.get_by_test_id("stSidebar")).to_contain_text("stop me")
+        # The message was sent: the input does not get it back.
+        expect(page.get_by_test_id("stChatInputTextArea")).to_have_value("")
         # The answer's own text, not the status notice under it.
         shown = answer.locator(
             "[data-testid='stMarkdownContainer']:not([data-testid='stAlert'] *)"

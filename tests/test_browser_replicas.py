@@ -198,6 +198,8 @@ def test_stop_on_the_other_process_ends_the_reply_with_what_it_showed(
         assert "w2000" not in content
         time.sleep(1)  # the writer's worker adds nothing after the end
         assert messages_in_database(database, session) == [question, ("assistant", content, status)]
+        # The message that waited was not sent: it is back in the input.
+        expect(reader.get_by_test_id("stChatInputTextArea")).to_have_value("sent on process two")
 
 
 def test_a_message_sent_on_the_other_process_waits_for_the_reply_being_written(

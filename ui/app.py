@@ -38,7 +38,7 @@ def chat_page() -> None:
         return
     with feedback.guard(lang):
         session = current_session(visit, store)
-        on_stop(lambda: stop_reply(visit, session.id))
+        on_stop(lambda sent: stop_reply(visit, session.id, sent))
         header = st.container()
         # The chat (with its input) is drawn before the header and sidebar, so the input
         # is on the page even while the rest of the run is still to come.

@@ -16,6 +16,7 @@ from chat_core.conversation import is_cut
 from chat_core.errors import ChatError, MessageNotFoundError
 from chat_core.images import FILE_TYPES, prepare_images
 from chat_core.runner import stop_elsewhere
+from chat_core.text import clean_text
 
 from . import clipboard, feedback, landing, media, message_actions
 from .landing import WINDOW, window_key
@@ -247,22 +248,33 @@ def _input(visit: Visit, session) -> tuple[str | None, list]:
     return sent.text, list(sent.files)
 
 
-def stop_reply(visit: Visit, session_id: str) -> None:
+def stop_reply(visit: Visit, session_id: str, sent: str | None = None) -> None:
     """Stop the chat's reply, keeping exactly the text that was on screen: one this
-    process writes, or one another process writes that this page followed."""
+    process writes, or one another process writes that this page followed. `sent`, the
+    text last sent from the input, goes back to the input unless the chat has it: a
+    message sent while the page followed a reply waited for it, and Stop dropped it."""
     live = shared_runner(visit.settings).live(session_id)
     shown = st.session_state.get(SHOWN)
+    store = shared_store(visit.settings)
     try:
+        session = store.find_session(visit.owner, session_id)
+        if session is None:
+            return
         if live is not None and not live.progress.done:
             message = live.progress.message
             live.stop(shown[1] if shown and message and shown[0] == message.id else None)
         elif shown:
-            store = shared_store(visit.settings)
-            session = store.find_session(visit.owner, session_id)
-            if session is not None:
-                stop_elsewhere(store, session, *shown)
+            stop_elsewhere(store, session, *shown)
+        if sent and not _asked(store, session, sent):
+            st.session_state[REFILL] = sent
     except ChatError as exc:
         feedback.error(exc)
+
+
+def _asked(store, session, text: str) -> bool:
+    """Whether the chat's last question is `text` (as the store keeps it)."""
+    last = [m for m in store.get_messages(session, limit=2) if m.role == "user"]
+    return bool(last) and last[-1].content == clean_text(text)
 
 
 def _reply_actions(visit: Visit, store, session, messages, watched) -> None:

@@ -66,16 +66,28 @@ export default function (component) {
 
 # Streamlit's own Stop (the chat input's send button while a run goes on) stops the
 # page's run, but a reply is written by the server, not by the run. Clicking it also
-# tells the app (a click after the run has stopped) to stop the reply itself.
+# tells the app (a click after the run has stopped) to stop the reply itself, with the
+# text last sent from the input: a message sent while the tab followed a reply waits
+# for that run to end, and Stop drops it, so the app puts it back.
 STOP_JS = """
 export default function (component) {
   const hook = window.arkStopHook || (window.arkStopHook = {});
   hook.tell = component.setTriggerValue;
   if (hook.installed) return;
   hook.installed = true;
+  const INPUT = '[data-testid="stChatInputTextArea"]';
+  document.addEventListener('keydown', (event) => {
+    const input = event.target.closest && event.target.closest(INPUT);
+    if (input && event.key === 'Enter' && !event.shiftKey) hook.sent = input.value;
+  }, true);
   document.addEventListener('click', (event) => {
+    if (event.target.closest('[data-testid="stChatInputSubmitButton"]')) {
+      hook.sent = (document.querySelector(INPUT) || {}).value;
+    }
     if (event.target.closest('[data-testid="stChatInputStopButton"]')) {
-      setTimeout(() => hook.tell('stopped', Date.now()), 150);
+      const sent = hook.sent || null;
+      hook.sent = null;
+      setTimeout(() => hook.tell('stopped', { at: Date.now(), sent }), 150);
     }
   }, true);
 }
@@ -90,8 +102,15 @@ def page_style() -> None:
 
 
 def on_stop(stop) -> None:
-    """Call `stop()` (in the next run) when the reader presses Stop."""
-    _stop_hook(key="stop_hook", on_stopped_change=stop, height=0)
+    """Call `stop(sent)` (in the next run) when the reader presses Stop, `sent` being
+    the text last sent from the chat input (None if unknown)."""
+    _stop_hook(key="stop_hook", on_stopped_change=lambda: stop(_last_sent()), height=0)
+
+
+def _last_sent() -> str | None:
+    stopped = (st.session_state.get("stop_hook") or {}).get("stopped")
+    sent = stopped.get("sent") if isinstance(stopped, dict) else None
+    return sent if isinstance(sent, str) and sent.strip() else None
 
 
 def follow_chat(session_id: str) -> None:

@@ -1,7 +1,7 @@
 """Temporary chats: conversations that are never written to the database.
 
-A `TemporaryChat` holds its messages in memory (the page keeps it in the browser
-session, so a reload drops it). Its replies stream through the same `Reply` and Ark
+A `TemporaryChat` holds its messages and their images in memory (the page keeps it in
+the browser session, so a reload drops it). Its replies stream through the same `Reply` and Ark
 layer as a stored chat's, with a `MemoryRecorder` in place of the store's recorder:
 nothing reaches the database, not a session row, message, title, search entry or
 usage row. A temporary chat runs stateless (mode "off"): the caching modes keep
@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .ark import Usage
-from .chat import Reply, build_request
+from .capabilities import check_images
+from .chat import Reply, build_request, effective
 from .config import Settings
 from .errors import ChatError, InvalidInputError
+from .images import Image
 from .response import Response
 from .store import Message, Session, Store, utc_now
 from .store.sql import MESSAGE_COLUMNS
-from .text import check_message, clean_text, make_title
+from .text import clean_text, message_text, message_title
 
 TEMPORARY_ID = "temporary"
 
@@ -36,6 +39,8 @@ class TemporaryChat:
     owner: str
     model: str | None = None  # None: the configured default
     messages: list[Message] = field(default_factory=list)
+    # The images of the user's messages, by message id.
+    images: dict[int, list[Image]] = field(default_factory=dict)
 
     @property
     def session(self) -> Session:
@@ -58,13 +63,27 @@ class TemporaryChat:
     def busy(self) -> bool:
         return bool(self.messages) and self.messages[-1].status == "streaming"
 
-    def send(self, settings: Settings, client, text: str, *, max_chars: int) -> Reply:
-        """Add the user's message and return the `Reply` to it (iterate it to stream).
-        Bad text raises before anything is added."""
+    def send(
+        self,
+        settings: Settings,
+        client,
+        text: str,
+        *,
+        max_chars: int,
+        images: Sequence[Image] = (),
+    ) -> Reply:
+        """Add the user's message with its `images` (checked ones, see
+        `chat_core.images`) and return the `Reply` to it (iterate it to stream). Bad
+        text, or images for a model known to read text only, raise before anything is
+        added; a message of images alone may have no text."""
         if self.busy:
             raise InvalidInputError("reply_in_progress")
-        text = check_message(text, max_chars)
-        self._append(role="user", content=text, status="complete")
+        text = message_text(text, max_chars, bool(images))
+        chosen = effective(self.session, settings)
+        check_images(chosen["model"], chosen["model_alias"], len(images))
+        message = self._append(role="user", content=text, status="complete")
+        if images:
+            self.images[message.id] = list(images)
         return self.reply(settings, client)
 
     def reply(self, settings: Settings, client) -> Reply:
@@ -72,7 +91,7 @@ class TemporaryChat:
         if not self.messages or self.messages[-1].role != "user":
             raise InvalidInputError("nothing_to_answer")
         session = self.session
-        request = build_request(settings, session, list(self.messages))
+        request = build_request(settings, session, list(self.messages), self.images)
         reply = Reply(None, session, client, request)
         # The reply keeps its row here instead of in the store.
         reply.recorder = MemoryRecorder(self, session, model=request.model)
@@ -84,14 +103,22 @@ class TemporaryChat:
         kept = [m for m in self.messages if m.status != "streaming"]
         if not kept:
             raise InvalidInputError("nothing_to_save")
-        first_question = next((m.content for m in kept if m.role == "user"), "")
         settings = {"model": self.model} if self.model else {}
         return store.import_session(
             self.owner,
-            make_title(first_question),
-            [_as_row(message) for message in kept],
+            self._title(kept),
+            [_as_row(message, self.images.get(message.id)) for message in kept],
             settings=settings,
         )
+
+    def _title(self, messages: list[Message]) -> str | None:
+        """The saved chat's title, as a stored chat gets it: from its first question,
+        or the name of that question's first image."""
+        question = next((m for m in messages if m.role == "user"), None)
+        if question is None:
+            return None
+        images = self.images.get(question.id) or []
+        return message_title(question.content, [image.name for image in images])
 
     def _append(self, **values) -> Message:
         previous = self.messages[-1].id if self.messages else None
@@ -183,5 +210,6 @@ _SAVED_FIELDS = tuple(
 )
 
 
-def _as_row(message: Message) -> dict:
-    return {name: getattr(message, name) for name in _SAVED_FIELDS}
+def _as_row(message: Message, images: list[Image] | None) -> dict:
+    row = {name: getattr(message, name) for name in _SAVED_FIELDS}
+    return {**row, "attachments": images} if images else row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from .errors import InvalidInputError
 
@@ -36,6 +37,19 @@ def check_message(text: object, max_chars: int) -> str:
     if len(text) > max_chars:
         raise InvalidInputError("message_too_long", length=len(text), limit=max_chars)
     return text
+
+
+def message_text(text: object, max_chars: int, has_images: bool) -> str:
+    """The checked text of a message (see `check_message`); with images it may be empty."""
+    if has_images and isinstance(text, str) and not clean_text(text).strip():
+        return ""
+    return check_message(text, max_chars)
+
+
+def message_title(text: str, image_names: Sequence[str | None] = ()) -> str | None:
+    """A chat's title from its first message: its text, or the name of its first image
+    when it has no text to make one of."""
+    return make_title(text) or (make_title(image_names[0] or "") if image_names else None)
 
 
 def make_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str | None:

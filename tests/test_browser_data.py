@@ -25,6 +25,7 @@ from tests.browser_support import (
     wait_for_app,
 )
 from tests.conftest import emulator_fixture
+from tests.test_browser_images import png
 
 pytestmark = pytest.mark.browser
 emu = emulator_fixture(scope="module", **EMULATOR_SETTINGS)
@@ -147,15 +148,30 @@ def test_the_usage_page_draws_its_charts_and_the_csv_matches_the_filter(open_as,
 # --- temporary chats ----------------------------------------------------------------------
 
 
-def test_a_temporary_chat_leaves_the_database_as_it_was(open_as, server):
+def attach_image(page, folder, name: str) -> None:
+    """Choose an image with the chat input's file chooser (a real click on its button)
+    and wait until it is uploaded."""
+    path = folder / name
+    path.write_bytes(png("red"))
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stChatInputFileUploadButton").click()
+    chooser.value.set_files(str(path))
+    expect(page.get_by_test_id("stChatInput")).to_contain_text(name, timeout=15_000)
+
+
+def test_a_temporary_chat_leaves_the_database_as_it_was(open_as, server, tmp_path):
     page = open_as("temporary@example.com")
     before = table_rows(server)
     page.get_by_text("Temporary chat", exact=True).first.click()
     run_finished(page)
     expect(page.get_by_text("vanishes when you reload", exact=False)).to_be_visible()
+    attach_image(page, tmp_path, "private.png")
     send(page, "a secret never to be kept")
     answer = page.get_by_test_id("stChatMessage").filter(has_text="Echo: a secret never to be kept")
     expect(answer).to_be_visible(timeout=30_000)
+    expect(answer).to_contain_text("[image: 300×200 JPEG]")  # the model was sent the image
+    question = page.get_by_test_id("stChatMessage").filter(has_text="a secret").first
+    expect(question.locator("[data-testid='stImage'] img")).to_be_visible()
     send(page, "and a second one")
     expect(page.get_by_text("Echo: and a second one")).to_be_visible(timeout=30_000)
     run_finished(page)
@@ -166,11 +182,12 @@ def test_a_temporary_chat_leaves_the_database_as_it_was(open_as, server):
     assert table_rows(server) == before
 
 
-def test_a_temporary_chat_can_be_saved_as_a_chat(open_as, server):
+def test_a_temporary_chat_can_be_saved_as_a_chat(open_as, server, tmp_path):
     email = "keeper@example.com"
     page = open_as(email)
     page.get_by_text("Temporary chat", exact=True).first.click()
     run_finished(page)
+    attach_image(page, tmp_path, "keep me.png")
     send(page, "worth keeping after all")
     expect(page.get_by_text("Echo: worth keeping after all")).to_be_visible(timeout=30_000)
     run_finished(page)
@@ -180,10 +197,13 @@ def test_a_temporary_chat_can_be_saved_as_a_chat(open_as, server):
     expect(page.get_by_test_id("stSidebar")).to_contain_text("worth keeping after all")
     with store_of(server) as store:
         session = store.get_session(owner_key("email", email), sid)
-        assert [(m.role, m.content) for m in store.get_messages(session)] == [
+        messages = store.get_messages(session)
+        assert [(m.role, m.content) for m in messages] == [
             ("user", "worth keeping after all"),
-            ("assistant", "Echo: worth keeping after all"),
+            ("assistant", "Echo: worth keeping after all [image: 300×200 JPEG]"),
         ]
+        [image] = store.attachments(session, [messages[0].id])[messages[0].id]
+        assert (image.name, image.width, image.height) == ("keep me.png", 300, 200)
 
 
 # --- share links --------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import pytest
 from chat_core.errors import InvalidInputError, StreamInterruptedError
 from chat_core.temporary import TemporaryChat
 from tests import test_chat
+from tests.test_attachments import picture
+from tests.test_model_rules import TEXT_ONLY
 
 settings, client, run = test_chat.settings, test_chat.client, test_chat.run  # fixtures
 
@@ -107,3 +109,42 @@ def test_an_empty_chat_cannot_be_saved(store):
     with pytest.raises(InvalidInputError):
         TemporaryChat("alice").save(store)
     assert rows_everywhere(store) == EMPTY
+
+
+def image_urls(message: dict) -> list[str]:
+    content = message["content"]
+    parts = content if isinstance(content, list) else []
+    return [part["image_url"]["url"] for part in parts if part["type"] == "image_url"]
+
+
+def test_images_go_with_their_message_and_are_saved_with_the_chat(store, settings, client, emu):
+    chat = TemporaryChat("alice")
+    red = picture("red", name="red.png")
+    run(chat.send(settings, client, "what colour?", max_chars=1000, images=[red]))
+    [question] = emu.requests[-1].body["messages"]
+    assert len(image_urls(question)) == 1
+    run(chat.send(settings, client, "and now?", max_chars=1000))
+    first, _, _ = emu.requests[-1].body["messages"]
+    assert len(image_urls(first)) == 1  # the earlier question's image goes with it
+    assert chat.images == {chat.messages[0].id: [red]}
+    assert rows_everywhere(store) == EMPTY
+
+    saved = chat.save(store)
+    stored = store.get_messages(saved)
+    assert store.attachments(saved, [m.id for m in stored]) == {stored[0].id: [red]}
+
+
+def test_a_message_of_images_alone_is_sent_and_titles_the_saved_chat(store, settings, client):
+    chat = TemporaryChat("alice")
+    run(chat.send(settings, client, "  ", max_chars=1000, images=[picture(name="receipt.png")]))
+    assert chat.messages[0].content == ""
+    assert chat.save(store).title == "receipt.png"
+
+
+def test_images_for_a_model_that_reads_text_only_add_nothing(store, settings, client, emu):
+    chat = TemporaryChat("alice", model=TEXT_ONLY)
+    emu.clear_requests()
+    with pytest.raises(InvalidInputError) as refused:
+        chat.send(settings, client, "what is this?", max_chars=1000, images=[picture()])
+    assert refused.value.code == "images_not_supported"
+    assert (chat.messages, chat.images, emu.requests) == ([], {}, [])

@@ -14,7 +14,7 @@ import streamlit as st
 from chat_core import chat, continuation
 from chat_core.conversation import is_cut
 from chat_core.errors import ChatError, MessageNotFoundError
-from chat_core.images import FILE_TYPES, prepare_images
+from chat_core.images import prepare_images
 from chat_core.runner import stop_elsewhere
 from chat_core.text import clean_text
 
@@ -228,24 +228,14 @@ def _input(visit: Visit, session) -> tuple[str | None, list]:
     )
     if refill := st.session_state.pop(REFILL, None):
         st.session_state[INPUT] = refill
-    takes_images = media.takes_images(visit.settings, session)
     with st.bottom:
         feedback.show(visit.lang)
-        sent = st.chat_input(
+        return media.message_input(
             placeholder,
             key=INPUT,
-            submit_mode="stop",
             disabled=not visit.has_key,
-            accept_file="multiple" if takes_images else False,
-            file_type=list(FILE_TYPES) if takes_images else None,
-            # The server's upload limit, not the images' own: a file the input refused
-            # would leave the message without it, unsaid; the app refuses one too large
-            # with its name, and sends nothing.
-            max_upload_size=None,
+            with_images=media.takes_images(visit.settings, session),
         )
-    if sent is None or isinstance(sent, str):
-        return sent, []
-    return sent.text, list(sent.files)
 
 
 def stop_reply(visit: Visit, session_id: str, sent: str | None = None) -> None:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from chat_core.capabilities import options
 from chat_core.chat import effective
-from chat_core.images import Image
+from chat_core.images import FILE_TYPES, Image
 from chat_core.markdown import literal
 from chat_core.store import Message
 
@@ -32,6 +32,27 @@ def takes_images(settings, session) -> bool:
     return (
         options(chosen["model"], chosen["model_alias"], chosen["cache_mode"]).images_reason is None
     )
+
+
+def message_input(placeholder: str, *, key: str, disabled: bool, with_images: bool):
+    """A chat input, taking image files (chosen or pasted) when `with_images`: the text
+    sent (None when nothing was) and the files attached to it. While a run goes on its
+    send button is Stop."""
+    sent = st.chat_input(
+        placeholder,
+        key=key,
+        submit_mode="stop",
+        disabled=disabled,
+        accept_file="multiple" if with_images else False,
+        file_type=list(FILE_TYPES) if with_images else None,
+        # The server's upload limit, not the images' own: a file the input refused
+        # would leave the message without it, unsaid; the app refuses one too large
+        # with its name, and sends nothing.
+        max_upload_size=None,
+    )
+    if sent is None or isinstance(sent, str):
+        return sent, []
+    return sent.text, list(sent.files)
 
 
 def prefetch(store, session, messages: list[Message]) -> None:

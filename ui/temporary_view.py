@@ -14,9 +14,11 @@ import streamlit as st
 
 from chat_core.ark import ContentDelta, ReasoningDelta
 from chat_core.errors import ChatError
+from chat_core.images import prepare_images
 from chat_core.temporary import TemporaryChat
 
 from . import feedback
+from .media import IMAGES, message_input, takes_images
 from .messages import render_message
 from .runtime import Visit, client, prices, select_session
 from .sidebar import render_sidebar
@@ -69,11 +71,12 @@ def temporary_page(visit: Visit, store) -> None:
     with feedback.guard(visit.lang):
         chat = _chat(visit)
         _header(visit, store, chat)
+        st.session_state[IMAGES] = chat.images  # drawn with their messages
         for message in chat.messages:
             render_message(message, visit.lang, prices(visit.settings))
-        prompt = _input(visit, chat)
-        if prompt is not None:
-            _answer(visit, chat, prompt)
+        sent = _input(visit, chat)
+        if sent is not None:
+            _answer(visit, chat, *sent)
         render_sidebar(visit, store, chat.session)
 
 
@@ -114,21 +117,32 @@ def _save(visit: Visit, store, chat: TemporaryChat) -> None:
     feedback.notice("temporary_saved")
 
 
-def _input(visit: Visit, chat: TemporaryChat) -> str | None:
+def _input(visit: Visit, chat: TemporaryChat) -> tuple[str, list] | None:
+    """The text sent and its image files (as on the chat page); None when nothing was."""
     lang = visit.lang
     placeholder = t(lang, "temporary_placeholder") if visit.has_key else t(lang, "input_disabled")
     if refill := st.session_state.pop(REFILL, None):
         st.session_state[INPUT] = refill
     with st.bottom:
         feedback.show(lang)
-        return st.chat_input(placeholder, key=INPUT, submit_mode="stop", disabled=not visit.has_key)
+        text, files = message_input(
+            placeholder,
+            key=INPUT,
+            disabled=not visit.has_key,
+            with_images=takes_images(visit.settings, chat.session),
+        )
+    return None if text is None else (text, files)
 
 
-def _answer(visit: Visit, chat: TemporaryChat, prompt: str) -> None:
-    """Send `prompt` and stream the reply here; the next run draws both from memory."""
+def _answer(visit: Visit, chat: TemporaryChat, prompt: str, files: list) -> None:
+    """Send `prompt` with its image `files` and stream the reply here; the next run
+    draws both from memory."""
     settings = visit.settings
     try:
-        reply = chat.send(settings, client(visit), prompt, max_chars=settings.max_message_chars)
+        images = prepare_images([(file.name, file.getvalue()) for file in files])
+        reply = chat.send(
+            settings, client(visit), prompt, max_chars=settings.max_message_chars, images=images
+        )
     except ChatError as exc:
         feedback.error(exc)
         st.session_state[REFILL] = prompt  # the refused text goes back in the input

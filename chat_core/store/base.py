@@ -24,7 +24,7 @@ from ..errors import (
 )
 from ..identity import LOCAL_OWNER
 from ..images import Image
-from ..text import check_message, clean_text, make_title
+from ..text import check_message, clean_text, make_title, message_text, message_title
 from .records import (
     MESSAGE_STATUSES,
     Message,
@@ -222,8 +222,8 @@ class Store(UsageFigures, ShareLinks):
         written, by this process or another, `InvalidInputError` ("reply_in_progress")
         refuses it.
         """
-        text = _message_text(text, self.max_message_chars, bool(images))
-        title = make_title(text) or (make_title(images[0].name or "") if images else None)
+        text = message_text(text, self.max_message_chars, bool(images))
+        title = message_title(text, [image.name for image in images])
         row = self.backend.add_user_message(
             session.owner,
             session.id,
@@ -538,13 +538,6 @@ def _taken_id_named(backend: SqlBackend, session_ids: list[str]) -> Iterator[Non
         if not taken:
             raise
         raise SessionExistsError("session_exists", session_id=taken[0]) from None
-
-
-def _message_text(text: object, max_chars: int, has_images: bool) -> str:
-    """The checked text of a message; with images it may be empty."""
-    if has_images and isinstance(text, str) and not clean_text(text).strip():
-        return ""
-    return check_message(text, max_chars)
 
 
 def _checked(session_id: object) -> str:

@@ -10,6 +10,7 @@ text that arrived.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
@@ -41,6 +42,8 @@ from .response import Response
 from .store import Message, Session, Store
 from .text import check_message
 from .turn_images import history_images, turn_images
+
+log = logging.getLogger(__name__)
 
 HISTORY_PAGE = 100
 
@@ -167,9 +170,12 @@ class Reply:
 
     def close(self) -> None:
         """Save now if the iteration was abandoned (Streamlit stops a run between chunks,
-        outside the generator, which would otherwise be closed only when collected)."""
+        outside the generator, which would otherwise be closed only when collected), or
+        never started: a begun reply is saved as interrupted."""
         if self._events is not None:
             self._events.close()
+        elif self.recorder.message is not None and not self.recorder.saved:
+            self.recorder.finish(self.response, "interrupted", None)
 
     def __enter__(self) -> Reply:
         return self
@@ -196,8 +202,21 @@ class Reply:
         """True once the reply's final state is in the store."""
         return self.recorder.saved
 
+    def begin(self) -> Message:
+        """Write the reply's `streaming` row, once (iterating begins it otherwise). A
+        chat takes one reply at a time: another being written, by any app process,
+        refuses it here (`InvalidInputError`), before anything is sent."""
+        if self.recorder.message is None:
+            self.recorder.begin()
+        return self.recorder.message
+
+    def abandon(self, error: ChatError) -> None:
+        """Finish a begun reply that will not be written, as failed with `error`."""
+        if self._events is None and self.recorder.message is not None and not self.recorder.saved:
+            self.recorder.finish(self.response, "error", error)
+
     def _run(self) -> Iterator[ContentDelta | ReasoningDelta | SearchProgress]:
-        self.recorder.begin()
+        self.begin()
         self.status = "interrupted"  # what an abandoned iteration leaves
         try:
             # Closed as soon as this loop is left, so a stopped reply ends its request.
@@ -257,8 +276,26 @@ def send(
     chosen = effective(session, settings)
     check_mode(chosen["model"], chosen["model_alias"], chosen["cache_mode"], settings.provider_kind)
     check_images(chosen["model"], chosen["model_alias"], len(images))
-    store.start_turn(session, text, only_if_unused=only_if_unused, images=images, after=after)
-    return reply_to_last(store, settings, session, client)
+    question = store.start_turn(
+        session, text, only_if_unused=only_if_unused, images=images, after=after
+    )
+    return _answer_or_withdraw(store, settings, session, client, question)
+
+
+def _answer_or_withdraw(store, settings, session, client, question: Message) -> Reply:
+    """The reply to `question`, just stored, begun at once, whichever branch is current
+    by then. When another reply of the chat began in between (on another app process),
+    the question is withdrawn and the refusal raised: the message is refused as a whole,
+    not left unanswered."""
+    try:
+        session = store.get_session(session.owner, session.id)
+        earlier = recent_messages(store, session, settings.history_tokens, before=question.id)
+        return _reply(store, settings, session, client, [*earlier, question])
+    except InvalidInputError as exc:
+        if exc.code == "reply_in_progress":
+            with contextlib.suppress(ChatError):
+                store.delete_message(session, question.id)
+        raise
 
 
 def _refuse_while_streaming(store: Store, session: Session) -> None:
@@ -302,7 +339,7 @@ def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
         raise InvalidInputError("nothing_to_answer")
     question = messages[-1]
     request = build_request(settings, session, messages, turn_images(store, session, messages))
-    reply = Reply(store, session, client, request, reply_to=question.id)
+    reply = begun(Reply(store, session, client, request, reply_to=question.id))
     if titles.wants_title(session, question, settings.generated_titles):
         reply.after_complete.append(
             lambda done: titles.generate_title(
@@ -315,6 +352,20 @@ def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
                 request.provider,
             )
         )
+    return reply
+
+
+def begun(reply: Reply) -> Reply:
+    """`reply` with its row written now, so a chat that is taken (another reply being
+    written, by any app process) refuses it before anything is sent. Its row failing to
+    be written for another reason (a busy database) is left to the reply, which tries
+    again as it starts and says why in its place."""
+    try:
+        reply.begin()
+    except InvalidInputError:
+        raise
+    except ChatError as exc:
+        log.warning("a reply's row was not written yet: %s", exc.code)
     return reply
 
 
@@ -368,8 +419,8 @@ def edit(
     that point (the old one is kept), answered at once."""
     text = check_message(text, store.max_message_chars)
     _refuse_while_streaming(store, session)
-    store.edit_message(session, message_id, text)
-    return reply_to_last(store, settings, session, client)
+    version = store.edit_message(session, message_id, text)
+    return _answer_or_withdraw(store, settings, session, client, version)
 
 
 def edit_last(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .ark import Event, Usage
-from .chat import Reply, build_request, recent_messages
+from .chat import Reply, begun, build_request, recent_messages
 from .config import Settings
 from .conversation import is_cut
 from .errors import InvalidInputError
@@ -53,7 +53,7 @@ def continue_reply(
     reply = Reply(store, session, client, request)
     reply.response = CarriedResponse.of(answer)
     reply.recorder.resumed = answer
-    return reply
+    return begun(reply)  # the answer streams again (refused while another is written)
 
 
 @dataclass

@@ -73,7 +73,8 @@ class LiveReply:
         self.store, self.reply, self.owner = store, reply, owner
         self.session_id = reply.session.id
         self._changed = threading.Condition()
-        self._progress = Progress(version=0, started=time.monotonic())
+        # A reply is begun (its row written) before it is handed to the runner.
+        self._progress = Progress(version=0, started=time.monotonic(), message=reply.message)
         self._stop = threading.Event()
         self.thread = threading.Thread(
             target=self._write, name=f"reply-{self.session_id}", daemon=True
@@ -144,14 +145,17 @@ class LiveReply:
         a page of another process, or a sweep that took this process for dead): the
         reply ends with it, even while its request still waits for a first token."""
         message = self._progress.message
-        if message is None or self._progress.done:
+        if message is None or self._progress.done or self._stop.is_set():
             return
-        if not self.store.beat(self.reply.session, message.id):
-            self._stop.set()
-            self.reply.recorder.stop_writing()
-            ended = self._stored(message)
-            gone = None if ended else ReplyReplacedError("reply_replaced")
-            self._publish(message=ended, done=True, error=gone)
+        if self.store.beat(self.reply.session, message.id):
+            return
+        ended = self._stored(message)
+        if self.reply.recorder.saved or (ended is not None and ended.status != "interrupted"):
+            return  # its own end, saved: the steps after it (a title) are still to come
+        self._stop.set()
+        self.reply.recorder.stop_writing()
+        gone = None if ended else ReplyReplacedError("reply_replaced")
+        self._publish(message=ended, done=True, error=gone)
 
     def _stored(self, message: Message) -> Message | None:
         """The reply's row as stored now (another process may have ended it)."""
@@ -210,19 +214,22 @@ class LiveReply:
 def stop_elsewhere(store: Store, session: Session, message_id: int, shown: str) -> Message | None:
     """Stop a reply that another app process writes (a page here follows it through the
     store): save it as interrupted with `shown`, the text the page showed, and drop the
-    chat's cache state. Its writer finds its row no longer streaming at its next save or
-    heartbeat, and ends. Returns the reply's final row (its own end when it had already
-    ended; None when it is gone)."""
+    chat's cache state. A Continue (a cut answer streaming again) stays a complete, cut
+    answer instead, to be continued again: whether it had added text is the writer's to
+    know. Its writer finds its row no longer streaming at its next save or heartbeat,
+    and ends. Returns the reply's final row (its own end when it had already ended;
+    None when it is gone)."""
     current = store.get_message(session, message_id)
     if current is None or current.status != "streaming":
         return current
+    continued = current.finish_reason == "length"  # only a reopened reply streams so
     try:
         final = store.save_reply(
             session,
             message_id,
             content=shown,
             reasoning=current.reasoning_content,
-            status="interrupted",
+            status="complete" if continued else "interrupted",
             first_token_ms=current.first_token_ms,
         )
     except ReplyReplacedError:  # it ended meanwhile, with its own end
@@ -261,9 +268,14 @@ class ReplyRunner:
             self._check_room(owner, session_id)
 
     def start(self, reply: Reply, owner: str) -> LiveReply:
-        """Write `reply` on a worker thread (refusals as `check_room`)."""
+        """Write `reply` on a worker thread (refusals as `check_room`; a refused reply
+        that was begun is saved as failed with the reason)."""
         with self._lock:
-            self._check_room(owner, reply.session.id)
+            try:
+                self._check_room(owner, reply.session.id)
+            except ChatError as exc:
+                reply.abandon(exc)
+                raise
             live = LiveReply(self.store, reply, owner)
             replaced = self._live.get(live.session_id)
             if replaced is not None and replaced.thread.is_alive():

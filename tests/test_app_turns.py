@@ -3,8 +3,9 @@ an answer says the model will not see it."""
 
 from __future__ import annotations
 
+from chat_core.store import connect
 from tests import test_app as page
-from tests.test_app import app, texts
+from tests.test_app import app, param, texts
 
 # The page tests' fixtures: a configured environment, and clients closed after each test.
 env, close_clients = page.env, page.close_clients
@@ -50,3 +51,25 @@ def test_a_turn_without_an_answer_says_the_model_will_not_see_it(env, emu):
     assert texts(at)[-1] == ("assistant", ["Echo: next question"])
     answered = [c.value for c in at.chat_message[-1].caption]
     assert not any("Not part of what the model sees" in c for c in answered)
+
+
+def test_a_continue_refused_by_a_reply_written_elsewhere_says_so(env, monkeypatch, db_path):
+    monkeypatch.setenv("ARK_MAX_TOKENS", "5")
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("#tokens=8").run()
+    # Another app process (a store of its own) writes a reply on another version of the
+    # question, and its tab switched back to this one.
+    with connect(str(db_path)) as other:
+        session = other.get_session("local", param(at))
+        question, cut = other.get_messages(session)
+        other.edit_message(session, question.id, "#tokens=8 another version")
+        elsewhere = other.begin_reply(session)
+        other.switch_branch(session, cut.id)
+        at.button(key="continue").click().run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            "A reply is still being written in this chat. "
+            "Wait for it, or stop it, before sending another message."
+        ]
+        assert other.get_message(session, cut.id) == cut  # left as it was, to continue
+        other.save_reply(session, elsewhere.id, content="done", status="complete")

@@ -72,6 +72,7 @@ def test_preferences_set_in_the_dialog_survive_a_reload_and_apply_to_a_new_chat(
     click(page, "open_preferences")
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
+    wait_for_app(page)  # a run still drawing the page may redraw the list under the click
     dialog.locator(".st-key-preference-language").click()
     page.get_by_role("option", name="中文").click()
     dialog.locator(".st-key-preference-system_prompt textarea").click()

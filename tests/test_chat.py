@@ -17,6 +17,7 @@ from chat_core.errors import (
 )
 from locales import describe
 from tests.conftest import EMULATOR_KEY
+from tests.databases import run_sql
 
 KEY = EMULATOR_KEY
 
@@ -404,3 +405,41 @@ def test_a_response_only_accumulates_what_streamed():
     assert response.failure() is None
     response.add(Finish("content_filter"))
     assert response.failure() is not response.failure()  # a new error for every raise
+
+
+@pytest.mark.parametrize("action", ["send", "edit"])
+def test_a_message_whose_reply_another_process_began_first_is_withdrawn(
+    store, open_store, db_location, settings, client, action
+):
+    """Two app processes store a message in one chat at the same moment: the one whose
+    reply begins second is refused as a whole, its message taken back, not left
+    unanswered on a branch of its own."""
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "first"))
+    [question, answer] = store.get_messages(session)
+    elsewhere, theirs = open_store(), []
+    stores_message = store.start_turn if action == "send" else store.edit_message
+
+    def then_the_other_process_sends(*args, **kwargs):
+        stored = stores_message(*args, **kwargs)
+        # after the last message its page showed, as a page sends
+        theirs.append(
+            chat.send(elsewhere, settings, session, client, "from elsewhere", after=answer.id)
+        )
+        return stored
+
+    if action == "send":
+        store.start_turn = then_the_other_process_sends
+    else:
+        store.edit_message = then_the_other_process_sends
+    with pytest.raises(InvalidInputError) as refused:
+        if action == "send":
+            chat.send(store, settings, session, client, "from here")
+        else:
+            chat.edit(store, settings, session, client, question.id, "edited here")
+    assert refused.value.code == "reply_in_progress"
+    run(theirs[0])
+    contents = [m.content for m in store.get_messages(session)]
+    assert contents == ["first", "Echo: first", "from elsewhere", "Echo: from elsewhere"]
+    every = {content for (content,) in run_sql(db_location, "SELECT content FROM chat_message")}
+    assert not every & {"from here", "edited here"}

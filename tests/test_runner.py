@@ -1,6 +1,7 @@
 """Replies written on worker threads: real store (both backends), real SDK, emulator."""
 
 import contextlib
+import dataclasses
 import importlib
 import sys
 import threading
@@ -10,9 +11,10 @@ import httpx
 import pytest
 import streamlit as st
 
-from chat_core import chat, runner
+from chat_core import chat, continuation, runner
 from chat_core.ark import make_client
 from chat_core.config import load_settings
+from chat_core.conversation import is_cut
 from chat_core.errors import InvalidInputError, ReplyLimitError
 from chat_core.runner import ReplyRunner
 from chat_core.store import connect
@@ -141,6 +143,45 @@ def test_a_reply_waiting_for_its_first_token_ends_when_another_process_stops_it(
         assert store.get_message(session, row.id).content == ""
     finally:
         emu.ttft = 0.02
+        writing.shutdown()
+
+
+def test_a_continue_stopped_on_another_process_stays_a_cut_answer(
+    store, open_store, settings, client, replies, emu
+):
+    cut_short = dataclasses.replace(settings, max_tokens=5)
+    session, _ = store.new_session("alice")
+    wait_done(replies.start(chat.send(store, cut_short, session, client, "#tokens=8"), "alice"))
+    cut = store.get_messages(session)[-1]
+    emu.ttft = 3.0  # stopped before it adds anything
+    try:
+        live = replies.start(
+            continuation.continue_reply(store, cut_short, session, client), "alice"
+        )
+        final = runner.stop_elsewhere(open_store(), session, cut.id, cut.content)
+    finally:
+        emu.ttft = 0.02
+    assert (final.status, final.content, is_cut(final)) == ("complete", cut.content, True)
+    assert wait_done(live, timeout=10).message.status == "complete"
+    continuation.continue_reply(store, cut_short, session, client).close()  # still possible
+
+
+def test_the_heartbeat_never_ends_a_reply_that_saved_its_own_end(
+    store, settings, client, monkeypatch
+):
+    """A beat between a reply's final save and its last steps (its title) finds the row
+    no longer streaming: the reply goes on to those steps, and nobody stopped it."""
+    monkeypatch.setattr(runner, "BEAT_SECONDS", 0.05)
+    writing = ReplyRunner(store)
+    try:
+        session, _ = store.new_session("alice")
+        reply = chat.send(store, settings, session, client, "hello")
+        titled = threading.Event()
+        reply.after_complete.append(lambda done: time.sleep(0.5) or titled.set())
+        live = writing.start(reply, "alice")
+        wait_done(live)
+        assert titled.is_set() and not live.stopping
+    finally:
         writing.shutdown()
 
 
@@ -299,9 +340,9 @@ def test_a_chat_has_one_live_reply_whichever_branch_is_shown(store, settings, cl
         with pytest.raises(InvalidInputError) as refused:
             runner.check_room("alice", session.id)
         assert refused.value.code == "reply_in_progress"
-        again = chat.regenerate(store, settings, session, client, answer.id)
-        with pytest.raises(InvalidInputError):
-            runner.start(again, "alice")
+        with pytest.raises(InvalidInputError) as refused:  # by the store, on any branch
+            chat.regenerate(store, settings, session, client, answer.id)
+        assert refused.value.code == "reply_in_progress"
         assert runner.live(session.id) is streaming  # still the one Stop reaches
         streaming.stop()
     finally:

@@ -95,11 +95,12 @@ def _orphans(location: str) -> list:
     )
 
 
-def _wait_for_a_lock_wait(location: str) -> None:
-    """Until some connection waits for a lock another holds."""
+def _wait_for_a_lock_wait(location: str, waiting: int = 1) -> None:
+    """Until `waiting` connections wait for a lock another holds."""
     deadline = time.monotonic() + 30
-    while not run_sql(location, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"):
-        assert time.monotonic() < deadline, "nothing waits for a lock"
+    count = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    while run_sql(location, count)[0][0] < waiting:
+        assert time.monotonic() < deadline, "not enough wait for a lock"
         time.sleep(0.02)
 
 
@@ -229,6 +230,27 @@ def test_an_edit_of_a_message_another_transaction_deletes_is_refused(postgres_ur
         other.commit()
     assert type(edit.result()).__name__ == "MessageNotFoundError"
     assert run_sql(postgres_url, "SELECT count(*) FROM chat_message") == [(0,)]
+
+
+def test_a_continue_and_a_preference_change_take_turns(postgres_url, asked):
+    """Both write a chat and its messages: each takes the chat first, so a Continue
+    queued for the chat before a new default model does not deadlock with it."""
+    store, session, _ = asked
+    cut = store.begin_reply(session)
+    store.save_reply(
+        session, cut.id, content="cut", status="complete", finish_reason="length", response_id="r1"
+    )
+    store.set_cache_state(session, response_id="r1")
+    with psycopg.connect(postgres_url) as other:
+        other.execute("SELECT 1 FROM chat_session WHERE id = %s FOR NO KEY UPDATE", [session.id])
+        reopened = _Meanwhile(lambda: store.reopen_reply(session, cut.id), 0)
+        _wait_for_a_lock_wait(postgres_url)
+        changed = _Meanwhile(lambda: store.set_preferences("alice", {"model": "ep-other"}), 0)
+        _wait_for_a_lock_wait(postgres_url, waiting=2)
+        other.commit()
+    assert reopened.result().status == "streaming"
+    assert changed.result() is None
+    assert store.get_session("alice", session.id).response_id is None
 
 
 def test_a_chat_takes_one_reply_at_a_time_whichever_process_writes_it(db_location):

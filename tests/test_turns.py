@@ -267,10 +267,9 @@ def test_a_cut_answer_continues_once_when_two_tabs_ask(store, env, client):
     session, _ = store.new_session("alice")
     run(chat.send(store, settings, session, client, "#tokens=8"))
     first = continuation.continue_reply(store, settings, session, client)
-    second = continuation.continue_reply(store, settings, session, client)
+    with pytest.raises(InvalidInputError):  # the answer streams again already
+        continuation.continue_reply(store, settings, session, client)
     assert run(first) == "w6 w7 w8"
-    with pytest.raises(InvalidInputError):
-        run(second)
     answer = store.get_messages(session)[-1]
     assert answer.content == "w1 w2 w3 w4 w5 w6 w7 w8" and answer.status == "complete"
 

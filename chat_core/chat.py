@@ -40,7 +40,7 @@ from .pricing import (
 from .recording import PROGRESS_SAVE_SECONDS, ReplyRecorder
 from .response import Response
 from .store import Message, Session, Store
-from .text import check_message
+from .text import check_message, make_title
 from .turn_images import history_images, turn_images
 
 log = logging.getLogger(__name__)
@@ -210,11 +210,6 @@ class Reply:
             self.recorder.begin()
         return self.recorder.message
 
-    def abandon(self, error: ChatError) -> None:
-        """Finish a begun reply that will not be written, as failed with `error`."""
-        if self._events is None and self.recorder.message is not None and not self.recorder.saved:
-            self.recorder.finish(self.response, "error", error)
-
     def _run(self) -> Iterator[ContentDelta | ReasoningDelta | SearchProgress]:
         self.begin()
         self.status = "interrupted"  # what an abandoned iteration leaves
@@ -286,16 +281,24 @@ def _answer_or_withdraw(store, settings, session, client, question: Message) -> 
     """The reply to `question`, just stored, begun at once, whichever branch is current
     by then. When another reply of the chat began in between (on another app process),
     the question is withdrawn and the refusal raised: the message is refused as a whole,
-    not left unanswered."""
+    not left unanswered (a first message's version gives the chat its title back)."""
     try:
-        session = store.get_session(session.owner, session.id)
-        earlier = recent_messages(store, session, settings.history_tokens, before=question.id)
-        return _reply(store, settings, session, client, [*earlier, question])
+        fresh = store.get_session(session.owner, session.id)
+        earlier = recent_messages(store, fresh, settings.history_tokens, before=question.id)
+        return _reply(store, settings, fresh, client, [*earlier, question])
     except InvalidInputError as exc:
         if exc.code == "reply_in_progress":
             with contextlib.suppress(ChatError):
-                store.delete_message(session, question.id)
+                _withdraw(store, session, question)
         raise
+
+
+def _withdraw(store: Store, before: Session, question: Message) -> None:
+    """Delete `question`; a title it gave the chat (`before` being the chat as it was)
+    goes back to the one before."""
+    after = store.delete_message(before, question.id)
+    if before.title and after.title != before.title and after.title == make_title(question.content):
+        store.set_generated_title(after, before.title)
 
 
 def _refuse_while_streaming(store: Store, session: Session) -> None:
@@ -419,8 +422,9 @@ def edit(
     that point (the old one is kept), answered at once."""
     text = check_message(text, store.max_message_chars)
     _refuse_while_streaming(store, session)
-    version = store.edit_message(session, message_id, text)
-    return _answer_or_withdraw(store, settings, session, client, version)
+    before = store.get_session(session.owner, session.id)  # its title, should it go back
+    version = store.edit_message(before, message_id, text)
+    return _answer_or_withdraw(store, settings, before, client, version)
 
 
 def edit_last(store: Store, settings: Settings, session: Session, client, text: str) -> Reply:

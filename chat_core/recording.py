@@ -46,6 +46,8 @@ class ReplyRecorder:
         self.resumed: Message | None = None
         self.message: Message | None = None
         self.saved = False
+        # True once the final save has begun: a row found ended since is its own end.
+        self.finishing = False
         # Called with the row after every save: a watcher shows only what is stored.
         self.on_save: Callable[[Message], None] | None = None
         self.first_token_ms: int | None = None
@@ -97,6 +99,7 @@ class ReplyRecorder:
         """
         if isinstance(error, ReplyReplacedError) or self._stopped:
             return  # the row is not ours any more, or Stop saved its end
+        self.finishing = True
         if status != "complete" and self.adds_nothing(response.text, response.reasoning_text):
             status, error = "complete", None  # the cut answer, as it was: continuable
         try:

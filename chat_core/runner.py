@@ -149,9 +149,9 @@ class LiveReply:
             return
         if self.store.beat(self.reply.session, message.id):
             return
+        if self.reply.recorder.finishing:
+            return  # its own end, being saved: the steps after it (a title) are to come
         ended = self._stored(message)
-        if self.reply.recorder.saved or (ended is not None and ended.status != "interrupted"):
-            return  # its own end, saved: the steps after it (a title) are still to come
         self._stop.set()
         self.reply.recorder.stop_writing()
         gone = None if ended else ReplyReplacedError("reply_replaced")
@@ -214,22 +214,20 @@ class LiveReply:
 def stop_elsewhere(store: Store, session: Session, message_id: int, shown: str) -> Message | None:
     """Stop a reply that another app process writes (a page here follows it through the
     store): save it as interrupted with `shown`, the text the page showed, and drop the
-    chat's cache state. A Continue (a cut answer streaming again) stays a complete, cut
-    answer instead, to be continued again: whether it had added text is the writer's to
-    know. Its writer finds its row no longer streaming at its next save or heartbeat,
-    and ends. Returns the reply's final row (its own end when it had already ended;
-    None when it is gone)."""
+    chat's cache state. Its writer finds its row no longer streaming at its next save or
+    heartbeat, and ends. (A Continue stopped so ends interrupted too: the row is not
+    reopened while its writer may still save into it.) Returns the reply's final row
+    (its own end when it had already ended; None when it is gone)."""
     current = store.get_message(session, message_id)
     if current is None or current.status != "streaming":
         return current
-    continued = current.finish_reason == "length"  # only a reopened reply streams so
     try:
         final = store.save_reply(
             session,
             message_id,
             content=shown,
             reasoning=current.reasoning_content,
-            status="complete" if continued else "interrupted",
+            status="interrupted",
             first_token_ms=current.first_token_ms,
         )
     except ReplyReplacedError:  # it ended meanwhile, with its own end
@@ -268,14 +266,13 @@ class ReplyRunner:
             self._check_room(owner, session_id)
 
     def start(self, reply: Reply, owner: str) -> LiveReply:
-        """Write `reply` on a worker thread (refusals as `check_room`; a refused reply
-        that was begun is saved as failed with the reason)."""
+        """Write `reply` on a worker thread. One not begun yet is refused as
+        `check_room` refuses; a begun one (its row written, as a reply is made) already
+        holds its chat, and the page checked the room before making it: the limits are
+        a guard against load, which a race between two tabs may pass by one."""
         with self._lock:
-            try:
+            if reply.message is None:
                 self._check_room(owner, reply.session.id)
-            except ChatError as exc:
-                reply.abandon(exc)
-                raise
             live = LiveReply(self.store, reply, owner)
             replaced = self._live.get(live.session_id)
             if replaced is not None and replaced.thread.is_alive():

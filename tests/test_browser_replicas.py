@@ -186,7 +186,8 @@ def test_stop_on_the_other_process_ends_the_reply_with_what_it_showed(
     owner = "stop-elsewhere@example.com"
     with followed_on_process_two(open_as, replicas, emu, owner, 2000) as (writer, reader):
         # A message sent while the reply is written waits for it: Stop shows meanwhile.
-        send(reader, "sent on process two")
+        # (The same text as the question being answered: it is still this tab's own.)
+        send(reader, "written on process one #tokens=2000")
         reader.get_by_test_id("stChatInputStopButton").click()  # a real mouse click
         for page in (reader, writer):  # both end at once, no reload
             expect(page.get_by_text("Reply interrupted")).to_be_visible(timeout=10_000)
@@ -199,7 +200,9 @@ def test_stop_on_the_other_process_ends_the_reply_with_what_it_showed(
         time.sleep(1)  # the writer's worker adds nothing after the end
         assert messages_in_database(database, session) == [question, ("assistant", content, status)]
         # The message that waited was not sent: it is back in the input.
-        expect(reader.get_by_test_id("stChatInputTextArea")).to_have_value("sent on process two")
+        expect(reader.get_by_test_id("stChatInputTextArea")).to_have_value(
+            "written on process one #tokens=2000"
+        )
 
 
 def test_a_message_sent_on_the_other_process_waits_for_the_reply_being_written(

@@ -417,6 +417,7 @@ def test_a_message_whose_reply_another_process_began_first_is_withdrawn(
     session, _ = store.new_session("alice")
     run(chat.send(store, settings, session, client, "first"))
     [question, answer] = store.get_messages(session)
+    title = store.get_session("alice", session.id).title
     elsewhere, theirs = open_store(), []
     stores_message = store.start_turn if action == "send" else store.edit_message
 
@@ -443,3 +444,4 @@ def test_a_message_whose_reply_another_process_began_first_is_withdrawn(
     assert contents == ["first", "Echo: first", "from elsewhere", "Echo: from elsewhere"]
     every = {content for (content,) in run_sql(db_location, "SELECT content FROM chat_message")}
     assert not every & {"from here", "edited here"}
+    assert store.get_session("alice", session.id).title == title  # not the edit's

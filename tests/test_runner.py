@@ -14,7 +14,6 @@ import streamlit as st
 from chat_core import chat, continuation, runner
 from chat_core.ark import make_client
 from chat_core.config import load_settings
-from chat_core.conversation import is_cut
 from chat_core.errors import InvalidInputError, ReplyLimitError
 from chat_core.runner import ReplyRunner
 from chat_core.store import connect
@@ -146,24 +145,31 @@ def test_a_reply_waiting_for_its_first_token_ends_when_another_process_stops_it(
         writing.shutdown()
 
 
-def test_a_continue_stopped_on_another_process_stays_a_cut_answer(
-    store, open_store, settings, client, replies, emu
+def test_a_continue_stopped_on_another_process_ends_and_is_not_continued_under_its_writer(
+    store, open_store, settings, client, emu, monkeypatch
 ):
+    monkeypatch.setattr(runner, "BEAT_SECONDS", 0.05)
+    writing = ReplyRunner(store)  # its heartbeat, often
     cut_short = dataclasses.replace(settings, max_tokens=5)
     session, _ = store.new_session("alice")
-    wait_done(replies.start(chat.send(store, cut_short, session, client, "#tokens=8"), "alice"))
+    wait_done(writing.start(chat.send(store, cut_short, session, client, "#tokens=8"), "alice"))
     cut = store.get_messages(session)[-1]
-    emu.ttft = 3.0  # stopped before it adds anything
+    emu.ttft = 2.0  # stopped before it adds anything, while its writer waits
     try:
-        live = replies.start(
+        live = writing.start(
             continuation.continue_reply(store, cut_short, session, client), "alice"
         )
         final = runner.stop_elsewhere(open_store(), session, cut.id, cut.content)
+        assert (final.status, final.content) == ("interrupted", cut.content)
+        assert wait_done(live, timeout=1).message.status == "interrupted"  # at its heartbeat
+        # The row is not reopened while its writer may still save into it.
+        with pytest.raises(InvalidInputError):
+            continuation.continue_reply(store, cut_short, session, client)
+        live.thread.join(10)  # its first token came: nothing of it is written
+        assert store.get_message(session, cut.id) == final
     finally:
         emu.ttft = 0.02
-    assert (final.status, final.content, is_cut(final)) == ("complete", cut.content, True)
-    assert wait_done(live, timeout=10).message.status == "complete"
-    continuation.continue_reply(store, cut_short, session, client).close()  # still possible
+        writing.shutdown()
 
 
 def test_the_heartbeat_never_ends_a_reply_that_saved_its_own_end(

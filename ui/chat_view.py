@@ -16,7 +16,6 @@ from chat_core.conversation import is_cut
 from chat_core.errors import ChatError, MessageNotFoundError
 from chat_core.images import prepare_images
 from chat_core.runner import stop_elsewhere
-from chat_core.text import clean_text
 
 from . import clipboard, feedback, landing, media, message_actions
 from .landing import WINDOW, window_key
@@ -36,6 +35,7 @@ from .watch import SHOWN, watch_elsewhere, watch_live
 REFILL = "refill_input"  # text a refused message leaves in the input
 INPUT = "chat_input"
 SHOWED_EMPTY = "showed_empty_chat"
+RECEIVED = "input_received"  # the text of the last message this page received
 DRAWN = "history_drawn"  # (chat id, the last message id the full run drew)
 # (chat id, the last message id the page showed at the end of its last run, or None)
 SHOWN_END = "branch_shown"
@@ -173,6 +173,8 @@ def _settled(messages, live):
 def _start(visit, store, replies, session, prompt, action, files=()):
     """Start the reply a message or an action asks for. A refusal reruns the chat with
     the reason shown and the typed text back in the input."""
+    if prompt is not None:
+        st.session_state[RECEIVED] = prompt
     try:
         replies.check_room(visit.owner, session.id)  # before anything is written
         make = _ACTIONS[action[0]] if action else None
@@ -241,8 +243,9 @@ def _input(visit: Visit, session) -> tuple[str | None, list]:
 def stop_reply(visit: Visit, session_id: str, sent: str | None = None) -> None:
     """Stop the chat's reply, keeping exactly the text that was on screen: one this
     process writes, or one another process writes that this page followed. `sent`, the
-    text last sent from the input, goes back to the input unless the chat has it: a
-    message sent while the page followed a reply waited for it, and Stop dropped it."""
+    text last sent from the input, goes back to the input unless this page received
+    it: a message sent while the page followed a reply waited for it, and Stop dropped
+    it."""
     live = shared_runner(visit.settings).live(session_id)
     shown = st.session_state.get(SHOWN)
     store = shared_store(visit.settings)
@@ -255,16 +258,10 @@ def stop_reply(visit: Visit, session_id: str, sent: str | None = None) -> None:
             live.stop(shown[1] if shown and message and shown[0] == message.id else None)
         elif shown:
             stop_elsewhere(store, session, *shown)
-        if sent and not _asked(store, session, sent):
+        if sent and sent.strip() != (st.session_state.get(RECEIVED) or "").strip():
             st.session_state[REFILL] = sent
     except ChatError as exc:
         feedback.error(exc)
-
-
-def _asked(store, session, text: str) -> bool:
-    """Whether the chat's last question is `text` (as the store keeps it)."""
-    last = [m for m in store.get_messages(session, limit=2) if m.role == "user"]
-    return bool(last) and last[-1].content == clean_text(text)
 
 
 def _reply_actions(visit: Visit, store, session, messages, watched) -> None:

@@ -276,6 +276,19 @@ def send(page, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+def stop_mid_reply(page, emu):
+    """Send a long question, answered slowly, and press Stop (a real mouse click) once
+    some of the answer shows; returns the answer once it says it was interrupted."""
+    with slow_replies(emu):
+        send(page, "stop me #tokens=2000")
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        expect(answer).to_contain_text("w10", timeout=20_000)
+        page.get_by_test_id("stChatInputStopButton").click()
+        # No reload: the page itself shows the end.
+        expect(page.get_by_text("Reply interrupted")).to_be_visible(timeout=10_000)
+    return answer
+
+
 def send_lines(page, lines: list[str]) -> None:
     """Type several lines (Shift+Enter between them, as a person does), then send."""
     page.get_by_test_id("stChatInputTextArea").click()

@@ -23,6 +23,7 @@ from tests.browser_support import (
     session_of,
     signed_in_pages,
     slow_replies,
+    stop_mid_reply,
     wait_for_app,
 )
 from tests.conftest import emulator_fixture
@@ -155,25 +156,20 @@ def test_two_owners_never_see_each_other(open_as, server):
 def test_stop_shows_the_interrupted_reply_at_once_and_keeps_what_was_shown(open_as, server, emu):
     page = open_as("five@example.com")
     sid = session_of(page)
-    with slow_replies(emu):
-        send(page, "stop me #tokens=2000")
-        answer = page.get_by_test_id("stChatMessage").nth(1)
-        expect(answer).to_contain_text("w10", timeout=20_000)
-        page.get_by_test_id("stChatInputStopButton").click()  # a real mouse click
-        # No reload: the page itself shows the end, the actions and the chat's title.
-        expect(page.get_by_text("Reply interrupted")).to_be_visible(timeout=10_000)
-        # (a button with a tooltip also has a hidden copy in the page: the visible one)
-        regenerate = page.locator("[class*='st-key-regenerate-'] button").filter(visible=True)
-        expect(regenerate).to_be_visible()
-        expect(page.locator("[class*='st-key-edit-'] button").filter(visible=True)).to_be_visible()
-        expect(page.get_by_test_id("stSidebar")).to_contain_text("stop me")
-        # The message was sent: the input does not get it back.
-        expect(page.get_by_test_id("stChatInputTextArea")).to_have_value("")
-        # The answer's own text, not the status notice under it.
-        shown = answer.locator(
-            "[data-testid='stMarkdownContainer']:not([data-testid='stAlert'] *)"
-        ).all_inner_texts()
-        reply = wait_for_final_reply(server, sid)
+    answer = stop_mid_reply(page, emu)
+    # No reload: the actions and the chat's title show too.
+    # (a button with a tooltip also has a hidden copy in the page: the visible one)
+    regenerate = page.locator("[class*='st-key-regenerate-'] button").filter(visible=True)
+    expect(regenerate).to_be_visible()
+    expect(page.locator("[class*='st-key-edit-'] button").filter(visible=True)).to_be_visible()
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("stop me")
+    # The message was sent: the input does not get it back.
+    expect(page.get_by_test_id("stChatInputTextArea")).to_have_value("")
+    # The answer's own text, not the status notice under it.
+    shown = answer.locator(
+        "[data-testid='stMarkdownContainer']:not([data-testid='stAlert'] *)"
+    ).all_inner_texts()
+    reply = wait_for_final_reply(server, sid)
     assert reply["status"] == "interrupted"
     assert " ".join(shown).split() == reply["content"].split()  # stored = what was seen
     assert "w2000" not in reply["content"]

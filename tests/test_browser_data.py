@@ -17,11 +17,13 @@ from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
     app_server_fixture,
+    assert_no_exception_shown,
     browser_fixture,
     expect,
     send,
     session_of,
     signed_in_pages,
+    stop_mid_reply,
     wait_for_app,
 )
 from tests.conftest import emulator_fixture
@@ -179,6 +181,16 @@ def test_a_temporary_chat_leaves_the_database_as_it_was(open_as, server, tmp_pat
     page.reload()  # as the page says, it vanishes
     wait_for_app(page)
     expect(page.get_by_text("a secret never to be kept")).to_have_count(0)
+    assert table_rows(server) == before
+
+
+def test_stop_in_a_temporary_chat_keeps_what_arrived(open_as, server, emu):
+    page = open_as("temporary-stop@example.com")
+    before = table_rows(server)
+    page.get_by_text("Temporary chat", exact=True).first.click()
+    run_finished(page)
+    stop_mid_reply(page, emu)
+    assert_no_exception_shown(page.context)
     assert table_rows(server) == before
 
 

@@ -21,10 +21,11 @@ new Streamlit session, nothing cached), by its address again in a new tab of one
 the sidebar of the app's Shared links page (the page is switched inside the running
 app). The time runs until the three charts have drawn, the metric cards, the latency
 and status tables and the top chats are shown and the script run has finished. Target:
-1.5 s. The empty Shared links page is timed the first way too, as a baseline: what
-opening any page of the app by its address costs on the machine at that moment. Timings
-are printed, never asserted; a page that shows an exception or a server traceback exits
-with 1.
+1.5 s. Two baselines are timed the first way too: the app's empty Shared links page,
+what opening any page of the app by its address costs on the machine at that moment,
+and a bare Streamlit app of one title and one notice (no app code at all), what
+Streamlit itself costs there. Timings are printed, never asserted; a page that shows an
+exception or a server traceback exits with 1.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ TABLES = (
 CHARTS = 3  # cost, tokens, cache hits; latency and statuses are tables
 VIEWPORT = {"width": 1400, "height": 1000}
 BASELINE = "baseline, the empty Shared links page"
+FLOOR = "floor, a bare Streamlit app (a title and a notice)"
+BARE_APP = 'import streamlit as st\n\nst.title("Bare")\nst.info("Nothing else.")\n'
 
 
 def stamp(moment: datetime) -> str:
@@ -181,6 +184,9 @@ def time_page(location: str, runs: int, work: Path) -> dict[str, list[float]]:
     the module's docstring), and for the empty Shared links page as a baseline."""
     env = server_env({"CHAT_DB": location, "ARK_API_KEY": "bench-key", "NO_PROXY": "*"})
     server = start_streamlit(ROOT / "streamlit_app.py", env, work, "usage")
+    bare_app = work / "bare_app.py"
+    bare_app.write_text(BARE_APP)
+    bare = start_streamlit(bare_app, env, work, "bare")
     targets = {BASELINE: (by_address("/links", links_drawn), True)}
     for view, (first, last) in views().items():
         targets[f"Usage page, {view}"] = (by_address(f"/usage?from={first}&to={last}"), True)
@@ -194,7 +200,10 @@ def time_page(location: str, runs: int, work: Path) -> dict[str, list[float]]:
         True,
     )
     samples: dict[str, list[float]] = {}
-    with launched_browser() as browser, running(server):
+    with launched_browser() as browser, running(server, bare):
+        samples[FLOOR] = [bare_drawn(browser, bare.url) for _ in range(runs + 1)][
+            1:
+        ]  # the first load warms the server up: not counted
         for name, (opened, fresh) in targets.items():
             kept = None if fresh else browser.new_context(viewport=VIEWPORT)
             times = []
@@ -213,6 +222,15 @@ def time_page(location: str, runs: int, work: Path) -> dict[str, list[float]]:
         if server.traceback():
             raise RuntimeError(server.traceback())
     return samples
+
+
+def bare_drawn(browser, url: str) -> float:
+    """Seconds from opening the bare app in a new browser context until it has drawn."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    took = by_address("/", links_drawn)(page, url)
+    context.close()
+    return took
 
 
 def by_address(path: str, done=None):
@@ -247,7 +265,8 @@ def run_finished(page, timeout: int) -> None:
 
 
 def links_drawn(page, timeout: int = 120_000) -> None:
-    """The Shared links page says there are none, and the run finished."""
+    """A notice shown (the Shared links page saying there are none, or the bare
+    app's), and the run finished."""
     page.get_by_test_id("stAlert").first.wait_for(timeout=timeout)
     run_finished(page, timeout)
 
@@ -300,7 +319,7 @@ def main() -> int:
         median = statistics.median(times)
         shown = ", ".join(f"{t:.2f}" for t in times)
         verdict = ""
-        if name != BASELINE:
+        if name not in (BASELINE, FLOOR):
             verdict = f", {median / baseline:.2f}x the empty page; target {TARGET_SECONDS} s "
             verdict += "ok" if median <= TARGET_SECONDS else "MISSED"
         print(f"{name}: drawn in {median:.2f} s median ({shown}){verdict}")

@@ -68,12 +68,16 @@ class Image:
         return max(1, self.width * self.height // PIXELS_PER_TOKEN)
 
 
-def prepare_images(files: Sequence[tuple[str | None, bytes]]) -> list[Image]:
-    """Check and prepare every `(name, bytes)` file; the first bad one raises
-    `ImageError`, so either all the images are kept or none."""
-    if len(files) > MAX_IMAGES:
-        raise ImageError("image_too_many", count=len(files), limit=MAX_IMAGES)
-    return [prepare_image(name, data) for name, data in files]
+def prepare_images(
+    files: Sequence[tuple[str | None, bytes]], *, kept: Sequence[Image] = ()
+) -> list[Image]:
+    """`kept` (images prepared before, such as those of a message that was not sent)
+    followed by every `(name, bytes)` file, checked and prepared; the first bad one
+    raises `ImageError`, so either all the images are kept or none."""
+    count = len(kept) + len(files)
+    if count > MAX_IMAGES:
+        raise ImageError("image_too_many", count=count, limit=MAX_IMAGES)
+    return [*kept, *(prepare_image(name, data) for name, data in files)]
 
 
 def prepare_image(name: str | None, data: bytes) -> Image:

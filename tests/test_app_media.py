@@ -11,9 +11,10 @@ import pytest
 from PIL import Image as Pillow
 
 from chat_core.catalogue import find_model
+from chat_core.errors import DatabaseReadOnlyError
 from chat_core.markdown import literal
 from chat_core.pricing import cost
-from chat_core.store import connect
+from chat_core.store import Store, connect
 from chat_core.transfer import export_json, import_json
 from tests.test_app import app, close_clients, env, labelled, param, texts  # noqa: F401
 
@@ -110,6 +111,76 @@ def test_a_file_that_is_not_an_image_is_refused_and_nothing_is_stored(db_path, e
     assert at.chat_input(key="chat_input").value == "look at this"  # to send again
     with connect(db_path) as store:
         assert store.get_messages(store.get_session("local", sid)) == []
+
+
+def refuse_turns(monkeypatch, db_path):
+    """The database refuses every new message (a read-only folder) until the function
+    this returns is called."""
+    original = Store.start_turn
+
+    def read_only(self, session, text, **options):
+        raise DatabaseReadOnlyError("database_folder_read_only", folder=str(db_path.parent))
+
+    monkeypatch.setattr(Store, "start_turn", read_only)  # injected fault
+    return lambda: monkeypatch.setattr(Store, "start_turn", original)
+
+
+def kept_note(at) -> list[str]:
+    return [c.value for c in at.caption if "message that was not sent" in c.value]
+
+
+def test_a_refused_messages_images_wait_for_the_next_message(db_path, emu, monkeypatch):
+    at = app().run()
+    sid = param(at)
+    writable_again = refuse_turns(monkeypatch, db_path)
+    chat = at.chat_input(key="chat_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
+    chat.set_value("what is this?").run()
+    assert not at.exception
+    assert "make the folder writable" in at.error[0].value
+    assert at.chat_input(key="chat_input").value == "what is this?"  # the text, to send again
+    assert kept_note(at) == [
+        "The images of the message that was not sent (1) go with your next one."
+    ]
+    writable_again()
+    chat = at.chat_input(key="chat_input").upload("b.png", photo(300, 200), "image/png")
+    chat.set_value("what is this?").run()
+    assert not at.exception and kept_note(at) == []  # sent: nothing waits any more
+    with connect(db_path) as store:
+        session = store.get_session("local", sid)
+        user, reply = store.get_messages(session)
+        images = store.attachments(session, [user.id])[user.id]
+    assert [image.name for image in images] == ["holiday.jpg", "b.png"]  # kept ones first
+    assert reply.content.endswith("[image: 800×600 JPEG] [image: 300×200 JPEG]")
+
+
+def test_images_kept_from_a_refused_message_can_be_removed(db_path, emu, monkeypatch):
+    at = app().run()
+    sid = param(at)
+    writable_again = refuse_turns(monkeypatch, db_path)
+    chat = at.chat_input(key="chat_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
+    chat.set_value("what is this?").run()
+    assert kept_note(at)
+    at.button(key="held_images_remove").click().run()
+    assert kept_note(at) == []
+    writable_again()
+    at.chat_input(key="chat_input").set_value("what is this?").run()
+    with connect(db_path) as store:
+        session = store.get_session("local", sid)
+        user, _ = store.get_messages(session)
+        assert store.attachments(session, [user.id]) == {}
+
+
+def test_a_refused_temporary_messages_images_wait_for_the_next_message(emu):
+    at = app(temporary="1").run()
+    chat = at.chat_input(key="temporary_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
+    chat.set_value("界" * 100_001).run()
+    assert "too long" in at.error[0].value and len(kept_note(at)) == 1
+    at.chat_input(key="temporary_input").set_value("and now?").run()
+    assert not at.exception and kept_note(at) == []
+    kept = at.session_state["temporary_chat:local"]
+    (question, answer) = kept.messages
+    assert [image.name for image in kept.images[question.id]] == ["holiday.jpg"]
+    assert answer.content.endswith("[image: 800×600 JPEG]")
 
 
 def test_a_text_only_model_takes_no_files():

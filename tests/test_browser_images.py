@@ -151,3 +151,38 @@ def test_an_image_over_the_size_limit_is_refused_by_name_and_nothing_is_sent(
     assert page.get_by_test_id("stChatInputTextArea").input_value() == "two pictures"
     with connect(server.env["CHAT_DB"]) as store:
         assert store.list_sessions(owner_key("email", email))[0].is_used is False
+
+
+def test_a_refused_messages_image_waits_above_the_input_for_the_next_message(
+    page_of, server, emu, tmp_path
+):
+    email = "kept@example.com"
+    page = page_of(email)
+    path = tmp_path / "green.png"
+    path.write_bytes(png("green"))
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stChatInputFileUploadButton").click()
+    chooser.value.set_files(str(path))
+    expect(page.get_by_test_id("stChatInput")).to_contain_text("green.png", timeout=15_000)
+    text_area = page.get_by_test_id("stChatInputTextArea")
+    text_area.click()
+    page.keyboard.insert_text("界" * 100_001)  # pasted: over the length limit
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("too long")).to_be_visible(timeout=30_000)
+    kept = page.locator(".st-key-held_images")
+    expect(kept).to_contain_text("message that was not sent (1)", timeout=15_000)
+    expect(kept.locator("[data-testid='stImage'] img")).to_be_visible()
+    assert page.get_by_test_id("stChatInput").get_by_text("green.png").count() == 0
+    text_area.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("and now, what colour?")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Echo: and now, what colour? [image: 300×200 JPEG]")).to_be_visible(
+        timeout=15_000
+    )
+    expect(kept).to_have_count(0)
+    (url,) = sent_images(emu, "and now, what colour?")
+    sent = Pillow.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.getpixel((150, 100))[1] > 100  # green
+    (image,) = stored_images(server, email, session_of(page))
+    assert image.name == "green.png"

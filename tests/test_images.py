@@ -152,6 +152,17 @@ def test_one_bad_file_refuses_the_whole_set():
     assert refused.value.code == "image_too_many"
 
 
+def test_images_kept_from_a_refused_message_go_first_and_count_toward_the_limit():
+    good = encoded(Pillow.new("RGB", (8, 8)), "PNG")
+    kept = prepare_images([("kept.png", good)])
+    both = prepare_images([("new.png", good)], kept=kept)
+    assert [image.name for image in both] == ["kept.png", "new.png"]
+    with pytest.raises(ImageError) as refused:
+        prepare_images([("new.png", good)] * MAX_IMAGES, kept=kept)
+    assert refused.value.code == "image_too_many"
+    assert refused.value.params["count"] == MAX_IMAGES + 1
+
+
 def test_file_names_lose_their_folders_and_odd_characters():
     data = encoded(Pillow.new("RGB", (8, 8)), "PNG")
     assert prepare_image("C:\\Users\\me\\cat\x00.png", data).name == "cat.png"

@@ -172,13 +172,17 @@ def _settled(messages, live):
 
 def _start(visit, store, replies, session, prompt, action, files=()):
     """Start the reply a message or an action asks for. A refusal reruns the chat with
-    the reason shown and the typed text back in the input."""
+    the reason shown, the typed text back in the input and its images kept for the
+    next message (images kept from a refused one go first)."""
+    images = []
     if prompt is not None:
         st.session_state[RECEIVED] = prompt
     try:
+        if prompt is not None:
+            chosen = [(file.name, file.getvalue()) for file in files]
+            images = prepare_images(chosen, kept=media.held(session.id))
         replies.check_room(visit.owner, session.id)  # before anything is written
         make = _ACTIONS[action[0]] if action else None
-        images = prepare_images([(file.name, file.getvalue()) for file in files])
         if make is not None:
             reply = make(store, visit.settings, session, client(visit), *action[1:])
         elif st.session_state.get(SHOWED_EMPTY) == session.id:  # the page showed it empty
@@ -191,7 +195,9 @@ def _start(visit, store, replies, session, prompt, action, files=()):
             reply = chat.send(
                 store, visit.settings, session, client(visit), prompt, images=images, after=after
             )
-        return replies.start(reply, visit.owner)
+        live = replies.start(reply, visit.owner)
+        media.release(session.id)
+        return live
     except ChatError as exc:
         feedback.error(exc)
         if isinstance(exc, MessageNotFoundError):
@@ -200,6 +206,7 @@ def _start(visit, store, replies, session, prompt, action, files=()):
             message_actions.reopen_editor(action[1], action[-1])
         elif prompt:
             st.session_state[REFILL] = prompt
+            media.hold(session.id, images)
         rerun_fragment_or_page()
 
 
@@ -232,6 +239,7 @@ def _input(visit: Visit, session) -> tuple[str | None, list]:
         st.session_state[INPUT] = refill
     with st.bottom:
         feedback.show(visit.lang)
+        media.show_held(visit.lang, session.id)
         return media.message_input(
             placeholder,
             key=INPUT,

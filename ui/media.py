@@ -21,7 +21,9 @@ from chat_core.store import Message
 from .text import t
 
 IMAGES = "message_images"  # {message id: [Image, ...]} of the messages being drawn
+HELD = "held_images"  # {chat key: [Image, ...]} of a message that was not sent
 THUMBNAIL_WIDTH = 240
+HELD_WIDTH = 64
 # Characters a Markdown link target cannot hold as they are.
 _URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"
 
@@ -53,6 +55,40 @@ def message_input(placeholder: str, *, key: str, disabled: bool, with_images: bo
     if sent is None or isinstance(sent, str):
         return sent, []
     return sent.text, list(sent.files)
+
+
+def hold(chat_key: str, images: list[Image]) -> None:
+    """Keep the images of a message that was not sent (its text goes back in the
+    input, which cannot take files back) for the chat's next message."""
+    if images:
+        st.session_state.setdefault(HELD, {})[chat_key] = list(images)
+
+
+def held(chat_key: str) -> list[Image]:
+    """The images kept for the chat's next message (see `hold`)."""
+    return list((st.session_state.get(HELD) or {}).get(chat_key, ()))
+
+
+def release(chat_key: str) -> None:
+    """Forget the kept images: sent with a message, or removed by the user."""
+    (st.session_state.get(HELD) or {}).pop(chat_key, None)
+
+
+def show_held(lang: str, chat_key: str) -> None:
+    """The kept images above the input, small, with a button that removes them."""
+    images = held(chat_key)
+    if not images:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center", key="held_images")
+    row.image([image.data for image in images], width=HELD_WIDTH)
+    row.caption(t(lang, "held_images", count=len(images)))
+    row.button(
+        t(lang, "held_images_remove"),
+        key="held_images_remove",
+        icon=":material/close:",
+        on_click=release,
+        args=(chat_key,),
+    )
 
 
 def prefetch(store, session, messages: list[Message]) -> None:

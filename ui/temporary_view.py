@@ -18,7 +18,7 @@ from chat_core.images import prepare_images
 from chat_core.temporary import TemporaryChat
 
 from . import feedback
-from .media import IMAGES, message_input, takes_images
+from .media import IMAGES, held, hold, message_input, release, show_held, takes_images
 from .messages import render_message
 from .runtime import Visit, client, prices, select_session
 from .sidebar import render_sidebar
@@ -88,6 +88,11 @@ def _chat(visit: Visit) -> TemporaryChat:
     return st.session_state[key]
 
 
+def _held_key(visit: Visit) -> str:
+    """Where the images of a refused message wait (see `ui.media.hold`)."""
+    return f"temporary_chat:{visit.owner}"
+
+
 def _header(visit: Visit, store, chat: TemporaryChat) -> None:
     lang = visit.lang
     title, controls = st.columns([0.7, 0.3], vertical_alignment="bottom")
@@ -125,6 +130,7 @@ def _input(visit: Visit, chat: TemporaryChat) -> tuple[str, list] | None:
         st.session_state[INPUT] = refill
     with st.bottom:
         feedback.show(lang)
+        show_held(lang, _held_key(visit))
         text, files = message_input(
             placeholder,
             key=INPUT,
@@ -138,15 +144,19 @@ def _answer(visit: Visit, chat: TemporaryChat, prompt: str, files: list) -> None
     """Send `prompt` with its image `files` and stream the reply here; the next run
     draws both from memory."""
     settings = visit.settings
+    images = []
     try:
-        images = prepare_images([(file.name, file.getvalue()) for file in files])
+        chosen = [(file.name, file.getvalue()) for file in files]
+        images = prepare_images(chosen, kept=held(_held_key(visit)))
         reply = chat.send(
             settings, client(visit), prompt, max_chars=settings.max_message_chars, images=images
         )
     except ChatError as exc:
         feedback.error(exc)
         st.session_state[REFILL] = prompt  # the refused text goes back in the input
+        hold(_held_key(visit), images)  # and its images wait for the next message
         st.rerun()
+    release(_held_key(visit))
     render_message(chat.messages[-1], visit.lang, prices(settings))
     with st.chat_message("assistant"), reply:
         reasoning, answer = st.empty(), BlockPainter()

@@ -113,28 +113,34 @@ def test_a_file_that_is_not_an_image_is_refused_and_nothing_is_stored(db_path, e
         assert store.get_messages(store.get_session("local", sid)) == []
 
 
-def refuse_turns(monkeypatch, db_path):
-    """The database refuses every new message (a read-only folder) until the function
-    this returns is called."""
+def refused_with_a_photo(monkeypatch, db_path):
+    """A new chat whose first message, with a photo, the database refused (a read-only
+    folder); and the function that makes the database writable again."""
     original = Store.start_turn
 
     def read_only(self, session, text, **options):
         raise DatabaseReadOnlyError("database_folder_read_only", folder=str(db_path.parent))
 
     monkeypatch.setattr(Store, "start_turn", read_only)  # injected fault
-    return lambda: monkeypatch.setattr(Store, "start_turn", original)
+    at = app().run()
+    chat = at.chat_input(key="chat_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
+    chat.set_value("what is this?").run()
+    return at, lambda: monkeypatch.setattr(Store, "start_turn", original)
 
 
 def kept_note(at) -> list[str]:
     return [c.value for c in at.caption if "message that was not sent" in c.value]
 
 
+def first_message_images(db_path, sid):
+    with connect(db_path) as store:
+        session = store.get_session("local", sid)
+        user, reply = store.get_messages(session)
+        return store.attachments(session, [user.id]).get(user.id, []), reply
+
+
 def test_a_refused_messages_images_wait_for_the_next_message(db_path, emu, monkeypatch):
-    at = app().run()
-    sid = param(at)
-    writable_again = refuse_turns(monkeypatch, db_path)
-    chat = at.chat_input(key="chat_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
-    chat.set_value("what is this?").run()
+    at, writable_again = refused_with_a_photo(monkeypatch, db_path)
     assert not at.exception
     assert "make the folder writable" in at.error[0].value
     assert at.chat_input(key="chat_input").value == "what is this?"  # the text, to send again
@@ -145,29 +151,20 @@ def test_a_refused_messages_images_wait_for_the_next_message(db_path, emu, monke
     chat = at.chat_input(key="chat_input").upload("b.png", photo(300, 200), "image/png")
     chat.set_value("what is this?").run()
     assert not at.exception and kept_note(at) == []  # sent: nothing waits any more
-    with connect(db_path) as store:
-        session = store.get_session("local", sid)
-        user, reply = store.get_messages(session)
-        images = store.attachments(session, [user.id])[user.id]
+    images, reply = first_message_images(db_path, param(at))
     assert [image.name for image in images] == ["holiday.jpg", "b.png"]  # kept ones first
     assert reply.content.endswith("[image: 800×600 JPEG] [image: 300×200 JPEG]")
 
 
 def test_images_kept_from_a_refused_message_can_be_removed(db_path, emu, monkeypatch):
-    at = app().run()
-    sid = param(at)
-    writable_again = refuse_turns(monkeypatch, db_path)
-    chat = at.chat_input(key="chat_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
-    chat.set_value("what is this?").run()
+    at, writable_again = refused_with_a_photo(monkeypatch, db_path)
     assert kept_note(at)
     at.button(key="held_images_remove").click().run()
     assert kept_note(at) == []
     writable_again()
     at.chat_input(key="chat_input").set_value("what is this?").run()
-    with connect(db_path) as store:
-        session = store.get_session("local", sid)
-        user, _ = store.get_messages(session)
-        assert store.attachments(session, [user.id]) == {}
+    images, reply = first_message_images(db_path, param(at))
+    assert images == [] and "[image:" not in reply.content
 
 
 def test_a_refused_temporary_messages_images_wait_for_the_next_message(emu):

@@ -65,12 +65,26 @@ def stored_images(server, email: str, session_id: str):
         return store.attachments(session, [user.id]).get(user.id, [])
 
 
+def choose(page, *paths) -> None:
+    """Attach files through the chat input's file chooser, as a person does."""
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stChatInputFileUploadButton").click()
+    chooser.value.set_files([str(path) for path in paths])
+
+
 def submit(page, text: str, file_name: str) -> None:
-    """Wait until the attached file is uploaded (its name shows), type and send."""
+    """Wait until the attached file shows in the input, type and send."""
     chat_input = page.get_by_test_id("stChatInput")
     expect(chat_input).to_contain_text(file_name, timeout=15_000)
     page.get_by_test_id("stChatInputTextArea").click()
     page.keyboard.type(text)
+    send(page)
+
+
+def send(page) -> None:
+    """Press Enter once the input can send: not while a file still uploads (its name
+    shows from the start; Enter meanwhile does nothing)."""
+    expect(page.get_by_test_id("stChatInputSubmitButton")).to_be_enabled(timeout=30_000)
     page.keyboard.press("Enter")
 
 
@@ -90,9 +104,7 @@ def test_an_image_chosen_with_the_file_chooser(page_of, server, emu, tmp_path):
     page = page_of(email)
     path = tmp_path / "red square.png"
     path.write_bytes(png("red"))
-    with page.expect_file_chooser() as chooser:
-        page.get_by_test_id("stChatInputFileUploadButton").click()
-    chooser.value.set_files(str(path))
+    choose(page, path)
     submit(page, "what colour is this?", "red square.png")
     expect(page.get_by_text("Echo: what colour is this? [image: 300×200 JPEG]")).to_be_visible(
         timeout=15_000
@@ -141,9 +153,7 @@ def test_an_image_over_the_size_limit_is_refused_by_name_and_nothing_is_sent(
     small, big = tmp_path / "small.png", tmp_path / "big photo.jpg"
     small.write_bytes(png("blue"))
     big.write_bytes(b"\xff\xd8" + b"\0" * 21_500_000)  # over 20 MB, whichever MB is meant
-    with page.expect_file_chooser() as chooser:
-        page.get_by_test_id("stChatInputFileUploadButton").click()
-    chooser.value.set_files([str(small), str(big)])
+    choose(page, small, big)
     expect(page.get_by_test_id("stChatInput")).to_contain_text("small.png", timeout=15_000)
     submit(page, "two pictures", "big photo.jpg")
     expect(page.get_by_text("“big photo.jpg” is too large")).to_be_visible(timeout=30_000)
@@ -160,14 +170,12 @@ def test_a_refused_messages_image_waits_above_the_input_for_the_next_message(
     page = page_of(email)
     path = tmp_path / "green.png"
     path.write_bytes(png("green"))
-    with page.expect_file_chooser() as chooser:
-        page.get_by_test_id("stChatInputFileUploadButton").click()
-    chooser.value.set_files(str(path))
+    choose(page, path)
     expect(page.get_by_test_id("stChatInput")).to_contain_text("green.png", timeout=15_000)
     text_area = page.get_by_test_id("stChatInputTextArea")
     text_area.click()
     page.keyboard.insert_text("界" * 100_001)  # pasted: over the length limit
-    page.keyboard.press("Enter")
+    send(page)
     expect(page.get_by_text("too long")).to_be_visible(timeout=30_000)
     kept = page.locator(".st-key-held_images")
     expect(kept).to_contain_text("message that was not sent (1)", timeout=15_000)
@@ -176,7 +184,7 @@ def test_a_refused_messages_image_waits_above_the_input_for_the_next_message(
     text_area.click()
     page.keyboard.press("Control+A")
     page.keyboard.type("and now, what colour?")
-    page.keyboard.press("Enter")
+    send(page)
     expect(page.get_by_text("Echo: and now, what colour? [image: 300×200 JPEG]")).to_be_visible(
         timeout=15_000
     )

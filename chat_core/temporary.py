@@ -30,6 +30,10 @@ from .store.sql import MESSAGE_COLUMNS
 from .text import clean_text, message_text, message_title
 
 TEMPORARY_ID = "temporary"
+# The images a temporary chat keeps in the server's memory (a stored chat keeps them
+# in the database): 30 photos at the least, as the app prepares them (about 1 MB each
+# at most).
+MAX_TEMPORARY_IMAGE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -81,10 +85,21 @@ class TemporaryChat:
         text = message_text(text, max_chars, bool(images))
         chosen = effective(self.session, settings)
         check_images(chosen["model"], chosen["model_alias"], len(images))
+        self._check_room_for(images)
         message = self._append(role="user", content=text, status="complete")
         if images:
             self.images[message.id] = list(images)
         return self.reply(settings, client)
+
+    def _check_room_for(self, images: Sequence[Image]) -> None:
+        """Refuse images that would take the chat's images over
+        `MAX_TEMPORARY_IMAGE_BYTES`: many tabs' temporary chats share one server."""
+        if not images:
+            return
+        kept = sum(len(image.data) for kept in self.images.values() for image in kept)
+        if kept + sum(len(image.data) for image in images) > MAX_TEMPORARY_IMAGE_BYTES:
+            limit = MAX_TEMPORARY_IMAGE_BYTES // (1024 * 1024)
+            raise InvalidInputError("temporary_images_full", limit=limit)
 
     def reply(self, settings: Settings, client) -> Reply:
         """A `Reply` to the last message, which must be the user's."""

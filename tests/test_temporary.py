@@ -2,6 +2,7 @@
 
 import pytest
 
+from chat_core import temporary
 from chat_core.errors import InvalidInputError, StreamInterruptedError
 from chat_core.temporary import TemporaryChat
 from tests import test_chat
@@ -148,3 +149,20 @@ def test_images_for_a_model_that_reads_text_only_add_nothing(store, settings, cl
         chat.send(settings, client, "what is this?", max_chars=1000, images=[picture()])
     assert refused.value.code == "images_not_supported"
     assert (chat.messages, chat.images, emu.requests) == ([], {}, [])
+
+
+def test_images_past_the_memory_limit_are_refused_and_add_nothing(
+    store, settings, client, emu, monkeypatch
+):
+    red, blue = picture("red", name="red.png"), picture("blue", name="blue.png")
+    monkeypatch.setattr(temporary, "MAX_TEMPORARY_IMAGE_BYTES", len(red.data) + len(blue.data))
+    chat = TemporaryChat("alice")
+    run(chat.send(settings, client, "one", max_chars=1000, images=[red]))
+    before, requests = list(chat.messages), len(emu.requests)
+    with pytest.raises(InvalidInputError) as refused:
+        chat.send(settings, client, "two", max_chars=1000, images=[blue, red])
+    assert refused.value.code == "temporary_images_full"
+    assert (chat.messages, len(emu.requests)) == (before, requests)
+    run(chat.send(settings, client, "two", max_chars=1000, images=[blue]))  # up to the limit
+    run(chat.send(settings, client, "three", max_chars=1000))  # text still goes
+    assert [len(images) for images in chat.images.values()] == [1, 1]

@@ -495,4 +495,6 @@ def _usage(message: Message) -> Usage:
         cached_tokens=message.cached_tokens or 0,
         reasoning_tokens=message.reasoning_tokens or 0,
         model=message.model,
+        tier_prompt_tokens=message.tier_prompt_tokens,
+        tier_completion_tokens=message.tier_completion_tokens,
     )

@@ -23,6 +23,7 @@ from .chat import Reply, begun, build_request, recent_messages
 from .config import Settings
 from .conversation import is_cut
 from .errors import InvalidInputError
+from .pricing import tier_lengths
 from .response import Response
 from .store import Message, Session, Store
 from .turn_images import turn_images
@@ -82,14 +83,20 @@ def _usage_of(message: Message) -> Usage | None:
         cached_tokens=message.cached_tokens or 0,
         reasoning_tokens=message.reasoning_tokens or 0,
         model=message.model,
+        tier_prompt_tokens=message.tier_prompt_tokens,
+        tier_completion_tokens=message.tier_completion_tokens,
     )
 
 
 def _sum(earlier: Usage, later: Usage) -> Usage:
+    """Both calls' counts summed; the lengths that set the tier are the largest call's."""
+    prompt, completion = tier_lengths(earlier)
     return Usage(
         prompt_tokens=earlier.prompt_tokens + later.prompt_tokens,
         completion_tokens=earlier.completion_tokens + later.completion_tokens,
         cached_tokens=earlier.cached_tokens + later.cached_tokens,
         reasoning_tokens=earlier.reasoning_tokens + later.reasoning_tokens,
         model=later.model or earlier.model,
+        tier_prompt_tokens=max(prompt, later.prompt_tokens),
+        tier_completion_tokens=max(completion, later.completion_tokens),
     )

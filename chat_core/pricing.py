@@ -36,11 +36,27 @@ SECONDS_PER_HOUR = 3600
 
 
 class TokenCounts(Protocol):
-    """Anything with the token counts of a turn, such as `chat_core.ark.Usage`."""
+    """Anything with the token counts of a turn, such as `chat_core.ark.Usage`; those
+    of a reply made of several calls may also say the lengths that set its tier (see
+    `tier_lengths`)."""
 
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+
+
+def tier_lengths(usage: TokenCounts) -> tuple[int, int]:
+    """The prompt and reply lengths that choose a turn's rates. A continued answer is
+    two calls or more, each billed at the tier of its own lengths, where the summed
+    counts would reach a higher tier, or none: the largest call's lengths stand for
+    all. Exact when the calls share a tier; when a later call (which holds the earlier
+    text) crosses a bound, the earlier tokens get its higher rates."""
+    prompt = getattr(usage, "tier_prompt_tokens", None)
+    completion = getattr(usage, "tier_completion_tokens", None)
+    return (
+        usage.prompt_tokens if prompt is None else prompt,
+        usage.completion_tokens if completion is None else completion,
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +139,7 @@ def quote(
     price = _price(prices or PriceTable(), model, alias, getattr(usage, "model", None))
     if price is None:
         return None
-    rates = price.rates(usage.prompt_tokens, usage.completion_tokens)
+    rates = price.rates(*tier_lengths(usage))
     if rates is None:
         return None  # longer than any tier the price knows
     cached = min(usage.cached_tokens, usage.prompt_tokens)

@@ -195,4 +195,6 @@ def _usage_columns(usage: Usage | None) -> dict | None:
         "completion_tokens": usage.completion_tokens,
         "cached_tokens": usage.cached_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
+        "tier_prompt_tokens": usage.tier_prompt_tokens,
+        "tier_completion_tokens": usage.tier_completion_tokens,
     }

@@ -215,6 +215,8 @@ def _usage_fields(usage: Usage | None) -> dict:
         "completion_tokens": usage.completion_tokens,
         "cached_tokens": usage.cached_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
+        "tier_prompt_tokens": usage.tier_prompt_tokens,
+        "tier_completion_tokens": usage.tier_completion_tokens,
     }
 
 

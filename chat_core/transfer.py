@@ -80,6 +80,8 @@ _MESSAGE_FIELDS = (
     "completion_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "tier_prompt_tokens",
+    "tier_completion_tokens",
     "latency_ms",
     "first_token_ms",
     "error",
@@ -92,6 +94,8 @@ _INT_FIELDS = (
     "completion_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "tier_prompt_tokens",
+    "tier_completion_tokens",
     "latency_ms",
     "first_token_ms",
 )

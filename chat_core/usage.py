@@ -365,6 +365,8 @@ def _csv_row(row: Mapping, prices: PriceTable, default_mode: str) -> list:
             cached_tokens=row["cached_tokens"] or 0,
             reasoning_tokens=row["reasoning_tokens"] or 0,
             model=row["model"] or None,
+            tier_prompt_tokens=row["tier_prompt_tokens"],
+            tier_completion_tokens=row["tier_completion_tokens"],
         )
         spent = cost(usage, row["model"] or None, prices, alias=row["alias"] or None)
     values = (

@@ -64,6 +64,8 @@ MESSAGE_COLUMNS = {
     "response_id": str,
     "finish_reason": str,
     "sources": str,
+    "tier_prompt_tokens": int,
+    "tier_completion_tokens": int,
 }
 POSTGRES_TYPES = {
     "is_used": "boolean",
@@ -85,6 +87,7 @@ SQLITE_MIGRATIONS = [
     "m011_attachments",
     "m012_preferences_and_shares",
     "m013_usage_index",
+    "m014_price_tier_lengths",
 ]
 
 
@@ -378,6 +381,7 @@ def test_postgres_migrations_apply_once(postgres_url):
         ("p008_preferences_and_shares",),
         ("p009_usage_index",),
         ("p010_search_pending_lists",),
+        ("p011_price_tier_lengths",),
     ]
 
 

@@ -25,7 +25,13 @@ def chat(store):
         content="**4**",
         reasoning="add them",
         status="complete",
-        usage={"prompt_tokens": 9, "completion_tokens": 3},
+        # continued once: two calls, the larger of 5 tokens in and 2 out
+        usage={
+            "prompt_tokens": 9,
+            "completion_tokens": 3,
+            "tier_prompt_tokens": 5,
+            "tier_completion_tokens": 2,
+        },
     )
     store.start_turn(session, "and 3+3?")
     cut = store.begin_reply(session)
@@ -38,15 +44,14 @@ def test_json_round_trip_creates_a_new_session(store, chat):
     imported = import_json(store, "alice", exported)
     assert imported.id != chat.id and imported.is_used
     assert imported.title == chat.title
-    original = [
-        (m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens)
-        for m in store.get_messages(chat)
-    ]
-    copied = [
-        (m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens)
-        for m in store.get_messages(imported)
-    ]
-    assert copied == original
+
+    def kept(m):
+        tier = (m.tier_prompt_tokens, m.tier_completion_tokens)
+        return (m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens, tier)
+
+    original = [kept(m) for m in store.get_messages(chat)]
+    assert original[1][-1] == (5, 2)
+    assert [kept(m) for m in store.get_messages(imported)] == original
     assert len(store.list_sessions("alice")) == 2
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import itertools
 import json
+from dataclasses import replace
+from decimal import Decimal
+from types import MappingProxyType
 
 import httpx
 import pytest
@@ -14,6 +17,7 @@ from PIL import Image as Pillow
 from ark_emulator import ArkEmulator
 from chat_core import chat, continuation
 from chat_core.ark import make_client, probe
+from chat_core.catalogue import parse_price
 from chat_core.config import load_settings
 from chat_core.conversation import left_out, model_view
 from chat_core.errors import (
@@ -25,6 +29,7 @@ from chat_core.errors import (
     StreamInterruptedError,
 )
 from chat_core.images import prepare_image
+from chat_core.pricing import PriceTable
 from chat_core.runner import ReplyRunner
 from chat_core.store import Message, connect
 from tests.conftest import EMULATOR_KEY
@@ -244,6 +249,36 @@ def test_continue_as_often_as_the_answer_is_cut(sqlite_store, env, client):
         assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == expected
     answer = sqlite_store.get_messages(session)[-1]
     assert answer.content == "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10" and answer.finish_reason == "stop"
+
+
+def test_a_continued_answer_keeps_the_lengths_of_its_largest_call(sqlite_store, env, client):
+    settings = cut_settings(env)
+    session, _ = sqlite_store.new_session("alice")
+    run(chat.send(sqlite_store, settings, session, client, "#input_tokens=4000 #tokens=8"))
+    cut = sqlite_store.get_messages(session)[-1]
+    assert (cut.tier_prompt_tokens, cut.tier_completion_tokens) == (None, None)  # one call
+    run(continuation.continue_reply(sqlite_store, settings, session, client))
+    answer = sqlite_store.get_messages(session)[-1]
+    later_prompt = answer.prompt_tokens - cut.prompt_tokens
+    assert later_prompt > cut.prompt_tokens >= 4_000  # the later call holds the cut text
+    assert answer.tier_prompt_tokens == later_prompt
+    assert answer.tier_completion_tokens == max(
+        cut.completion_tokens, answer.completion_tokens - cut.completion_tokens
+    )
+    # Priced at the tier of that call (up to 6,000 tokens in), not of the sums (8,000).
+    price = parse_price(
+        {
+            "tiers": [
+                {"input_up_to": 6_000, "input": 1, "output": 4},
+                {"input_up_to": 100_000, "input": 3, "output": 12},
+            ]
+        }
+    )
+    prices = PriceTable(MappingProxyType({"m": price}))
+    tokens_in, tokens_out = answer.prompt_tokens, answer.completion_tokens
+    assert price.rates(tokens_in, tokens_out).input == 3  # what the sums would cost
+    expected = Decimal(tokens_in * 1 + tokens_out * 4) / 1_000_000
+    assert chat.message_cost(replace(answer, model="m"), prices) == expected
 
 
 def test_only_a_cut_answer_continues(sqlite_store, env, client, emu):

@@ -441,6 +441,29 @@ def test_an_unknown_model_is_unpriced_not_free(store, seeded):
     assert all(price_group(g, prices, limits).cost is None for g in groups if g.with_usage)
 
 
+def test_a_continued_answer_is_priced_at_the_tier_of_its_largest_call(store):
+    # Two calls of 120 and 140 tokens in (tier 1, up to 150) and 50 and 10 out: their
+    # sums (260 in) would be tier 2's. By hand: 260 at 1 + 60 at 4 = 500 per million,
+    # not 260 at 3 + 60 at 12 = 1500.
+    continued = tokens(260, 0, 60) | {"tier_prompt_tokens": 140, "tier_completion_tokens": 50}
+    chat = store.import_session(
+        "alice", "long", [question("2026-03-02"), reply("2026-03-02", model="m1", **continued)]
+    )
+    prices = tiered_prices()
+    limits = bands(prices)
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=limits)
+    assert [(g.prompt_band, g.reply_band, g.prompt_tokens) for g in groups] == [(0, 1, 260)]
+    expected = Decimal(500) / 1_000_000
+    assert dashboard(groups, prices, limits).totals.cost == expected
+    (_, answer) = store.get_messages(store.get_session("alice", chat.id))
+    assert message_cost(answer, prices) == expected
+    text = usage_csv(store, "alice", UsageFilter(), prices, default_mode="off")
+    assert [Decimal(row["cost_cny"]) for row in csv.DictReader(io.StringIO(text))] == [expected]
+    rates = band_rates(groups, prices, limits)
+    (top,) = store.top_chats("alice", UsageFilter(), bands=limits, rates=rates)
+    assert round(top.cost * 1e6, 6) == 500
+
+
 def test_the_csv_holds_the_filtered_replies_with_their_own_costs(store, seeded):
     prices = tiered_prices()
     text = usage_csv(store, "alice", UsageFilter(models=("m1",)), prices, default_mode="off")

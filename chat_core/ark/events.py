@@ -31,6 +31,9 @@ class Usage:
 
     `prompt_tokens` includes `cached_tokens`; `completion_tokens` includes `reasoning_tokens`.
     `model` is the model version that answered (it can differ from the endpoint id sent).
+    A reply made of several calls (a continued answer) sums their counts, and keeps in
+    `tier_prompt_tokens` and `tier_completion_tokens` the largest call's, which set the
+    price tier of its tokens; they are None for one call.
     """
 
     prompt_tokens: int
@@ -38,6 +41,8 @@ class Usage:
     cached_tokens: int
     reasoning_tokens: int
     model: str | None
+    tier_prompt_tokens: int | None = None
+    tier_completion_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

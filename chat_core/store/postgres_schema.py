@@ -198,6 +198,20 @@ MIGRATIONS: list[tuple[str, str | Callable[[Any], None]]] = [
         ALTER INDEX chat_message_content_trgm SET (gin_pending_list_limit = 256);
         """,
     ),
+    (
+        "p011_price_tier_lengths",
+        """
+        -- A continued answer's largest call's lengths, which set its price tier (its
+        -- counts are the calls' sums); the usage index carries them.
+        ALTER TABLE chat_message ADD COLUMN tier_prompt_tokens bigint,
+            ADD COLUMN tier_completion_tokens bigint;
+        DROP INDEX chat_message_usage;
+        CREATE INDEX chat_message_usage ON chat_message (session_id, role, created_at)
+            INCLUDE (status, model, error_code, prompt_tokens, cached_tokens,
+                completion_tokens, reasoning_tokens, first_token_ms, latency_ms,
+                tier_prompt_tokens, tier_completion_tokens);
+        """,
+    ),
 ]
 
 

@@ -72,6 +72,10 @@ class Message:
     completion_tokens: int | None = None
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    # A reply of several calls (a continued answer): the largest call's lengths, which
+    # set its price tier (see `chat_core.pricing.tier_lengths`); None for one call.
+    tier_prompt_tokens: int | None = None
+    tier_completion_tokens: int | None = None
     latency_ms: int | None = None
     first_token_ms: int | None = None
     error: str | None = None

@@ -32,6 +32,8 @@ MESSAGE_COLUMNS = (
     "completion_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "tier_prompt_tokens",
+    "tier_completion_tokens",
     "latency_ms",
     "first_token_ms",
     "parent_id",
@@ -668,7 +670,8 @@ class SqlBackend(ABC):
         with self.reading() as tx:
             return tx.query(
                 "SELECT m.id, m.session_id, m.role, '' AS content, m.created_at, m.model, "
-                "m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens "
+                "m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens, "
+                "m.tier_prompt_tokens, m.tier_completion_tokens "
                 "FROM chat_message m JOIN chat_session s ON s.id = m.session_id "
                 "WHERE m.session_id = ? AND s.owner = ? AND m.prompt_tokens IS NOT NULL",
                 [session_id, owner],

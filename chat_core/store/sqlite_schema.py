@@ -314,6 +314,23 @@ def m013_usage_index(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m014_price_tier_lengths(db: sqlite_utils.Database) -> None:
+    """A continued answer's largest call's lengths, which set its price tier (its
+    counts are the calls' sums); the usage index carries them, so the Usage page still
+    reads that index alone."""
+    _run_each(
+        db,
+        "ALTER TABLE chat_message ADD COLUMN tier_prompt_tokens INTEGER",
+        "ALTER TABLE chat_message ADD COLUMN tier_completion_tokens INTEGER",
+        "DROP INDEX idx_chat_message_usage",
+        "CREATE INDEX idx_chat_message_usage ON chat_message(session_id, role, created_at, "
+        "status, model, error_code, prompt_tokens, cached_tokens, completion_tokens, "
+        "reasoning_tokens, first_token_ms, latency_ms, tier_prompt_tokens, "
+        "tier_completion_tokens)",
+    )
+
+
 # What each searchable table indexes: (text column, rowid column, condition on a row).
 SEARCHABLE = {
     "chat_message": ("content", "id", "{row}.status <> 'streaming'"),

@@ -52,6 +52,7 @@ MIGRATION_NAMES = (
     "m011_attachments",
     "m012_preferences_and_shares",
     "m013_usage_index",
+    "m014_price_tier_lengths",
 )
 MIGRATIONS_TABLE = "_sqlite_migrations"
 MIGRATION_SET = "chat_core"

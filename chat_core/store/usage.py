@@ -65,7 +65,8 @@ class Bands:
 
 @dataclass(frozen=True)
 class UsageGroup:
-    """Replies sharing a UTC day, model, chat mode, status and error, and length bands."""
+    """Replies sharing a UTC day, model, chat mode, status and error, and length bands
+    (of the lengths that set their price tier)."""
 
     day: str  # YYYY-MM-DD, UTC
     model: str  # as the reply stored it; "" when unknown
@@ -133,8 +134,8 @@ class UsageFigures:
         where, params = _where(owner, filters)
         mode, preference = _mode(owner)
         cached = _CACHED
-        prompt_band, prompt_params = _band("m.prompt_tokens", bands.prompt_bounds)
-        reply_band, reply_params = _band("m.completion_tokens", bands.reply_bounds)
+        prompt_band, prompt_params = _band(_TIER_PROMPT, bands.prompt_bounds)
+        reply_band, reply_params = _band(_TIER_REPLY, bands.reply_bounds)
         sql = (
             f"SELECT {self.backend.UTC_DAY.format('m.created_at')} AS day, "
             "COALESCE(m.model, '') AS model, COALESCE(s.model_alias, '') AS alias, "
@@ -192,8 +193,8 @@ class UsageFigures:
         if not rates:
             return []
         where, params = _where(owner, filters)
-        prompt_band, prompt_params = _band("m.prompt_tokens", bands.prompt_bounds)
-        reply_band, reply_params = _band("m.completion_tokens", bands.reply_bounds)
+        prompt_band, prompt_params = _band(_TIER_PROMPT, bands.prompt_bounds)
+        reply_band, reply_params = _band(_TIER_REPLY, bands.reply_bounds)
         cached = f"COALESCE({_CACHED}, 0)"
         number = "CAST(? AS DOUBLE PRECISION)"
         values = ", ".join(f"(?, ?, {_INT}, {_INT}, {number}, {number}, {number})" for _ in rates)
@@ -272,7 +273,8 @@ class UsageFigures:
                 "SELECT m.id, m.created_at, m.session_id, s.owner, COALESCE(m.model, '') AS model, "
                 f"COALESCE(s.model_alias, '') AS alias, {mode} AS mode, m.status, "
                 "COALESCE(m.error_code, '') AS error_code, m.prompt_tokens, m.cached_tokens, "
-                "m.completion_tokens, m.reasoning_tokens, m.first_token_ms, m.latency_ms "
+                "m.completion_tokens, m.reasoning_tokens, m.first_token_ms, m.latency_ms, "
+                "m.tier_prompt_tokens, m.tier_completion_tokens "
                 f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id{preference} "
                 f"WHERE {where} AND m.id > ? ORDER BY m.id LIMIT ?",
                 [*params, after, limit],
@@ -280,6 +282,10 @@ class UsageFigures:
 
 
 _INT = "CAST(? AS INTEGER)"
+# The lengths that set a reply's price tier: a continued answer's largest call's (see
+# `chat_core.pricing.tier_lengths`), else its own.
+_TIER_PROMPT = "COALESCE(m.tier_prompt_tokens, m.prompt_tokens)"
+_TIER_REPLY = "COALESCE(m.tier_completion_tokens, m.completion_tokens)"
 # A reply's cached tokens, never more than its prompt (a service may round them up).
 _CACHED = (
     "(CASE WHEN m.cached_tokens > m.prompt_tokens THEN m.prompt_tokens ELSE m.cached_tokens END)"

@@ -89,7 +89,8 @@ def _usage_of(message: Message) -> Usage | None:
 
 
 def _sum(earlier: Usage, later: Usage) -> Usage:
-    """Both calls' counts summed; the lengths that set the tier are the largest call's."""
+    """Both calls' counts summed; the lengths that set the tier are the largest prompt
+    and the largest reply of the calls."""
     prompt, completion = tier_lengths(earlier)
     return Usage(
         prompt_tokens=earlier.prompt_tokens + later.prompt_tokens,

@@ -48,9 +48,10 @@ class TokenCounts(Protocol):
 def tier_lengths(usage: TokenCounts) -> tuple[int, int]:
     """The prompt and reply lengths that choose a turn's rates. A continued answer is
     two calls or more, each billed at the tier of its own lengths, where the summed
-    counts would reach a higher tier, or none: the largest call's lengths stand for
-    all. Exact when the calls share a tier; when a later call (which holds the earlier
-    text) crosses a bound, the earlier tokens get its higher rates."""
+    counts would reach a higher tier, or none: the largest prompt and the largest reply
+    among the calls stand for all. Exact when the calls share a tier; when a later call
+    (which holds the earlier text) crosses a bound, the earlier tokens get its higher
+    rates."""
     prompt = getattr(usage, "tier_prompt_tokens", None)
     completion = getattr(usage, "tier_completion_tokens", None)
     return (

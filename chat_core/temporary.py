@@ -31,8 +31,7 @@ from .text import clean_text, message_text, message_title
 
 TEMPORARY_ID = "temporary"
 # The images a temporary chat keeps in the server's memory (a stored chat keeps them
-# in the database): 30 photos at the least, as the app prepares them (about 1 MB each
-# at most).
+# in the database): dozens of photos as the app prepares them.
 MAX_TEMPORARY_IMAGE_BYTES = 32 * 1024 * 1024
 
 

@@ -10,13 +10,22 @@ from decimal import Decimal
 import pytest
 from PIL import Image as Pillow
 
+from chat_core import temporary
 from chat_core.catalogue import find_model
 from chat_core.errors import DatabaseReadOnlyError
 from chat_core.markdown import literal
 from chat_core.pricing import cost
 from chat_core.store import Store, connect
 from chat_core.transfer import export_json, import_json
-from tests.test_app import app, close_clients, env, labelled, param, texts  # noqa: F401
+from tests.test_app import (  # noqa: F401 (fixtures)
+    app,
+    close_clients,
+    env,
+    labelled,
+    last_action,
+    param,
+    texts,
+)
 
 pytestmark = pytest.mark.usefixtures("env")  # ARK_MODEL=ep-test, on `db_path`
 
@@ -113,18 +122,19 @@ def test_a_file_that_is_not_an_image_is_refused_and_nothing_is_stored(db_path, e
         assert store.get_messages(store.get_session("local", sid)) == []
 
 
-def refused_with_a_photo(monkeypatch, db_path):
-    """A new chat whose first message, with a photo, the database refused (a read-only
-    folder); and the function that makes the database writable again."""
+def refused_with_a_photo(monkeypatch, db_path, at=None, text="what is this?"):
+    """A chat (a new one unless `at` shows one) whose message `text` with a photo the
+    database refused (a read-only folder); and the function that makes the database
+    writable again."""
     original = Store.start_turn
 
     def read_only(self, session, text, **options):
         raise DatabaseReadOnlyError("database_folder_read_only", folder=str(db_path.parent))
 
     monkeypatch.setattr(Store, "start_turn", read_only)  # injected fault
-    at = app().run()
+    at = at or app().run()
     chat = at.chat_input(key="chat_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
-    chat.set_value("what is this?").run()
+    chat.set_value(text).run()
     return at, lambda: monkeypatch.setattr(Store, "start_turn", original)
 
 
@@ -137,6 +147,14 @@ def first_message_images(db_path, sid):
         session = store.get_session("local", sid)
         user, reply = store.get_messages(session)
         return store.attachments(session, [user.id]).get(user.id, []), reply
+
+
+def image_names_by_question(db_path, sid) -> list[list[str]]:
+    with connect(db_path) as store:
+        session = store.get_session("local", sid)
+        ids = [m.id for m in store.get_messages(session) if m.role == "user"]
+        found = store.attachments(session, ids)
+    return [[image.name for image in found.get(i, [])] for i in ids]
 
 
 def test_a_refused_messages_images_wait_for_the_next_message(db_path, emu, monkeypatch):
@@ -154,6 +172,26 @@ def test_a_refused_messages_images_wait_for_the_next_message(db_path, emu, monke
     images, reply = first_message_images(db_path, param(at))
     assert [image.name for image in images] == ["holiday.jpg", "b.png"]  # kept ones first
     assert reply.content.endswith("[image: 800×600 JPEG] [image: 300×200 JPEG]")
+
+
+def test_kept_images_wait_through_a_regenerate_for_the_next_message(db_path, emu, monkeypatch):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("hello").run()
+    at, writable_again = refused_with_a_photo(monkeypatch, db_path, at)
+    writable_again()
+    last_action(at, "regenerate").click().run()  # a new answer sends no message
+    assert not at.exception and len(kept_note(at)) == 1
+    at.chat_input(key="chat_input").set_value("what is this?").run()
+    assert kept_note(at) == []
+    assert image_names_by_question(db_path, param(at)) == [[], ["holiday.jpg"]]
+
+
+def test_a_refused_message_of_images_alone_keeps_them(db_path, emu, monkeypatch):
+    at, writable_again = refused_with_a_photo(monkeypatch, db_path, text="")
+    assert "make the folder writable" in at.error[0].value and len(kept_note(at)) == 1
+    writable_again()
+    at.chat_input(key="chat_input").set_value("and now?").run()
+    assert image_names_by_question(db_path, param(at)) == [["holiday.jpg"]]
 
 
 def test_images_kept_from_a_refused_message_can_be_removed(db_path, emu, monkeypatch):
@@ -178,6 +216,22 @@ def test_a_refused_temporary_messages_images_wait_for_the_next_message(emu):
     (question, answer) = kept.messages
     assert [image.name for image in kept.images[question.id]] == ["holiday.jpg"]
     assert answer.content.endswith("[image: 800×600 JPEG]")
+
+
+def test_saving_a_temporary_chat_takes_its_refused_message_along(db_path, emu, monkeypatch):
+    monkeypatch.setattr(temporary, "MAX_TEMPORARY_IMAGE_BYTES", 1_000)  # no photo fits
+    at = app(temporary="1").run()
+    at.chat_input(key="temporary_input").set_value("hello").run()
+    chat = at.chat_input(key="temporary_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
+    chat.set_value("what is this?").run()
+    assert "at most 0 MB of images" in at.error[0].value and len(kept_note(at)) == 1
+    at.button(key="temporary_save").click().run()
+    sid = param(at)  # the saved chat, open with the message waiting in its input
+    assert at.chat_input(key="chat_input").value == "what is this?" and len(kept_note(at)) == 1
+    at.chat_input(key="chat_input").set_value("what is this?").run()
+    assert image_names_by_question(db_path, sid) == [[], ["holiday.jpg"]]
+    at = app(temporary="1").run()  # and a new temporary chat has nothing waiting
+    assert kept_note(at) == []
 
 
 def test_a_text_only_model_takes_no_files():

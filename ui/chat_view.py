@@ -196,7 +196,8 @@ def _start(visit, store, replies, session, prompt, action, files=()):
                 store, visit.settings, session, client(visit), prompt, images=images, after=after
             )
         live = replies.start(reply, visit.owner)
-        media.release(session.id)
+        if prompt is not None:  # sent with this message (an action sends none)
+            media.release(session.id)
         return live
     except ChatError as exc:
         feedback.error(exc)
@@ -204,8 +205,9 @@ def _start(visit, store, replies, session, prompt, action, files=()):
             st.session_state[REDRAW] = True  # deleted in another tab: show what is left
         if action and action[0] == "edit":  # the editor opens again where it was
             message_actions.reopen_editor(action[1], action[-1])
-        elif prompt:
-            st.session_state[REFILL] = prompt
+        elif prompt is not None:  # a message of images alone has no text
+            if prompt:
+                st.session_state[REFILL] = prompt
             media.hold(session.id, images)
         rerun_fragment_or_page()
 
@@ -239,12 +241,13 @@ def _input(visit: Visit, session) -> tuple[str | None, list]:
         st.session_state[INPUT] = refill
     with st.bottom:
         feedback.show(visit.lang)
-        media.show_held(visit.lang, session.id)
         return media.message_input(
             placeholder,
             key=INPUT,
             disabled=not visit.has_key,
             with_images=media.takes_images(visit.settings, session),
+            lang=visit.lang,
+            chat_key=session.id,
         )
 
 

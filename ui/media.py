@@ -36,10 +36,14 @@ def takes_images(settings, session) -> bool:
     )
 
 
-def message_input(placeholder: str, *, key: str, disabled: bool, with_images: bool):
+def message_input(
+    placeholder: str, *, key: str, disabled: bool, with_images: bool, lang: str, chat_key: str
+):
     """A chat input, taking image files (chosen or pasted) when `with_images`: the text
     sent (None when nothing was) and the files attached to it. While a run goes on its
-    send button is Stop."""
+    send button is Stop. Above it, the images kept for the chat `chat_key` (see `hold`),
+    unless a message was sent now: they go with it (a refusal shows them again)."""
+    kept = st.empty()
     sent = st.chat_input(
         placeholder,
         key=key,
@@ -52,7 +56,11 @@ def message_input(placeholder: str, *, key: str, disabled: bool, with_images: bo
         # with its name, and sends nothing.
         max_upload_size=None,
     )
-    if sent is None or isinstance(sent, str):
+    if sent is None:
+        with kept:
+            show_held(lang, chat_key)
+        return None, []
+    if isinstance(sent, str):
         return sent, []
     return sent.text, list(sent.files)
 

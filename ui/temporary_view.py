@@ -18,7 +18,8 @@ from chat_core.images import prepare_images
 from chat_core.temporary import TemporaryChat
 
 from . import feedback
-from .media import IMAGES, held, hold, message_input, release, show_held, takes_images
+from .chat_view import REFILL as CHAT_REFILL
+from .media import IMAGES, held, hold, message_input, release, takes_images
 from .messages import render_message
 from .runtime import Visit, client, prices, select_session
 from .sidebar import render_sidebar
@@ -28,6 +29,7 @@ from .watch import BlockPainter
 PARAM = "temporary"
 INPUT = "temporary_input"
 REFILL = "temporary_refill"  # text a refused message leaves in the input
+REFUSED = "temporary_refused"  # that text, until a message is sent (Save takes it along)
 PAINT_SECONDS = 0.05  # the growing answer is redrawn at most this often
 
 
@@ -112,12 +114,18 @@ def _header(visit: Visit, store, chat: TemporaryChat) -> None:
 
 
 def _save(visit: Visit, store, chat: TemporaryChat) -> None:
+    """Save the chat and open it, with a refused message's text and images (say, over
+    the images a temporary chat keeps) waiting in its input."""
     try:
         saved = chat.save(store)
     except ChatError as exc:
         feedback.error(exc)
         return
     st.session_state.pop(f"temporary_chat:{visit.owner}", None)
+    hold(saved.id, held(_held_key(visit)))
+    release(_held_key(visit))
+    if refused := st.session_state.pop(REFUSED, None):
+        st.session_state[CHAT_REFILL] = refused
     select_session(saved.id)
     feedback.notice("temporary_saved")
 
@@ -130,12 +138,13 @@ def _input(visit: Visit, chat: TemporaryChat) -> tuple[str, list] | None:
         st.session_state[INPUT] = refill
     with st.bottom:
         feedback.show(lang)
-        show_held(lang, _held_key(visit))
         text, files = message_input(
             placeholder,
             key=INPUT,
             disabled=not visit.has_key,
             with_images=takes_images(visit.settings, chat.session),
+            lang=lang,
+            chat_key=_held_key(visit),
         )
     return None if text is None else (text, files)
 
@@ -153,10 +162,11 @@ def _answer(visit: Visit, chat: TemporaryChat, prompt: str, files: list) -> None
         )
     except ChatError as exc:
         feedback.error(exc)
-        st.session_state[REFILL] = prompt  # the refused text goes back in the input
+        st.session_state[REFILL] = st.session_state[REFUSED] = prompt  # back in the input
         hold(_held_key(visit), images)  # and its images wait for the next message
         st.rerun()
     release(_held_key(visit))
+    st.session_state.pop(REFUSED, None)
     render_message(chat.messages[-1], visit.lang, prices(settings))
     with st.chat_message("assistant"), reply:
         reasoning, answer = st.empty(), BlockPainter()

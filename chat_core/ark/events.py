@@ -32,8 +32,8 @@ class Usage:
     `prompt_tokens` includes `cached_tokens`; `completion_tokens` includes `reasoning_tokens`.
     `model` is the model version that answered (it can differ from the endpoint id sent).
     A reply made of several calls (a continued answer) sums their counts, and keeps in
-    `tier_prompt_tokens` and `tier_completion_tokens` the largest call's, which set the
-    price tier of its tokens; they are None for one call.
+    `tier_prompt_tokens` and `tier_completion_tokens` the largest prompt and the largest
+    reply among its calls, which set the price tier of its tokens; None for one call.
     """
 
     prompt_tokens: int

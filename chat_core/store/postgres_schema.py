@@ -201,8 +201,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[Any], None]]] = [
     (
         "p011_price_tier_lengths",
         """
-        -- A continued answer's largest call's lengths, which set its price tier (its
-        -- counts are the calls' sums); the usage index carries them.
+        -- A continued answer's largest prompt and reply among its calls, which set its
+        -- price tier (its counts are the calls' sums); the usage index carries them.
         ALTER TABLE chat_message ADD COLUMN tier_prompt_tokens bigint,
             ADD COLUMN tier_completion_tokens bigint;
         DROP INDEX chat_message_usage;

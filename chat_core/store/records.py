@@ -72,8 +72,9 @@ class Message:
     completion_tokens: int | None = None
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
-    # A reply of several calls (a continued answer): the largest call's lengths, which
-    # set its price tier (see `chat_core.pricing.tier_lengths`); None for one call.
+    # A reply of several calls (a continued answer): the largest prompt and reply among
+    # them, which set its price tier (see `chat_core.pricing.tier_lengths`); None for
+    # one call.
     tier_prompt_tokens: int | None = None
     tier_completion_tokens: int | None = None
     latency_ms: int | None = None

@@ -316,9 +316,9 @@ def m013_usage_index(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m014_price_tier_lengths(db: sqlite_utils.Database) -> None:
-    """A continued answer's largest call's lengths, which set its price tier (its
-    counts are the calls' sums); the usage index carries them, so the Usage page still
-    reads that index alone."""
+    """A continued answer's largest prompt and reply among its calls, which set its
+    price tier (its counts are the calls' sums); the usage index carries them, so the
+    Usage page still reads that index alone."""
     _run_each(
         db,
         "ALTER TABLE chat_message ADD COLUMN tier_prompt_tokens INTEGER",

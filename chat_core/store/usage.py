@@ -282,8 +282,8 @@ class UsageFigures:
 
 
 _INT = "CAST(? AS INTEGER)"
-# The lengths that set a reply's price tier: a continued answer's largest call's (see
-# `chat_core.pricing.tier_lengths`), else its own.
+# The lengths that set a reply's price tier: a continued answer's largest prompt and
+# reply among its calls (see `chat_core.pricing.tier_lengths`), else its own.
 _TIER_PROMPT = "COALESCE(m.tier_prompt_tokens, m.prompt_tokens)"
 _TIER_REPLY = "COALESCE(m.tier_completion_tokens, m.completion_tokens)"
 # A reply's cached tokens, never more than its prompt (a service may round them up).

@@ -201,9 +201,8 @@ def time_page(location: str, runs: int, work: Path) -> dict[str, list[float]]:
     )
     samples: dict[str, list[float]] = {}
     with launched_browser() as browser, running(server, bare):
-        samples[FLOOR] = [bare_drawn(browser, bare.url) for _ in range(runs + 1)][
-            1:
-        ]  # the first load warms the server up: not counted
+        floor = [bare_drawn(browser, bare.url) for _ in range(runs + 1)]
+        samples[FLOOR] = floor[1:]  # the first load warms the server up: not counted
         for name, (opened, fresh) in targets.items():
             kept = None if fresh else browser.new_context(viewport=VIEWPORT)
             times = []

@@ -448,12 +448,12 @@ def message_quote(message: Message, prices: PriceTable | None = None) -> Quote |
     a known price."""
     if message.prompt_tokens is None or message.completion_tokens is None:
         return None
-    return quote(_usage(message), message.model, prices)
+    return quote(message_usage(message), message.model, prices)
 
 
 def chat_cost(store: Store, session: Session, prices: PriceTable | None = None) -> SessionCost:
     """The summed cost of a session's replies; `complete` is False when a price is unknown."""
-    turns = ((_usage(m), m.model) for m in store.reply_usage(session))
+    turns = ((message_usage(m), m.model) for m in store.reply_usage(session))
     return session_cost(turns, prices, alias=session.model_alias)
 
 
@@ -488,7 +488,8 @@ def _epoch(timestamp: str) -> float:
         return 0.0
 
 
-def _usage(message: Message) -> Usage:
+def message_usage(message: Message) -> Usage:
+    """A stored reply's usage, as the service reported it (its counts, 0 when missing)."""
     return Usage(
         prompt_tokens=message.prompt_tokens,
         completion_tokens=message.completion_tokens or 0,

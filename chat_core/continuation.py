@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .ark import Event, Usage
-from .chat import Reply, begun, build_request, recent_messages
+from .chat import Reply, begun, build_request, message_usage, recent_messages
 from .config import Settings
 from .conversation import is_cut
 from .errors import InvalidInputError
@@ -75,17 +75,7 @@ class CarriedResponse(Response):
 
 
 def _usage_of(message: Message) -> Usage | None:
-    if message.prompt_tokens is None:
-        return None
-    return Usage(
-        prompt_tokens=message.prompt_tokens,
-        completion_tokens=message.completion_tokens or 0,
-        cached_tokens=message.cached_tokens or 0,
-        reasoning_tokens=message.reasoning_tokens or 0,
-        model=message.model,
-        tier_prompt_tokens=message.tier_prompt_tokens,
-        tier_completion_tokens=message.tier_completion_tokens,
-    )
+    return None if message.prompt_tokens is None else message_usage(message)
 
 
 def _sum(earlier: Usage, later: Usage) -> Usage:

@@ -158,7 +158,7 @@ class ReplyRecorder:
             reasoning=response.reasoning_text,
             status=status,
             model=usage.model if usage and usage.model else None,
-            usage=_usage_columns(usage),
+            usage=usage_columns(usage),
             latency_ms=self._elapsed_ms(),
             first_token_ms=self.first_token_ms,
             error_code=stored_error["code"],
@@ -187,7 +187,8 @@ class ReplyRecorder:
             self.session = self.store.set_cache_state(self.session)
 
 
-def _usage_columns(usage: Usage | None) -> dict | None:
+def usage_columns(usage: Usage | None) -> dict | None:
+    """A reply's usage as the message columns that hold it (None without usage)."""
     if usage is None:
         return None
     return {

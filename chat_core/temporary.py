@@ -18,12 +18,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .ark import Usage
 from .capabilities import check_images
 from .chat import Reply, build_request, effective
 from .config import Settings
 from .errors import ChatError, InvalidInputError
 from .images import Image
+from .recording import usage_columns
 from .response import Response
 from .store import Message, Session, Store, utc_now
 from .store.sql import MESSAGE_COLUMNS
@@ -193,7 +193,7 @@ class MemoryRecorder:
             "latency_ms": self._elapsed_ms(),
             "first_token_ms": self.first_token_ms,
             "finish_reason": response.finish,
-            **_usage_fields(usage),
+            **(usage_columns(usage) or {}),
         }
         if usage is not None and usage.model:
             values["model"] = usage.model
@@ -204,19 +204,6 @@ class MemoryRecorder:
 
     def _elapsed_ms(self) -> int:
         return round((time.monotonic() - self._started) * 1000)
-
-
-def _usage_fields(usage: Usage | None) -> dict:
-    if usage is None:
-        return {}
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "cached_tokens": usage.cached_tokens,
-        "reasoning_tokens": usage.reasoning_tokens,
-        "tier_prompt_tokens": usage.tier_prompt_tokens,
-        "tier_completion_tokens": usage.tier_completion_tokens,
-    }
 
 
 # What a saved message keeps: the stored columns but the ones the store sets itself

@@ -84,14 +84,15 @@ def temporary_page(visit: Visit, store) -> None:
 
 def _chat(visit: Visit) -> TemporaryChat:
     """This tab's temporary chat of the visitor (each owner has their own)."""
-    key = f"temporary_chat:{visit.owner}"
+    key = _chat_key(visit)
     if key not in st.session_state:
         st.session_state[key] = TemporaryChat(visit.owner)
     return st.session_state[key]
 
 
-def _held_key(visit: Visit) -> str:
-    """Where the images of a refused message wait (see `ui.media.hold`)."""
+def _chat_key(visit: Visit) -> str:
+    """The visitor's temporary chat's key: in the tab's session, and for the images of
+    its refused message (see `ui.media.hold`)."""
     return f"temporary_chat:{visit.owner}"
 
 
@@ -121,9 +122,9 @@ def _save(visit: Visit, store, chat: TemporaryChat) -> None:
     except ChatError as exc:
         feedback.error(exc)
         return
-    st.session_state.pop(f"temporary_chat:{visit.owner}", None)
-    hold(saved.id, held(_held_key(visit)))
-    release(_held_key(visit))
+    st.session_state.pop(_chat_key(visit), None)
+    hold(saved.id, held(_chat_key(visit)))
+    release(_chat_key(visit))
     if refused := st.session_state.pop(REFUSED, None):
         st.session_state[CHAT_REFILL] = refused
     select_session(saved.id)
@@ -144,7 +145,7 @@ def _input(visit: Visit, chat: TemporaryChat) -> tuple[str, list] | None:
             disabled=not visit.has_key,
             with_images=takes_images(visit.settings, chat.session),
             lang=lang,
-            chat_key=_held_key(visit),
+            chat_key=_chat_key(visit),
         )
     return None if text is None else (text, files)
 
@@ -156,16 +157,16 @@ def _answer(visit: Visit, chat: TemporaryChat, prompt: str, files: list) -> None
     images = []
     try:
         chosen = [(file.name, file.getvalue()) for file in files]
-        images = prepare_images(chosen, kept=held(_held_key(visit)))
+        images = prepare_images(chosen, kept=held(_chat_key(visit)))
         reply = chat.send(
             settings, client(visit), prompt, max_chars=settings.max_message_chars, images=images
         )
     except ChatError as exc:
         feedback.error(exc)
         st.session_state[REFILL] = st.session_state[REFUSED] = prompt  # back in the input
-        hold(_held_key(visit), images)  # and its images wait for the next message
+        hold(_chat_key(visit), images)  # and its images wait for the next message
         st.rerun()
-    release(_held_key(visit))
+    release(_chat_key(visit))
     st.session_state.pop(REFUSED, None)
     render_message(chat.messages[-1], visit.lang, prices(settings))
     with st.chat_message("assistant"), reply:

@@ -25,6 +25,7 @@ from .errors import (
     InvalidInputError,
     MessageNotFoundError,
     ReplyReplacedError,
+    SessionNotFoundError,
     SessionTakenError,
 )
 from .images import Image
@@ -279,17 +280,23 @@ def send(
 
 def _answer_or_withdraw(store, settings, session, client, question: Message) -> Reply:
     """The reply to `question`, just stored, begun at once, whichever branch is current
-    by then. When another reply of the chat began in between (on another app process),
-    the question is withdrawn and the refusal raised: the message is refused as a whole,
-    not left unanswered (a first message's version gives the chat its title back)."""
+    by then. When its reply cannot begin (another reply of the chat began in between,
+    on another app process; a database read failed), the question is withdrawn and the
+    error raised: the message is refused as a whole, not left unanswered (a first
+    message's version gives the chat its title back). If it cannot be withdrawn either,
+    the error says it stays (`kept_message`): Retry on it answers it, and sending its
+    text again would store it twice."""
     try:
         fresh = store.get_session(session.owner, session.id)
         earlier = recent_messages(store, fresh, settings.history_tokens, before=question.id)
         return _reply(store, settings, fresh, client, [*earlier, question])
-    except InvalidInputError as exc:
-        if exc.code == "reply_in_progress":
-            with contextlib.suppress(ChatError):
-                _withdraw(store, session, question)
+    except ChatError as exc:
+        try:
+            _withdraw(store, session, question)
+        except (SessionNotFoundError, MessageNotFoundError):
+            pass  # gone already, with its chat or by a delete in another tab
+        except ChatError:
+            exc.kept_message = question.id
         raise
 
 

@@ -45,6 +45,9 @@ class ChatError(Exception):
         # Text that had streamed before the failure, so the caller can keep it.
         self.partial = partial
         self.partial_reasoning = partial_reasoning
+        # A message stored before the failure that could not be taken back: it stays
+        # in its chat (unanswered), so the caller must not offer it to be sent again.
+        self.kept_message: int | None = None
 
     def __str__(self) -> str:
         """The code and parameters, for logs (untranslated)."""

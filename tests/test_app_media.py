@@ -12,7 +12,7 @@ from PIL import Image as Pillow
 
 from chat_core import temporary
 from chat_core.catalogue import find_model
-from chat_core.errors import DatabaseReadOnlyError
+from chat_core.errors import DatabaseLockedError, DatabaseReadOnlyError
 from chat_core.markdown import literal
 from chat_core.pricing import cost
 from chat_core.store import Store, connect
@@ -155,6 +155,44 @@ def image_names_by_question(db_path, sid) -> list[list[str]]:
         ids = [m.id for m in store.get_messages(session) if m.role == "user"]
         found = store.attachments(session, ids)
     return [[image.name for image in found.get(i, [])] for i in ids]
+
+
+def test_a_stored_message_whose_reply_cannot_begin_stays_in_the_chat(db_path, emu, monkeypatch):
+    """The message and its photo are stored, then the database stays locked both for the
+    read before its reply and for taking the message back: it stays in the chat with
+    Retry, and neither its text nor its photo waits to be sent a second time."""
+    original = {
+        name: getattr(Store, name) for name in ("start_turn", "get_session", "delete_message")
+    }
+
+    def once_locked(name):
+        def locked(self, *args, **kwargs):
+            monkeypatch.setattr(Store, name, original[name])  # free again after this call
+            raise DatabaseLockedError("database_locked")
+
+        return locked
+
+    def stored_then_locked(self, *args, **kwargs):
+        stored = original["start_turn"](self, *args, **kwargs)
+        for name in ("get_session", "delete_message"):  # injected faults
+            monkeypatch.setattr(Store, name, once_locked(name))
+        return stored
+
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("hello").run()
+    monkeypatch.setattr(Store, "start_turn", stored_then_locked)
+    chat = at.chat_input(key="chat_input").upload("holiday.jpg", photo(800, 600), "image/jpeg")
+    chat.set_value("what is this?").run()
+    assert not at.exception
+    assert "database is busy" in at.error[0].value
+    assert any("Your message is saved in the chat" in n.value for n in at.info)
+    assert not at.chat_input(key="chat_input").value and kept_note(at) == []
+    assert texts(at)[-1] == ("user", ["what is this?"])
+    monkeypatch.setattr(Store, "start_turn", original["start_turn"])
+    last_action(at, "retry").click().run()
+    assert not at.exception and kept_note(at) == []
+    assert image_names_by_question(db_path, param(at)) == [[], ["holiday.jpg"]]
+    assert texts(at)[-1][1][0].endswith("[image: 800×600 JPEG]")
 
 
 def test_a_refused_messages_images_wait_for_the_next_message(db_path, emu, monkeypatch):

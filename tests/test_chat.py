@@ -11,6 +11,7 @@ from chat_core.config import load_settings
 from chat_core.errors import (
     AuthenticationError,
     ContentFilterError,
+    DatabaseLockedError,
     InvalidInputError,
     ReplyReplacedError,
     StreamInterruptedError,
@@ -380,6 +381,68 @@ def test_regenerate_or_edit_while_the_reply_streams_is_refused(store, settings, 
         ("assistant", "complete"),
     ]
     assert store.versions(session, messages) == {}
+
+
+def _locked(*args, **kwargs):
+    raise DatabaseLockedError("database_locked")  # injected fault
+
+
+def _failing_after(store, name: str, action: str):
+    """Make the store's `action` (start_turn or edit_message) succeed, then every
+    `name` call fail as a database that stays locked does."""
+    stores_message = getattr(store, action)
+
+    def stored_then_locked(*args, **kwargs):
+        stored = stores_message(*args, **kwargs)
+        setattr(store, name, _locked)
+        return stored
+
+    setattr(store, action, stored_then_locked)
+
+
+def _send_or_edit(store, settings, session, client, action, question):
+    if action == "start_turn":
+        return chat.send(store, settings, session, client, "second")
+    return chat.edit(store, settings, session, client, question.id, "second")
+
+
+@pytest.mark.parametrize("action", ["start_turn", "edit_message"])
+def test_a_message_whose_reply_cannot_begin_is_taken_back(
+    store, db_location, settings, client, action
+):
+    """The message is stored, then reading the chat fails before its reply begins: the
+    message is taken back, so sending it again does not store it twice."""
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "first"))
+    question = store.get_messages(session)[0]
+    _failing_after(store, "get_session", action)
+    with pytest.raises(DatabaseLockedError) as failed:
+        _send_or_edit(store, settings, session, client, action, question)
+    assert failed.value.kept_message is None
+    every = [content for (content,) in run_sql(db_location, "SELECT content FROM chat_message")]
+    assert every == ["first", "Echo: first"]
+
+
+@pytest.mark.parametrize("action", ["start_turn", "edit_message"])
+def test_a_message_that_cannot_be_taken_back_says_it_stays(
+    store, db_location, settings, client, action
+):
+    """Neither its reply nor its removal can be written: the error names the message,
+    which stays in the chat unanswered, and Retry (an answer to the branch's last
+    message) answers it."""
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "first"))
+    question = store.get_messages(session)[0]
+    _failing_after(store, "get_session", action)
+    store.delete_message = _locked
+    with pytest.raises(DatabaseLockedError) as failed:
+        _send_or_edit(store, settings, session, client, action, question)
+    del store.get_session, store.delete_message  # the database is free again
+    kept = store.get_message(session, failed.value.kept_message)
+    assert (kept.role, kept.content) == ("user", "second")
+    assert store.get_messages(session)[-1].id == kept.id  # the branch ends with it
+    run(chat.regenerate(store, settings, session, client))
+    assert [m.content for m in store.get_messages(session)][-2:] == ["second", "Echo: second"]
 
 
 def test_a_response_only_accumulates_what_streamed():

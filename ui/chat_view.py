@@ -173,7 +173,8 @@ def _settled(messages, live):
 def _start(visit, store, replies, session, prompt, action, files=()):
     """Start the reply a message or an action asks for. A refusal reruns the chat with
     the reason shown, the typed text back in the input and its images kept for the
-    next message (images kept from a refused one go first)."""
+    next message (images kept from a refused one go first); a message that was stored
+    and could not be taken back stays in the chat instead, for Retry to answer."""
     images = []
     if prompt is not None:
         st.session_state[RECEIVED] = prompt
@@ -203,7 +204,11 @@ def _start(visit, store, replies, session, prompt, action, files=()):
         feedback.error(exc)
         if isinstance(exc, MessageNotFoundError):
             st.session_state[REDRAW] = True  # deleted in another tab: show what is left
-        if action and action[0] == "edit":  # the editor opens again where it was
+        if exc.kept_message is not None:  # in the chat, unanswered: Retry answers it
+            feedback.notice("message_kept")
+            if prompt is not None:
+                media.release(session.id)  # stored with it
+        elif action and action[0] == "edit":  # the editor opens again where it was
             message_actions.reopen_editor(action[1], action[-1])
         elif prompt is not None:  # a message of images alone has no text
             if prompt:

@@ -16,9 +16,11 @@ progress in the store, and its Stop ends the reply through the store as well.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from .ark import ContentDelta, SearchProgress
@@ -250,6 +252,8 @@ class ReplyRunner:
         self._live: dict[str, LiveReply] = {}
         # Stopped replies a newer one of their chat replaced, until their threads end.
         self._leaving: list[LiveReply] = []
+        # The owners of replies streamed elsewhere (a temporary chat's, on its page's run).
+        self._elsewhere: list[str] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._sweep()  # replies left streaming by a process that is gone
@@ -264,6 +268,20 @@ class ReplyRunner:
         it before storing the user's message, so a refusal writes nothing."""
         with self._lock:
             self._check_room(owner, session_id)
+
+    @contextlib.contextmanager
+    def counted(self, owner: str) -> Iterator[None]:
+        """Count a reply of `owner` that is streamed outside the runner (a temporary
+        chat's) against the limits while the block runs; refused as `check_room`
+        refuses, before the block."""
+        with self._lock:
+            self._check_room(owner, None)
+            self._elsewhere.append(owner)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._elsewhere.remove(owner)
 
     def start(self, reply: Reply, owner: str) -> LiveReply:
         """Write `reply` on a worker thread. One not begun yet is refused as
@@ -312,9 +330,9 @@ class ReplyRunner:
         # them, though its thread may wait a while yet for a first token to leave on.
         # The process counts every thread it still has, replaced ones included.
         own = [live for live in running if live.owner == owner and live.writing]
-        if len(own) >= self.max_per_owner:
+        if len(own) + self._elsewhere.count(owner) >= self.max_per_owner:
             raise ReplyLimitError("too_many_own_replies", limit=self.max_per_owner)
-        if len(running) >= self.max_running:
+        if len(running) + len(self._elsewhere) >= self.max_running:
             raise ReplyLimitError("too_many_replies", limit=self.max_running)
 
     def _forget_finished(self) -> None:

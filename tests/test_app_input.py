@@ -1,9 +1,13 @@
 """AppTest: what the chat input keeps, and what the header shows, on a real SQLite file
 and the loopback emulator."""
 
+import contextlib
+
 import pytest
 
+from chat_core.config import load_settings
 from chat_core.errors import DatabaseReadOnlyError
+from chat_core.runner import MAX_PER_OWNER
 from chat_core.store import Store, connect
 from tests.test_app import (  # noqa: F401 (fixtures)
     MARKDOWN_TITLE,
@@ -15,6 +19,7 @@ from tests.test_app import (  # noqa: F401 (fixtures)
     param,
     texts,
 )
+from ui.runtime import shared_runner
 
 pytestmark = pytest.mark.usefixtures("env")
 
@@ -68,6 +73,22 @@ def test_a_refused_message_in_a_temporary_chat_stays_in_the_input():
     assert [e.value for e in at.error if "too long" in e.value]
     assert at.chat_input(key="temporary_input").value == text
     assert len(at.chat_message) == 0
+
+
+def test_a_temporary_chat_counts_within_the_users_reply_limit():
+    at = app(temporary="1").run()
+    runner = shared_runner(load_settings())
+    with contextlib.ExitStack() as busy:  # three replies of this user running elsewhere
+        for _ in range(MAX_PER_OWNER):
+            busy.enter_context(runner.counted("local"))
+        at.chat_input(key="temporary_input").set_value("hello").run()
+        assert not at.exception
+        assert [e.value for e in at.error if "You already have 3 replies" in e.value]
+        assert at.chat_input(key="temporary_input").value == "hello"
+        assert len(at.chat_message) == 0
+    at.chat_input(key="temporary_input").set_value("hello").run()  # one has finished
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    runner.check_room("local")  # the temporary reply, done, holds no place
 
 
 def test_a_refused_edit_opens_its_editor_again_with_the_text(db_path, monkeypatch):

@@ -208,6 +208,27 @@ def test_limits_per_user_and_per_process(store, settings, client, emu):
         limited.shutdown()
 
 
+def test_replies_streamed_elsewhere_count_against_the_limits(store, settings, client, emu):
+    emu.token_delay = 0.05
+    limited = ReplyRunner(store, max_running=3, max_per_owner=2)
+    try:
+        session, _ = store.new_session("alice")
+        limited.start(chat.send(store, settings, session, client, LONG), "alice")
+        with limited.counted("alice"):  # a temporary chat's reply, streamed by its page
+            with pytest.raises(ReplyLimitError) as own:
+                limited.check_room("alice")
+            assert own.value.code == "too_many_own_replies"
+            with pytest.raises(ReplyLimitError), limited.counted("alice"):
+                pass  # a third is refused before it runs
+            with limited.counted("bob"), pytest.raises(ReplyLimitError) as full:
+                limited.check_room("carol")
+            assert full.value.code == "too_many_replies"
+        limited.check_room("alice")  # ended: its place is free again
+        limited.check_room("carol")
+    finally:
+        limited.shutdown()
+
+
 def test_shutdown_saves_every_running_reply(store, settings, client, emu):
     emu.token_delay = 0.05
     stopping = ReplyRunner(store)

@@ -8,6 +8,7 @@ layer (`chat_core.temporary`); Stop ends the run, and the reply keeps what arriv
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import streamlit as st
@@ -21,7 +22,7 @@ from . import feedback
 from .chat_view import REFILL as CHAT_REFILL
 from .media import IMAGES, held, hold, message_input, release, takes_images
 from .messages import render_message
-from .runtime import Visit, client, prices, select_session
+from .runtime import Visit, client, prices, select_session, shared_runner
 from .sidebar import render_sidebar
 from .text import t
 from .watch import BlockPainter
@@ -155,20 +156,29 @@ def _answer(visit: Visit, chat: TemporaryChat, prompt: str, files: list) -> None
     draws both from memory."""
     settings = visit.settings
     images = []
-    try:
-        chosen = [(file.name, file.getvalue()) for file in files]
-        images = prepare_images(chosen, kept=held(_chat_key(visit)))
-        reply = chat.send(
-            settings, client(visit), prompt, max_chars=settings.max_message_chars, images=images
-        )
-    except ChatError as exc:
-        feedback.error(exc)
-        st.session_state[REFILL] = st.session_state[REFUSED] = prompt  # back in the input
-        hold(_chat_key(visit), images)  # and its images wait for the next message
-        st.rerun()
-    release(_chat_key(visit))
-    st.session_state.pop(REFUSED, None)
-    render_message(chat.messages[-1], visit.lang, prices(settings))
+    with contextlib.ExitStack() as running:
+        try:
+            # Counted with the replies of stored chats, within the same limits.
+            running.enter_context(shared_runner(settings).counted(visit.owner))
+            chosen = [(file.name, file.getvalue()) for file in files]
+            images = prepare_images(chosen, kept=held(_chat_key(visit)))
+            reply = chat.send(
+                settings, client(visit), prompt, max_chars=settings.max_message_chars, images=images
+            )
+        except ChatError as exc:
+            feedback.error(exc)
+            st.session_state[REFILL] = st.session_state[REFUSED] = prompt  # back in the input
+            hold(_chat_key(visit), images)  # and its images wait for the next message
+            st.rerun()
+        release(_chat_key(visit))
+        st.session_state.pop(REFUSED, None)
+        render_message(chat.messages[-1], visit.lang, prices(settings))
+        _stream(visit, reply)
+    st.rerun()
+
+
+def _stream(visit: Visit, reply) -> None:
+    """Draw `reply` as it streams."""
     with st.chat_message("assistant"), reply:
         reasoning, answer = st.empty(), BlockPainter()
         painted_at = 0.0
@@ -184,4 +194,3 @@ def _answer(visit: Visit, chat: TemporaryChat, prompt: str, files: list) -> None
                     answer.paint(reply.text)
         except ChatError:
             pass  # kept with the reply: its message shows it on the next run
-    st.rerun()

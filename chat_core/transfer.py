@@ -11,7 +11,7 @@ Import checks the whole file before it writes anything, and never overwrites:
   the store's `max_message_chars` (measured with `len` before any text is cleaned,
   hashed or written, so a huge message is refused fast).
 - Cleaned, because they only describe a message: a token count or latency that is not
-  a whole number within 0..2**53 is dropped (None, never negative); a timestamp that is
+  a whole number within 0..10**9 is dropped (None, never negative); a timestamp that is
   not ISO 8601 becomes the import time; a model name that is not short text is dropped;
   error parameters that are not a small object are dropped. Text that cannot be stored
   (NUL characters, lone UTF-16 surrogates, which JSON's `\\ud800` escapes make) is
@@ -65,8 +65,9 @@ MAX_IMPORT_MESSAGES = 20_000
 MAX_DEPTH = 32
 MAX_TITLE_CHARS = 200  # as a rename allows
 MAX_MODEL_CHARS = 200  # as the settings form allows
-# Counts beyond 2**53 are no real usage, and JSON readers lose their precision.
-MAX_COUNT = 2**53
+# A reply's tokens or milliseconds beyond a billion are no real usage; below it, the
+# Usage page's sums of millions of replies stay exact on both databases.
+MAX_COUNT = 10**9
 MAX_ERROR_CODE_CHARS = 100
 MAX_ERROR_PARAMS_CHARS = 4_000
 _MESSAGE_FIELDS = (

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from chat_core.markdown import literal
 from chat_core.store import connect
+from tests.databases import run_sql
 from tests.test_app import AUTH, ISSUER, app, close_clients, env  # noqa: F401 (fixtures)
 from ui import usage_view
 
@@ -226,6 +227,21 @@ def test_model_ids_and_error_codes_in_the_tables_are_shown_literally(db_path):
     assert cell == literal(model)  # Markdown source that shows the id as it is
     (kind,) = table(at, "usage_errors")["Error"]
     assert literal(code) in kind and code not in kind
+
+
+def test_values_edited_by_hand_into_the_database_are_shown_as_they_are(db_path):
+    with connect(db_path) as store:
+        chat = store.import_session("local", "Edited", [reply(TODAY, MODEL_A, 100, 50, 5)])
+        store.create_share("local", chat.id, "anyone")
+    run_sql(db_path, "UPDATE chat_session SET cache_mode = 'my-mode'")
+    run_sql(db_path, "UPDATE share_link SET audience = '**everyone**'")
+    at = usage_page(app())
+    assert not at.exception
+    charts = [e.proto for e in elements(at.main) if e.type == "vega_lite_chart"]
+    assert [chart for chart in charts if b"my-mode" in chart.data.data]  # the cache hits
+    at.switch_page("app_pages/links.py").run()
+    assert not at.exception
+    assert [c.value for c in at.caption if literal("**everyone**") in c.value]
 
 
 def test_the_period_is_redrawn_from_the_figures_read_and_a_new_visit_reads_again(seeded, db_path):

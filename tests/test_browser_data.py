@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -107,11 +108,18 @@ def seed_usage(server, email: str) -> None:
         )
 
 
-def test_the_usage_page_draws_its_charts_and_the_csv_matches_the_filter(open_as, server):
-    email = "usage@example.com"
+def usage_page_of(open_as, server, email: str):
+    """The Usage page of `email`, whose replies `seed_usage` wrote, opened from the
+    sidebar."""
     seed_usage(server, email)
     page = open_as(email)
     click_nav(page, "Usage")
+    return page
+
+
+def test_the_usage_page_draws_its_charts_and_the_csv_matches_the_filter(open_as, server):
+    email = "usage@example.com"
+    page = usage_page_of(open_as, server, email)
     charts = page.locator("[data-testid='stVegaLiteChart']")
     expect(charts).to_have_count(3, timeout=30_000)  # cost, tokens, cache hits
     for index in range(3):  # each chart drew its marks
@@ -145,6 +153,23 @@ def test_the_usage_page_draws_its_charts_and_the_csv_matches_the_filter(open_as,
     ]
     assert {r["owner"] for r in rows} == {owner_key("email", email)}
     assert all(r["cost_cny"] for r in rows)  # the catalogue prices this model
+
+
+def test_a_usage_csv_the_database_cannot_give_downloads_a_note_saying_why(open_as, server):
+    page = usage_page_of(open_as, server, "usage-csv-fails@example.com")
+    csv_button = page.locator(".st-key-usage_csv button")
+    expect(csv_button).to_be_visible(timeout=30_000)
+    database = Path(server.env["CHAT_DB"])
+    moved = database.with_name("moved.db")
+    database.rename(moved)  # another file takes its place
+    try:
+        database.write_bytes(b"not a database " * 100)
+        with page.expect_download() as caught:
+            csv_button.click()
+        note = caught.value.path().read_text(encoding="utf-8")
+    finally:
+        moved.replace(database)
+    assert note.startswith(f"The chat database file {database} was replaced by another file")
 
 
 # --- temporary chats ----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from chat_core.usage import (
     price_group,
     usage_csv,
 )
+from tests.databases import run_sql
 
 NO_BANDS = Bands()
 
@@ -124,17 +125,10 @@ def summed(groups, field):
 
 def test_groups_sum_an_owners_finished_replies_by_day_model_mode_and_status(store, seeded):
     groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=NO_BANDS)
-    rows = {
-        (g.day, g.model, g.mode, g.status, g.error_code): (
-            g.replies,
-            g.with_usage,
-            g.prompt_tokens,
-            g.cached_tokens,
-            g.completion_tokens,
-            g.reasoning_tokens,
-        )
-        for g in groups
-    }
+    fields = ("replies", "with_usage", "prompt_tokens", "cached_tokens")
+    fields += ("completion_tokens", "reasoning_tokens")
+    found = groups_by(groups, "day", "model", "mode", "status", "error_code")
+    rows = {key: tuple(summed(found[key], field) for field in fields) for key in found}
     assert rows == {
         ("2026-03-02", "m1", "off", "complete", ""): (2, 2, 400, 100, 70, 10),
         ("2026-03-03", "m2", "off", "error", "rate_limited"): (1, 0, 0, 0, 0, 0),
@@ -224,7 +218,9 @@ def test_everyones_usage_counts_a_chat_in_its_owners_preferred_mode(store, seede
     store.set_preferences("alice", {"mode": "context"})
     store.set_preferences("bob", {"mode": "no-such-mode"})  # written by hand: ignored
     everyone = store.usage_groups(EVERYONE, UsageFilter(), default_mode="off", bands=NO_BANDS)
-    modes = {(g.day, g.model, g.mode): g.replies for g in everyone if g.status == "complete"}
+    complete = [g for g in everyone if g.status == "complete"]
+    found = groups_by(complete, "day", "model", "mode")
+    modes = {key: summed(found[key], "replies") for key in found}
     assert modes == {
         ("2026-03-02", "m1", "context"): 2,  # Alice's chat A
         ("2026-03-02", "m1", "off"): 1,  # Bob's chat C: the operator's default
@@ -430,6 +426,50 @@ def test_band_rates_feed_the_ranking_with_the_prices_of_each_band(store, seeded)
     top = store.top_chats("alice", UsageFilter(), bands=limits, rates=rates)
     a, b, _ = seeded
     assert [(t.session_id, round(t.cost * 1e6, 6)) for t in top] == [(b.id, 1460), (a.id, 1240)]
+
+
+def test_replies_without_cached_tokens_keep_their_price_beside_ones_with_them(store):
+    # m2 has no cached rate: of two replies on one day, in one band, only the one that
+    # read cached tokens is unpriced. By hand: 120 in at 5 + 100 out at 7 = 1,300.
+    chat = store.import_session(
+        "alice",
+        "mixed",
+        [
+            question("2026-03-02"),
+            reply("2026-03-02", model="m2", **tokens(120, 0, 100)),
+            question("2026-03-02", "11:00:00"),
+            reply("2026-03-02", "11:00:01", model="m2", **tokens(100, 50, 30)),
+        ],
+    )
+    prices = tiered_prices()
+    limits = bands(prices)
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=limits)
+    assert {(g.prompt_band, g.reply_band) for g in groups} == {(0, 1)}  # one band
+    board = dashboard(groups, prices, limits)
+    assert (board.totals.cost, board.totals.unpriced) == (Decimal(1_300) / 1_000_000, 1)
+    rates = band_rates(groups, prices, limits)
+    (top,) = store.top_chats("alice", UsageFilter(), bands=limits, rates=rates)
+    assert (top.session_id, round(top.cost * 1e6, 6), top.unpriced) == (chat.id, 1_300, 1)
+
+
+def test_sums_past_the_largest_database_integer_still_add_up(store, db_location):
+    # Counts no real reply has (stored before imports were bounded): summed, they pass
+    # 2**63, where SQLite's sum() would fail the whole page.
+    chat = store.import_session(
+        "alice",
+        "huge",
+        [question("2026-03-02"), reply("2026-03-02", model="m1", **tokens(1, 0, 1))] * 2,
+    )
+    run_sql(
+        db_location,
+        "UPDATE chat_message SET prompt_tokens = ?, completion_tokens = ? WHERE role = ?",
+        [2**62, 2**62, "assistant"],
+    )
+    groups = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=NO_BANDS)
+    assert summed(groups, "prompt_tokens") == summed(groups, "completion_tokens") == 2**63
+    rates = [BandRates("m1", "", 0, 0, input=1.0, cached_input=1.0, output=1.0)]
+    (top,) = store.top_chats("alice", UsageFilter(), bands=NO_BANDS, rates=rates)
+    assert (top.session_id, top.tokens, top.cost) == (chat.id, 2**64, 2**64 / 1e6)
 
 
 def test_an_unknown_model_is_unpriced_not_free(store, seeded):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chat_core.errors import ChatError, ShareLinkError
-from chat_core.markdown import for_display
+from chat_core.markdown import for_display, literal
 from chat_core.store.shares import AUDIENCES, ShareLink
 
 from . import feedback
@@ -28,7 +28,6 @@ AUDIENCE_KEYS = {
     "signed_in": "share_audience_signed_in",
     "anyone": "share_audience_anyone",
 }
-CREATED = "share_created"  # the token of the link just made, to show it
 
 
 def link_url(token: str) -> str:
@@ -67,11 +66,9 @@ def _share_panel(visit: Visit, session_id: str) -> None:
         st.caption(t(lang, "share_snapshot_note"))
         if st.form_submit_button(t(lang, "share_create"), icon=":material/add_link:"):
             try:
-                made = store.create_share(visit.owner, session_id, audience)
+                store.create_share(visit.owner, session_id, audience)
             except ChatError as exc:
                 feedback.error_here(lang, exc)
-            else:
-                st.session_state[CREATED] = made.token
     for link in store.share_links(visit.owner, session_id=session_id):
         _link_row(visit, link, show_title=False)
 
@@ -82,7 +79,7 @@ def _link_row(visit: Visit, link: ShareLink, *, show_title: bool) -> None:
         if show_title:
             st.text(link.title or t(lang, "untitled"))  # the chat's title, as typed
         state = t(lang, "share_revoked_on", date=link.revoked_at[:10]) if link.revoked else ""
-        details = [t(lang, AUDIENCE_KEYS[link.audience]), link.created_at[:16].replace("T", " ")]
+        details = [_audience_name(lang, link.audience), link.created_at[:16].replace("T", " ")]
         st.caption(" · ".join(part for part in (*details, state) if part))
         if link.revoked:
             return
@@ -171,3 +168,8 @@ def _continue(visit: Visit, link: ShareLink) -> None:
         select_session(copy.id)
         feedback.notice("shared_copied", title=copy.title or t(lang, "untitled"))
         st.switch_page(CHAT_PAGE, query_params={"session": copy.id})
+
+
+def _audience_name(lang: str, audience: str) -> str:
+    """Who may open a link; a value no version wrote (edited by hand) as it is."""
+    return t(lang, AUDIENCE_KEYS[audience]) if audience in AUDIENCE_KEYS else literal(audience)

@@ -50,6 +50,7 @@ class PostgresBackend(SqlBackend):
     UNUSED = "NOT is_used"
     # The UTC day (YYYY-MM-DD) of a timestamptz column.
     UTC_DAY = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    SUM = "sum({})"  # of bigint: a numeric, which does not overflow
     # Not FOR UPDATE: a message inserted under the chat (a foreign key check) is not
     # held up by it.
     ROW_LOCK = " FOR NO KEY UPDATE"

@@ -92,6 +92,8 @@ class SqlBackend(ABC):
     UNUSED: str
     # SQL for the UTC day (YYYY-MM-DD text) of the timestamp column in `{}`.
     UTC_DAY: str
+    # SQL summing the integers in `{}` without failing on a sum past 2**63.
+    SUM: str
     # What a SELECT ends with to lock the rows it reads against other writers until the
     # transaction ends ("" where a write transaction already locks the whole database).
     ROW_LOCK: str

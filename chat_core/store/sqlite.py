@@ -53,6 +53,7 @@ class SQLiteBackend(SqlBackend):
     UNUSED = "is_used = 0"
     # The UTC day (YYYY-MM-DD) of a timestamp column: stored as ISO 8601 UTC text.
     UTC_DAY = "substr({}, 1, 10)"
+    SUM = "total({})"  # sum() fails past 2**63; total() adds as floats, exact below 2**53
     ROW_LOCK = ""  # BEGIN IMMEDIATE: one writer at a time
 
     def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:

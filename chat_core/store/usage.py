@@ -65,8 +65,9 @@ class Bands:
 
 @dataclass(frozen=True)
 class UsageGroup:
-    """Replies sharing a UTC day, model, chat mode, status and error, and length bands
-    (of the lengths that set their price tier)."""
+    """Replies sharing a UTC day, model, chat mode, status and error, length bands (of
+    the lengths that set their price tier), and whether they read cached tokens (all of
+    a group's replies did, or none)."""
 
     day: str  # YYYY-MM-DD, UTC
     model: str  # as the reply stored it; "" when unknown
@@ -133,7 +134,7 @@ class UsageFigures:
         preferred mode, else `default_mode` (the operator's)."""
         where, params = _where(owner, filters)
         mode, preference = _mode(owner)
-        cached = _CACHED
+        cached, total = _CACHED, self.backend.SUM.format
         prompt_band, prompt_params = _band(_TIER_PROMPT, bands.prompt_bounds)
         reply_band, reply_params = _band(_TIER_REPLY, bands.reply_bounds)
         sql = (
@@ -143,12 +144,12 @@ class UsageFigures:
             "COALESCE(m.error_code, '') AS error_code, "
             f"{prompt_band} AS prompt_band, {reply_band} AS reply_band, "
             "count(*) AS replies, count(m.prompt_tokens) AS with_usage, "
-            "COALESCE(sum(m.prompt_tokens), 0) AS prompt_tokens, "
-            f"COALESCE(sum({cached}), 0) AS cached_tokens, "
-            "COALESCE(sum(m.completion_tokens), 0) AS completion_tokens, "
-            "COALESCE(sum(m.reasoning_tokens), 0) AS reasoning_tokens "
+            f"COALESCE({total('m.prompt_tokens')}, 0) AS prompt_tokens, "
+            f"COALESCE({total(cached)}, 0) AS cached_tokens, "
+            f"COALESCE({total('m.completion_tokens')}, 0) AS completion_tokens, "
+            f"COALESCE({total('m.reasoning_tokens')}, 0) AS reasoning_tokens "
             f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id{preference} "
-            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1"
+            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, {_HAS_CACHED} ORDER BY 1"
         )
         with self.backend.reading() as tx:
             rows = tx.query(sql, [default_mode, *prompt_params, *reply_params, *params])
@@ -195,7 +196,7 @@ class UsageFigures:
         where, params = _where(owner, filters)
         prompt_band, prompt_params = _band(_TIER_PROMPT, bands.prompt_bounds)
         reply_band, reply_params = _band(_TIER_REPLY, bands.reply_bounds)
-        cached = f"COALESCE({_CACHED}, 0)"
+        cached, total = f"COALESCE({_CACHED}, 0)", self.backend.SUM.format
         number = "CAST(? AS DOUBLE PRECISION)"
         values = ", ".join(f"(?, ?, {_INT}, {_INT}, {number}, {number}, {number})" for _ in rates)
         rate_params = [
@@ -219,11 +220,11 @@ class UsageFigures:
             "COALESCE(s.model_alias, '') AS alias, "
             f"{prompt_band} AS prompt_band, {reply_band} AS reply_band, count(*) AS replies, "
             "count(m.prompt_tokens) AS with_usage, "
-            f"COALESCE(sum(m.prompt_tokens - {cached}), 0) AS fresh, "
-            f"COALESCE(sum({cached}), 0) AS cached, "
-            "COALESCE(sum(m.completion_tokens), 0) AS output "
+            f"COALESCE({total(f'm.prompt_tokens - {cached}')}, 0) AS fresh, "
+            f"COALESCE({total(cached)}, 0) AS cached, "
+            f"COALESCE({total('m.completion_tokens')}, 0) AS output "
             f"FROM chat_message m JOIN chat_session s ON s.id = m.session_id WHERE {where} "
-            "GROUP BY 1, 2, 3, 4, 5), "
+            f"GROUP BY 1, 2, 3, 4, 5, {_HAS_CACHED}), "
             f"rates AS (SELECT * FROM (VALUES {values}) AS r), "
             "priced AS (SELECT u.*, CASE WHEN u.with_usage = 0 THEN 0 "
             "WHEN r.column1 IS NULL OR (u.cached > 0 AND r.column6 IS NULL) THEN NULL "
@@ -290,6 +291,11 @@ _TIER_REPLY = "COALESCE(m.tier_completion_tokens, m.completion_tokens)"
 _CACHED = (
     "(CASE WHEN m.cached_tokens > m.prompt_tokens THEN m.prompt_tokens ELSE m.cached_tokens END)"
 )
+
+
+# Replies with cached tokens are grouped apart from those without: a model whose cached
+# rate is unknown leaves only the former unpriced.
+_HAS_CACHED = f"(COALESCE({_CACHED}, 0) > 0)"
 
 
 # A reply the app asked a model for has a model, tokens or a time; one that has none

@@ -357,12 +357,14 @@ def usage_csv(
 
 
 def _csv_row(row: Mapping, prices: PriceTable, default_mode: str) -> list:
-    spent = None
+    spent, cached = None, row["cached_tokens"]
+    if cached is not None and row["prompt_tokens"] is not None:
+        cached = min(cached, row["prompt_tokens"])  # as the page counts them
     if row["prompt_tokens"] is not None and row["completion_tokens"] is not None:
         usage = Usage(
             prompt_tokens=row["prompt_tokens"],
             completion_tokens=row["completion_tokens"],
-            cached_tokens=row["cached_tokens"] or 0,
+            cached_tokens=cached or 0,
             reasoning_tokens=row["reasoning_tokens"] or 0,
             model=row["model"] or None,
             tier_prompt_tokens=row["tier_prompt_tokens"],
@@ -378,7 +380,7 @@ def _csv_row(row: Mapping, prices: PriceTable, default_mode: str) -> list:
         row["status"],
         row["error_code"],
         row["prompt_tokens"],
-        row["cached_tokens"],
+        cached,
         row["completion_tokens"],
         row["reasoning_tokens"],
         row["first_token_ms"],

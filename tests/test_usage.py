@@ -515,6 +515,12 @@ def test_the_csv_holds_the_filtered_replies_with_their_own_costs(store, seeded):
         ("m1", "responses", "interrupted", "1000"),
     ]
     assert [Decimal(r["cost_cny"]) * 1_000_000 for r in rows] == [300, 940, 1460]
+    # cached above the prompt (a service's rounding) counts as the prompt, as on the page
+    text = usage_csv(store, "alice", UsageFilter(models=("m2",)), prices, default_mode="off")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["prompt_tokens"], r["cached_tokens"]) for r in rows if r["prompt_tokens"]] == [
+        ("50", "50")
+    ]
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_quoted(store):

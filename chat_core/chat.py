@@ -302,10 +302,14 @@ def _answer_or_withdraw(store, settings, session, client, question: Message) -> 
 
 def _withdraw(store: Store, before: Session, question: Message) -> None:
     """Delete `question`; a title it gave the chat (`before` being the chat as it was)
-    goes back to the one before."""
+    goes back to the one before, if the database lets it (the message is gone either
+    way)."""
     after = store.delete_message(before, question.id)
     if before.title and after.title != before.title and after.title == make_title(question.content):
-        store.set_generated_title(after, before.title)
+        try:
+            store.set_generated_title(after, before.title)
+        except ChatError as exc:
+            log.warning("a withdrawn message's chat keeps its title: %s", exc.code)
 
 
 def _refuse_while_streaming(store: Store, session: Session) -> None:

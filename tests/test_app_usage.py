@@ -229,19 +229,30 @@ def test_model_ids_and_error_codes_in_the_tables_are_shown_literally(db_path):
     assert literal(code) in kind and code not in kind
 
 
-def test_values_edited_by_hand_into_the_database_are_shown_as_they_are(db_path):
+def test_values_edited_by_hand_into_the_database_count_as_not_set_or_show_as_they_are(db_path):
     with connect(db_path) as store:
         chat = store.import_session("local", "Edited", [reply(TODAY, MODEL_A, 100, 50, 5)])
         store.create_share("local", chat.id, "anyone")
-    run_sql(db_path, "UPDATE chat_session SET cache_mode = 'my-mode'")
+    run_sql(
+        db_path,
+        "UPDATE chat_session SET cache_mode = 'my-mode', thinking = 'sometimes', "
+        "reasoning_effort = 'max'",
+    )
     run_sql(db_path, "UPDATE share_link SET audience = '**everyone**'")
     at = usage_page(app())
     assert not at.exception
     charts = [e.proto for e in elements(at.main) if e.type == "vega_lite_chart"]
-    assert [chart for chart in charts if b"my-mode" in chart.data.data]  # the cache hits
+    modes = [chart.data.data for chart in charts if b"Stateless" in chart.data.data]
+    assert modes and b"my-mode" not in modes[0]  # counted in the default mode
     at.switch_page("app_pages/links.py").run()
     assert not at.exception
     assert [c.value for c in at.caption if literal("**everyone**") in c.value]
+    at = app(session=chat.id).run()  # the chat runs on the defaults
+    assert not at.exception
+    assert [c.value for c in at.caption if "Stateless (full history)" in c.value]
+    at.chat_input(key="chat_input").set_value("still here?").run()
+    assert not at.exception
+    assert [m.value for m in at.chat_message[-1].markdown if "Echo: still here?" in m.value]
 
 
 def test_the_period_is_redrawn_from_the_figures_read_and_a_new_visit_reads_again(seeded, db_path):

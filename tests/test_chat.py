@@ -423,6 +423,24 @@ def test_a_message_whose_reply_cannot_begin_is_taken_back(
     assert every == ["first", "Echo: first"]
 
 
+def test_an_edit_taken_back_whose_title_cannot_go_back_is_still_gone(
+    store, db_location, settings, client
+):
+    """Editing the first message titles the chat anew; the edit is taken back, but the
+    old title cannot be written again: the edit is gone all the same, and the error
+    does not say it stays."""
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "first"))
+    question = store.get_messages(session)[0]
+    _failing_after(store, "get_session", "edit_message")
+    store.set_generated_title = _locked
+    with pytest.raises(DatabaseLockedError) as failed:
+        chat.edit(store, settings, session, client, question.id, "second")
+    assert failed.value.kept_message is None
+    every = [content for (content,) in run_sql(db_location, "SELECT content FROM chat_message")]
+    assert every == ["first", "Echo: first"]
+
+
 @pytest.mark.parametrize("action", ["start_turn", "edit_message"])
 def test_a_message_that_cannot_be_taken_back_says_it_stays(
     store, db_location, settings, client, action

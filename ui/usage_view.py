@@ -18,7 +18,6 @@ import streamlit as st
 
 import locales
 from chat_core import usage
-from chat_core.config import CACHE_MODES
 from chat_core.markdown import escape, literal, table
 
 from . import feedback
@@ -204,11 +203,6 @@ def _model_name(lang: str, model: str) -> str:
     return model or t(lang, "usage_unknown_model")
 
 
-def _mode_name(lang: str, mode: str) -> str:
-    """A chat mode's name; a value no version wrote (edited by hand) as it is."""
-    return t(lang, "cache_" + mode) if mode in CACHE_MODES else mode
-
-
 def _spending(lang: str, board: usage.Dashboard, axis: list[str] | None) -> None:
     rows = sorted(board.by_period_model.items())
     periods = Column(t(lang, "usage_col_period"), [key[0] for key, _ in rows])
@@ -246,7 +240,7 @@ def _cache_hits(lang: str, board: usage.Dashboard, axis: list[str] | None) -> No
         line_chart(
             Column(period, [key[0] for key, _ in rows]),
             Column(rate, [round(totals.cache_hit_rate * 100, 2) for _, totals in rows]),
-            Column(mode, [_mode_name(lang, key[1]) for key, _ in rows]),
+            Column(mode, [t(lang, "cache_" + key[1]) for key, _ in rows]),
             axis,
         )
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
+
 MESSAGE_STATUSES = ("complete", "streaming", "interrupted", "error")
 
 
@@ -48,7 +50,18 @@ class Session:
             values[flag] = bool(values[flag])
         if values["web_search"] is not None:
             values["web_search"] = bool(values["web_search"])
+        for name, known in _CHOICES.items():  # one set by hand, unknown: not set
+            if values[name] not in known:
+                values[name] = None
         return cls(**values)
+
+
+# Session settings that take one of a few values; None is "not set".
+_CHOICES = {
+    "cache_mode": (None, *CACHE_MODES),
+    "thinking": (None, *THINKING_MODES),
+    "reasoning_effort": (None, *REASONING_EFFORTS),
+}
 
 
 @dataclass(frozen=True)

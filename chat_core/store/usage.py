@@ -307,12 +307,14 @@ def _mode(owner: str | Everyone) -> tuple[str, str]:
     """SQL for a reply's chat mode as far as the chat and its owner set it (NULL when
     neither did), and the join that needs. One owner's preference is the caller's
     default already; everyone's usage reads each owner's."""
+    # A value no version writes (set by hand) counts as not set, as it does in a chat.
+    modes = ", ".join(f"'{mode}'" for mode in CACHE_MODES)
+    own = f"CASE WHEN s.cache_mode IN ({modes}) THEN s.cache_mode END"
     if not isinstance(owner, Everyone):
-        return "s.cache_mode", ""
-    modes = ", ".join(f"'{mode}'" for mode in CACHE_MODES)  # a value set by hand is ignored
+        return own, ""
     preferred = f"CASE WHEN p.value IN ({modes}) THEN p.value END"
     join = " LEFT JOIN owner_preference p ON p.owner = s.owner AND p.name = 'mode'"
-    return f"COALESCE(s.cache_mode, {preferred})", join
+    return f"COALESCE({own}, {preferred})", join
 
 
 def _where(owner: str | Everyone, filters: UsageFilter) -> tuple[str, list]:

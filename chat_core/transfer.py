@@ -45,6 +45,7 @@ from typing import Any
 
 import locales
 
+from .ark.chat_stream import FINISH_REASONS
 from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
 from .errors import ImportDuplicateError, ImportFormatError, SessionExistsError, is_error_code
 from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now
@@ -88,6 +89,7 @@ _MESSAGE_FIELDS = (
     "error",
     "error_code",
     "error_params",
+    "finish_reason",
 )
 _TEXT_FIELDS = ("content", "reasoning_content", "error")
 _INT_FIELDS = (
@@ -353,6 +355,8 @@ def _cleaned(raw: dict[str, Any]) -> dict[str, Any]:
     message["model"] = clean_text(model) if short else None
     for key in _INT_FIELDS:
         message[key] = _count(message[key])
+    if message["finish_reason"] not in FINISH_REASONS:  # "length": the answer was cut
+        message["finish_reason"] = None
     # A reply still streaming when it was exported was cut off there.
     message["status"] = {None: "complete", "streaming": "interrupted"}.get(
         message["status"], message["status"]

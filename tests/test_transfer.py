@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from chat_core.conversation import is_cut
 from chat_core.errors import ImportFormatError
 from chat_core.transfer import (
     MAX_DEPTH,
@@ -9,6 +10,7 @@ from chat_core.transfer import (
     export_json,
     export_markdown,
     import_json,
+    prepared,
 )
 from locales import describe
 
@@ -25,6 +27,7 @@ def chat(store):
         content="**4**",
         reasoning="add them",
         status="complete",
+        finish_reason="length",  # cut by the token limit: it can be continued
         # continued once: two calls, the larger of 5 tokens in and 2 out
         usage={
             "prompt_tokens": 9,
@@ -47,12 +50,37 @@ def test_json_round_trip_creates_a_new_session(store, chat):
 
     def kept(m):
         tier = (m.tier_prompt_tokens, m.tier_completion_tokens)
-        return (m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens, tier)
+        cut = (m.finish_reason, is_cut(m))
+        return (m.role, m.content, m.reasoning_content, m.status, m.prompt_tokens, tier, cut)
 
     original = [kept(m) for m in store.get_messages(chat)]
-    assert original[1][-1] == (5, 2)
+    assert original[1][-2:] == ((5, 2), ("length", True))
     assert [kept(m) for m in store.get_messages(imported)] == original
     assert len(store.list_sessions("alice")) == 2
+
+
+def test_an_export_of_an_older_version_keeps_its_import_id(store):
+    """The id a file imports as is made from its content: fields that exports gained
+    later (the tier lengths, the finish reason), absent, leave it as an older version
+    made it, so that file is still found as imported."""
+    reply = {"role": "assistant", "content": "hi there", "status": "complete", "model": "m1"}
+    reply.update(created_at="2026-01-02T03:04:06.000000+00:00", prompt_tokens=10)
+    reply.update(completion_tokens=3, cached_tokens=0, reasoning_tokens=0)
+    reply.update(latency_ms=900, first_token_ms=100)
+    question = {
+        "role": "user",
+        "content": "hello",
+        "created_at": "2026-01-02T03:04:05.000000+00:00",
+    }
+    document = export_document(question, reply, title="Old file")
+    assert prepared(store, "alice", document).session_id == "8777c3a91dea78158ebc2d4e91e31724"
+
+
+def test_a_finish_reason_no_reply_has_is_dropped(store):
+    reply = {"role": "assistant", "content": "hi", "status": "complete", "finish_reason": "tool"}
+    document = export_document({"role": "user", "content": "q"}, reply)
+    _, imported = store.get_messages(import_json(store, "alice", json.dumps(document)))
+    assert imported.finish_reason is None and not is_cut(imported)
 
 
 def test_import_by_another_owner_never_overwrites(store, chat):

@@ -12,10 +12,11 @@ Import checks the whole file before it writes anything, and never overwrites:
   hashed or written, so a huge message is refused fast).
 - Cleaned, because they only describe a message: a token count or latency that is not
   a whole number within 0..10**9 is dropped (None, never negative); a timestamp that is
-  not ISO 8601 becomes the import time; a model name that is not short text is dropped;
-  error parameters that are not a small object are dropped. Text that cannot be stored
-  (NUL characters, lone UTF-16 surrogates, which JSON's `\\ud800` escapes make) is
-  cleaned as typed text is, in error parameters (names and values) too.
+  not ISO 8601, or before 1900 or from 9000 on, becomes the import time; a model name
+  that is not short text is dropped; error parameters that are not a small object are
+  dropped. Text that cannot be stored (NUL characters, lone UTF-16 surrogates, which
+  JSON's `\\ud800` escapes make) is cleaned as typed text is, in error parameters
+  (names and values) too.
 - Cut: a title longer than `MAX_TITLE_CHARS` is cut with an ellipsis, as a rename is.
 
 The settings of the chat (model, system prompt, temperature, thinking, cache mode) are
@@ -376,15 +377,18 @@ def _is_number(value: object) -> bool:
 
 
 def _timestamp(value: object) -> str | None:
-    """An ISO 8601 time as the store writes it (UTC, microseconds), or None."""
+    """An ISO 8601 time as the store writes it (UTC, microseconds), or None: also for a
+    time no chat has (before 1900 or from 9000 on), which a database showing times in
+    another zone could not read back near year 1 or 9999."""
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
         moment = datetime.fromisoformat(value)
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+        moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):  # not ISO 8601, or out of range once in UTC
         return None
+    return moment.isoformat(timespec="microseconds") if 1900 <= moment.year < 9000 else None
 
 
 def _error(message: dict[str, Any]) -> dict[str, Any]:

@@ -240,6 +240,23 @@ def test_a_row_locked_by_another_process_fails_as_busy_within_the_timeout(postgr
     assert [m.content for m in store.get_messages(session)] == ["kept before the fault"]
 
 
+def test_times_near_year_9999_read_back_whatever_the_clients_zone(
+    postgres_url, stores, monkeypatch
+):
+    """Shown in a zone east of UTC, 9999-12-31 23:00 UTC is past year 9999, which no
+    client can read: the store reads times in UTC whatever PGTZ or the server says."""
+    monkeypatch.setenv("PGTZ", "Asia/Shanghai")
+    store = stores(postgres_url)
+    session = add_chat(store)
+    with psycopg.connect(postgres_url) as other:  # a time no version writes, set by hand
+        other.execute(
+            "UPDATE chat_message SET created_at = '9999-12-31T23:00:00Z' WHERE session_id = %s",
+            [session.id],
+        )
+    (message,) = store.get_messages(session)
+    assert message.created_at == "9999-12-31T23:00:00.000000+00:00"
+
+
 # --- the server restarting or stopping under a running app ---------------------------------
 
 

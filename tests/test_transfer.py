@@ -399,10 +399,11 @@ def test_token_counts_and_latency_outside_0_to_a_billion_are_dropped(store):
     assert [getattr(kept, key) for key in (*counts, "latency_ms")] == [10**9, 0, 7, None, 12]
 
 
-def test_timestamps_that_are_not_iso_8601_become_the_import_time(store):
+def test_timestamps_that_are_not_iso_8601_or_no_chats_become_the_import_time(store):
     from chat_core.store import utc_now
 
     stamps = ["yesterday", 5, "2025-13-45T00:00:00", "0001-01-01T00:00:00+01:00", "x" * 100]
+    stamps += ["9999-12-31T23:00:00Z", "1899-12-31T23:59:59Z"]  # times no chat has
     given = {"2025-01-02T03:04:05+08:00": "2025-01-01T19:04:05.000000+00:00"}
     given["2025-01-02T03:04:05"] = "2025-01-02T03:04:05.000000+00:00"  # naive: taken as UTC
     messages = [{"role": "user", "content": "t", "created_at": stamp} for stamp in stamps]

@@ -71,7 +71,7 @@ class PostgresBackend(SqlBackend):
                 max_size=POOL_SIZE,
                 kwargs={"connect_timeout": CONNECT_TIMEOUT, **options},
                 connection_class=_remembering(self),
-                configure=partial(_bound_lock_waits, seconds=wait),
+                configure=partial(_configure, seconds=wait),
                 check=self._check,
                 timeout=wait,
                 # psycopg_pool retries a failed connection in the background with a
@@ -215,11 +215,13 @@ def _cased(term: str) -> bool:
     return term.lower() != term or term.upper() != term
 
 
-def _bound_lock_waits(conn: psycopg.Connection, seconds: float) -> None:
+def _configure(conn: psycopg.Connection, seconds: float) -> None:
     """A statement waiting longer than the store's timeout for a lock (a row another
     process holds in an open transaction) fails as `database_busy`, as a locked SQLite
-    file does, instead of hanging the page."""
+    file does, instead of hanging the page. Times come back in UTC, whatever the
+    server's or client's zone: a time near year 1 or 9999 would not fit in another."""
     conn.execute(f"SET lock_timeout = {round(seconds * 1000)}")  # in ms
+    conn.execute("SET TIME ZONE 'UTC'")
 
 
 def _migrate(conn: psycopg.Connection, location: str) -> None:

@@ -97,6 +97,31 @@ def test_message_snippet_is_around_the_match(store):
     assert len(hit.snippet) < 140
 
 
+def test_a_snippet_finds_its_match_after_letters_that_lower_to_two(store):
+    # İ lowers to i and a combining dot: each one moved the snippet a place off its match
+    chat_with(store, "İSTANBUL İZMİR İNEGÖL İSKENDERUN " * 10 + "deniz kenarında güzel bir şehir")
+    (hit,) = store.search("alice", "deniz")
+    assert "deniz" in hit.snippet
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("Ο ΔΡΟΜΟΣ ΕΙΝΑΙ ΚΛΕΙΣΤΟΣ", "δρομος"),  # a final ς finds Σ
+        ("Ο δρόμος είναι κλειστός", "ΚΛΕΙΣΤΌΣ"),  # Σ finds a final ς
+        ("σας αρέσει", "ΣΑΣ"),
+        ("ΑΣΤΡΟ", "ΑΣ"),  # lowered alone, ΑΣ ends in ς, the word goes on with σ
+        ("ο αστρος", "ΑΣΤΡΟΣ"),
+    ],
+)
+def test_greek_sigma_matches_in_every_form(store, text, query):
+    in_message = chat_with(store, text)
+    in_title = chat_with(store, "other")
+    store.rename("alice", in_title.id, text)
+    chat_with(store, "unrelated")
+    assert sorted(ids(store.search("alice", query))) == sorted([in_message.id, in_title.id])
+
+
 @pytest.mark.parametrize("query", HOSTILE_QUERIES)
 def test_fts_syntax_and_odd_input_never_raise(store, chats, query):
     hits = store.search("alice", query)

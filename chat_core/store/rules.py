@@ -95,12 +95,25 @@ def merged(titles: list[SearchHit], messages: list[SearchHit], limit: int) -> li
     return ([hit for hit in titles if hit.session_id not in found] + messages)[:limit]
 
 
+def folded(text: str) -> str:
+    """`text` as search compares it: in lower case, a final sigma as any other (Python
+    lowers a word-final Σ to ς, PostgreSQL to σ, and a term may end where a word goes
+    on)."""
+    return text.lower().replace("ς", "σ")
+
+
 def snippet(text: str | None, terms: list[str]) -> str:
     """About `SNIPPET_RADIUS` characters either side of the first term found."""
     text = " ".join((text or "").split())
-    lowered = text.lower()
-    positions = [lowered.find(term.lower()) for term in terms]
-    start = min((p for p in positions if p >= 0), default=0)
+    searched = folded(text)
+    positions = [searched.find(folded(term)) for term in terms]
+    found = [p for p in positions if p >= 0]
+    if found and len(searched) != len(text):
+        # A letter lowered to two (İ to i and a dot) moved every later position: folded
+        # a character at a time, each position is taken back to where it came from.
+        origins = [index for index, char in enumerate(text) for _ in folded(char)]
+        found = [origins[p] for p in found]
+    start = min(found, default=0)
     begin = max(start - SNIPPET_RADIUS, 0)
     end = min(start + SNIPPET_RADIUS * 2, len(text))
     prefix = "…" if begin > 0 else ""

@@ -20,7 +20,7 @@ is still streaming is found once it ends.
 from __future__ import annotations
 
 from .records import SearchHit
-from .rules import like_pattern, merged, snippet
+from .rules import folded, like_pattern, merged, snippet
 from .sqlite_tokens import CHAR_INDEXES, HOLDS_LOWERED_FUNCTION, char_tokens
 
 _TRIGRAM = 3
@@ -113,5 +113,5 @@ def _where(owner, index, column, match, checked) -> tuple[str, list]:
 def _holds(column: str, term: str) -> tuple[str, str]:
     """SQL true when `column` holds `term`, ignoring case as PostgreSQL's ILIKE does."""
     if any(not ch.isascii() and ch.lower() != ch.upper() for ch in term):
-        return f"{HOLDS_LOWERED_FUNCTION}({column}, ?)", term.lower()
+        return f"{HOLDS_LOWERED_FUNCTION}({column}, ?)", folded(term)
     return f"{column} LIKE ? ESCAPE '\\'", like_pattern(term)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from .rules import folded
+
 # (short-term index, column, rowid column) of each searchable table.
 CHAR_INDEXES = {
     "chat_message": ("chat_message_chars", "content", "id"),
@@ -30,10 +32,11 @@ def register_functions(conn) -> None:
     conn.create_function(HOLDS_LOWERED_FUNCTION, 2, holds_lowered, deterministic=True)
 
 
-def holds_lowered(text: str | None, lowered_term: str) -> bool:
-    """Whether `text` holds `lowered_term` ignoring case in any script, as PostgreSQL's
-    ILIKE lowers both sides (casefold() would also make ß match ss)."""
-    return text is not None and lowered_term in text.lower()
+def holds_lowered(text: str | None, folded_term: str) -> bool:
+    """Whether `text` holds `folded_term` (see `rules.folded`) ignoring case in any
+    script, as PostgreSQL's ILIKE lowers both sides (casefold() would also make ß match
+    ss)."""
+    return text is not None and folded_term in folded(text)
 
 
 # Every migration of `sqlite_schema`, in order (a test checks they agree): a file that

@@ -50,6 +50,7 @@ from .ark.chat_stream import FINISH_REASONS
 from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
 from .errors import ImportDuplicateError, ImportFormatError, SessionExistsError, is_error_code
 from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now
+from .store.rules import MAX_PREFERENCE_CHARS
 from .text import clean_text, make_title
 from .transfer_media import (
     check_media,
@@ -297,6 +298,8 @@ def _is_setting(name: str, value: object, max_chars: int) -> bool:
     if name == "web_search":
         return isinstance(value, bool)
     limit = MAX_MODEL_CHARS if name in ("model", "model_alias") else max_chars
+    if name == "system_prompt":  # as long as the settings form lets it be
+        limit = max(max_chars, MAX_PREFERENCE_CHARS)
     return isinstance(value, str) and len(value) <= limit
 
 

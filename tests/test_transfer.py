@@ -303,9 +303,17 @@ def test_a_temperature_that_is_not_a_number_is_refused(store):
     assert refused(store, text).params == {"name": "temperature"}
 
 
-def test_a_system_prompt_over_the_message_limit_is_refused(open_store):
-    store = open_store(max_message_chars=50)
-    assert refused(store, export_document(system_prompt="x" * 51)).code == "import_bad_setting"
+def test_a_system_prompt_is_as_long_as_the_settings_form_lets_it_be(open_store):
+    store = open_store(max_message_chars=50)  # the form takes 20,000 whatever this is
+    document = export_document(system_prompt="x" * 20_000)
+    assert store.get_session("alice", import_json(store, "alice", json.dumps(document)).id)
+    too_long = export_document(system_prompt="x" * 20_001)
+    assert refused(store, too_long, owner="bob").code == "import_bad_setting"
+    longer = open_store(max_message_chars=30_000)  # or the message limit, if longer
+    document = export_document(system_prompt="x" * 30_000)
+    assert import_json(longer, "alice", json.dumps(document)).id
+    too_long = export_document(system_prompt="x" * 30_001)
+    assert refused(longer, too_long, owner="bob").code == "import_bad_setting"
 
 
 @pytest.mark.parametrize(

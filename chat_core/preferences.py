@@ -61,25 +61,41 @@ def to_stored(preferences: Preferences) -> dict[str, str | None]:
     return stored
 
 
+# The `Settings` field each preference lies over.
+_SETTING = {
+    "language": "lang",
+    "model": "model",
+    "mode": "cache",
+    "system_prompt": "system_prompt",
+    "thinking": "thinking",
+    "temperature": "temperature",
+    "generated_titles": "generated_titles",
+    "reasoning_effort": "reasoning_effort",
+    "model_alias": "model_alias",
+    "web_search": "web_search",
+}
+
+
 def apply(settings: Settings, preferences: Preferences) -> Settings:
     """`settings` with the owner's preferences over the operator's defaults."""
-    changes = {
-        "lang": preferences.language,
-        "model": preferences.model,
-        "cache": preferences.mode,
-        "system_prompt": preferences.system_prompt,
-        "thinking": preferences.thinking,
-        "temperature": preferences.temperature,
-        "generated_titles": preferences.generated_titles,
-        "reasoning_effort": preferences.reasoning_effort,
-        "model_alias": preferences.model_alias,
-        "web_search": preferences.web_search,
-    }
     known = {field.name for field in dataclasses.fields(Settings)}
+    changes = {_SETTING[name]: getattr(preferences, name) for name in NAMES}
     return dataclasses.replace(
         settings,
         **{key: value for key, value in changes.items() if value is not None and key in known},
     )
+
+
+def differences(chosen: Preferences, operator: Settings) -> dict[str, str | None]:
+    """`chosen` as the store keeps it, each value that the operator's settings already
+    give removed (None): a preference is what differs from the defaults, which stay
+    beneath it, so a later change of the operator's reaches what the user left alone."""
+    given = {name: getattr(operator, _SETTING[name], None) for name in NAMES}
+    defaults = to_stored(Preferences(**given))
+    return {
+        name: None if value == defaults[name] else value
+        for name, value in to_stored(chosen).items()
+    }
 
 
 def _parse(name: str, raw: str | None):

@@ -40,7 +40,7 @@ def test_the_dialog_keeps_the_preferences_in_the_database(db_path):
     at.selectbox(key="preference-thinking").set_value("enabled")
     at.toggle(key="preference-own_temperature").set_value(True).run()  # enables the slider
     at.slider(key="preference-temperature").set_value(0.3)
-    at.toggle(key="preference-titles").set_value(False)
+    at.toggle(key="preference-titles").set_value(True)  # the operator's is off
     save_dialog(at)
     assert not at.exception
     assert any("Preferences saved." in notice.value for notice in at.info)
@@ -48,7 +48,7 @@ def test_the_dialog_keeps_the_preferences_in_the_database(db_path):
     assert kept["system_prompt"] == "Answer like a pirate."
     assert kept["thinking"] == "enabled"
     assert float(kept["temperature"]) == 0.3
-    assert kept["generated_titles"] == "false"
+    assert kept["generated_titles"] == "true"
     assert stored(db_path, "someone-else") == {}
 
 
@@ -91,6 +91,27 @@ def test_the_language_saved_in_the_dialog_applies_at_once_and_after_a_reload(db_
     save_dialog(at)
     assert at.sidebar.button(key="new_chat").label == "新建会话"
     assert app().run().sidebar.button(key="new_chat").label == "新建会话"
+
+
+def test_a_save_keeps_only_what_differs_from_the_operators_settings(db_path, emu, monkeypatch):
+    with connect(db_path) as store:  # a chat on the defaults, with a Context API cache
+        chat, _ = store.new_session("local")
+        store.start_turn(chat, "hello")
+        store.set_cache_state(chat, context_id="ctx-kept", context_expires_at="2099-01-01")
+    at = open_dialog(app().run())
+    at.selectbox(key="preference-language").set_value("zh")  # the only change
+    save_dialog(at)
+    assert not at.exception
+    assert stored(db_path) == {"language": "zh"}
+    with connect(db_path) as store:  # nothing it follows changed: its cache stays
+        assert store.get_session("local", chat.id).ark_context_id == "ctx-kept"
+    monkeypatch.setenv("ARK_SYSTEM_PROMPT", "Operator policy.")  # the operator's, later
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("who sets the rules?").run()
+    assert sent_for(emu, "who sets the rules?")["messages"][0] == {
+        "role": "system",
+        "content": "Operator policy.",
+    }
 
 
 def test_a_preference_this_version_cannot_use_leaves_the_operators_setting(db_path, emu):

@@ -13,7 +13,7 @@ from chat_core.errors import ChatError
 from chat_core.preferences import Preferences
 
 from . import feedback
-from .runtime import LANG_CHOICE, PREFERRED_LANGUAGE, Visit, shared_store
+from .runtime import LANG_CHOICE, PREFERRED_LANGUAGE, Visit, settings_or_stop, shared_store
 from .server_modes import choose_model, server_modes, thinking_note
 from .settings_view import cache_mode_choice
 from .text import t
@@ -139,7 +139,7 @@ def _dialog(visit: Visit) -> None:
             generated_titles=titles,
             model_alias=alias,
         )
-        stored = preferences.to_stored(values)
+        stored = preferences.differences(values, settings_or_stop())
         # Effort and web search are set per chat: a dialog that does not show them
         # leaves them as they are.
         for name in ("reasoning_effort", "web_search"):

@@ -6,11 +6,13 @@ An environment variable wins over a secret of the same name.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from locales import languages
 
@@ -121,22 +123,22 @@ def load_settings(
     ttl = source.integer("ARK_CONTEXT_TTL", 3600, minimum=1)
     return Settings(
         api_key=source.text("ARK_API_KEY") or None,
-        base_url=source.text("ARK_BASE_URL") or DEFAULT_BASE_URL,
+        base_url=source.address("ARK_BASE_URL") or DEFAULT_BASE_URL,
         model=source.text("ARK_MODEL") or DEFAULT_MODEL,
         cache=source.choice("ARK_CACHE", CACHE_MODES, "off"),
         thinking=source.choice("ARK_THINKING", THINKING_MODES, "auto"),
         temperature=source.number("ARK_TEMPERATURE", None, minimum=0.0, maximum=2.0),
         max_tokens=source.integer("ARK_MAX_TOKENS", None, minimum=1),
         system_prompt=source.text("ARK_SYSTEM_PROMPT"),
-        timeout=source.number("ARK_TIMEOUT", 120.0, minimum=1.0),
-        max_retries=source.integer("ARK_MAX_RETRIES", 2, minimum=0),
+        timeout=source.number("ARK_TIMEOUT", 120.0, minimum=1.0, maximum=3600.0),
+        max_retries=source.integer("ARK_MAX_RETRIES", 2, minimum=0, maximum=10),
         context_ttl=min(max(ttl, CONTEXT_TTL_RANGE[0]), CONTEXT_TTL_RANGE[1]),
         history_tokens=source.integer("ARK_HISTORY_TOKENS", 32000, minimum=256),
         provider=source.choice("ARK_PROVIDER", PROVIDER_CHOICES, "auto"),
         context_window=source.integer("ARK_CONTEXT_WINDOW", None, minimum=256),
         prices_path=Path(source.text("ARK_PRICES")) if source.text("ARK_PRICES") else None,
         db=source.database("CHAT_DB") or str(DEFAULT_DB),
-        busy_timeout=source.number("CHAT_BUSY_TIMEOUT", 5.0, minimum=0.0),
+        busy_timeout=source.number("CHAT_BUSY_TIMEOUT", 5.0, minimum=0.0, maximum=600.0),
         max_message_chars=source.integer("CHAT_MAX_MESSAGE_CHARS", 100_000, minimum=1),
         lang=source.choice("CHAT_LANG", LANGUAGES, "auto"),
         generated_titles=source.flag("CHAT_TITLES", default=True),
@@ -272,7 +274,24 @@ class _Source:
             value = float(raw)
         except ValueError:
             raise ConfigError("setting_not_number", name=name, value=raw) from None
+        if not math.isfinite(value):  # nan and inf pass no range check: no number at all
+            raise ConfigError("setting_not_number", name=name, value=raw)
         return _in_range(name, value, minimum, maximum)
+
+    def address(self, name):
+        """An http(s) URL with a host (and a port that is a number), or None when unset.
+        The value is not shown in the error: it may hold a user name and password."""
+        raw = self.text(name)
+        if not raw:
+            return None
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018 (raises on a port that is no number)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("setting_not_address", name=name)
+        return raw
 
     def integer(self, name, default, *, minimum=None, maximum=None):
         raw = self.text(name)

@@ -43,12 +43,29 @@ def test_context_ttl_is_kept_in_the_documented_range():
         ("ARK_MAX_TOKENS", "1.5"),
         ("CHAT_LANG", "fr"),
         ("ARK_THINKING", "maybe"),
+        ("ARK_TEMPERATURE", "nan"),  # passes every range check, fails every reply
+        ("ARK_TIMEOUT", "inf"),
+        ("ARK_TIMEOUT", "nan"),
+        ("ARK_MAX_RETRIES", "1000000"),
+        ("CHAT_BUSY_TIMEOUT", "1e308"),  # in ms, no lock timeout PostgreSQL takes
+        ("CHAT_BUSY_TIMEOUT", "-inf"),
+        ("ARK_BASE_URL", "http://[::1"),
+        ("ARK_BASE_URL", "https://ark.cn-beijing.volces.com:443x/api/v3"),
+        ("ARK_BASE_URL", "ark.cn-beijing.volces.com/api/v3"),
+        ("ARK_BASE_URL", "ftp://files.example/api"),
     ],
 )
 def test_bad_values_give_a_clear_error(name, value):
     with pytest.raises(ConfigError, match=name) as info:
         load_settings(env={name: value})
     assert name in describe("zh", info.value)
+
+
+def test_a_bad_base_url_is_refused_without_showing_it():
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env={"ARK_BASE_URL": "https://me:secret-pass@ark.example:44x/api/v3"})
+    shown = describe("en", refused.value) + str(refused.value)
+    assert "ARK_BASE_URL" in shown and "secret-pass" not in shown
 
 
 def test_values_are_parsed():

@@ -98,7 +98,6 @@ def nulls_in(value, path="") -> list[str]:
         ("http://localhost:11434/v1", "generic"),  # Ollama
         ("http://gpu-box:8000/v1/", "generic"),  # vLLM
         ("https://api.example.com/openai/v3", "generic"),
-        ("not a url", "generic"),
     ],
 )
 def test_the_provider_is_detected_from_the_base_url(base_url, expected):

@@ -244,6 +244,27 @@ def test_regenerate_and_edit_last(env):
     assert texts(at) == [("user", ["second try"]), ("assistant", ["Echo: second try"])]
 
 
+NOW = "2026-01-01T08:00:00.000000+00:00"
+
+
+def test_a_system_prompt_longer_than_the_field_takes_survives_a_save(env, emu):
+    long_prompt = "Be precise. " * 2_500  # 30,000 characters, as an import may bring
+    with connect(env) as store:
+        chat = store.import_session(
+            "local",
+            "Long prompt",
+            [{"role": "user", "content": "hi", "status": "complete", "created_at": NOW}],
+            settings={"system_prompt": long_prompt},
+        )
+    at = app(session=chat.id).run()
+    labelled(at.slider, "Temperature").set_value(0.4)
+    at.button(key=f"settings-save-{chat.id}").click().run()
+    assert not at.exception and any("Settings saved" in i.value for i in at.info)
+    with connect(env) as store:
+        kept = store.get_session("local", chat.id)
+    assert (kept.system_prompt, kept.temperature) == (long_prompt, 0.4)
+
+
 def test_settings_are_kept_on_the_draft_session(env, emu):
     at = app().run()
     sid = param(at)

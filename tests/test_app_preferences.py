@@ -114,6 +114,17 @@ def test_a_save_keeps_only_what_differs_from_the_operators_settings(db_path, emu
     }
 
 
+def test_an_operators_system_prompt_longer_than_the_field_takes_survives_a_save(
+    db_path, monkeypatch
+):
+    monkeypatch.setenv("ARK_SYSTEM_PROMPT", "Follow the house rules. " * 1_000)  # 24,000
+    at = open_dialog(app().run())
+    at.selectbox(key="preference-language").set_value("zh")
+    save_dialog(at)
+    assert not at.exception
+    assert stored(db_path) == {"language": "zh"}  # not a cut copy of the operator's
+
+
 def test_a_preference_this_version_cannot_use_leaves_the_operators_setting(db_path, emu):
     with connect(db_path) as store:
         store.set_preferences("local", {"language": "klingon", "temperature": "hot"})

@@ -97,7 +97,8 @@ def _dialog(visit: Visit) -> None:
     system_prompt = st.text_area(
         t(lang, "system_prompt"),
         value=operator.system_prompt,
-        max_chars=preferences.MAX_SYSTEM_PROMPT_CHARS,
+        # The operator's may be longer: kept whole (saved unchanged, it is no preference).
+        max_chars=max(preferences.MAX_SYSTEM_PROMPT_CHARS, len(operator.system_prompt or "")),
         key=FIELD.format("system_prompt"),
     )
     thinking = st.selectbox(

@@ -14,6 +14,7 @@ from chat_core.capabilities import options
 from chat_core.chat import effective
 from chat_core.config import CACHE_MODES, THINKING_MODES
 from chat_core.errors import ChatError
+from chat_core.preferences import MAX_SYSTEM_PROMPT_CHARS
 from chat_core.store import Session
 
 from . import feedback
@@ -58,7 +59,8 @@ def _settings_panel(visit: Visit, session_id: str) -> None:
     system_prompt = st.text_area(
         t(lang, "system_prompt"),
         value=current["system_prompt"] or "",
-        max_chars=20_000,
+        # A longer prompt (imported, or the operator's) is kept whole: the field would cut it.
+        max_chars=max(MAX_SYSTEM_PROMPT_CHARS, len(current["system_prompt"] or "")),
         key=key["system_prompt"],
     )
     temperature = st.slider(

@@ -4,8 +4,11 @@ for a single-user app on one machine. Pure functions of `st.user`'s fields.
 An owner key names one account and nothing else:
 
 - `oidc:<iss>#<sub>`: a login, by its provider's stable subject.
-- `email:<casefolded address>`: a login without a subject whose provider verified the
-  email, or a proxy header mapped to `email` (the proxy is trusted as it sends).
+- `email:<address in lower case>`: a login without a subject whose provider verified
+  the email, or a proxy header mapped to `email` (the proxy is trusted as it sends).
+  Lowered, not case-folded: folding makes `faß.de` and `fass.de`, two domains, one
+  owner (an account keyed by an older version's folding under such a letter is keyed
+  anew).
 - `user:<value>`: a proxy header mapped to any other key, as sent.
 - `sha256:<hex>`: any of these longer than `MAX_KEY_CHARS`, hashed whole, so two long
   identities never share a key the way a cut-off prefix would.
@@ -55,7 +58,7 @@ def login_identity(claims: Mapping[str, object]) -> Identity | None:
     if issuer and subject:
         owner = owner_key("oidc", f"{issuer}#{subject}")
     elif email:
-        owner = owner_key("email", email.casefold())
+        owner = owner_key("email", email_key(email))
     else:
         return None
     return Identity(owner, _handed_over(email))
@@ -69,9 +72,14 @@ def proxy_identity(user: Mapping[str, object], mapped: Collection[str]) -> Ident
     for key in _preferred(mapped):
         value = _stripped(user.get(key))
         if value:
-            kind, value = ("email", value.casefold()) if key == "email" else ("user", value)
+            kind, value = ("email", email_key(value)) if key == "email" else ("user", value)
             return Identity(owner_key(kind, value), _legacy_key(user))
     return None
+
+
+def email_key(address: str) -> str:
+    """An email address as owner keys and admin lists compare it: in lower case."""
+    return address.lower()
 
 
 def owner_key(kind: str, value: str) -> str:

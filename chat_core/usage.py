@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from .ark import Usage
 from .catalogue import Price, models
-from .identity import login_identity, verified_email
+from .identity import email_key, login_identity, verified_email
 from .pricing import MILLION, PriceTable, cost
 from .store.usage import (
     EVERYONE,
@@ -318,19 +318,19 @@ def is_admin(owner: str, claims: Mapping[str, object], admins: Iterable[str]) ->
     Nobody is an admin without being signed in (the `local` owner is everyone who opens
     an app without a login)."""
     wanted = {entry.strip() for entry in admins if entry and entry.strip()}
-    emails = {entry.casefold() for entry in wanted if "@" in entry}
+    emails = {email_key(entry) for entry in wanted if "@" in entry}
     subjects = {entry for entry in wanted if "@" not in entry}
     if owner.startswith("email:"):
         return owner.removeprefix("email:") in emails
     if owner.startswith("user:"):  # a proxy's user value, an email for some proxies
         value = owner.removeprefix("user:")
-        return value in subjects or value.casefold() in emails
+        return value in subjects or email_key(value) in emails
     login = login_identity(claims)
     if login is None or login.owner != owner:
         return False
     email, issuer, subject = verified_email(claims), claims.get("iss"), claims.get("sub")
     names = {str(subject), f"{issuer}#{subject}"} if issuer and subject else set()
-    return (email is not None and email.casefold() in emails) or bool(names & subjects)
+    return (email is not None and email_key(email) in emails) or bool(names & subjects)
 
 
 def scope(owner: str, everyone: bool) -> str | Everyone:

@@ -60,7 +60,7 @@ def test_an_unverified_email_is_never_an_owner_nor_a_legacy_key():
     assert with_sub == Identity(f"oidc:{ISSUER}#7", None)
 
 
-def test_without_a_subject_a_verified_email_is_the_owner_case_folded():
+def test_without_a_subject_a_verified_email_is_the_owner_in_lower_case():
     identity = login_identity(login(email="  Alice@Example.COM ", email_verified=True))
     assert identity == Identity("email:alice@example.com", "Alice@Example.COM")
 
@@ -95,9 +95,26 @@ def test_a_subject_alone_is_no_legacy_key():
 # --- proxies -------------------------------------------------------------------------------
 
 
-def test_a_proxy_email_is_case_folded():
+def test_a_proxy_email_is_in_lower_case():
     assert proxied("USER@example.com").owner == proxied("user@example.com").owner
     assert proxied("USER@example.com").owner == "email:user@example.com"
+    assert proxied("Élodie@Example.fr").owner == "email:élodie@example.fr"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("bob@faß.de", "bob@fass.de"),  # two domains, one if case-folded
+        ("ὀδυσσεύς@example.gr", "ὀδυσσεύσ@example.gr"),  # a final sigma, folded to σ
+    ],
+)
+def test_two_email_addresses_are_never_one_owner(one, other):
+    assert proxied(one).owner != proxied(other).owner
+    verified = {"email_verified": True}
+    assert (
+        login_identity(login(email=one, **verified)).owner
+        != login_identity(login(email=other, **verified)).owner
+    )
 
 
 def test_a_proxy_value_under_another_key_is_kept_as_sent():

@@ -571,6 +571,13 @@ def test_admins_by_email_or_subject(owner, claims, admin):
     assert is_admin(owner, claims, admins) is admin
 
 
+def test_an_admins_address_is_not_another_that_folds_alike():
+    admins = ["boss@fass.de"]
+    assert not is_admin("email:boss@faß.de", {}, admins)
+    assert not is_admin("user:Boss@Faß.de", {}, admins)
+    assert is_admin("email:boss@fass.de", {}, admins)
+
+
 def test_nobody_is_an_admin_without_a_list():
     assert not is_admin("email:boss@example.com", {}, [])
 

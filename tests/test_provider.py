@@ -5,6 +5,8 @@ SDK against the emulator, in its strict generic (llama.cpp-like) mode where it m
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
 
@@ -231,6 +233,16 @@ def test_a_probe_refused_for_a_wrong_key_is_asked_again_with_the_right_one(chain
     with client_of(chaining) as client:
         facts = probe.server_facts(client, MODEL, chaining=True, context_size=False, models=True)
     assert facts.chains_responses is True and MODEL in facts.models
+
+
+def test_a_probe_with_a_key_no_request_can_carry_logs_one_line(generic, caplog):
+    settings = Settings(api_key=EMULATOR_KEY, base_url=generic.base_url, max_retries=0)
+    probe.ask_in_background(settings, "key\u200bwith a zero-width space", MODEL)
+    for thread in [t for t in threading.enumerate() if t.name == "probe-server"]:
+        thread.join(10)
+    (record,) = [r for r in caplog.records if "could not ask the server" in r.getMessage()]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert "api_key_malformed" in record.getMessage()
 
 
 def test_a_props_route_a_gateway_refuses_leaves_the_context_size_to_the_model_list():

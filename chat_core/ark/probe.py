@@ -32,6 +32,7 @@ from volcenginesdkarkruntime._exceptions import (
 )
 
 from ..config import Settings
+from ..errors import ChatError
 from ..provider import GENERIC, ServerFacts
 from .client import make_client
 from .params import responses_body
@@ -111,6 +112,8 @@ def _ask(settings: Settings, api_key: str, model: str, key: tuple[str, str]) -> 
     try:
         with make_client(settings, api_key=api_key) as client:
             server_facts(client, model, chaining=True, context_size=True, models=True)
+    except ChatError as exc:  # a key no request can carry: the page says so already
+        log.warning("could not ask the server what it supports: %s", exc.code)
     except Exception:  # a probe that fails is asked again; the page never depends on it
         log.exception("could not ask the server what it supports")
     finally:

@@ -34,7 +34,7 @@ from ..errors import (
 )
 from .postgres_schema import LOCK_KEY, MIGRATIONS, MIGRATIONS_TABLE, known_names
 from .records import SearchHit
-from .rules import folded, like_pattern, merged, snippet
+from .rules import like_pattern, merged, snippet
 from .sql import SqlBackend
 
 log = logging.getLogger(__name__)
@@ -206,27 +206,28 @@ def _message_query(owner: str, terms: list[str], limit: int) -> tuple[str, list]
 def _matching(column: str, terms: list[str]) -> str:
     """`column` holds every term, ignoring case. A term without cased letters (Chinese,
     digits) matches with LIKE: the same rows, three times faster to scan than ILIKE,
-    which lowers every text first. A term with a sigma matches any letter there in the
-    index's pattern, then its letters exactly with every sigma folded alike (ILIKE
-    lowers Σ to σ and leaves ς: a word-final ς would not match Σ or σ)."""
-    conditions = []
-    for term in terms:
-        conditions.append(f"{column} {'ILIKE' if _cased(term) else 'LIKE'} ? ESCAPE '\\'")
-        if _SIGMAS.search(term):
-            conditions.append(f"translate(lower({column}), 'ς', 'σ') LIKE ? ESCAPE '\\'")
-    return " AND ".join(conditions)
+    which lowers every text first. A term with a sigma is a case-insensitive regular
+    expression that takes Σ, σ and ς for one another (ILIKE lowers Σ to σ and leaves
+    ς: a word-final ς would not match Σ or σ); the trigram index serves it as it does
+    ILIKE."""
+    return " AND ".join(_condition(column, term) for term in terms)
+
+
+def _condition(column: str, term: str) -> str:
+    if _SIGMAS.search(term):
+        return f"{column} ~* ?"
+    return f"{column} {'ILIKE' if _cased(term) else 'LIKE'} ? ESCAPE '\\'"
 
 
 def _matching_params(terms: list[str]) -> list[str]:
     """The parameters of `_matching(column, terms)`."""
-    params = []
-    for term in terms:
-        if _SIGMAS.search(term):
-            escaped = (like_pattern(part)[1:-1] for part in _SIGMAS.split(term))
-            params += ["%" + "_".join(escaped) + "%", like_pattern(folded(term))]
-        else:
-            params.append(like_pattern(term))
-    return params
+    return [_sigma_pattern(term) if _SIGMAS.search(term) else like_pattern(term) for term in terms]
+
+
+def _sigma_pattern(term: str) -> str:
+    """A regular expression matching `term` literally, any sigma as any other (a
+    backslash before a character that is no letter or digit makes it literal)."""
+    return "".join("[σςΣ]" if char in "Σσς" else re.escape(char) for char in term)
 
 
 _SIGMAS = re.compile("[Σσς]")

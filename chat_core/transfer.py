@@ -46,7 +46,7 @@ from typing import Any
 
 import locales
 
-from .ark.chat_stream import FINISH_REASONS
+from .ark.events import FINISH_REASONS  # the SDK stays unloaded
 from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
 from .errors import ImportDuplicateError, ImportFormatError, SessionExistsError, is_error_code
 from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now

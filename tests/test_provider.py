@@ -456,3 +456,18 @@ def test_a_generated_title_is_asked_without_nulls_or_ark_parameters(generic, tmp
         assert store.get_session("alice", session.id).title == "Echo: User: hello there"
     (title_request,) = [r for r in model_requests(generic) if r.body.get("max_tokens") == 24]
     assert nulls_in(title_request.body) == [] and "thinking" not in title_request.body
+
+
+def test_the_pages_load_without_the_sdk():
+    """The SDK takes a noticeable part of a second to import: the pages' modules leave
+    it for the first request (an import of a constant from a module that needs it put
+    half a second on every first page)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, ui.shell, ui.app, ui.usage_view, ui.share_view, ui.temporary_view; "
+        "print([m for m in sys.modules if m.startswith('volcenginesdkarkruntime')])"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "[]", loaded.stderr

@@ -6,9 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .errors_map import interrupted_error
-from .events import ContentDelta, Event, Finish, ReasoningDelta, Usage
-
-FINISH_REASONS = frozenset({"stop", "length", "content_filter"})
+from .events import FINISH_REASONS, ContentDelta, Event, Finish, ReasoningDelta, Usage
 
 
 class Transcript:

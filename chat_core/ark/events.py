@@ -45,6 +45,10 @@ class Usage:
     tier_completion_tokens: int | None = None
 
 
+# How a turn can end normally (other reasons a server gives count as "stop").
+FINISH_REASONS = frozenset({"stop", "length", "content_filter"})
+
+
 @dataclass(frozen=True, slots=True)
 class Finish:
     """The turn ended normally: "stop", "length" (token limit) or "content_filter"."""

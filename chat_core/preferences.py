@@ -86,16 +86,28 @@ def apply(settings: Settings, preferences: Preferences) -> Settings:
     )
 
 
-def differences(chosen: Preferences, operator: Settings) -> dict[str, str | None]:
-    """`chosen` as the store keeps it, each value that the operator's settings already
+def operator_defaults(operator: Settings) -> dict[str, str | None]:
+    """The operator's settings as the preferences they stand beneath, stored alike."""
+    return to_stored(
+        Preferences(**{name: getattr(operator, _SETTING[name], None) for name in NAMES})
+    )
+
+
+# Chosen together: an endpoint, the catalogue model it serves and a mode it can run.
+_TOGETHER = ("model", "model_alias", "mode")
+
+
+def differences(chosen: Preferences, defaults: Mapping[str, str | None]) -> dict[str, str | None]:
+    """`chosen` as the store keeps it, each value that the operator's `defaults` already
     give removed (None): a preference is what differs from the defaults, which stay
-    beneath it, so a later change of the operator's reaches what the user left alone."""
-    given = {name: getattr(operator, _SETTING[name], None) for name in NAMES}
-    defaults = to_stored(Preferences(**given))
-    return {
-        name: None if value == defaults[name] else value
-        for name, value in to_stored(chosen).items()
-    }
+    beneath it, so a later change of the operator's reaches what the user left alone.
+    The model, its alias and the mode are kept together when any of them differs, so a
+    later default never pairs with a kept one it was not chosen with."""
+    stored = to_stored(chosen)
+    kept = {name for name, value in stored.items() if value != defaults.get(name)}
+    if kept & set(_TOGETHER):
+        kept |= set(_TOGETHER)
+    return {name: value if name in kept else None for name, value in stored.items()}
 
 
 def _parse(name: str, raw: str | None):

@@ -139,7 +139,7 @@ def test_a_save_the_database_refuses_is_said_in_the_dialog(db_path, monkeypatch)
     at = open_dialog(app().run())
     at.text_area(key="preference-system_prompt").input("Answer like a pirate.")
 
-    def busy(self, owner, values):
+    def busy(self, owner, values, defaults=None):
         raise DatabaseLockedError("database_locked")
 
     monkeypatch.setattr(Store, "set_preferences", busy)  # injected fault

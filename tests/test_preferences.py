@@ -1,6 +1,8 @@
 """Preferences per owner: kept in the store, checked when read, layered over the
 operator's settings, and taken by new chats (a chat's own choices still win)."""
 
+import dataclasses
+
 import pytest
 
 from chat_core import preferences
@@ -137,3 +139,34 @@ def test_a_new_default_prompt_drops_the_cache_of_the_chats_that_follow_it(store)
     assert caches(store, again) == ("ctx-1", "r1", ["r1"])
     store.set_preferences("alice", {"model": "ep-other"})
     assert caches(store, again) == (None, None, [None])
+
+
+def test_a_preference_removed_that_equals_its_default_keeps_the_caches(store):
+    store.set_preferences("alice", {"model": "ep-x"})  # then the operator makes it theirs
+    following = cached(store, "alice")
+    defaults = {"model": "ep-x", "system_prompt": ""}
+    store.set_preferences("alice", {"model": None}, defaults)  # ep-x applies all along
+    assert caches(store, following) == ("ctx-1", "r1", ["r1"])
+    assert "model" not in store.preferences("alice")
+    store.set_preferences("alice", {"system_prompt": ""}, defaults)  # the default, set
+    assert caches(store, following) == ("ctx-1", "r1", ["r1"])
+    store.set_preferences("alice", {"model": "ep-y"}, defaults)  # a change of what applies
+    assert caches(store, following) == (None, None, [None])
+
+
+def test_a_model_its_alias_and_mode_are_kept_together():
+    operator = load_settings(env={"ARK_MODEL": "ep-aaaa"})  # served model not said
+    defaults = preferences.operator_defaults(operator)
+    chosen = Preferences(
+        language="en", model="ep-aaaa", model_alias="doubao-seed-1-8-251228", mode="off"
+    )
+    kept = preferences.differences(chosen, defaults)
+    # only the alias differs, yet the endpoint and mode chosen with it are kept with it
+    assert (kept["model"], kept["model_alias"], kept["mode"]) == (
+        "ep-aaaa",
+        "doubao-seed-1-8-251228",
+        "off",
+    )
+    same = Preferences(language="en", model="ep-aaaa", model_alias=operator.model_alias)
+    kept = preferences.differences(dataclasses.replace(same, mode=operator.cache), defaults)
+    assert (kept["model"], kept["model_alias"], kept["mode"]) == (None, None, None)

@@ -140,12 +140,13 @@ def _dialog(visit: Visit) -> None:
             generated_titles=titles,
             model_alias=alias,
         )
-        stored = preferences.differences(values, settings_or_stop())
+        defaults = preferences.operator_defaults(settings_or_stop())
+        stored = preferences.differences(values, defaults)
         # Effort and web search are set per chat: a dialog that does not show them
         # leaves them as they are.
         for name in ("reasoning_effort", "web_search"):
             stored.pop(name)
-        if _save(visit, stored):
+        if _save(visit, stored, defaults):
             st.session_state[PREFERRED_LANGUAGE] = language
             st.session_state.pop(LANG_CHOICE, None)  # the preference decides from now on
             st.session_state.pop(DIALOG_OPEN, None)
@@ -153,10 +154,10 @@ def _dialog(visit: Visit) -> None:
             st.rerun()
 
 
-def _save(visit: Visit, values: dict) -> bool:
+def _save(visit: Visit, values: dict, defaults: dict) -> bool:
     """Store the preferences; a refusal is said in the dialog, which stays open."""
     try:
-        shared_store(visit.settings).set_preferences(visit.owner, values)
+        shared_store(visit.settings).set_preferences(visit.owner, values, defaults)
     except ChatError as exc:
         feedback.error_here(visit.lang, exc)
         return False

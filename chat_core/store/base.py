@@ -484,14 +484,25 @@ class Store(UsageFigures, ShareLinks):
         """The owner's preferences, name to text (see `chat_core.preferences`)."""
         return self.backend.preferences(owner)
 
-    def set_preferences(self, owner: str, values: dict[str, str | None]) -> None:
+    def set_preferences(
+        self,
+        owner: str,
+        values: dict[str, str | None],
+        defaults: Mapping[str, str | None] | None = None,
+    ) -> None:
         """Set the owner's preferences named in `values` (None removes one), in one
         transaction. Names are short lowercase words; a value over the limit raises
         `InvalidInputError` and nothing is written. A change of the model, system
         prompt or mode drops the cache of every chat of the owner's that follows it
-        (one with no such setting of its own), as a change of the chat's own would."""
+        (one with no such setting of its own), as a change of the chat's own would;
+        with the operator's `defaults` (stored alike), only a change of what applies:
+        a preference removed that equals its default changes nothing."""
         self.backend.set_preferences(
-            owner, preference_changes(values), CACHE_SENSITIVE_PREFERENCES, CACHE_RESET
+            owner,
+            preference_changes(values),
+            CACHE_SENSITIVE_PREFERENCES,
+            CACHE_RESET,
+            defaults or {},
         )
 
     # --- helpers -------------------------------------------------------------------------

@@ -237,10 +237,13 @@ class SqlBackend(ABC):
         values: dict[str, str | None],
         followed: Mapping[str, str] | None = None,
         cache_reset: Mapping[str, None] | None = None,
+        defaults: Mapping[str, str | None] | None = None,
     ) -> None:
         """Set (or, for None, remove) the owner's preferences, in one transaction. When
         one of `followed` (preference name: session column) changes, the owner's chats
-        with that column NULL get `cache_reset` and chain from no reply any more."""
+        with that column NULL get `cache_reset` and chain from no reply any more. A
+        preference that is not set counts as its value in `defaults`, if any."""
+        defaults = defaults or {}
         with self.writing() as tx:
             before = {
                 row["name"]: row["value"]
@@ -248,10 +251,15 @@ class SqlBackend(ABC):
                     "SELECT name, value FROM owner_preference WHERE owner = ?", [owner]
                 )
             }
+
+            def applied(stored: Mapping, name: str) -> str | None:
+                value = stored.get(name)
+                return defaults.get(name) if value is None else value
+
             changed = [
                 column
                 for name, column in (followed or {}).items()
-                if name in values and values[name] != before.get(name)
+                if name in values and applied(values, name) != applied(before, name)
             ]
             if changed and cache_reset:
                 self._forget_caches(tx, owner, changed, cache_reset)

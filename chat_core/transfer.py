@@ -198,6 +198,11 @@ def prepared(store: Store, owner: str, document: object) -> Chat:
     named = named and title is not None  # a title made here is no title the user chose
     title = title or next((make_title(m["content"]) for m in messages if m["role"] == "user"), None)
     session_id = _session_id(owner, title, named, settings, messages)
+    # A version of 2026-12-03 counted the tier lengths even when absent: a file it
+    # imported keeps the id it gave.
+    then = _session_id(owner, title, named, settings, messages, later=("finish_reason",))
+    if then != session_id and store.find_session(owner, then) is not None:
+        session_id = then
     now = utc_now()  # after the id, so the id does not depend on when
     for message in messages:
         message["created_at"] = message["created_at"] or now
@@ -430,14 +435,19 @@ def _clean_json(value: Any) -> Any:
 
 
 def _session_id(
-    owner: str, title: str | None, title_by_user: bool, settings: dict, messages: list[dict]
+    owner: str,
+    title: str | None,
+    title_by_user: bool,
+    settings: dict,
+    messages: list[dict],
+    **counted_as,
 ) -> str:
     """32 hex digits (the shape of the ids `Store` issues) from the owner and the chat's
     content: the same file imported again by the same owner gives the same id. A title
     the user chose counts as a setting, only when chosen: a file of an older version,
     which does not say, still finds the chat it made."""
     counted = {**settings, "title_by_user": True} if title_by_user else settings
-    content = [owner, title, counted, [fingerprint(message) for message in messages]]
+    content = [owner, title, counted, [fingerprint(m, **counted_as) for m in messages]]
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 

@@ -107,14 +107,14 @@ def imported_media(raw: dict[str, Any], number: int) -> dict[str, Any]:
 _LATER_FIELDS = ("tier_prompt_tokens", "tier_completion_tokens", "finish_reason")
 
 
-def fingerprint(message: dict[str, Any]) -> dict[str, Any]:
+def fingerprint(message: dict[str, Any], later: tuple[str, ...] = _LATER_FIELDS) -> dict[str, Any]:
     """The message as it counts for an import's id: each image by its digest, and a
-    message without images, sources or the fields added later exactly as before they
+    message without images, sources or the fields added `later` exactly as before they
     existed (a file imported by an older version is still found as imported)."""
     counted = {
         k: v
         for k, v in message.items()
-        if k not in ("attachments", "sources") and not (k in _LATER_FIELDS and v is None)
+        if k not in ("attachments", "sources") and not (k in later and v is None)
     }
     if message.get("attachments"):
         counted["attachments"] = [

@@ -301,15 +301,20 @@ def _answer_or_withdraw(store, settings, session, client, question: Message) -> 
 
 
 def _withdraw(store: Store, before: Session, question: Message) -> None:
-    """Delete `question`; a title it gave the chat (`before` being the chat as it was)
-    goes back to the one before, if the database lets it (the message is gone either
-    way)."""
+    """Delete `question`; the branch the chat showed and a title it gave the chat
+    (`before` being the chat as it was) come back, if the database lets them (the
+    message is gone either way)."""
     after = store.delete_message(before, question.id)
-    if before.title and after.title != before.title and after.title == make_title(question.content):
-        try:
+    try:
+        if before.current_leaf_id is not None and after.current_leaf_id != before.current_leaf_id:
+            # A delete shows the newest branch left; an edit of an older version came
+            # from another one.
+            after = store.switch_branch(after, before.current_leaf_id)
+        retitled = before.title and after.title != before.title
+        if retitled and after.title == make_title(question.content):
             store.set_generated_title(after, before.title)
-        except ChatError as exc:
-            log.warning("a withdrawn message's chat keeps its title: %s", exc.code)
+    except ChatError as exc:
+        log.warning("a withdrawn message's chat is left as the delete left it: %s", exc.code)
 
 
 def _refuse_while_streaming(store: Store, session: Session) -> None:

@@ -6,7 +6,7 @@ import contextlib
 import pytest
 
 from chat_core.config import load_settings
-from chat_core.errors import DatabaseReadOnlyError
+from chat_core.errors import DatabaseReadOnlyError, DatabaseUnavailableError
 from chat_core.runner import MAX_PER_OWNER
 from chat_core.store import Store, connect
 from tests.test_app import (  # noqa: F401 (fixtures)
@@ -105,3 +105,27 @@ def test_a_refused_edit_opens_its_editor_again_with_the_text(db_path, monkeypatc
     with connect(db_path) as store:  # nothing was written
         (session,) = [s for s in store.list_sessions("local") if s.is_used]
         assert [m.content for m in store.get_messages(session)] == ["short", "Echo: short"]
+
+
+def test_a_refused_edit_of_an_older_version_reopens_there(db_path, monkeypatch):
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("one").run()
+    last_action(at, "edit").click().run()
+    at.text_area(key="edit_text").input("uno")
+    at.button(key="FormSubmitter:edit_form-Save and resend").click().run()
+    next(b for b in at.button if b.key.startswith("prev-")).click().run()  # back to "one"
+    assert texts(at)[0] == ("user", ["one"])
+    last_action(at, "edit").click().run()
+    at.text_area(key="edit_text").input("third version")
+    original = Store.get_messages
+
+    def unavailable(self, session, **options):  # the read after the edit was stored
+        if options.get("before") is not None:
+            raise DatabaseUnavailableError("database_unavailable", location="chat.db")
+        return original(self, session, **options)
+
+    monkeypatch.setattr(Store, "get_messages", unavailable)  # injected fault
+    at.button(key="FormSubmitter:edit_form-Save and resend").click().run()
+    assert not at.exception and at.error
+    assert at.text_area(key="edit_text").value == "third version"
+    assert texts(at)[-1] == ("assistant", ["Echo: one"])  # the version it was editing

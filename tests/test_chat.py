@@ -423,6 +423,21 @@ def test_a_message_whose_reply_cannot_begin_is_taken_back(
     assert every == ["first", "Echo: first"]
 
 
+def test_an_edit_of_an_older_version_taken_back_shows_that_version_again(store, settings, client):
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "one"))
+    first = store.get_messages(session)[0]
+    run(chat.edit(store, settings, session, client, first.id, "uno"))
+    session = store.switch_branch(store.get_session("alice", session.id), first.id)
+    assert [m.content for m in store.get_messages(session)] == ["one", "Echo: one"]
+    _failing_after(store, "get_session", "edit_message")
+    with pytest.raises(DatabaseLockedError):
+        chat.edit(store, settings, session, client, first.id, "third")
+    del store.get_session  # the database is free again
+    shown = store.get_messages(store.get_session("alice", session.id))
+    assert [m.content for m in shown] == ["one", "Echo: one"]  # not the newest, "uno"
+
+
 def test_an_edit_taken_back_whose_title_cannot_go_back_is_still_gone(
     store, db_location, settings, client
 ):

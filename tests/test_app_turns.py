@@ -41,6 +41,18 @@ def test_a_continue_that_is_cut_again_offers_continue_again(env, monkeypatch):
     assert at.button(key="continue").label == "继续"
 
 
+def test_a_continue_that_fails_before_new_text_says_why(env, emu, monkeypatch):
+    monkeypatch.setenv("ARK_MAX_TOKENS", "5")
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("#tokens=8").run()
+    emu.fail_next("500")
+    at.button(key="continue").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error if "internal error" in e.value]
+    assert texts(at)[-1] == ("assistant", ["w1 w2 w3 w4 w5"])  # kept, to continue again
+    assert at.button(key="continue")
+
+
 def test_a_turn_without_an_answer_says_the_model_will_not_see_it(env, emu):
     at = app().run()
     emu.fail_next("500")

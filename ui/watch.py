@@ -120,6 +120,11 @@ def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
     st.session_state.pop(SHOWN, None)
     show_sources(final, lang)
     render_status(final, lang)
+    continued = live.reply.request.continue_from is not None
+    if progress.error is not None and continued and final.status == "complete":
+        # A Continue that failed before any new text leaves the answer as it was, and
+        # its row says nothing of the failure: said here.
+        feedback.error_here(lang, progress.error)
     _usage(final, lang, prices)
     return final
 

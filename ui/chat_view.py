@@ -30,7 +30,7 @@ from .runtime import (
     shared_store,
 )
 from .text import t
-from .watch import SHOWN, watch_elsewhere, watch_live
+from .watch import SHOWN, say_failed_continue, watch_elsewhere, watch_live
 
 REFILL = "refill_input"  # text a refused message leaves in the input
 INPUT = "chat_input"
@@ -112,6 +112,8 @@ def _chat(visit: Visit, session_id: str) -> None:
         shown = watch_elsewhere(store, session, messages[-1], visit.lang, price_table)
         _after_reply(visit, store, session, watched=shown)
         return
+    if live is not None:  # ended before this run could watch it
+        say_failed_continue(live, visit.lang)
     _after_reply(visit, store, session)
 
 

@@ -23,6 +23,7 @@ from .messages import render_status, usage_line
 from .text import t
 
 SHOWN = "reply_shown"  # (message id, text) last drawn: what Stop saves
+SAID = "failed_continue_said"  # the Continue whose failure the page has said
 TICK_SECONDS = 0.25  # the page's refresh while nothing new arrives (elapsed seconds)
 ELSEWHERE_POLL_SECONDS = 0.5
 REASONING_PAINT_SECONDS = 0.5
@@ -120,13 +121,23 @@ def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
     st.session_state.pop(SHOWN, None)
     show_sources(final, lang)
     render_status(final, lang)
-    continued = live.reply.request.continue_from is not None
-    if progress.error is not None and continued and final.status == "complete":
-        # A Continue that failed before any new text leaves the answer as it was, and
-        # its row says nothing of the failure: said here.
-        feedback.error_here(lang, progress.error)
+    say_failed_continue(live, lang, final)
     _usage(final, lang, prices)
     return final
+
+
+def say_failed_continue(live: LiveReply, lang: str, final: Message | None = None) -> None:
+    """Say why a Continue that failed before any new text did nothing, once: it leaves
+    the answer as it was, complete, and its row says nothing of the failure."""
+    progress = live.progress
+    final = final or progress.message
+    continued = live.reply.request.continue_from is not None
+    if not (continued and progress.done and progress.error is not None):
+        return
+    if final is None or final.status != "complete" or st.session_state.get(SAID) == id(live):
+        return
+    st.session_state[SAID] = id(live)
+    feedback.error_here(lang, progress.error)
 
 
 class SignsOfLife:

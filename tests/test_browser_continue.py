@@ -68,3 +68,30 @@ def test_a_cut_reply_shows_the_notice_and_continue_completes_it(page, emu):
         ("user", "#tokens=9", "complete", None),
         ("assistant", "w1 w2 w3 w4 w5 w6 w7 w8 w9", "complete", "stop"),
     ]
+
+
+def test_a_continue_that_fails_before_new_text_says_why_and_can_be_clicked_again(page, emu):
+    emu.output_limit = 5
+    try:
+        send(page, "#tokens=9")
+        main = page.get_by_test_id("stMain")
+        expect(main.get_by_text(CUT_NOTICE)).to_be_visible(timeout=30_000)
+        emu.fail_next("500", n=5)  # every try of the SDK's
+        try:
+            page.get_by_role("button", name="Continue").click()
+            failure = main.get_by_text("The model service had an internal error")
+            expect(failure).to_be_visible(timeout=30_000)
+        finally:
+            emu.clear_faults()
+        answer = page.get_by_test_id("stChatMessage").last
+        expect(answer).to_contain_text("w1 w2 w3 w4 w5")
+        expect(answer).not_to_contain_text("w6")
+        page.get_by_role("button", name="Continue").click()
+        expect(answer).to_contain_text("w1 w2 w3 w4 w5 w6 w7 w8 w9", timeout=30_000)
+        expect(failure).to_have_count(0)
+    finally:
+        emu.output_limit = None
+    assert stored(page.server, session_of(page)) == [
+        ("user", "#tokens=9", "complete", None),
+        ("assistant", "w1 w2 w3 w4 w5 w6 w7 w8 w9", "complete", "stop"),
+    ]

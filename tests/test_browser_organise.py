@@ -67,7 +67,9 @@ def listed(page, session_id: str):
     return page.locator(f".st-key-session-{session_id}")
 
 
-def test_preferences_set_in_the_dialog_survive_a_reload_and_apply_to_a_new_chat(open_as, emu):
+def test_preferences_set_in_the_dialog_survive_a_reload_and_apply_to_a_new_chat(
+    open_as, emu, server
+):
     page = open_as("prefs@example.com")
     click(page, "open_preferences")
     dialog = page.get_by_role("dialog")
@@ -92,6 +94,11 @@ def test_preferences_set_in_the_dialog_survive_a_reload_and_apply_to_a_new_chat(
         if r.body and (r.body.get("messages") or [{}])[-1].get("content") == "ahoy"
     ]
     assert body["messages"][0] == {"role": "system", "content": "Answer like a pirate."}
+    with store_of(server) as store:  # only what differs from the operator's settings
+        assert store.preferences(owner_key("email", "prefs@example.com")) == {
+            "language": "zh",
+            "system_prompt": "Answer like a pirate.",
+        }
 
 
 def test_a_dismissed_preferences_dialog_saves_nothing_and_stays_closed(open_as, server):

@@ -9,11 +9,12 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
 from chat_core.identity import owner_key
+from chat_core.images import prepare_image
 from chat_core.store import connect
 from tests.browser_support import (
     EMULATOR_SETTINGS,
@@ -338,3 +339,30 @@ def test_share_links_open_for_their_audience_and_never_reach_other_chats(open_as
     stranger.goto(server.url + public)
     run_finished(stranger)
     expect(stranger.get_by_text("was revoked by its owner")).to_be_visible()
+
+
+def test_a_shared_chat_shows_its_images_and_its_cut_answers(open_as, server):
+    owner = owner_key("email", "pictures@example.com")
+    with store_of(server) as store:
+        session, _ = store.new_session(owner)
+        store.start_turn(session, "", images=[prepare_image("receipt.png", png("red"))])
+        reply = store.begin_reply(session)
+        store.save_reply(session, reply.id, content="It totals 42 yuan.", status="complete")
+        store.start_turn(session, "and the tax?")
+        reply = store.begin_reply(session)
+        store.save_reply(session, reply.id, content="The tax is", status="interrupted")
+        link = store.create_share(owner, session.id, "anyone")
+    stranger = open_as(None, f"/shared?link={link.token}", ready=False)
+    run_finished(stranger)
+    messages = stranger.get_by_test_id("stChatMessage")
+    expect(messages).to_have_count(4)
+    image = messages.first.locator("img")
+    expect(image).to_have_count(1)
+    expect(messages.first).to_contain_text("receipt")  # its name, as the chat shows it
+    source = image.get_attribute("src")
+    assert urlsplit(urljoin(server.url, source)).netloc == urlsplit(server.url).netloc, source
+    assert stranger.evaluate(  # drawn: the browser loaded it from the app itself
+        "(img) => img.complete && img.naturalWidth > 0", image.element_handle()
+    )
+    expect(messages.nth(3)).to_contain_text("The tax is")
+    expect(messages.nth(3).get_by_text("Reply interrupted")).to_be_visible()

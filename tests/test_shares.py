@@ -1,9 +1,14 @@
 """Share links on both backends: audiences, revocation, guessed and foreign ids, the
 snapshot, and continuing a shared chat in one's own history."""
 
-import pytest
+import io
 
+import pytest
+from PIL import Image as Pillow
+
+from chat_core.conversation import is_cut, model_view
 from chat_core.errors import InvalidInputError, SessionNotFoundError, ShareLinkError
+from chat_core.images import Image, prepare_image
 from chat_core.store.shares import is_token
 from chat_core.store.usage import Bands, UsageFilter
 
@@ -24,6 +29,8 @@ def shared_chat(store):
     store.save_reply(session, reply.id, content="A **read-only** copy.", status="complete")
     secret, _ = store.new_session(OWNER)
     store.start_turn(secret, "my other, private chat")
+    private = store.begin_reply(secret)
+    store.save_reply(secret, private.id, content="a private answer", status="complete")
     return store.get_session(OWNER, session.id), secret
 
 
@@ -43,6 +50,8 @@ def test_the_snapshot_is_unchanged_by_later_messages(store, shared_chat):
     session, _ = shared_chat
     link = store.create_share(OWNER, session.id, "anyone")
     store.start_turn(session, "a later message")
+    later = store.begin_reply(session)
+    store.save_reply(session, later.id, content="a later answer", status="complete")
     store.rename(OWNER, session.id, "renamed later")
     opened = store.open_share(link.token, None)
     assert [m.content for m in opened.messages] == [
@@ -51,7 +60,7 @@ def test_the_snapshot_is_unchanged_by_later_messages(store, shared_chat):
     ]
     assert opened.title == "what is a share link?"
     newer = store.create_share(OWNER, session.id, "anyone")
-    assert len(store.open_share(newer.token, None).messages) == 3
+    assert len(store.open_share(newer.token, None).messages) == 4
 
 
 def test_anyone_signed_in_and_owner_only_audiences(store, shared_chat):
@@ -103,6 +112,8 @@ def test_only_the_owner_lists_and_revokes(store, shared_chat):
     assert not store.open_share(link.token, None).revoked
     other, _ = store.new_session(OWNER)
     store.start_turn(other, "second chat")
+    answer = store.begin_reply(other)
+    store.save_reply(other, answer.id, content="second answer", status="complete")
     store.create_share(OWNER, other.id, "owner")
     assert [x.session_id for x in store.share_links(OWNER, session_id=session.id)] == [session.id]
     assert len(store.share_links(OWNER)) == 2
@@ -228,3 +239,79 @@ def test_a_chat_with_nothing_to_show_is_not_shared_nor_continued(store, shared_c
     with pytest.raises(InvalidInputError):
         store.copy_share(link.token, VIEWER)
     assert store.list_sessions(VIEWER) == before  # no empty chat made for the viewer
+
+
+def picture(color: str, name: str) -> Image:
+    out = io.BytesIO()
+    Pillow.new("RGB", (30, 20), color).save(out, "PNG")
+    return prepare_image(name, out.getvalue())
+
+
+def answer(store, session, text: str, status: str = "complete", **kwargs) -> None:
+    reply = store.begin_reply(session)
+    store.save_reply(session, reply.id, content=text, status=status, **kwargs)
+
+
+def test_a_questions_images_are_shown_and_copied_and_an_image_alone_is_a_question(store):
+    session, _ = store.new_session(OWNER)
+    receipt, second = picture("red", "receipt.png"), picture("blue", "second.png")
+    store.start_turn(session, "", images=[receipt])
+    answer(store, session, "That receipt totals 42 yuan.")
+    store.start_turn(session, "and this one?", images=[second])
+    answer(store, session, "This one is 7 yuan.")
+    link = store.create_share(OWNER, session.id, "signed_in")
+    opened = store.open_share(link.token, VIEWER, with_images=True)
+    assert [(m.role, m.content, m.images) for m in opened.messages] == [
+        ("user", "", (receipt,)),
+        ("assistant", "That receipt totals 42 yuan.", ()),
+        ("user", "and this one?", (second,)),
+        ("assistant", "This one is 7 yuan.", ()),
+    ]
+    copy = store.copy_share(link.token, VIEWER)
+    copied = store.get_messages(copy)
+    assert [(m.role, m.content) for m in copied] == [(m.role, m.content) for m in opened.messages]
+    found = store.attachments(copy, [m.id for m in copied])
+    assert [found.get(m.id) for m in copied] == [[receipt], None, [second], None]
+    assert model_view(copied) == [(m.role, m.content) for m in copied]  # no answer lost
+
+
+def test_a_message_the_owner_deletes_takes_its_images_out_of_the_link(store):
+    session, _ = store.new_session(OWNER)
+    question = store.start_turn(session, "what is this?", images=[picture("red", "a.png")])
+    answer(store, session, "A red square.")
+    link = store.create_share(OWNER, session.id, "anyone")
+    store.new_session(OWNER)  # the unused chat: one emptied stays started
+    store.delete_message(session, question.id)
+    opened = store.open_share(link.token, None, with_images=True)
+    assert [(m.content, m.images) for m in opened.messages] == [
+        ("what is this?", ()),
+        ("A red square.", ()),
+    ]
+
+
+def test_a_turn_without_an_answer_is_left_out_and_a_cut_answer_stays_continuable(store):
+    session, _ = store.new_session(OWNER)
+    store.start_turn(session, "failed question")
+    answer(store, session, "", "error", error_code="service_error")
+    store.start_turn(session, "cut question")
+    answer(store, session, "w1 w2", finish_reason="length")
+    store.start_turn(session, "still waiting")
+    store.begin_reply(session)  # streaming: not part of the link
+    link = store.create_share(OWNER, session.id, "signed_in")
+    opened = store.open_share(link.token, VIEWER)
+    assert [(m.role, m.content, m.finish_reason) for m in opened.messages] == [
+        ("user", "cut question", None),
+        ("assistant", "w1 w2", "length"),
+    ]
+    copied = store.get_messages(store.copy_share(link.token, VIEWER))
+    assert [is_cut(m) for m in copied] == [False, True]
+
+
+def test_an_owner_only_link_never_reads_images_for_another_viewer(store):
+    session, _ = store.new_session(OWNER)
+    store.start_turn(session, "private picture", images=[picture("red", "p.png")])
+    answer(store, session, "seen")
+    link = store.create_share(OWNER, session.id, "owner")
+    assert code_of(lambda: store.open_share(link.token, VIEWER, with_images=True)) == (
+        "share_unknown"
+    )

@@ -4,8 +4,9 @@ page, `/shared?link=<token>`).
 
 The shared view shows the snapshot's messages and nothing else: no settings, system
 prompt, usage or other chats. It renders them by the chat page's trust rules: the
-user's text as typed (`st.text`), answers as Markdown through `for_display` (no HTML,
-remote images as links). A viewer may continue the chat in their own history.
+user's text as typed (`st.text`) with its images, answers as Markdown through
+`for_display` (no HTML, remote images as links), marked when cut short. A viewer may
+continue the chat in their own history.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import streamlit as st
 
 from chat_core.errors import ChatError, ShareLinkError
 from chat_core.markdown import for_display, literal
-from chat_core.store.shares import AUDIENCES, ShareLink
+from chat_core.store.shares import AUDIENCES, SharedMessage, ShareLink
 
 from . import feedback
+from .media import THUMBNAIL_WIDTH
 from .runtime import Visit, secrets, select_session, shared_store
 from .shell import app_url, this_visit
 from .text import t
@@ -129,7 +131,7 @@ def shared_page() -> None:
     lang, store = visit.lang, shared_store(visit.settings)
     with feedback.guard(lang):
         try:
-            link = store.open_share(st.query_params.get("link"), visit.owner)
+            link = store.open_share(st.query_params.get("link"), visit.owner, with_images=True)
         except ShareLinkError as exc:
             _refused(visit, exc)
             return
@@ -137,12 +139,30 @@ def shared_page() -> None:
             st.text(link.title or t(lang, "untitled"))  # as the owner typed it
         st.caption(t(lang, "shared_note", date=link.created_at[:10]))
         for message in link.messages:
-            with st.chat_message(message.role):
-                if message.role == "user":
-                    st.text(message.content)
-                else:
-                    st.markdown(for_display(message.content))
+            _shared_message(lang, message)
         _continue(visit, link)
+
+
+def _shared_message(lang: str, message: SharedMessage) -> None:
+    """A message of the snapshot, by the chat page's rules (see `ui.messages`)."""
+    with st.chat_message(message.role):
+        if message.role == "user":
+            if message.content:
+                st.text(message.content)
+            if message.images:
+                st.image(
+                    [image.data for image in message.images],
+                    width=THUMBNAIL_WIDTH,
+                    caption=[literal(image.name or "") for image in message.images],
+                )
+            elif message.image_count:  # the owner deleted the message since
+                st.caption(t(lang, "shared_images_gone", count=message.image_count))
+            return
+        st.markdown(for_display(message.content))
+        if message.status == "interrupted":
+            st.warning(t(lang, "interrupted"), icon=":material/content_cut:")
+        elif message.finish_reason == "length":
+            st.warning(t(lang, "reply_cut"), icon=":material/content_cut:")
 
 
 def _refused(visit: Visit, problem: ShareLinkError) -> None:

@@ -1,9 +1,13 @@
 """Read-only share links (part of the `Store` contract): a snapshot of a chat's current
 branch behind an unguessable token.
 
-A link holds a copy of the messages (role, text, and whether an answer was cut short:
-never settings, the system prompt, usage or anything of the owner's other chats), taken
-when it is made, so later messages in the chat never change it. The token alone opens
+A link holds a copy of the answered turns (each question and its answer: their role,
+text, and whether the answer was cut short; never settings, the system prompt, usage or
+anything of the owner's other chats), taken when it is made, so later messages in the
+chat never change it. A question's images stay with the chat's message and are read
+from there, so a message the owner deletes takes its images out of the link too. A
+turn whose answer has no text (failed, or stopped before any) is left out, as the
+model leaves it out of what it sees. The token alone opens
 it; a chat id never does. Who may open it is its audience: only its owner, any
 signed-in user, or anyone with the link. The owner lists and revokes their links; a
 revoked link stays listed, revoked.
@@ -15,10 +19,12 @@ import json
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import InvalidInputError, ShareLinkError
 from ..identity import LOCAL_OWNER
+from ..images import Image
+from . import attachments
 from .records import Message, Session
 from .rules import utc_now
 
@@ -35,6 +41,10 @@ class SharedMessage:
     content: str
     created_at: str
     status: str = "complete"  # or "interrupted": an answer that did not finish
+    finish_reason: str | None = None  # "length": an answer the token limit cut
+    image_count: int = 0  # of a question: how many images it was sent with
+    source_id: int | None = None  # the chat's message that holds them
+    images: tuple[Image, ...] = ()  # read only when asked for (see `open_share`)
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,10 @@ class ShareLinks:
         if audience not in AUDIENCES:
             raise ValueError(f"Unknown audience: {audience!r}")
         session: Session = self.get_session(owner, session_id)
-        snapshot = _snapshot(self.get_messages(session))
+        messages = self.get_messages(session)
+        questions = [m.id for m in messages if m.role == "user"]
+        images = self.attachments(session, questions) if questions else {}
+        snapshot = _snapshot(messages, {key: len(found) for key, found in images.items()})
         if not _messages(snapshot):
             raise InvalidInputError("share_nothing")  # a chat with no message yet
         row = {
@@ -146,8 +159,11 @@ class ShareLinks:
             raise ShareLinkError("share_unknown")
         return ShareLink.from_row(rows[0])
 
-    def open_share(self, token: object, viewer: str | None) -> ShareLink:
-        """The link with its snapshot, for `viewer` (see `may_open`). Raises
+    def open_share(
+        self, token: object, viewer: str | None, *, with_images: bool = False
+    ) -> ShareLink:
+        """The link with its snapshot, for `viewer` (see `may_open`); `with_images`
+        reads the questions' images too (those the chat still holds). Raises
         `ShareLinkError`: `share_unknown` for a malformed or unknown token and for a
         link private to another owner, `share_revoked`, or `share_sign_in` when the
         link is for signed-in users and the viewer is not one."""
@@ -165,35 +181,69 @@ class ShareLinks:
             raise ShareLinkError("share_revoked")
         if not may_open(link, viewer):
             raise ShareLinkError("share_sign_in")
-        return link
+        return self._with_images(link) if with_images else link
+
+    def _with_images(self, link: ShareLink) -> ShareLink:
+        sources = [m.source_id for m in link.messages if m.source_id is not None]
+        if not sources:
+            return link
+        with self.backend.reading() as tx:
+            found = attachments.images_of(tx, link.owner, link.session_id, sources)
+        messages = tuple(
+            replace(m, images=tuple(found.get(m.source_id, ()))) for m in link.messages
+        )
+        return replace(link, messages=messages)
 
     def copy_share(self, token: object, viewer: str) -> Session:
         """Continue a shared chat in the viewer's own history: a new chat of `viewer`
         holding the snapshot's messages (opening rules as `open_share`)."""
-        link = self.open_share(token, viewer)
+        link = self.open_share(token, viewer, with_images=True)
         if not link.messages:  # the viewer would get one more empty chat
             raise InvalidInputError("share_nothing")
         messages = [
-            {"role": m.role, "content": m.content, "created_at": m.created_at, "status": m.status}
+            {
+                "role": m.role,
+                "content": m.content,
+                "created_at": m.created_at,
+                "status": m.status,
+                "finish_reason": m.finish_reason,
+                "attachments": list(m.images),
+            }
             for m in link.messages
         ]
         return self.import_session(viewer, link.title, messages)
 
 
-def _snapshot(messages: Iterable[Message]) -> str:
-    """The branch as JSON: each finished message's role, text and time, and whether an
-    answer was cut short (interrupted or failed with part of its text)."""
-    kept = [
-        {
-            "role": m.role,
-            "content": m.content,
-            "created_at": m.created_at,
-            "status": "complete" if m.status == "complete" else "interrupted",
-        }
-        for m in messages
-        if m.role in SHARED_ROLES and m.status != "streaming" and m.content.strip()
-    ]
+def _snapshot(messages: Iterable[Message], image_counts: dict[int, int]) -> str:
+    """The branch's answered turns as JSON (see the module docstring): each message's
+    role, text and time; of a question, its images' count and message; of an answer,
+    whether it was cut short (interrupted or failed with part of its text, or cut by
+    the token limit)."""
+    kept: list[dict] = []
+    question: Message | None = None
+    for m in messages:
+        if m.role == "user":
+            question = m  # one that no answer follows is left out
+        elif m.role == "assistant" and question is not None and _answered(m):
+            kept += [_question(question, image_counts.get(question.id, 0)), _answer(m)]
+            question = None
     return json.dumps({"version": SNAPSHOT_VERSION, "messages": kept}, ensure_ascii=False)
+
+
+def _answered(m: Message) -> bool:
+    """An answer the model sees next turn (as `chat_core.conversation.answered`)."""
+    return m.status != "streaming" and bool(m.content.strip())
+
+
+def _question(m: Message, images: int) -> dict:
+    entry = {"role": m.role, "content": m.content, "created_at": m.created_at}
+    return {**entry, "images": images, "source_id": m.id} if images else entry
+
+
+def _answer(m: Message) -> dict:
+    status = "complete" if m.status == "complete" else "interrupted"
+    entry = {"role": m.role, "content": m.content, "created_at": m.created_at, "status": status}
+    return {**entry, "finish_reason": m.finish_reason} if m.finish_reason else entry
 
 
 def _messages(snapshot: object) -> tuple[SharedMessage, ...]:
@@ -207,9 +257,17 @@ def _messages(snapshot: object) -> tuple[SharedMessage, ...]:
                 str(m["content"]),
                 str(m["created_at"]),
                 "interrupted" if m.get("status") == "interrupted" else "complete",
+                "length" if m.get("finish_reason") == "length" else None,
+                _count(m.get("images")),
+                _count(m.get("source_id")) or None,
             )
             for m in document["messages"]
             if m.get("role") in SHARED_ROLES
         )
     except (TypeError, ValueError, KeyError, AttributeError):
         return ()
+
+
+def _count(value: object) -> int:
+    """A whole number of the snapshot (0 for anything else)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

@@ -60,9 +60,14 @@ def options(model: str, alias: str | None, cache_mode: str) -> Options:
     )
 
 
+def reads_images(model: str, alias: str | None) -> bool:
+    """False for a model known to read text only."""
+    return options(model, alias, "off").images_reason is None
+
+
 def check_images(model: str, alias: str | None, count: int) -> None:
     """Refuse images for a model known to read text only (before anything is written)."""
-    if count and options(model, alias, "off").images_reason is not None:
+    if count and not reads_images(model, alias):
         raise InvalidInputError("images_not_supported", model=model)
 
 

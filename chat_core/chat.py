@@ -17,7 +17,7 @@ from datetime import datetime
 from . import ark, titles
 from .ark import ContentDelta, ReasoningDelta, SearchProgress, TurnRequest, Usage
 from .ark.history import message_tokens
-from .capabilities import check_images, check_mode, sent_effort
+from .capabilities import check_images, check_mode, reads_images, sent_effort
 from .config import Settings
 from .conversation import context_window, model_view
 from .errors import (
@@ -42,7 +42,7 @@ from .recording import PROGRESS_SAVE_SECONDS, ReplyRecorder
 from .response import Response
 from .store import Message, Session, Store
 from .text import check_message, make_title
-from .turn_images import history_images, turn_images
+from .turn_images import history_images, named_images, turn_images
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,12 @@ def build_request(
     context or response chain only when it holds the same path."""
     *earlier, last = messages
     chosen = effective(session, settings)
-    history = model_view(earlier)  # a turn without an answer is left out
+    images = images or {}
+    history, aligned = model_view(earlier), history_images(earlier, images)
+    if not reads_images(chosen["model"], chosen["model_alias"]):
+        # A model switched to since: the earlier images are named, not sent (it would
+        # refuse every turn).
+        history, aligned = named_images(history, aligned), []
     before = earlier[-1] if earlier else None
     context_fits = before is not None and session.ark_context_leaf_id == before.id
     return TurnRequest(
@@ -104,20 +109,28 @@ def build_request(
         history_tokens=settings.history_tokens,
         provider=settings.provider_kind,
         context_window=context_window(settings, session, chosen["model"]),
-        **_media(chosen, earlier, last, images or {}),
+        images=images.get(last.id, []),
+        history_images=aligned,
+        **_options(chosen),
     )
 
 
-def _media(chosen: dict, earlier: list[Message], last: Message, images) -> dict:
-    """What goes with the text: images, the reasoning effort where the model and mode
-    take it, and web search in the Responses mode."""
+def _options(chosen: dict) -> dict:
+    """The reasoning effort where the model and mode take it, and web search in the
+    Responses mode."""
     model, alias, mode = chosen["model"], chosen["model_alias"], chosen["cache_mode"]
     return {
         "reasoning_effort": sent_effort(model, alias, mode, chosen["reasoning_effort"]),
         "web_search": chosen["web_search"] and mode == "responses",
-        "images": images.get(last.id, []),
-        "history_images": history_images(earlier, images),
     }
+
+
+def check_turn(settings: Settings, session: Session, image_count: int) -> None:
+    """Refuse, before anything is written, a turn the chat's model or mode cannot take:
+    the Context API without an endpoint, images for a model that reads text only."""
+    chosen = effective(session, settings)
+    check_mode(chosen["model"], chosen["model_alias"], chosen["cache_mode"], settings.provider_kind)
+    check_images(chosen["model"], chosen["model_alias"], image_count)
 
 
 def _chain_from(before: Message | None) -> str | None:
@@ -269,9 +282,7 @@ def send(
     caller sends it to the owner's unused chat instead (see `send_first`).
     """
     _refuse_while_streaming(store, session)
-    chosen = effective(session, settings)
-    check_mode(chosen["model"], chosen["model_alias"], chosen["cache_mode"], settings.provider_kind)
-    check_images(chosen["model"], chosen["model_alias"], len(images))
+    check_turn(settings, session, len(images))
     question = store.start_turn(
         session, text, only_if_unused=only_if_unused, images=images, after=after
     )
@@ -357,7 +368,9 @@ def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
     if not messages or messages[-1].role != "user":
         raise InvalidInputError("nothing_to_answer")
     question = messages[-1]
-    request = build_request(settings, session, messages, turn_images(store, session, messages))
+    images = turn_images(store, session, messages)
+    check_turn(settings, session, len(images.get(question.id, [])))
+    request = build_request(settings, session, messages, images)
     reply = begun(Reply(store, session, client, request, reply_to=question.id))
     if titles.wants_title(session, question, settings.generated_titles):
         reply.after_complete.append(
@@ -439,6 +452,8 @@ def edit(
     text = check_message(text, store.max_message_chars)
     _refuse_while_streaming(store, session)
     before = store.get_session(session.owner, session.id)  # its title, should it go back
+    kept = store.attachments(before, [message_id]).get(message_id, [])  # the version's too
+    check_turn(settings, before, len(kept))
     version = store.edit_message(before, message_id, text)
     return _answer_or_withdraw(store, settings, before, client, version)
 

@@ -31,3 +31,20 @@ def history_images(
             aligned += [images.get(question.id, []), []]
             question = None
     return aligned if any(aligned) else []
+
+
+def named_images(
+    history: Sequence[tuple[str, str]], aligned: Sequence[Sequence[Image]]
+) -> list[tuple[str, str]]:
+    """`history` for a model that reads text only: each question's images (`aligned`
+    with it, as `history_images` gives them) named in its text instead, so a question
+    of images alone is not empty and its answer still makes sense."""
+    if not aligned:
+        return list(history)
+    named = []
+    for (role, content), images in zip(history, aligned, strict=True):
+        if images:
+            names = " ".join(f"[image: {image.name or 'unnamed'}]" for image in images)
+            content = f"{content}\n\n{names}" if content else names
+        named.append((role, content))
+    return named

@@ -133,3 +133,56 @@ def test_the_context_api_with_an_endpoint_goes_through(store, settings, client, 
     finish(chat.send(store, settings, session, client, "hello"))
     assert store.get_messages(session)[-1].content == "Echo: hello"
     assert sent_bodies(emu)[-1]["model"] == ENDPOINT
+
+
+@pytest.mark.parametrize("mode", ["off", "responses"])
+def test_a_chat_switched_to_a_text_only_model_names_its_earlier_images(
+    store, settings, client, emu, mode
+):
+    session = chat_with(store, model=READS_IMAGES, cache_mode=mode)
+    finish(chat.send(store, settings, session, client, "", images=[photo()]))
+    finish(chat.send(store, settings, session, client, "and in words?"))
+    session = store.update_settings("alice", session.id, model=TEXT_ONLY)
+    emu.clear_requests()
+    finish(chat.send(store, settings, session, client, "now a text question"))
+    (body,) = sent_bodies(emu)
+    sent = body.get("messages") or body["input"]
+    assert all(isinstance(m["content"], str) for m in sent), sent  # no image parts
+    assert sent[0]["content"] == "[image: photo.png]"  # a question of the image alone
+    assert [m.status for m in store.get_messages(session)][-1] == "complete"
+
+
+def test_answering_an_image_question_again_on_a_text_only_model_is_refused_first(
+    store, settings, client, emu
+):
+    session = chat_with(store, model=READS_IMAGES)
+    finish(chat.send(store, settings, session, client, "what is this?", images=[photo()]))
+    session = store.update_settings("alice", session.id, model=TEXT_ONLY)
+    before = store.get_messages(session)
+    question = before[0]
+    emu.clear_requests()
+    for again in (
+        lambda: chat.regenerate(store, settings, session, client),
+        lambda: chat.edit(store, settings, session, client, question.id, "what is it?"),
+    ):
+        with pytest.raises(InvalidInputError) as refused:
+            again()
+        assert refused.value.code == "images_not_supported"
+    assert store.get_messages(session) == before and sent_bodies(emu) == []
+
+
+def test_answering_again_in_the_context_api_without_an_endpoint_is_refused_first(
+    store, settings, client, emu
+):
+    session = chat_with(store, model=READS_IMAGES)
+    finish(chat.send(store, settings, session, client, "hello"))
+    session = store.update_settings("alice", session.id, cache_mode="context")
+    before = store.get_messages(session)
+    emu.clear_requests()
+    for again in (
+        lambda: chat.regenerate(store, settings, session, client),
+        lambda: chat.edit(store, settings, session, client, before[0].id, "hello again"),
+    ):
+        with pytest.raises(EndpointRequiredError):
+            again()
+    assert store.get_messages(session) == before and sent_bodies(emu) == []

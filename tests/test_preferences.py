@@ -8,6 +8,7 @@ import pytest
 from chat_core import preferences
 from chat_core.chat import effective
 from chat_core.config import load_settings
+from chat_core.errors import InvalidInputError
 from chat_core.preferences import Preferences
 
 OPERATOR = {"ARK_MODEL": "ep-operator", "ARK_CACHE": "off", "ARK_SYSTEM_PROMPT": "Operator."}
@@ -170,3 +171,21 @@ def test_a_model_its_alias_and_mode_are_kept_together():
     same = Preferences(language="en", model="ep-aaaa", model_alias=operator.model_alias)
     kept = preferences.differences(dataclasses.replace(same, mode=operator.cache), defaults)
     assert (kept["model"], kept["model_alias"], kept["mode"]) == (None, None, None)
+
+
+def test_a_new_default_is_refused_while_a_chat_that_follows_it_writes_a_reply(store):
+    following = cached(store, "alice")
+    store.start_turn(following, "a question")
+    reply = store.begin_reply(following)
+    own = cached(store, "alice", prompt="Mine.")
+    store.start_turn(own, "another")
+    own_reply = store.begin_reply(own)  # its own prompt: no default it follows
+    with pytest.raises(InvalidInputError) as refused:
+        store.set_preferences("alice", {"system_prompt": "Answer in French.", "language": "zh"})
+    assert refused.value.code == "preferences_while_streaming"
+    assert store.preferences("alice") == {}  # nothing of the save is written
+    store.set_preferences("alice", {"language": "zh"})  # what no cache depends on is fine
+    store.save_reply(following, reply.id, content="done", status="complete")
+    store.set_preferences("alice", {"system_prompt": "Answer in French."})  # once it ended
+    assert caches(store, following)[0] is None
+    store.save_reply(own, own_reply.id, content="done", status="complete")

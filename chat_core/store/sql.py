@@ -276,12 +276,21 @@ class SqlBackend(ABC):
                     )
 
     def _forget_caches(self, tx: Tx, owner: str, columns: list[str], cache_reset: Mapping) -> None:
-        """Drop the cache of the owner's chats with any of `columns` NULL."""
+        """Drop the cache of the owner's chats with any of `columns` NULL; refused
+        (`InvalidInputError`) while one of them has a reply being written, whose final
+        save would store the cache of what it was asked before the change."""
         follows = " OR ".join(f"{column} IS NULL" for column in columns)
         chats = f"SELECT id FROM chat_session WHERE owner = ? AND ({follows})"
         # The chats first, locked in id order, as every write takes a chat before its
         # messages: a Continue reopening a reply of one of them waits, not deadlocks.
         tx.query(f"{chats} ORDER BY id{self.ROW_LOCK}", [owner])
+        streaming = tx.query(
+            f"SELECT 1 FROM chat_message WHERE status = 'streaming' AND session_id IN ({chats}) "
+            "LIMIT 1",
+            [owner],
+        )
+        if streaming:
+            raise InvalidInputError("preferences_while_streaming")
         tx.execute(
             "UPDATE chat_message SET response_id = NULL WHERE response_id IS NOT NULL "
             f"AND session_id IN ({chats})",

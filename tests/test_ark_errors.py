@@ -272,3 +272,47 @@ def test_bad_request_shows_the_service_reason_without_its_request_id():
 )
 def test_mapping_of_transport_and_in_stream_errors(exc, expected):
     assert type(to_chat_error(exc)) is expected
+
+
+def test_an_error_message_holding_half_a_character_is_saved_with_its_reply(store):
+    # A server that cuts its message by UTF-16 length may end it with a lone surrogate.
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from chat_core import chat
+    from chat_core.config import load_settings
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            data = b'{"error": {"code": "InvalidParameter", "param": "messages", '
+            data += b'"message": "The parameter messages is not valid: \\ud83d"}}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base_url = f"http://127.0.0.1:{server.server_address[1]}/api/v3"
+    settings = load_settings(
+        env={"ARK_API_KEY": KEY, "ARK_BASE_URL": base_url, "ARK_MODEL": ENDPOINT}
+    )
+    session, _ = store.new_session("alice")
+    try:
+        with client_for(base_url) as ark:
+            reply = chat.send(store, settings, session, ark, "hello")
+            with pytest.raises(errors.ChatError) as caught, reply:
+                list(reply)
+    finally:
+        server.shutdown()
+        server.server_close()
+    _, answer = store.get_messages(session)
+    assert (answer.status, answer.error_code) == ("error", caught.value.code)
+    assert "\ufffd" in json.dumps(answer.error_params, ensure_ascii=False)
+    assert "\ufffd" in describe("en", caught.value)  # shown, as it will be stored

@@ -24,6 +24,7 @@ from volcenginesdkarkruntime._exceptions import (
 )
 
 from .. import errors
+from ..text import clean_text
 
 QUOTA_CODES = frozenset({"QuotaExceeded", "SetLimitExceeded", "AccountOverdueError"})
 CONTEXT_BUSY_CODE = "OperationDenied.InvalidState"
@@ -177,7 +178,7 @@ def _safe_detail(exc: BaseException) -> str:
     text = body.get("message") if isinstance(body, dict) else None
     if not isinstance(text, str):
         text = error_code(exc)
-    text = _REQUEST_ID_TAIL.sub("", text).strip()
+    text = _REQUEST_ID_TAIL.sub("", clean_text(text)).strip()
     return _SECRET.sub("***", text)[:DETAIL_LIMIT]
 
 

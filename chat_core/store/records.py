@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
+from ..text import clean_text
 
 MESSAGE_STATUSES = ("complete", "streaming", "interrupted", "error")
 
@@ -139,14 +140,15 @@ def params_to_text(params: Mapping[str, Any] | None) -> str | None:
     """Error parameters as the JSON text the `error_params` column holds."""
     if params is None:
         return None
-    return json.dumps(dict(params), ensure_ascii=False, default=str)
+    # A service's message may hold half a character (cut by UTF-16 length): storable.
+    return clean_text(json.dumps(dict(params), ensure_ascii=False, default=str))
 
 
 def sources_to_text(sources: list[dict] | None) -> str | None:
     """Web sources as the JSON text the `sources` column holds (None for none)."""
     if not sources:
         return None
-    return json.dumps(list(sources), ensure_ascii=False)
+    return clean_text(json.dumps(list(sources), ensure_ascii=False))
 
 
 def params_from_text(value: object) -> dict[str, Any] | None:

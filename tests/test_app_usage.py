@@ -231,7 +231,8 @@ def test_model_ids_and_error_codes_in_the_tables_are_shown_literally(db_path):
 
 def test_values_edited_by_hand_into_the_database_count_as_not_set_or_show_as_they_are(db_path):
     with connect(db_path) as store:
-        chat = store.import_session("local", "Edited", [reply(TODAY, MODEL_A, 100, 50, 5)])
+        asked = {**reply(TODAY, MODEL_A, 0, 0, 0), "role": "user", "content": "question"}
+        chat = store.import_session("local", "Edited", [asked, reply(TODAY, MODEL_A, 100, 50, 5)])
         store.create_share("local", chat.id, "anyone")
     run_sql(
         db_path,

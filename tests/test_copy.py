@@ -262,6 +262,8 @@ def test_a_link_to_a_chat_id_another_owner_holds_in_target_is_not_copied(tmp_pat
     with connect(source) as store:
         chat, _ = store.new_session("alice")
         store.start_turn(chat, "alice's question")
+        reply = store.begin_reply(chat)
+        store.save_reply(chat, reply.id, content="alice's answer", status="complete")
         link = store.create_share("alice", chat.id, "anyone")
     with connect(db_location) as store:  # TARGET holds that id under zoe
         store.import_session(

@@ -234,7 +234,8 @@ def test_an_edit_of_a_message_another_transaction_deletes_is_refused(postgres_ur
 
 def test_a_continue_and_a_preference_change_take_turns(postgres_url, asked):
     """Both write a chat and its messages: each takes the chat first, so a Continue
-    queued for the chat before a new default model does not deadlock with it."""
+    queued for the chat before a new default model does not deadlock with it; the
+    default then waits for the Continue's reply, which the chat follows it in."""
     store, session, _ = asked
     cut = store.begin_reply(session)
     store.save_reply(
@@ -249,8 +250,10 @@ def test_a_continue_and_a_preference_change_take_turns(postgres_url, asked):
         _wait_for_a_lock_wait(postgres_url, waiting=2)
         other.commit()
     assert reopened.result().status == "streaming"
-    assert changed.result() is None
-    assert store.get_session("alice", session.id).response_id is None
+    refused = changed.result()
+    assert isinstance(refused, InvalidInputError), refused
+    assert refused.code == "preferences_while_streaming"
+    assert store.preferences("alice") == {}
 
 
 def test_a_chat_takes_one_reply_at_a_time_whichever_process_writes_it(db_location):

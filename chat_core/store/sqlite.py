@@ -2,9 +2,10 @@
 process through a small pool of connections.
 
 Opening the file migrates it (see `sqlite_schema`); a file from the first version of
-the app is upgraded in place after a backup copy, and a file from a newer version is
-refused untouched. WAL lets readers and one writer work at once; a background thread
-runs the WAL checkpoints, so no request pays for copying the log back into the file.
+the app is upgraded in place after a backup copy, and a file from a newer version, or
+another program's SQLite file (one with tables, none of them ours), is refused
+untouched. WAL lets readers and one writer work at once; a background thread runs the
+WAL checkpoints, so no request pays for copying the log back into the file.
 
 The path must keep naming the file opened at start: every borrowed connection first
 checks it (one `stat`), so a file deleted, moved away or replaced while the app runs
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -45,6 +47,8 @@ from .sqlite_tokens import (
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 1.0
 IDLE_CONNECTIONS = 8
+# Less free space than this is a full disk: the -shm file alone grows by 32 KiB at a time.
+FULL_DISK_BYTES = 1024 * 1024
 
 
 class SQLiteBackend(SqlBackend):
@@ -224,7 +228,11 @@ class SQLiteBackend(SqlBackend):
         unknown = [name for name in applied if name not in MIGRATION_NAMES]
         if unknown:
             raise DatabaseTooNewError("database_too_new", location=str(self.path), changes=unknown)
-        if first_version.is_first_version(conn) or set(MIGRATION_NAMES) - set(applied):
+        legacy = first_version.is_first_version(conn)
+        if not (applied or legacy or _is_empty(conn)):
+            # Another program's SQLite file: migrating it would add our tables to it.
+            raise NotADatabaseError("database_not_sqlite", location=str(self.path))
+        if legacy or set(MIGRATION_NAMES) - set(applied):
             from . import sqlite_upgrade  # sqlite-utils, only when there is work for it
 
             sqlite_upgrade.upgrade(conn, self.path, self._write_session_with(conn))
@@ -359,8 +367,25 @@ def _database_error(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
     if primary == sqlite3.SQLITE_READONLY:
         return DatabaseReadOnlyError("database_file_read_only", location=location)
     if primary == sqlite3.SQLITE_IOERR:
+        # A full disk is not always SQLITE_FULL: growing the -shm file fails with
+        # SQLITE_IOERR_SHMSIZE, for one.
+        if _is_full(folder):
+            return DatabaseUnavailableError("database_disk_full", location=location)
         return DatabaseUnavailableError("database_io_error", location=location)
     return DatabaseUnavailableError("database_unavailable", location=location)
+
+
+def _is_empty(conn: sqlite3.Connection) -> bool:
+    """Whether the file has no tables, indexes, views or triggers (a new file has none)."""
+    return conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
+
+
+def _is_full(folder: Path) -> bool:
+    """Whether the disk under `folder` has no room left for SQLite's next file or page."""
+    try:
+        return shutil.disk_usage(folder).free < FULL_DISK_BYTES
+    except OSError:
+        return False
 
 
 def _can_create_files_in(folder: Path) -> bool:

@@ -27,6 +27,20 @@ def upgrade(conn: sqlite3.Connection, path: Path, write_session) -> None:
     """
     legacy = first_version.is_first_version(conn)
     backup = _backup(conn, path) if legacy else None
+    try:
+        _migrate(conn, path, legacy, backup, write_session)
+    except BaseException:
+        # The file is unchanged, and the next open tries again with a copy of its own:
+        # keeping this one would add a full copy per failed try (a locked or read-only
+        # file fails at every page run).
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+        raise
+
+
+def _migrate(
+    conn: sqlite3.Connection, path: Path, legacy: bool, backup: Path | None, write_session
+) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Checked again under the write lock: another process may have done it meanwhile.
@@ -64,6 +78,10 @@ def _backup(conn: sqlite3.Connection, path: Path) -> Path:
         except FileExistsError:
             number += 1
             target = path.with_name(f"{name}-{number}.bak")
-    with contextlib.closing(sqlite3.connect(target)) as copy:
-        conn.backup(copy)
+    try:
+        with contextlib.closing(sqlite3.connect(target)) as copy:
+            conn.backup(copy)
+    except BaseException:
+        target.unlink(missing_ok=True)  # a partial copy, e.g. on a full disk
+        raise
     return target

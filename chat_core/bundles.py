@@ -1,10 +1,12 @@
 """Several chats in one JSON file: a bulk export, importable again.
 
 A bundle holds the same document per chat that `transfer.export_json` writes for one.
-Importing reads either kind of file. Every chat of a bundle is checked before any is
-written, and all are written in one transaction, so a file with one bad chat (or a
-write that fails) writes nothing; a chat the owner has imported before is skipped and
-named, as a single file's duplicate is, and so is a chat the file holds twice.
+Importing reads either kind of file. A file holds at most `transfer.MAX_IMPORT_MESSAGES`
+messages over all its chats, as one chat's export does, counted before any chat is
+checked. Every chat of a bundle is checked before any is written, and all are written in
+one transaction, so a file with one bad chat (or a write that fails) writes nothing; a
+chat the owner has imported before is skipped and named, as a single file's duplicate
+is, and so is a chat the file holds twice.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ def import_file(store: Store, owner: str, data: bytes | str) -> list[Imported]:
     """Import a chat export or a bundle of them; what each chat became, in file order.
     Raises `ImportFormatError` for anything malformed; whatever fails, nothing of the
     file is written."""
-    chats = [transfer.prepared(store, owner, chat) for chat in _chat_documents(data)]
+    documents = _chat_documents(data)
+    _check_message_count(documents)
+    chats = [transfer.prepared(store, owner, chat) for chat in documents]
     for _ in range(WRITE_ATTEMPTS - 1):
         try:
             return _written(store, owner, chats)
@@ -70,6 +74,18 @@ def _chat_documents(data: bytes | str) -> list:
     if not isinstance(documents, list) or not documents:
         raise ImportFormatError("import_no_messages")
     return documents
+
+
+def _check_message_count(documents: list) -> None:
+    """Refuse a file holding more messages than an import takes, over all its chats
+    (each of which has the same limit), before any chat is checked message by message."""
+    total = sum(
+        len(document["messages"])
+        for document in documents
+        if isinstance(document, dict) and isinstance(document.get("messages"), list)
+    )
+    if total > transfer.MAX_IMPORT_MESSAGES:
+        raise ImportFormatError("import_too_many_messages", limit=transfer.MAX_IMPORT_MESSAGES)
 
 
 def _written(store: Store, owner: str, chats: list[transfer.Chat]) -> list[Imported]:

@@ -4,7 +4,8 @@ Import checks the whole file before it writes anything, and never overwrites:
 
 - Refused, with an `ImportFormatError` naming what is wrong: a file over
   `MAX_IMPORT_BYTES`; JSON nested deeper than `MAX_DEPTH` (found by a scan before the
-  parser, which recurses once per level, ever sees it); anything that is not an export;
+  parser, which recurses once per level, ever sees it); more than `MAX_IMPORT_MESSAGES`
+  messages (over all its chats, for a bundle); anything that is not an export;
   a title or a setting of the wrong type, or a setting out of range (temperature 0 to 2,
   thinking and cache mode among the app's choices); a message that is not an object, or
   has an unknown role or status, or text fields that are not text, or a text longer than
@@ -13,10 +14,11 @@ Import checks the whole file before it writes anything, and never overwrites:
 - Cleaned, because they only describe a message: a token count or latency that is not
   a whole number within 0..10**9 is dropped (None, never negative); a timestamp that is
   not ISO 8601, or before 1900 or from 9000 on, becomes the import time; a model name
-  that is not short text is dropped; error parameters that are not a small object are
-  dropped. Text that cannot be stored (NUL characters, lone UTF-16 surrogates, which
-  JSON's `\\ud800` escapes make) is cleaned as typed text is, in error parameters
-  (names and values) too.
+  that is not short text is dropped, and so is a finish reason the app does not know;
+  error parameters that are not a small object of strict JSON (no NaN or Infinity,
+  which Python's parser takes) are dropped. Text that cannot be stored (NUL characters,
+  lone UTF-16 surrogates, which JSON's `\\ud800` escapes make) is cleaned as typed text
+  is, in error parameters (names and values) too.
 - Cut: a title longer than `MAX_TITLE_CHARS` is cut with an ellipsis, as a rename is.
 
 The settings of the chat (model, system prompt, temperature, thinking, cache mode) are
@@ -31,6 +33,10 @@ importing it gets a chat of their own.
 A failed reply's error travels as its code and parameters. A file of an older version
 holds the error as a sentence instead; import turns the sentences the app wrote back
 into codes, and keeps any other text as it is.
+
+The Markdown transcript shows a user's text exactly as typed, in a code fence (so it
+can make no speaker's turn, list or link), answers as the Markdown they are, and a
+failed reply's error as the chat shows it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ import locales
 from .ark.events import FINISH_REASONS  # the SDK stays unloaded
 from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
 from .errors import ImportDuplicateError, ImportFormatError, SessionExistsError, is_error_code
+from .markdown import escape
 from .store import MESSAGE_STATUSES, SESSION_SETTINGS, Session, Store, legacy_errors, utc_now
 from .store.rules import MAX_PREFERENCE_CHARS
 from .text import clean_text, make_title
@@ -109,6 +116,7 @@ _INT_FIELDS = (
 _STRING = re.compile(r'"(?:[^"\\]++|\\.)*+\\?(?:"|\Z)', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _ONE_KIND = str.maketrans("[]{}", "()()")
+_BACKTICKS = re.compile("`+")
 
 
 @dataclass(frozen=True)
@@ -148,10 +156,7 @@ def export_json(store: Store, owner: str, session_id: str) -> str:
             "created_at": session.created_at,
             **{key: getattr(session, key) for key in SESSION_SETTINGS},
         },
-        "messages": [
-            {"id": m.id, **{key: getattr(m, key) for key in _MESSAGE_FIELDS}, **media.get(m.id, {})}
-            for m in messages
-        ],
+        "messages": [_exported_message(m, media.get(m.id, {})) for m in messages],
     }
     return json.dumps(document, ensure_ascii=False, indent=2)
 
@@ -364,8 +369,7 @@ def _cleaned(raw: dict[str, Any]) -> dict[str, Any]:
     message["model"] = clean_text(model) if short else None
     for key in _INT_FIELDS:
         message[key] = _count(message[key])
-    if message["finish_reason"] not in FINISH_REASONS:  # "length": the answer was cut
-        message["finish_reason"] = None
+    message["finish_reason"] = _finish_reason(message["finish_reason"])
     # A reply still streaming when it was exported was cut off there.
     message["status"] = {None: "complete", "streaming": "interrupted"}.get(
         message["status"], message["status"]
@@ -373,6 +377,11 @@ def _cleaned(raw: dict[str, Any]) -> dict[str, Any]:
     message["created_at"] = _timestamp(message["created_at"])
     message.update(_error(message))
     return message
+
+
+def _finish_reason(value: object) -> str | None:
+    """A finish reason the app knows ("length": the answer was cut), else None."""
+    return value if isinstance(value, str) and value in FINISH_REASONS else None
 
 
 def _count(value: object) -> int | None:
@@ -412,11 +421,16 @@ def _error(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _error_params(params: object) -> dict[str, Any]:
-    """Parameters only fill in an error's text: anything but a small object is dropped,
-    and the text in one is cleaned. (Their nesting is already bounded by the depth scan.)"""
+    """Parameters only fill in an error's text: anything but a small object of strict
+    JSON is dropped (NaN and Infinity, which Python's parser takes, would make the next
+    export invalid JSON), and the text in one is cleaned. (Their nesting is already
+    bounded by the depth scan.)"""
     if not isinstance(params, dict):
         return {}
-    text = json.dumps(params, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(params, ensure_ascii=False, allow_nan=False, default=str)
+    except ValueError:  # a number that is not finite
+        return {}
     return _clean_json(params) if len(text) <= MAX_ERROR_PARAMS_CHARS else {}
 
 
@@ -472,6 +486,16 @@ def _duplicate(session: Session) -> ImportDuplicateError:
     )
 
 
+# --- JSON export -------------------------------------------------------------------------
+
+
+def _exported_message(message, media: dict) -> dict[str, Any]:
+    fields = {key: getattr(message, key) for key in _MESSAGE_FIELDS}
+    if fields["error_params"]:  # as an import keeps them: never NaN, which is no JSON
+        fields["error_params"] = _error_params(fields["error_params"])
+    return {"id": message.id, **fields, **media}
+
+
 # --- Markdown ----------------------------------------------------------------------------
 
 
@@ -483,9 +507,36 @@ def _markdown_message(message, lang: str) -> list[str]:
     lines = [f"## {speaker}", ""]
     if message.reasoning_content:
         lines += [f"> **{_label(lang, 'reasoning')}**", ">"]
-        lines += [f"> {line}" for line in message.reasoning_content.splitlines()] + [""]
-    lines += [message.content, ""]
+        lines += [*_quoted(message.reasoning_content), ""]
+    if message.role == "user":
+        lines += _typed(message.content)
+    elif message.content:
+        lines += [message.content, ""]
+    if message.error_code or message.error:
+        lines += [*_quoted(_error_text(lang, message)), ""]
     return lines
+
+
+def _typed(text: str) -> list[str]:
+    """A user's text shown exactly as typed: in a code fence longer than any run of
+    backticks in it, nothing in it can end the fence, or make a heading (a speaker's
+    turn), a list or a link, and its line breaks stay."""
+    if not text:
+        return []
+    fence = "`" * max(3, 1 + max((len(run) for run in _BACKTICKS.findall(text)), default=0))
+    return [fence, *text.split("\n"), fence, ""]
+
+
+def _error_text(lang: str, message) -> str:
+    """A failed reply's error as the chat shows it: from its code, or the text an older
+    version stored, literally."""
+    if message.error_code:
+        return locales.error_text(lang, message.error_code, message.error_params, quote=escape)
+    return escape(message.error)
+
+
+def _quoted(text: str) -> list[str]:
+    return [f"> {line}" for line in text.splitlines()]
 
 
 def _label(lang: str, key: str, **params: object) -> str:

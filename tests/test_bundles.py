@@ -8,7 +8,7 @@ import pytest
 from chat_core.bundles import FORMAT, export_bundle, import_file
 from chat_core.errors import ImportFormatError, SessionExistsError
 from chat_core.store import utc_now
-from chat_core.transfer import export_json, prepared
+from chat_core.transfer import MAX_IMPORT_MESSAGES, export_json, prepared
 
 
 def chat(store, owner: str, question: str):
@@ -91,6 +91,20 @@ def test_an_empty_choice_makes_an_empty_bundle(store):
 
 
 # --- all or nothing ----------------------------------------------------------------------
+
+
+def test_the_message_limit_holds_for_the_whole_file_before_any_chat_is_checked(store):
+    """Two chats each within the limit, together over it: refused as too many messages,
+    not for the bad message that checking the first chat would find."""
+    half = MAX_IMPORT_MESSAGES // 2 + 1
+    messages = [{"role": "user", "content": "q"}] * half
+    bad = [{"role": "system", "content": "q"}, *messages[1:]]
+    chats = [{"format": "ark-chat-session", "messages": listed} for listed in (bad, messages)]
+    with pytest.raises(ImportFormatError) as caught:
+        import_file(store, "carol", json.dumps({"format": FORMAT, "chats": chats}))
+    assert caught.value.code == "import_too_many_messages"
+    assert caught.value.params == {"limit": MAX_IMPORT_MESSAGES}
+    assert store.list_sessions("carol") == []
 
 
 def bundle_document(store, sessions) -> dict:

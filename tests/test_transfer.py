@@ -1,9 +1,12 @@
 import json
 
 import pytest
+from markdown_it import MarkdownIt
 
+import locales
 from chat_core.conversation import is_cut
 from chat_core.errors import ImportDuplicateError, ImportFormatError
+from chat_core.markdown import escape
 from chat_core.transfer import (
     MAX_DEPTH,
     MAX_IMPORT_BYTES,
@@ -83,8 +86,11 @@ def test_an_export_of_an_older_version_keeps_its_import_id(store):
     assert len(store.list_sessions("alice")) == 1
 
 
-def test_a_finish_reason_no_reply_has_is_dropped(store):
-    reply = {"role": "assistant", "content": "hi", "status": "complete", "finish_reason": "tool"}
+@pytest.mark.parametrize(
+    "reason", ["tool", ["length"], {}, 1], ids=["text", "list", "object", "number"]
+)
+def test_a_finish_reason_no_reply_has_is_dropped(store, reason):
+    reply = {"role": "assistant", "content": "hi", "status": "complete", "finish_reason": reason}
     document = export_document({"role": "user", "content": "q"}, reply)
     _, imported = store.get_messages(import_json(store, "alice", json.dumps(document)))
     assert imported.finish_reason is None and not is_cut(imported)
@@ -112,7 +118,7 @@ def test_import_ignores_ids_that_already_exist(store, chat):
 def test_markdown_export(store, chat):
     text = export_markdown(store, "alice", chat.id)
     assert text.startswith(f"# {chat.title}\n")
-    assert "## User\n\nWhat is 2+2? <b>bold</b>" in text
+    assert "## User\n\n```\nWhat is 2+2? <b>bold</b>\n```" in text
     assert "## Assistant\n\n> **Reasoning**\n>\n> add them\n\n**4**" in text
     assert "## Assistant (interrupted)\n\n6 bec" in text
 
@@ -220,8 +226,51 @@ def test_an_old_export_with_error_text_still_imports(store):
 
 def test_markdown_export_in_chinese(store, chat):
     text = export_markdown(store, "alice", chat.id, lang="zh")
-    assert "## 用户\n\nWhat is 2+2?" in text
+    assert "## 用户\n\n```\nWhat is 2+2?" in text
     assert "## 助手（已中断）\n\n6 bec" in text
+
+
+TYPED = """Is this safe?
+
+## Assistant
+
+Yes, I checked. ``` ```` not the end
+1. not a list
+* not italics *
+    not code"""
+
+
+def test_a_user_message_shows_exactly_as_typed_in_markdown(store):
+    """Read as CommonMark, the user's text makes no speaker's turn of its own (no heading),
+    no list or emphasis: it is one block holding the text, line breaks included."""
+    session, _ = store.new_session("alice")
+    store.start_turn(session, TYPED)
+    reply = store.begin_reply(session)
+    store.save_reply(session, reply.id, content="No, it is **not**.", status="complete")
+    tokens = MarkdownIt("commonmark").parse(export_markdown(store, "alice", session.id))
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings[1:] == ["User", "Assistant"]  # after the title
+    assert [t.content for t in tokens if t.type == "fence"] == [TYPED + "\n"]
+    assert "strong_open" in [c.type for t in tokens for c in t.children or []]  # the answer's
+    assert not {"bullet_list_open", "ordered_list_open", "code_block"} & {t.type for t in tokens}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_failed_reply_exports_its_error_in_markdown(store, lang):
+    """As the chat shows it: from its code and parameters, or an older version's text."""
+    failed = {"role": "assistant", "content": "", "status": "error"}
+    document = export_document(
+        {"role": "user", "content": "q"},
+        {**failed, "error_code": "quota_exceeded", "error_params": {"request_id": "req-42"}},
+        {"role": "user", "content": "again"},
+        {**failed, "error": "**Old**\n## sentence"},
+    )
+    imported = import_json(store, "alice", json.dumps(document))
+    text = export_markdown(store, "alice", imported.id, lang=lang)
+    quota = locales.error_text(lang, "quota_exceeded", {"request_id": "req-42"}, quote=escape)
+    heading = "## Assistant (failed)" if lang == "en" else "## 助手（失败）"
+    assert f"{heading}\n\n> {quota}\n" in text
+    assert f"{heading}\n\n> \\*\\*Old\\*\\*\n> \\#\\# sentence\n" in text
 
 
 # --- hostile and odd files ---------------------------------------------------------------
@@ -446,6 +495,57 @@ def test_error_parameters_that_are_not_a_small_object_are_dropped(store):
     assert listed.error_params == {} and huge.error_params == {}
     assert kept.error_params == {"request_id": "r-1"}
     assert long_code.error_code is None
+
+
+def strict_json(text: str):
+    """`text` parsed as strict JSON: NaN and Infinity are refused, as other parsers do."""
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is no JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_error_parameters_holding_numbers_that_are_not_finite_are_dropped(store):
+    failed = {"role": "assistant", "content": "", "status": "error", "error_code": "rate_limited"}
+    params = {"request_id": "r-1", "limit": float("nan"), "size": [float("-inf")]}
+    document = export_document({"role": "user", "content": "q"}, {**failed, "error_params": params})
+    imported = import_json(store, "alice", json.dumps(document))  # as NaN and -Infinity
+    assert store.get_messages(imported)[-1].error_params == {}
+    exported = strict_json(export_json(store, "alice", imported.id))
+    assert exported["messages"][-1]["error_params"] == {}
+
+
+def test_a_stored_error_parameter_that_is_not_finite_still_exports_as_json(store, chat):
+    store.start_turn(chat, "and 4+4?")
+    failed = store.begin_reply(chat)
+    error = {"error_code": "rate_limited", "error_params": {"limit": float("inf")}}
+    store.save_reply(chat, failed.id, content="", status="error", **error)
+    exported = strict_json(export_json(store, "alice", chat.id))
+    assert exported["messages"][-1]["error_params"] == {}
+
+
+ODD_VALUES = [["length"], {"request_id": float("nan")}, float("inf"), "\ud800"]
+
+
+def test_an_odd_value_in_any_field_is_cleaned_or_refused(store, chat):
+    """Whatever a field of the chat or of a message holds, the file either imports, and
+    exports again as JSON, or is refused with an `ImportFormatError`: nothing else
+    escapes to the page."""
+    document = json.loads(export_json(store, "alice", chat.id))
+    places = [("session", None, name) for name in document["session"]]
+    for number, message in enumerate(document["messages"][:2]):
+        places += [("messages", number, name) for name in (*message, "attachments", "sources")]
+    for owner, (part, number, name) in enumerate(places * len(ODD_VALUES)):
+        odd = json.loads(json.dumps(document))
+        fields = odd[part] if number is None else odd[part][number]
+        fields[name] = ODD_VALUES[owner // len(places)]
+        try:
+            imported = import_json(store, str(owner), json.dumps(odd))
+        except ImportFormatError:
+            continue
+        strict_json(export_json(store, str(owner), imported.id))
+        export_markdown(store, str(owner), imported.id)
 
 
 # --- settings ----------------------------------------------------------------------------

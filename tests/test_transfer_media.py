@@ -178,7 +178,7 @@ def test_the_markdown_export_names_the_images_and_links_the_sources(store):
     ]
     store.save_reply(session, reply.id, content="A red box.", status="complete", sources=sources)
     text = export_markdown(store, "alice", session.id)
-    assert "what is this?\n\n*Image: p\\.png (40×30)*\n\n*Image: b\\.png (40×30)*\n" in text
+    assert "what is this?\n```\n\n*Image: p\\.png (40×30)*\n\n*Image: b\\.png (40×30)*\n" in text
     assert "A red box.\n\n**Sources**\n\n" in text
     assert "1. [One \\[x\\]\\(y\\)](https://search.example/1)\n" in text
     assert "2. [Two](https://search.example/a_%282%29)\n" in text

@@ -256,7 +256,9 @@ class ReplyRunner:
         self._elsewhere: list[str] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._sweep()  # replies left streaming by a process that is gone
+        # Replies left streaming by a process that is gone; a database that cannot be
+        # written now (locked, read-only) is swept at a later tick instead.
+        self._quietly(self._sweep)
         self._maintenance = threading.Thread(target=self._maintain, name="replies", daemon=True)
         self._maintenance.start()
         atexit.register(self.shutdown)

@@ -16,6 +16,7 @@ from chat_core.store import connect
 from locales import describe
 from tests.conftest import EMULATOR_KEY
 from tests.databases import run_sql
+from tests.test_database_errors import locked_by_another_process, read_only
 from ui import runtime
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -867,3 +868,25 @@ def test_a_message_continues_the_version_its_tab_shows_whatever_another_tab_did(
     ]
     second.run()  # the other tab, drawn again, shows the version sent to last
     assert texts(second)[-2:] == [("user", ["two"]), ("assistant", ["Echo: two"])]
+
+
+def test_a_database_that_cannot_be_written_still_shows_the_chats(env, monkeypatch):
+    with connect(env) as store:  # every chat used: opening the page would make one
+        for text in ("first kept", "latest kept"):
+            session, _ = store.new_session("local")
+            store.start_turn(session, text)
+    monkeypatch.setenv("CHAT_BUSY_TIMEOUT", "0.5")
+    with locked_by_another_process(env):
+        at = app().run()
+        assert not at.exception
+        assert [e.value for e in at.error if "busy" in e.value]
+        assert texts(at) == [("user", ["latest kept"])]
+        assert param(at) == session.id
+        assert "first kept" in " ".join(b.label for b in at.sidebar.button)
+    with read_only(env):
+        runtime.release_shared()  # a process starting on a read-only file
+        st.cache_resource.clear()
+        at = app().run()
+        assert not at.exception
+        assert [e.value for e in at.error if "read-only" in e.value]
+        assert texts(at) == [("user", ["latest kept"])]

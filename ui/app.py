@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chat_core.chat import effective
+from chat_core.errors import DatabaseError
 from chat_core.markdown import literal
 
 from . import feedback
@@ -61,10 +62,25 @@ def current_session(visit: Visit, store):
     if session is None and not requested:
         session = store.find_session(visit.owner, st.session_state.get(OPEN_CHAT))
     if session is None:
-        session, _ = store.new_session(visit.owner)
+        session = _unused_or_latest(visit, store)
     if session.id != requested:
         select_session(session.id)
     st.session_state[OPEN_CHAT] = session.id
+    return session
+
+
+def _unused_or_latest(visit: Visit, store):
+    """The visitor's unused chat; when the database cannot be written now (locked,
+    read-only, a full disk) and none exists, their latest chat, so the chats can still
+    be read, with the reason said."""
+    try:
+        session, _ = store.new_session(visit.owner)
+    except DatabaseError as exc:
+        latest = store.list_sessions(visit.owner, limit=1)
+        if not latest:
+            raise
+        feedback.error(exc)
+        return latest[0]
     return session
 
 

@@ -27,12 +27,18 @@ def clean_text(text: str) -> str:
     return text
 
 
+def shows_nothing(text: str) -> bool:
+    """Whether `text` is empty, or only spaces and marks that show as nothing (zero-width
+    spaces, joiners, direction marks)."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)
+
+
 def check_message(text: object, max_chars: int) -> str:
     """Return the cleaned message, or raise `InvalidInputError` (nothing is written then)."""
     if not isinstance(text, str):
         raise InvalidInputError("message_not_text")
     text = clean_text(text)
-    if not text.strip():
+    if shows_nothing(text):
         raise InvalidInputError("message_empty")
     if len(text) > max_chars:
         raise InvalidInputError("message_too_long", length=len(text), limit=max_chars)
@@ -41,7 +47,7 @@ def check_message(text: object, max_chars: int) -> str:
 
 def message_text(text: object, max_chars: int, has_images: bool) -> str:
     """The checked text of a message (see `check_message`); with images it may be empty."""
-    if has_images and isinstance(text, str) and not clean_text(text).strip():
+    if has_images and isinstance(text, str) and shows_nothing(clean_text(text)):
         return ""
     return check_message(text, max_chars)
 
@@ -56,8 +62,8 @@ def make_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str | None:
     """A one-line title from a first message: no `<think>` text, whitespace collapsed,
     cut at a word boundary (or mid-text for scripts without spaces, such as Chinese)."""
     text = _WHITESPACE.sub(" ", _THINK_BLOCK.sub(" ", clean_text(text))).strip()
-    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in text):
-        return None  # nothing, or only marks that show as nothing (zero-width spaces)
+    if shows_nothing(text):
+        return None
     if len(text) <= max_chars:
         return text
     cut = text[: max_chars - 1]

@@ -91,7 +91,9 @@ def test_title_is_kept_after_later_turns(store):
     assert store.get_session("alice", session.id).title == "first question"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\x00", None, 42])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\n\t ", "\x00", " \u200b ", "\u200d\u2060\u200e", None, 42]
+)
 def test_start_turn_rejects_empty_text_and_writes_nothing(store, text):
     session, _ = store.new_session("alice")
     with pytest.raises(InvalidInputError):

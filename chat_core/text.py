@@ -58,10 +58,17 @@ def message_title(text: str, image_names: Sequence[str | None] = ()) -> str | No
     return make_title(text) or (make_title(image_names[0] or "") if image_names else None)
 
 
-def make_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str | None:
-    """A one-line title from a first message: no `<think>` text, whitespace collapsed,
-    cut at a word boundary (or mid-text for scripts without spaces, such as Chinese)."""
-    text = _WHITESPACE.sub(" ", _THINK_BLOCK.sub(" ", clean_text(text))).strip()
+def make_title(
+    text: str, max_chars: int = TITLE_MAX_CHARS, *, model_output: bool = False
+) -> str | None:
+    """A one-line title from a first message or a name the user typed: whitespace
+    collapsed, cut at a word boundary (or mid-text for scripts without spaces, such as
+    Chinese). Of `model_output` (a generated title), the `<think>` text is dropped; a
+    user's `<think>` is text like any other."""
+    text = clean_text(text)
+    if model_output:
+        text = _THINK_BLOCK.sub(" ", text)
+    text = _WHITESPACE.sub(" ", text).strip()
     if shows_nothing(text):
         return None
     if len(text) <= max_chars:

@@ -69,7 +69,7 @@ def test_database_forbids_a_second_unused_session(store, db_location):
 
 def test_start_turn_marks_used_and_titles_in_one_go(store):
     session, _ = store.new_session("alice")
-    message = store.start_turn(session, "  <think>plan</think> Plan   a\ttrip\nto Kyoto ")
+    message = store.start_turn(session, "  Plan   a\ttrip\nto Kyoto ")
     after = store.get_session("alice", session.id)
     assert after.is_used and after.used_at == message.created_at
     assert after.title == "Plan a trip to Kyoto"
@@ -451,3 +451,15 @@ def test_an_orphaned_reply_never_touches_another_owners_message(store):
             store.save_reply(alice, message_id, content="alice's secret answer")
     assert [m.content for m in store.get_messages(bob)] == ["bob asks", ""]
     assert store.search("bob", "secret") == []
+
+
+def test_a_title_the_user_typed_keeps_think_tags_and_a_generated_one_drops_them(store):
+    session, _ = store.new_session("alice")
+    store.start_turn(session, "<think> tags: how do I parse them?")
+    assert store.get_session("alice", session.id).title == "<think> tags: how do I parse them?"
+    renamed = store.rename("alice", session.id, "Parsing <think> tags in Python")
+    assert renamed.title == "Parsing <think> tags in Python"
+    other, _ = store.new_session("alice")
+    store.start_turn(other, "plan a trip")
+    titled = store.set_generated_title(other, "<think>the user wants…</think> Kyoto trip")
+    assert titled.title == "Kyoto trip"

@@ -120,7 +120,7 @@ class Store(UsageFigures, ShareLinks):
     def set_generated_title(self, session: Session, title: str) -> Session | None:
         """Title the chat with a generated title, unless its user named it (then, or
         for an empty title, None and nothing changes)."""
-        title = make_title(title)
+        title = make_title(title, model_output=True)
         if not title:
             return None
         row = self.backend.set_generated_title(session.owner, session.id, title)

@@ -482,10 +482,18 @@ def message_quote(message: Message, prices: PriceTable | None = None) -> Quote |
     return quote(message_usage(message), message.model, prices)
 
 
-def chat_cost(store: Store, session: Session, prices: PriceTable | None = None) -> SessionCost:
-    """The summed cost of a session's replies; `complete` is False when a price is unknown."""
+def chat_cost(
+    store: Store,
+    session: Session,
+    prices: PriceTable | None = None,
+    settings: Settings | None = None,
+) -> SessionCost:
+    """The summed cost of a session's replies; `complete` is False when a price is unknown.
+    With `settings`, an endpoint the chat takes from them is priced as the model they
+    say it serves."""
     turns = ((message_usage(m), m.model) for m in store.reply_usage(session))
-    return session_cost(turns, prices, alias=session.model_alias)
+    alias = effective(session, settings)["model_alias"] if settings else session.model_alias
+    return session_cost(turns, prices, alias=alias)
 
 
 def chat_storage_cost(
@@ -503,12 +511,13 @@ def chat_storage_cost(
     ]
     if not held:
         return None
+    chosen = effective(session, settings)
     return storage_estimate(
         held,
-        effective(session, settings)["cache_mode"],
+        chosen["cache_mode"],
         context_ttl=settings.context_ttl,
         prices=prices,
-        alias=session.model_alias,
+        alias=chosen["model_alias"],
     )
 
 

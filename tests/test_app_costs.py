@@ -105,3 +105,17 @@ def test_an_endpoint_said_to_serve_a_catalogue_model_is_priced_as_that_model(db_
     expected = (Decimal(reply.prompt_tokens) * 6 + Decimal(reply.completion_tokens) * 30) / 10**6
     assert f" · ¥{expected:.4f} · " in at.chat_message[1].caption[0].value
     assert header(at).endswith(f" · This chat: ¥{expected:.4f}")
+
+
+def test_an_endpoint_the_preferences_say_serves_a_model_is_priced_as_it(db_path):
+    served = "doubao-seed-2-1-pro-260628"
+    with connect(db_path) as store:  # the default model, the model it serves, the mode
+        store.set_preferences("local", {"model": "ep-test", "model_alias": served, "mode": "off"})
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("price me #tokens=3000").run()
+    store, session, (reply,) = replies(db_path)
+    assert session.model is None and session.model_alias is None  # it follows them
+    cost = message_quote(reply, load_prices().serving("ep-test", served)).amount
+    assert cost > 0
+    assert f" · ¥{cost:.4f} · " in at.chat_message[1].caption[0].value
+    assert f"This chat: ¥{cost:.4f}" in header(at)

@@ -32,7 +32,7 @@ def reply_cost(lang: str, message, prices) -> list[str]:
 def chat_costs(lang: str, store, session, settings, prices) -> list[str]:
     """The chat's summed cost (if any turn is priced) and its cache storage estimate."""
     parts = []
-    spent = chat_cost(store, session, prices)
+    spent = chat_cost(store, session, prices, settings)
     if spent.priced:
         key = "session_cost" if spent.complete else "session_cost_partial"
         parts.append(t(lang, key, cost=money(lang, spent.total)))

@@ -18,6 +18,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from chat_core import ark
+from chat_core.chat import effective
 from chat_core.config import Settings, load_settings, unreadable_secrets
 from chat_core.errors import ChatError
 from chat_core.identity import (
@@ -284,7 +285,8 @@ def prices(settings: Settings, session=None) -> PriceTable:
     table = _prices(path, stamp)
     if session is None:
         return table
-    return table.serving(session.model or settings.model, session.model_alias)
+    chosen = effective(session, settings)  # the alias may come with the default model
+    return table.serving(chosen["model"], chosen["model_alias"])
 
 
 @st.cache_resource(show_spinner=False)

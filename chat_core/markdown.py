@@ -5,11 +5,13 @@
 - An image in Markdown makes the browser fetch its URL as soon as it is drawn: the
   classic way injected text exfiltrates a conversation (the URL carries it) or an
   imported chat tracks its reader. Images become plain links, unless their source is
-  a raster `data:` URI or a file this app serves (`/media/…`, `/app/static/…`). What
-  comes out is parsed as CommonMark with footnotes and maths (markdown-it-py, reading
-  it as the browser's renderer does) and when any other image is still there, every
-  `![` is broken up: nothing in the output can be an image then, not even in code.
-- Code (fenced or inline) is otherwise left exactly as it is.
+  a raster `data:` URI or a file this app serves (`/media/…`, `/app/static/…`). No
+  parser reads every text as the browser's renderer does (what is code, where alt text
+  ends), so none is trusted to tell that a "![" left is no image: each is broken up by
+  an invisible word joiner, in code too, unless it starts a plain image this app serves
+  or sits in a fenced code block outside any list, quote or footnote (code for every
+  reader).
+- Code (fenced, indented or inline) is otherwise left exactly as it is.
 
 `stream_blocks()` cuts a reply into the pieces that streaming draws once each.
 """
@@ -23,10 +25,18 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
-from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
-_CODE = re.compile(r"(```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`)", re.DOTALL)
+Span = tuple[int, int]  # where a part of a text starts and ends
+
+# Any of what `for_display` changes: "\(", "\[", "$" or "![".
+_CHANGEABLE = re.compile(r"\\[(\[]|\$|!\[")
+# What code needs: a backtick, a fence of tildes, or indentation.
+_MAY_HOLD_CODE = re.compile(r"`|~~~|    |\t")
+# Where markdown-it ends a line (it reads "\r" and "\r\n" as "\n").
+_LINE_END = re.compile(r"\r\n?|\n")
+# A run of backticks and the backslashes right before it (an odd number escapes one).
+_BACKTICKS = re.compile(r"(\\*)(`+)")
 # LaTeX delimiters and what Streamlit's renderer takes instead.
 _LATEX = ((r"\[", r"\]", "$$", False), (r"\(", r"\)", "$", True))
 # A "$" on its own: not escaped, not part of "$$".
@@ -37,17 +47,22 @@ _NO_MATHS = re.compile(r"https?://[^\s<>()\[\]]+|^(?: {4}|\t).*$", re.MULTILINE)
 # ":" and "@" too: in a button's label, an escaped colon or at sign is what stops a URL
 # or e-mail address from being taken whole, backslashes included; "&" stops an entity.
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@&])")
-# ![alt](source "title") and ![alt][ref] / ![alt][] / ![ref]: any "!" before a link
-# (alt text may hold one level of brackets: ![a [b] c](source)).
-_IMAGE = re.compile(
-    r"!(\[(?:[^\[\]\\]|\\.|\[(?:[^\[\]\\]|\\.)*\])*\])(\((?:[^()\\]|\\.)*\)|\[[^\]]*\])?"
-)
+# What pairs brackets: an escaped character (skipped), an opening bracket with the "!"
+# of an image or without, a closing one, a blank line (no label goes past it).
+_BRACKETS = re.compile(r"\\.|!?\[|\]|\n[ \t]*\n", re.DOTALL)
 _INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]*)")
 _LOCAL_SOURCE = re.compile(
     r"(?:data:image/(?:png|jpeg|gif|webp)[;,]|/(?:media|app/static)/[A-Za-z0-9_./-]+$)", re.I
 )
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-MAX_CHECKED_IMAGES = 200  # more "![" than this left in a text: all are broken up unread
+_NO_NESTING_LIMIT = 1_000_000  # markdown-it's default (20) drops what is nested deeper
+_IMAGE_START = re.compile(r"!\[")
+# An image this app serves, written so that no reader can take any of it for something
+# else: plain alt text (no code, maths, link or escape that could hold its "]") and an
+# inline source alone.
+_PLAIN_LOCAL_IMAGE = re.compile(r"!\[[\w ,-]*\]\(([^\s()<>\\`$\[\]]+)\)")
+# A line that may open a block of maths ("$$" after indentation, quote or list markers).
+_MATHS_FENCE = re.compile(r"^[ \t>*+\-\d.)]*\$\$", re.MULTILINE)
 STREAM_BLOCK_CHARS = 4000  # a growing piece longer than this is cut, so redraws stay small
 _WORD_JOINER = "\u2060"
 _LINK_PARTS = re.compile(r"([.@])")
@@ -59,21 +74,23 @@ _UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 @lru_cache(maxsize=256)  # every rerun draws the same messages again
 def for_display(text: str) -> str:
     """Model output ready for `st.markdown`: outside code, LaTeX delimiters converted,
-    dollars that cannot be maths escaped and remote images made links."""
-    parts = _CODE.split(text)
-    for index in range(0, len(parts), 2):  # even parts are outside code
-        part = parts[index]
-        for opening, closing, math, strip in _LATEX:
-            part = _replace_delimited(part, opening, closing, math, strip)
-        part = "\n\n".join(_money_dollars(paragraph) for paragraph in part.split("\n\n"))
-        parts[index] = _IMAGE.sub(_image_or_link, part)
-    shown = "".join(parts)
-    left = shown.count("![")  # parsing text full of them would take seconds: no image then
-    if left and (left > MAX_CHECKED_IMAGES or _fetches_remote_image(shown)):
-        # Code the split above got wrong, or an image it could not read: no "!"
-        # directly before a "[" is left anywhere (a word joiner shows as nothing).
-        shown = shown.replace("![", "!" + _WORD_JOINER + "[")
-    return shown
+    dollars that cannot be maths escaped and remote images made links; no other "!"
+    before a "[" that could start a remote image is left (see `_unless_local`)."""
+    if not _CHANGEABLE.search(text):
+        return text  # no need to find its code
+    code, sure = _code_spans(text)
+    parts = _split_at_code(text, code, _remote_image_marks(text, code))
+    # After a "$$" line, the page may read a block of maths that runs past a fence.
+    after_maths = False
+    for index, part in enumerate(parts):
+        in_code = index % 2 == 1  # parts alternate: outside code, code, outside, …
+        if not in_code:
+            part = _maths_converted(part)
+        if not in_code or after_maths or code[index // 2] not in sure:  # may be read as text
+            after_maths = after_maths or bool(_MATHS_FENCE.search(part))
+            part = _IMAGE_START.sub(_unless_local, part)
+        parts[index] = part
+    return "".join(parts)
 
 
 def escape(text: str) -> str:
@@ -167,12 +184,102 @@ def _closing(opening: str) -> str:
     return _FENCE.match(opening).group(1)
 
 
-def _image_or_link(match: re.Match) -> str:
-    label, target = match.group(1), match.group(2) or ""
-    source = _INLINE_SOURCE.match(target)
-    if source and _is_local(source.group(1)):
-        return match.group(0)
-    return f"{label}{target}"  # the same link, without the "!" that fetches it
+def _split_at_code(text: str, code: list[Span], left_out: list[int]) -> list[str]:
+    """`text` cut where `code` starts and ends (outside code, code, outside, …), without
+    the characters at `left_out` (in order, all outside code)."""
+    parts, at = [], 0
+    for start, end in [*code, (len(text), len(text))]:
+        first, last = (bisect.bisect_left(left_out, edge) for edge in (at, start))
+        cuts = [at - 1, *left_out[first:last], start]
+        parts += ["".join(text[cut + 1 : next_cut] for cut, next_cut in itertools.pairwise(cuts))]
+        parts += [text[start:end]]
+        at = end
+    return parts[:-1]
+
+
+def _code_spans(text: str) -> tuple[list[Span], set[Span]]:
+    """Where the page's renderer shows code, in order: code blocks (fenced or indented,
+    found by markdown-it) and code spans in the text of the other blocks; and those of
+    them every reader takes as code, fenced blocks in no list, quote or footnote (what
+    counts as a code span, say, can differ: GFM takes "x.io/`" for a link)."""
+    if not _MAY_HOLD_CODE.search(text):
+        return [], set()  # reading blocks takes time: ~0.2 s for 100,000 characters
+    starts = [0, *(match.end() for match in _LINE_END.finditer(text)), len(text)]
+    try:
+        tokens = _block_parser().parse(text)
+    except RecursionError:
+        return [(0, len(text))], set()  # nested too deep to read: all left as it is
+    spans, sure, read = [], set(), set()
+    for token in tokens:
+        if token.map is None or tuple(token.map) in read:  # table cells share their row
+            continue
+        start, end = (starts[min(line, len(starts) - 1)] for line in token.map)
+        if token.type in ("fence", "code_block"):
+            spans.append((start, end))
+            if token.type == "fence" and token.level == 0:
+                sure.add((start, end))
+        elif token.type == "inline":
+            read.add(tuple(token.map))
+            spans += _inline_code(text, start, end)
+    return sorted(spans), sure
+
+
+def _inline_code(text: str, start: int, end: int) -> list[Span]:
+    """The code spans in `text[start:end]`, one block's text: each from a run of
+    backticks to the next run as long, whatever is in between (line breaks included).
+    A backslash escapes a backtick outside code only."""
+    runs = list(_BACKTICKS.finditer(text, start, end))
+    starts_by_length: dict[int, list[int]] = {}
+    for run in runs:
+        starts_by_length.setdefault(len(run.group(2)), []).append(run.start(2))
+    spans, at = [], start  # `at`: where text outside code resumes
+    for match in runs:
+        opening, run_end = match.start(2), match.end(2)
+        if opening < at:
+            continue  # inside the code span found last
+        if (opening - max(match.start(1), at)) % 2:
+            opening += 1  # its first backtick is escaped
+        closings = starts_by_length.get(run_end - opening, [])
+        index = bisect.bisect_right(closings, opening)
+        if opening < run_end and index < len(closings):
+            at = closings[index] + run_end - opening
+            spans.append((opening, at))
+        else:
+            at = run_end  # no run as long after it: literal backticks
+    return spans
+
+
+def _remote_image_marks(text: str, code: list[Span]) -> list[int]:
+    """Where the "!" is, in order, of each image outside `code` whose source is not
+    local: left out, it leaves the same link, which the browser does not fetch. Brackets
+    nest to any depth in a label (brackets in code do not count)."""
+    opened, marks = [], []  # each "[" still open: where its "!" is, or -1
+    for match in _BRACKETS.finditer(text):
+        token = match.group()
+        if _within(code, match.start()):
+            continue
+        if token.endswith("["):
+            opened.append(match.start() if token == "![" else -1)
+        elif token == "]" and opened:
+            at = opened.pop()
+            if at >= 0 and not _local_target(text, match.end()):
+                marks.append(at)
+        elif token[0] == "\n":
+            opened.clear()
+    return sorted(marks)
+
+
+def _within(spans: list[Span], at: int) -> bool:
+    """Whether `at` is in one of `spans` (in order, apart)."""
+    index = bisect.bisect_right(spans, at, key=lambda span: span[0]) - 1
+    return index >= 0 and at < spans[index][1]
+
+
+def _local_target(text: str, at: int) -> bool:
+    """Whether the link target at `at` (after a label's "]") is an inline source this
+    app serves."""
+    source = _INLINE_SOURCE.match(text, at)
+    return bool(source) and _is_local(source.group(1))
 
 
 def _is_local(source: str) -> bool:
@@ -180,6 +287,14 @@ def _is_local(source: str) -> bool:
     `/media/` or `/app/static/` (no escapes, entities or `..` that could make it
     another host or route once decoded)."""
     return bool(_LOCAL_SOURCE.match(source)) and ".." not in source
+
+
+def _maths_converted(text: str) -> str:
+    """`text` (no code in it) with LaTeX delimiters converted and each dollar that
+    cannot be maths escaped."""
+    for opening, closing, math, strip in _LATEX:
+        text = _replace_delimited(text, opening, closing, math, strip)
+    return "\n\n".join(_money_dollars(paragraph) for paragraph in text.split("\n\n"))
 
 
 def _replace_delimited(text: str, opening: str, closing: str, math: str, strip: bool) -> str:
@@ -230,31 +345,21 @@ def _money_dollars(text: str) -> str:
     return "\\".join(text[start:end] for start, end in itertools.pairwise(cuts))
 
 
-def _fetches_remote_image(text: str) -> bool:
-    """Whether a reading of `text` as the page may read it (see `_parser`) holds an
-    image whose source is not local. Read with maths and without: the page's renderer
-    reads `$` as maths only in some texts (not across a line break, say), and an image
-    hidden in maths for one reading is an image for the other."""
-    return any(
-        not _is_local(image.attrs.get("src", ""))
-        for maths in (True, False)
-        for image in _images(text, maths)
-    )
+def _unless_local(match: re.Match) -> str:
+    """A "!" and "[" where an image could start, broken up by a word joiner (which shows
+    as nothing) unless a plain image this app serves starts there."""
+    local = _PLAIN_LOCAL_IMAGE.match(match.string, match.start())
+    if local and _is_local(local.group(1)):
+        return match.group()
+    return "!" + _WORD_JOINER + "["
 
 
-def _images(text: str, maths: bool):
-    tokens = list(_parser(maths).parse(text))
-    while tokens:
-        token = tokens.pop()
-        if token.type == "image":
-            yield token
-        tokens += token.children or ()
+def _block_parser() -> MarkdownIt:
+    """Blocks as the page's renderer reads them: CommonMark with GFM tables and
+    footnotes. One per call: cheap, and nothing is shared between threads.
 
-
-def _parser(maths: bool) -> MarkdownIt:
-    """CommonMark with what Streamlit's renderer adds that can hide or reveal an image:
-    GFM tables, strikethrough and footnotes, and (with `maths`) maths in `$` and `$$`
-    (text in maths is no Markdown). One per call: cheap, and nothing is shared between
-    threads."""
-    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin)
-    return parser.use(dollarmath_plugin, double_inline=True) if maths else parser
+    markdown-it's default limit of 20 levels would leave out what is nested deeper
+    (quotes, lists); this one goes as deep as Python's recursion. Footnotes stay where
+    they are defined, in order, referenced or not."""
+    parser = MarkdownIt("commonmark", {"maxNesting": _NO_NESTING_LIMIT}).enable("table")
+    return parser.use(footnote_plugin).disable(["footnote_tail", "inline"])

@@ -2,6 +2,7 @@
 effort and a true tiered cost, end to end against a real SQLite file and the emulator;
 and the same chat exported and imported again, whole."""
 
+import contextlib
 import io
 import json
 import re
@@ -12,9 +13,11 @@ from PIL import Image as Pillow
 
 from chat_core import temporary
 from chat_core.catalogue import find_model
+from chat_core.config import load_settings
 from chat_core.errors import DatabaseLockedError, DatabaseReadOnlyError
 from chat_core.markdown import literal
 from chat_core.pricing import cost
+from chat_core.runner import MAX_PER_OWNER
 from chat_core.store import Store, connect
 from chat_core.transfer import export_json, import_json
 from tests.test_app import (  # noqa: F401 (fixtures)
@@ -26,6 +29,7 @@ from tests.test_app import (  # noqa: F401 (fixtures)
     param,
     texts,
 )
+from ui.runtime import shared_runner
 
 pytestmark = pytest.mark.usefixtures("env")  # ARK_MODEL=ep-test, on `db_path`
 
@@ -299,3 +303,19 @@ def test_cited_titles_show_as_text_and_nothing_under_an_answer_loads_by_itself(d
     assert sources.count("](https://search.example/") == 3  # three links, to the pages
     assert "![" not in sources and not re.search(r"(?<!\\)<", sources)  # no image, no HTML
     assert literal("Result 1 for " + hostile) in sources
+
+
+def test_a_temporary_message_the_reply_limit_refuses_keeps_its_images(emu):
+    at = app(temporary="1").run()
+    runner = shared_runner(load_settings())
+    with contextlib.ExitStack() as busy:  # three replies of this user running elsewhere
+        for _ in range(MAX_PER_OWNER):
+            busy.enter_context(runner.counted("local"))
+        chat = at.chat_input(key="temporary_input").upload("a.jpg", photo(400, 300), "image/jpeg")
+        chat.set_value("what is this?").run()
+        assert [e.value for e in at.error if "You already have 3 replies" in e.value]
+        assert len(kept_note(at)) == 1
+    at.chat_input(key="temporary_input").set_value("and now?").run()
+    kept = at.session_state["temporary_chat:local"]
+    (question, _) = kept.messages
+    assert [image.name for image in kept.images[question.id]] == ["a.jpg"]

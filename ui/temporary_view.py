@@ -158,10 +158,11 @@ def _answer(visit: Visit, chat: TemporaryChat, prompt: str, files: list) -> None
     images = []
     with contextlib.ExitStack() as running:
         try:
-            # Counted with the replies of stored chats, within the same limits.
-            running.enter_context(shared_runner(settings).counted(visit.owner))
             chosen = [(file.name, file.getvalue()) for file in files]
             images = prepare_images(chosen, kept=held(_chat_key(visit)))
+            # Counted with the replies of stored chats, within the same limits (after
+            # the images are read, so a refused message keeps them for the next).
+            running.enter_context(shared_runner(settings).counted(visit.owner))
             reply = chat.send(
                 settings, client(visit), prompt, max_chars=settings.max_message_chars, images=images
             )

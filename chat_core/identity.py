@@ -115,8 +115,11 @@ def _legacy_key(user: Mapping[str, object]) -> str | None:
 def _handed_over(value: str | None) -> str | None:
     """`value` as a legacy key whose chats may move to a new key; None for `local` (the
     single-user chats), for a value older versions cut (every identity sharing those
-    320 characters had it) and for one shaped like a new key (another person's)."""
+    320 characters had it), for one no database can store (NUL, half a character: no
+    version stored chats under it) and for one shaped like a new key (another person's)."""
     if not value or value == LOCAL_OWNER or len(value) > LEGACY_MAX_CHARS:
+        return None
+    if _UNSTORABLE.search(value):
         return None
     return None if value.startswith(KEY_PREFIXES) else value
 

@@ -890,3 +890,21 @@ def test_a_database_that_cannot_be_written_still_shows_the_chats(env, monkeypatc
         assert not at.exception
         assert [e.value for e in at.error if "read-only" in e.value]
         assert texts(at) == [("user", ["latest kept"])]
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "42", "name": "bad\ud800name"},
+        {"sub": "42", "email": "a\ud800@x.com", "email_verified": True},
+        {"sub": "42", "email": "a\x00@x.com", "email_verified": True},
+    ],
+    ids=["name with half a character", "email with half a character", "email with NUL"],
+)
+def test_a_login_whose_claims_hold_characters_no_text_can_store_still_chats(env, claims):
+    at = signed_in(iss=ISSUER, **claims).run()
+    assert not at.exception
+    assert not at.error
+    at.chat_input(key="chat_input").set_value("hi").run()
+    assert texts(at) == [("user", ["hi"]), ("assistant", ["Echo: hi"])]
+    assert owners(env) == {f"oidc:{ISSUER}#42": 1}

@@ -14,6 +14,7 @@ from chat_core.errors import ChatError
 from chat_core.grouping import group_sessions, user_zone
 from chat_core.markdown import escape, literal
 from chat_core.store import Session
+from chat_core.text import clean_text
 from chat_core.transfer import export_json, export_markdown
 
 from . import feedback, organise_view
@@ -235,7 +236,8 @@ def render_shared(visit: Visit) -> None:
         # The person's email or name, not the owner key the chats are stored under.
         names = (st.user.get(key) for key in ("email", "name", "preferred_username"))
         shown = next((name for name in names if name), visit.owner)
-        st.caption(t(lang, "signed_in_as", owner=literal(str(shown))))
+        shown = clean_text(str(shown))  # a claim may hold half a character
+        st.caption(t(lang, "signed_in_as", owner=literal(shown)))
         if st.user.get("is_logged_in"):
             st.button(t(lang, "log_out"), key="log_out", on_click=st.logout)
     if visit.settings.history_is_temporary:

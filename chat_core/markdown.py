@@ -37,6 +37,7 @@ _MAY_HOLD_CODE = re.compile(r"`|~~~|    |\t")
 _LINE_END = re.compile(r"\r\n?|\n")
 # A run of backticks and the backslashes right before it (an odd number escapes one).
 _BACKTICKS = re.compile(r"(\\*)(`+)")
+_BLANK_LINE = re.compile(r"(\n[ \t]*\n)")
 # LaTeX delimiters and what Streamlit's renderer takes instead.
 _LATEX = ((r"\[", r"\]", "$$", False), (r"\(", r"\)", "$", True))
 # A "$" on its own: not escaped, not part of "$$".
@@ -291,10 +292,15 @@ def _is_local(source: str) -> bool:
 
 def _maths_converted(text: str) -> str:
     """`text` (no code in it) with LaTeX delimiters converted and each dollar that
-    cannot be maths escaped."""
-    for opening, closing, math, strip in _LATEX:
-        text = _replace_delimited(text, opening, closing, math, strip)
-    return "\n\n".join(_money_dollars(paragraph) for paragraph in text.split("\n\n"))
+    cannot be maths escaped. Maths never spans a blank line: a "\\(" in one paragraph
+    and a "\\)" in a later one are two brackets, not a formula."""
+    paragraphs = _BLANK_LINE.split(text)  # paragraphs, and the blank lines between them
+    for index in range(0, len(paragraphs), 2):
+        paragraph = paragraphs[index]
+        for opening, closing, math, strip in _LATEX:
+            paragraph = _replace_delimited(paragraph, opening, closing, math, strip)
+        paragraphs[index] = _money_dollars(paragraph)
+    return "".join(paragraphs)
 
 
 def _replace_delimited(text: str, opening: str, closing: str, math: str, strip: bool) -> str:

@@ -228,3 +228,9 @@ def test_openers_without_closers_take_linear_time():
     assert for_display("$ " * 100_000).count("\\$") == 100_000
     assert for_display("https://a.example/$ " * 30_000).count("\\$") == 0
     assert for_display("![" * 50_000).count("![") == 0  # too many to parse: all broken up
+
+
+def test_latex_brackets_in_two_paragraphs_are_no_formula():
+    text = "In a regex, \\( opens a group.\n\nAnd \\) closes it."
+    assert for_display(text) == text  # both paragraphs kept, nothing made maths
+    assert for_display("Inline \\(x^2\\) maths.") == "Inline $x^2$ maths."

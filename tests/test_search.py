@@ -2,6 +2,9 @@ import re
 
 import pytest
 
+from chat_core.store import connect, sqlite_search
+from chat_core.store.rules import search_terms, utc_now
+
 HOSTILE_QUERIES = [
     '"',
     '""',
@@ -132,7 +135,7 @@ def test_fts_syntax_and_odd_input_never_raise(store, chats, query):
 
 
 @pytest.mark.parametrize(
-    "query", ['"hello"', "(loudly)", "AND", "*", "NEAR", "- 50%", "off_x", "50%"]
+    "query", ['"hello"', "(loudly)", "AND", "* NEAR", "NEAR", "- 50%", "off_x", "50%"]
 )
 def test_fts_syntax_characters_are_searched_literally(store, chats, query):
     assert ids(store.search("alice", query)) == [chats["quotes"].id]
@@ -267,3 +270,69 @@ def test_short_terms_with_punctuation_match_it_exactly(store, query, found):
 def test_short_terms_match_the_exact_text(store, text, query):
     chat_with(store, text)
     assert store.search("alice", query) == []
+
+
+@pytest.fixture
+def sqlite_store(db_path):
+    with connect(str(db_path)) as store:
+        yield store
+
+
+def bulk(store, texts):
+    """One chat of `texts`, written at once (a message at a time would take seconds)."""
+    session, _ = store.new_session("alice")
+    with store.backend.writing() as tx:
+        tx.execute_many(
+            "INSERT INTO chat_message (session_id, role, content, status, created_at) "
+            "VALUES (?, 'user', ?, 'complete', ?)",
+            [(session.id, text, utc_now()) for text in texts],
+        )
+    return session
+
+
+def steps_of(store, query):
+    """SQLite's work for a search, in hundreds of virtual machine steps."""
+    steps = []
+    with store.backend.reading() as tx:
+        tx.conn.set_progress_handler(lambda: steps.append(1), 100)
+        sqlite_search.search(tx, "alice", search_terms(query), 30)
+        tx.conn.set_progress_handler(None, 0)
+    return len(steps)
+
+
+def test_a_rare_short_term_leads_the_search_past_a_common_long_one(sqlite_store):
+    bulk(sqlite_store, ["python notes"] * 3000)
+    rare = chat_with(sqlite_store, "python zz top")
+    assert ids(sqlite_store.search("alice", "python zz")) == [rare.id]
+    # "python" alone stops at the limit; "python zz" must not walk every python row
+    assert steps_of(sqlite_store, "python zz") < steps_of(sqlite_store, "python")
+
+
+@pytest.mark.parametrize("query", ["->", "!!", "😀😀", "s !!", "a b c d e", "s"])
+def test_a_query_no_index_narrows_finds_nothing_rather_than_read_every_row(sqlite_store, query):
+    bulk(sqlite_store, ["python notes"] * 3000)
+    chat_with(sqlite_store, "s -> a b c d e !! 😀😀")
+    assert sqlite_store.search("alice", query) == []
+    assert steps_of(sqlite_store, query) < steps_of(sqlite_store, "python")
+
+
+@pytest.mark.parametrize("common", [1, 3000])  # few rows lead with the chars index
+def test_a_short_term_next_to_a_long_one_matches_where_a_word_starts(sqlite_store, common):
+    bulk(sqlite_store, ["aim notes"] * common)
+    said = chat_with(sqlite_store, "python said")
+    aim = chat_with(sqlite_store, "python aim")
+    dash = chat_with(sqlite_store, "python x->y")
+    assert ids(sqlite_store.search("alice", "python ai")) == [aim.id]
+    assert ids(sqlite_store.search("alice", "python m")) == [aim.id]  # a letter: anywhere
+    assert ids(sqlite_store.search("alice", "python -> y")) == [dash.id]  # marks anywhere
+    assert ids(sqlite_store.search("alice", "python sa")) == [said.id]
+    assert sqlite_store.search("alice", "python id") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [("2024年12月25日", "5日"), ("价格25元", "5元"), ("A股 and B股", "A股")],
+)
+def test_a_character_before_a_cjk_one_may_end_a_word(store, text, query):
+    session = chat_with(store, text)
+    assert ids(store.search("alice", query)) == [session.id]

@@ -1,4 +1,5 @@
-"""Search as you type waits for a second character, except for a CJK word of one."""
+"""Search as you type waits for a term an index narrows: two characters with a letter or
+digit, three of anything, or a CJK word of one."""
 
 import pytest
 
@@ -16,7 +17,13 @@ from tests.test_app import app, chat_of, close_clients, env  # noqa: F401 (fixtu
         ("", False),
         ("   ", False),
         ("ma", True),
-        ("m a", True),
+        ("m a", False),  # letters alone, however many
+        ("!!", False),  # no index holds two marks or emoji: they would read every message
+        ("😀😀", False),
+        ("s ->", False),
+        ("!!!", True),
+        ("python ->", True),
+        ("5日", True),
         ("天", True),
         ("カ", True),
         ("한", True),
@@ -24,7 +31,7 @@ from tests.test_app import app, chat_of, close_clients, env  # noqa: F401 (fixtu
         ("é!", True),
     ],
 )
-def test_a_query_is_searched_from_its_second_character_or_a_cjk_one(query, worth):
+def test_a_query_is_searched_once_a_term_narrows_it(query, worth):
     assert worth_searching(query) is worth
 
 

@@ -6,6 +6,7 @@ app that only opens its file need not wait for.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .rules import folded
 
@@ -18,6 +19,10 @@ CHAR_INDEXES = {
 _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
 CHAR_TOKENS_FUNCTION = "chat_char_tokens"
 HOLDS_LOWERED_FUNCTION = "chat_holds_lowered"
+STARTS_WORD_FUNCTION = "chat_starts_word"
+# What the chars index's tokenizer (unicode61) keeps in a word: letters, digits, marks
+# and private-use characters; anything else parts words.
+_WORD_CATEGORIES = ("L", "N", "M", "Co")
 
 
 def char_tokens(text: object) -> str:
@@ -26,10 +31,16 @@ def char_tokens(text: object) -> str:
     return _CJK.sub(r" \1 ", text if isinstance(text, str) else str(text or ""))
 
 
+def stands_alone(char: str) -> bool:
+    """Whether `char_tokens` makes `char` a token of its own (a CJK character)."""
+    return _CJK.fullmatch(char) is not None
+
+
 def register_functions(conn) -> None:
     """SQL functions the search triggers and queries call: every connection has them."""
     conn.create_function(CHAR_TOKENS_FUNCTION, 1, char_tokens, deterministic=True)
     conn.create_function(HOLDS_LOWERED_FUNCTION, 2, holds_lowered, deterministic=True)
+    conn.create_function(STARTS_WORD_FUNCTION, 2, starts_word, deterministic=True)
 
 
 def holds_lowered(text: str | None, folded_term: str) -> bool:
@@ -37,6 +48,24 @@ def holds_lowered(text: str | None, folded_term: str) -> bool:
     script, as PostgreSQL's ILIKE lowers both sides (casefold() would also make ß match
     ss)."""
     return text is not None and folded_term in folded(text)
+
+
+def starts_word(text: str | None, folded_term: str) -> bool:
+    """Whether `text` holds `folded_term` (see `rules.folded`) where a word starts, as
+    the chars index parts words: first in the text, after a character that is not part
+    of a word, or after a CJK character (each one a word)."""
+    if text is None:
+        return False
+    text = folded(text)
+    at = text.find(folded_term)
+    while at > 0 and not _parts_words(text[at - 1]):
+        at = text.find(folded_term, at + 1)
+    return at >= 0
+
+
+def _parts_words(char: str) -> bool:
+    category = unicodedata.category(char)
+    return stands_alone(char) or not category.startswith(_WORD_CATEGORIES)
 
 
 # Every migration of `sqlite_schema`, in order (a test checks they agree): a file that

@@ -8,6 +8,7 @@ from chat_core.bundles import export_bundle, import_file
 from chat_core.store import connect
 from chat_core.transfer import export_json
 from tests.test_app import app, chat_of, close_clients, env, open_menu, param  # noqa: F401
+from tests.test_database_errors import locked_by_another_process
 
 pytestmark = pytest.mark.usefixtures("env")
 
@@ -73,6 +74,23 @@ def test_selected_chats_are_archived_at_once_and_restored_one_by_one(db_path, th
     assert archived_in(db_path) == {three[2]}
     assert three[0] in listed(at) and archived_listed(at) == {three[2]}
     assert any("“one” is back in the list" in notice.value for notice in at.info)
+
+
+def test_archiving_the_selected_chats_on_a_locked_database_fails_once_for_all(db_path, monkeypatch):
+    """One transaction for every chat selected: one wait for the lock and one error,
+    nothing archived; the chats stay selected, to archive once the lock is gone."""
+    ids = [chat_of(db_path, "local", f"chat {n}").id for n in range(4)]
+    monkeypatch.setenv("CHAT_BUSY_TIMEOUT", "0.5")
+    at = select(app().run(), *ids)
+    with locked_by_another_process(db_path):
+        at.sidebar.button(key="archive_selected").click().run()
+    assert not at.exception
+    assert len([error for error in at.error if "busy" in error.value]) == 1
+    assert not any("Archived" in notice.value for notice in at.info)
+    assert archived_in(db_path) == set()
+    at.sidebar.button(key="archive_selected").click().run()
+    assert archived_in(db_path) == set(ids)
+    assert any("Archived 4 chats" in notice.value for notice in at.info)
 
 
 def test_an_archived_chat_opens_from_the_archived_list(db_path, three):
@@ -149,3 +167,19 @@ def test_every_archived_chat_can_be_listed(db_path):
     at.sidebar.button(key="show_more_archived").click().run()
     assert archived_listed(at) == set(ids)
     assert not [b for b in at.sidebar.button if b.key == "show_more_archived"]
+
+
+def test_a_selected_chat_deleted_from_its_menu_leaves_the_selection(three, db_path):
+    one, two, _ = three
+    at = app().run()
+    at.sidebar.button(key="select_chats").click().run()
+    at.sidebar.checkbox(key=f"pick-{one}").check()
+    at.sidebar.checkbox(key=f"pick-{two}").check()
+    at.run()
+    assert [c for c in at.sidebar.caption.values if "2 selected" in c]
+    open_menu(at, one).sidebar.button(key=f"delete-{one}").click().run()
+    open_menu(at, one).sidebar.button(key=f"delete_yes-{one}").click().run()
+    assert [c for c in at.sidebar.caption.values if "1 selected" in c]
+    at.sidebar.button(key="archive_selected").click().run()
+    assert not at.error
+    assert archived_in(db_path) == {two}

@@ -463,3 +463,50 @@ def test_a_title_the_user_typed_keeps_think_tags_and_a_generated_one_drops_them(
     store.start_turn(other, "plan a trip")
     titled = store.set_generated_title(other, "<think>the user wants…</think> Kyoto trip")
     assert titled.title == "Kyoto trip"
+
+
+# --- archiving several chats ------------------------------------------------------------
+
+
+def started(store, owner: str, text: str):
+    session, _ = store.new_session(owner)
+    store.start_turn(session, text)
+    return session
+
+
+def test_several_chats_are_archived_and_restored_at_once_and_only_the_owners(store):
+    first, second = started(store, "alice", "one"), started(store, "alice", "two")
+    kept = started(store, "alice", "three")
+    bobs = started(store, "bob", "bob's")
+    draft, _ = store.new_session("alice")  # no message: nothing to archive
+    chosen = [first.id, second.id, second.id, bobs.id, draft.id, "../x", None, 5]
+    assert store.set_sessions_archived("alice", chosen, True) == 2
+    archived = {s.id for s in store.list_sessions("alice", archived=True)}
+    assert archived == {first.id, second.id}
+    assert {s.id for s in store.list_sessions("alice")} == {kept.id, draft.id}
+    assert not store.get_session("bob", bobs.id).archived
+    assert store.set_sessions_archived("bob", [first.id], False) == 0  # not bob's
+    assert store.set_sessions_archived("alice", [first.id, bobs.id, "nope"], False) == 1
+    assert {s.id for s in store.list_sessions("alice", archived=True)} == {second.id}
+    assert store.set_sessions_archived("alice", [], True) == 0
+
+
+def test_archiving_several_chats_keeps_their_place_in_the_list(store):
+    first, second = started(store, "alice", "one"), started(store, "alice", "two")
+    before = {s.id: s.updated_at for s in store.list_sessions("alice")}
+    store.set_sessions_archived("alice", [first.id, second.id], True)
+    store.set_sessions_archived("alice", [first.id, second.id], False)
+    assert {s.id: s.updated_at for s in store.list_sessions("alice")} == before
+
+
+def test_an_archived_chat_emptied_comes_back_as_the_new_chat_out_of_the_archive(store):
+    session, _ = store.new_session("alice")
+    first = store.start_turn(session, "soon deleted")
+    store.set_pinned("alice", session.id, True)
+    store.set_archived("alice", session.id, True)
+    store.delete_message(session, first.id)  # the owner has no other unused chat
+    again, created = store.new_session("alice")
+    assert (again.id, created) == (session.id, False)
+    assert not again.archived and not again.pinned
+    store.start_turn(again, "a new topic")
+    assert [s.title for s in store.list_sessions("alice")] == ["a new topic"]

@@ -2,12 +2,14 @@
 owner, each process sharing one store as the app does (both backends); on PostgreSQL,
 where transactions interleave, a reply and the deletion of the message it answers, a
 reply's final save and its deletion, an edit and the deletion of the message edited,
-and a deadlock reported as a busy database; and one reply at a time per chat, whichever
-process writes it."""
+a deadlock reported as a busy database, and a chat emptied or an owner renamed while
+another transaction makes the owner's New chat; and one reply at a time per chat,
+whichever process writes it."""
 
 import multiprocessing
 import threading
 import time
+import uuid
 
 import psycopg
 import pytest
@@ -296,3 +298,60 @@ def test_a_chat_takes_one_reply_at_a_time_whichever_process_writes_it(db_locatio
         )
         resumed = other.start_turn(session, "after the writer went silent", after=cut.id)
         assert resumed.parent_id == cut.id
+
+
+def _insert_unused_chat(conn: psycopg.Connection, owner: str) -> None:
+    """What another process's New chat writes (`new_session`), left uncommitted."""
+    conn.execute(
+        "INSERT INTO chat_session (id, owner, is_used, created_at, updated_at, pinned) "
+        "VALUES (%s, %s, FALSE, now(), now(), FALSE) "
+        "ON CONFLICT (owner) WHERE NOT is_used DO NOTHING",
+        [uuid.uuid4().hex, owner],
+    )
+
+
+def _unused_chats(location: str, owner: str) -> list:
+    return run_sql(
+        location, "SELECT id FROM chat_session WHERE owner = ? AND NOT is_used", (owner,)
+    )
+
+
+def test_emptying_a_chat_while_another_transaction_makes_a_new_one_keeps_it_used(
+    postgres_url, asked
+):
+    """Deleting a chat's last message makes it the owner's unused chat unless the owner
+    has one. A New chat that another process is committing is not visible to that
+    check: the chat then stays used, rather than the deletion failing on the
+    one-unused-chat index."""
+    store, session, question = asked
+    with psycopg.connect(postgres_url) as other:
+        _insert_unused_chat(other, "alice")
+        deletion = _Meanwhile(lambda: store.delete_message(session, question.id), 0)
+        _wait_for_a_lock_wait(postgres_url)  # on the other's unused chat in the index
+        other.commit()
+    emptied = deletion.result()
+    assert isinstance(emptied, Session), emptied
+    assert emptied.is_used and store.get_messages(emptied) == []
+    assert len(_unused_chats(postgres_url, "alice")) == 1
+
+
+def test_reassigning_an_owner_while_the_new_one_makes_a_new_chat_drops_the_old_unused(
+    postgres_url,
+):
+    """A renamed owner's chats move to the new key, whose New chat another process is
+    committing: the old key's unused chat is dropped, as when the new key already had
+    one, instead of the move failing on the one-unused-chat index."""
+    with connect(postgres_url) as store:
+        used, _ = store.new_session("old")
+        store.start_turn(used, "kept")
+        store.new_session("old")  # old's unused chat
+        with psycopg.connect(postgres_url) as other:
+            _insert_unused_chat(other, "new")
+            moving = _Meanwhile(lambda: store.reassign_owner("old", "new"), 0)
+            _wait_for_a_lock_wait(postgres_url)
+            other.commit()
+        assert moving.result() == 1
+        chats = {s.id: s.is_used for s in store.list_sessions("new")}
+    assert len(chats) == 2 and chats[used.id] is True
+    assert len(_unused_chats(postgres_url, "new")) == 1
+    assert run_sql(postgres_url, "SELECT count(*) FROM chat_session WHERE owner = 'old'") == [(0,)]

@@ -117,8 +117,8 @@ def archive_button(visit: Visit, session: Session) -> None:
         key=f"archive-{session.id}",
         icon=":material/archive:",
         width="stretch",
-        on_click=_archive_all,
-        args=(visit, [session.id]),
+        on_click=_archive,
+        args=(visit, session.id),
     )
 
 
@@ -190,17 +190,25 @@ def _chosen() -> list[str]:
 
 
 def _archive_all(visit: Visit, session_ids: list[str]) -> None:
-    store = shared_store(visit.settings)
-    done = 0
-    for session_id in session_ids:
-        try:
-            store.set_archived(visit.owner, session_id, True)
-            done += 1
-        except ChatError as exc:
-            feedback.error(exc)
-    _unselect(session_ids)
-    if done:
-        feedback.notice("archived", count=done)
+    # One transaction for them all: a locked database costs one wait and one error,
+    # and never archives some of them only. They stay selected, to try again.
+    try:
+        done = shared_store(visit.settings).set_sessions_archived(visit.owner, session_ids, True)
+    except ChatError as exc:
+        feedback.error(exc)
+        return
+    unselect(session_ids)
+    feedback.notice("archived", count=done)
+
+
+def _archive(visit: Visit, session_id: str) -> None:
+    try:
+        shared_store(visit.settings).set_archived(visit.owner, session_id, True)
+    except ChatError as exc:  # gone, or emptied in another tab
+        feedback.error(exc)
+        return
+    unselect([session_id])
+    feedback.notice("archived", count=1)
 
 
 def _restore(visit: Visit, session_id: str) -> None:
@@ -220,7 +228,7 @@ def _delete_all(visit: Visit, session_ids: list[str]) -> None:
     except ChatError as exc:
         feedback.error(exc)
         return
-    _unselect(session_ids)
+    unselect(session_ids)
     feedback.notice("deleted_many", count=deleted)
     if st.query_params.get("session") in session_ids:  # the open chat went
         try:
@@ -231,6 +239,7 @@ def _delete_all(visit: Visit, session_ids: list[str]) -> None:
         select_session(replacement.id)
 
 
-def _unselect(session_ids: list[str]) -> None:
+def unselect(session_ids: list[str]) -> None:
+    """Take the chats out of the selection (archived, deleted or done with)."""
     for session_id in session_ids:
         st.session_state.pop(PICK.format(session_id), None)

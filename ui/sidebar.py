@@ -164,6 +164,8 @@ def _delete(visit: Visit, store, session: Session) -> None:
     if yes.button(t(lang, "delete_yes"), key=f"delete_yes-{sid}", type="primary", width="stretch"):
         st.session_state.pop(CONFIRM_DELETE, None)
         deleted = _safely(lambda: store.delete_session(visit.owner, sid), "deleted")
+        if deleted:
+            organise_view.unselect([sid])  # no longer among the selected chats
         if deleted and st.query_params.get("session") == sid:  # the open chat is gone
             replacement, _ = store.new_session(visit.owner)
             select_session(replacement.id)

@@ -133,6 +133,15 @@ class Store(UsageFigures, ShareLinks):
             raise InvalidInputError("archive_unused")
         return self._update(owner, session.id, {"archived": bool(archived)})
 
+    def set_sessions_archived(
+        self, owner: str, session_ids: Iterable[object], archived: bool
+    ) -> int:
+        """Archive several chats at once, or restore them (one transaction: all or
+        none); ids that are unknown, malformed or another owner's are skipped, and so is
+        a chat with no message when archiving. Returns how many it archived or restored."""
+        ids = list(dict.fromkeys(sid for sid in session_ids if is_session_id(sid)))
+        return self.backend.set_sessions_archived(owner, ids, bool(archived))
+
     def set_pinned(self, owner: str, session_id: str, pinned: bool) -> Session:
         return self._update(owner, session_id, {"pinned": bool(pinned)})
 

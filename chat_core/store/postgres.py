@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from urllib.parse import unquote
@@ -35,12 +35,13 @@ from ..errors import (
 from .postgres_schema import LOCK_KEY, MIGRATIONS, MIGRATIONS_TABLE, known_names
 from .records import SearchHit
 from .rules import like_pattern, merged, snippet
-from .sql import SqlBackend
+from .sql import SqlBackend, T
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10  # seconds; a Neon compute waking from suspend takes a few hundred ms
 POOL_SIZE = 10
 TRIGRAM = 3  # the shortest term the trigram indexes serve
+ONE_UNUSED_INDEX = "chat_session_one_unused"  # see postgres_schema
 _UTF8_CTYPE = re.compile(r"utf-?8", re.IGNORECASE)
 
 
@@ -124,6 +125,21 @@ class PostgresBackend(SqlBackend):
             # timed out with the server up. Drop them all now instead.
             self.pool.check()
             raise
+
+    def _unless_taken(self, tx: _Tx, write: Callable[[], T]) -> T | None:
+        # Read committed: the write's check cannot see an unused chat that another
+        # transaction has written and not committed; the index makes the write wait for
+        # it, then refuses it. The savepoint undoes that write alone, not the transaction.
+        tx.execute("SAVEPOINT one_unused")
+        try:
+            result = write()
+        except pg_errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != ONE_UNUSED_INDEX:
+                raise
+            tx.execute("ROLLBACK TO SAVEPOINT one_unused")
+            return None
+        tx.execute("RELEASE SAVEPOINT one_unused")
+        return result
 
     def _ids_inserted(self, tx: _Tx) -> None:
         # Rows copied with their ids leave the identity behind; move it past them, never

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 from ..errors import DatabaseLockedError, InvalidInputError
 from ..images import Image
@@ -20,6 +20,7 @@ from .records import SearchHit, Session
 
 # `parent` of a new message: the leaf of the chat's current branch.
 LEAF = object()
+T = TypeVar("T")
 MESSAGE_COLUMNS = (
     "session_id",
     "role",
@@ -197,13 +198,7 @@ class SqlBackend(ABC):
             return 0
         marks = ", ".join("?" for _ in session_ids)
         with self.writing() as tx:
-            # The chats are locked in id order first: two deletions of some of the same
-            # chats then wait for each other instead of deadlocking.
-            tx.query(
-                f"SELECT id FROM chat_session WHERE owner = ? AND id IN ({marks}) "
-                f"ORDER BY id{self.ROW_LOCK}",
-                [owner, *session_ids],
-            )
+            self._lock_chats(tx, owner, session_ids)
             tx.execute(
                 f"DELETE FROM share_link WHERE owner = ? AND session_id IN ({marks})",
                 [owner, *session_ids],
@@ -212,6 +207,30 @@ class SqlBackend(ABC):
                 f"DELETE FROM chat_session WHERE owner = ? AND id IN ({marks})",
                 [owner, *session_ids],
             )
+
+    def set_sessions_archived(self, owner: str, session_ids: list[str], archived: bool) -> int:
+        """Archive (or restore) several of the owner's chats in one transaction, never
+        the unused one when archiving; how many it matched. Their activity time stays."""
+        if not session_ids:
+            return 0
+        marks = ", ".join("?" for _ in session_ids)
+        used = f" AND NOT ({self.UNUSED})" if archived else ""
+        with self.writing() as tx:
+            self._lock_chats(tx, owner, session_ids)
+            return tx.execute(
+                f"UPDATE chat_session SET archived = ? WHERE owner = ? AND id IN ({marks}){used}",
+                [archived, owner, *session_ids],
+            )
+
+    def _lock_chats(self, tx: Tx, owner: str, session_ids: list[str]) -> None:
+        """Lock the owner's chats among `session_ids` in id order: two writes to some of
+        the same chats then wait for each other instead of deadlocking."""
+        marks = ", ".join("?" for _ in session_ids)
+        tx.query(
+            f"SELECT id FROM chat_session WHERE owner = ? AND id IN ({marks}) "
+            f"ORDER BY id{self.ROW_LOCK}",
+            [owner, *session_ids],
+        )
 
     def set_generated_title(self, owner: str, session_id: str, title: str) -> dict | None:
         """Title the session unless its user named it; None when nothing changed."""
@@ -326,14 +345,14 @@ class SqlBackend(ABC):
                 [old, old],
             ):
                 return 0
-        unused = f"SELECT id FROM chat_session WHERE owner = ? AND {self.UNUSED}"
+        move = "UPDATE chat_session SET owner = ? WHERE owner = ?"
         with self.writing() as tx:
-            if tx.query(unused, [new]):
-                tx.execute(
-                    f"DELETE FROM share_link WHERE owner = ? AND session_id IN ({unused})",
-                    [old, old],
-                )
-                tx.execute(f"DELETE FROM chat_session WHERE owner = ? AND {self.UNUSED}", [old])
+            if tx.query(f"SELECT id FROM chat_session WHERE owner = ? AND {self.UNUSED}", [new]):
+                self._drop_unused(tx, old)
+            moved = self._unless_taken(tx, lambda: tx.execute(move, [new, old]))
+            if moved is None:  # `new` has an unused chat the check above could not see
+                self._drop_unused(tx, old)
+                moved = tx.execute(move, [new, old])
             tx.execute("UPDATE share_link SET owner = ? WHERE owner = ?", [new, old])
             # Preferences follow too, where the new key has not set its own.
             tx.execute(
@@ -342,7 +361,23 @@ class SqlBackend(ABC):
                 [new, old, new],
             )
             tx.execute("DELETE FROM owner_preference WHERE owner = ?", [old])
-            return tx.execute("UPDATE chat_session SET owner = ? WHERE owner = ?", [new, old])
+            return moved
+
+    def _drop_unused(self, tx: Tx, owner: str) -> None:
+        """Delete the owner's unused chat (it holds no message) with its share links."""
+        unused = f"SELECT id FROM chat_session WHERE owner = ? AND {self.UNUSED}"
+        tx.execute(
+            f"DELETE FROM share_link WHERE owner = ? AND session_id IN ({unused})", [owner, owner]
+        )
+        tx.execute(f"DELETE FROM chat_session WHERE owner = ? AND {self.UNUSED}", [owner])
+
+    def _unless_taken(self, tx: Tx, write: Callable[[], T]) -> T | None:
+        """The result of `write`, a statement that may give an owner an unused chat
+        after checking that the owner has none; None, with nothing of it kept, when the
+        one-unused-chat index refuses it. Here never: a write transaction holds the
+        whole database (SQLite), so the check saw every unused chat. A backend whose
+        transactions interleave overrides this."""
+        return write()
 
     # --- messages ------------------------------------------------------------------------
 
@@ -664,17 +699,21 @@ class SqlBackend(ABC):
     def _unused_if_empty(self, tx: Tx, owner: str, session_id: str) -> dict | None:
         """A chat left with no message becomes the owner's unused chat again (its
         settings kept, its title unless the user named it), unless the owner has one
-        already: New chat then returns it rather than make another empty chat."""
-        return _first(
-            tx.query(
-                "UPDATE chat_session SET is_used = FALSE, used_at = NULL, "
-                "title = CASE WHEN title_by_user THEN title END "
+        already: New chat then returns it rather than make another empty chat, out of the
+        archive and unpinned, as a new one would be. One that another transaction is
+        writing counts too: the chat then stays used."""
+        rows = self._unless_taken(
+            tx,
+            lambda: tx.query(
+                "UPDATE chat_session SET is_used = FALSE, used_at = NULL, archived = FALSE, "
+                "pinned = FALSE, title = CASE WHEN title_by_user THEN title END "
                 "WHERE id = ? AND NOT EXISTS (SELECT 1 FROM chat_message WHERE session_id = ?) "
                 f"AND NOT EXISTS (SELECT 1 FROM chat_session WHERE owner = ? AND {self.UNUSED}) "
                 "RETURNING *",
                 [session_id, session_id, owner],
-            )
+            ),
         )
+        return _first(rows or [])
 
     @staticmethod
     def _leaf_after(tx: Tx, session_id: str, parent: int | None) -> int | None:

@@ -301,6 +301,24 @@ def test_unused_chat_is_skipped_when_the_target_owner_has_one(tmp_path, db_locat
         assert store.find_session("alice", used.id) is not None
 
 
+def test_a_link_of_a_chat_the_copy_skips_is_not_copied(tmp_path, db_location):
+    source = tmp_path / "source.db"
+    with connect(source) as store:  # a chat shared, then emptied: alice's unused chat
+        emptied, _ = store.new_session("alice")
+        question = store.start_turn(emptied, "soon deleted")
+        reply = store.begin_reply(emptied)
+        store.save_reply(emptied, reply.id, content="an answer", status="complete")
+        link = store.create_share("alice", emptied.id, "anyone")
+        store.delete_message(emptied, question.id)
+        assert not store.get_session("alice", emptied.id).is_used
+    with connect(db_location) as store:
+        store.new_session("alice")  # TARGET has alice's unused chat: SOURCE's is skipped
+    report = copy_history(str(source), db_location)
+    assert (report.sessions_unused_skipped, report.links_copied) == (1, 0)
+    with connect(db_location) as store:  # no link left behind a chat it does not hold
+        assert code_of(lambda: store.open_share(link.token, None)) == "share_unknown"
+
+
 def test_chats_whose_ids_are_taken_get_new_ones_in_order(tmp_path, db_location):
     source = tmp_path / "source.db"
     with connect(source) as store:

@@ -444,15 +444,15 @@ class Copier:
     def copy_links(self, links: list[dict]) -> None:
         """One transaction: the links TARGET lacks, keeping their tokens; a link there
         already is revoked when SOURCE's is, one of another owner left alone, and so is
-        a link whose chat id is another owner's chat in TARGET."""
+        a link whose chat TARGET does not hold as the link owner's (another owner's
+        chat, or one the copy skipped: deleting it could never take the link along)."""
         with self.backend.writing() as tx:
             owners = _owners(tx, "share_link", "token", [link["token"] for link in links])
             chats = _owners(tx, "chat_session", "id", [link["session_id"] for link in links])
             new = [
                 link
                 for link in links
-                if link["token"] not in owners
-                and chats.get(link["session_id"], link["owner"]) == link["owner"]
+                if link["token"] not in owners and chats.get(link["session_id"]) == link["owner"]
             ]
             present = [link for link in links if owners.get(link["token"]) == link["owner"]]
             _insert_links(tx, new)

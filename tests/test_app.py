@@ -908,3 +908,22 @@ def test_a_login_whose_claims_hold_characters_no_text_can_store_still_chats(env,
     at.chat_input(key="chat_input").set_value("hi").run()
     assert texts(at) == [("user", ["hi"]), ("assistant", ["Echo: hi"])]
     assert owners(env) == {f"oidc:{ISSUER}#42": 1}
+
+
+def test_a_link_for_signed_in_users_says_where_signing_in_leads(env):
+    with connect(env) as store:
+        session, _ = store.new_session(f"oidc:{ISSUER}#7")
+        store.start_turn(session, "shared question")
+        reply = store.begin_reply(session)
+        store.save_reply(session, reply.id, content="shared answer", status="complete")
+        link = store.create_share(f"oidc:{ISSUER}#7", session.id, "signed_in")
+    at = app()
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": False}
+    at.run()
+    at.query_params["link"] = link.token
+    at.switch_page("app_pages/shared.py").run()
+    assert not at.exception
+    assert [e.value for e in at.error if "signed-in users" in e.value]
+    assert [b for b in at.button if b.key == "shared_log_in"]
+    assert [c.value for c in at.caption if "open this link again afterwards" in c.value]

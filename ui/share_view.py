@@ -169,7 +169,7 @@ def _refused(visit: Visit, problem: ShareLinkError) -> None:
     st.title(t(visit.lang, "page_shared"))
     feedback.error_here(visit.lang, problem, icon=":material/link_off:")
     if problem.code == "share_sign_in" and visit.owner is None and "auth" in secrets():
-        st.button(t(visit.lang, "log_in"), on_click=st.login, key="shared_log_in")
+        _log_in(visit.lang)
 
 
 def _continue(visit: Visit, link: ShareLink) -> None:
@@ -177,7 +177,7 @@ def _continue(visit: Visit, link: ShareLink) -> None:
     if visit.owner is None:  # nobody signed in: nowhere to keep a copy
         st.caption(t(lang, "shared_sign_in_to_continue"))
         if "auth" in secrets():
-            st.button(t(lang, "log_in"), on_click=st.login, key="shared_log_in")
+            _log_in(lang)
         return
     if st.button(t(lang, "shared_continue"), key="shared_continue", icon=":material/forum:"):
         try:
@@ -188,6 +188,12 @@ def _continue(visit: Visit, link: ShareLink) -> None:
         select_session(copy.id)
         feedback.notice("shared_copied", title=copy.title or t(lang, "untitled"))
         st.switch_page(CHAT_PAGE, query_params={"session": copy.id})
+
+
+def _log_in(lang: str) -> None:
+    # Streamlit's login returns to the app's start page, not to this link.
+    st.caption(t(lang, "shared_log_in_returns"))
+    st.button(t(lang, "log_in"), on_click=st.login, key="shared_log_in")
 
 
 def _audience_name(lang: str, audience: str) -> str:

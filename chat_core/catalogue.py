@@ -12,6 +12,7 @@ date and status (verified, mirror or unverified) of its figures.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -197,8 +198,11 @@ def parse_price(entry: Mapping[str, Any], *, status: str = "user") -> Price:
         raise ValueError("a price needs at least one tier")
     tiers = tuple(_tier(raw) for raw in raw_tiers)
     bounds = [tier.input_up_to for tier in tiers]
-    if None in bounds[:-1] or bounds[:-1] != sorted(bounds[:-1]):
-        raise ValueError("tiers must rise, and only the last may be unbounded")
+    bounded = bounds if bounds[-1] is not None else bounds[:-1]
+    rising = all(low < high for low, high in itertools.pairwise(bounded))
+    if None in bounded or not rising or any(bound <= 0 for bound in bounded):
+        # A tier bounded below the one before, or at 0, could never apply.
+        raise ValueError("tiers must rise from above 0, and only the last may be unbounded")
     chosen = entry.get("status", status)
     if chosen not in PRICE_STATUSES:
         raise ValueError(f"unknown price status {chosen!r}")

@@ -233,19 +233,29 @@ class _Source:
     secrets: Mapping[str, object]
 
     def text(self, name: str) -> str:
+        """The setting as text, without one pair of quotes around it (which some
+        env-file loaders keep: a key sent with its quotes is refused)."""
         value = self.env.get(name)
         if value is None:
             value = self.secrets.get(name)
-        return "" if value is None else str(value).strip()
+        if value is None:
+            return ""
+        if isinstance(value, list | tuple | dict):  # a TOML list or table in the secrets
+            raise ConfigError("setting_not_text", name=name)
+        return _unquoted(str(value).strip())
 
     def names(self, name: str) -> tuple[str, ...]:
         """A list: comma-separated text, or a list in the secrets file."""
         value = self.env.get(name)
         if value is None:
             value = self.secrets.get(name)
+        if isinstance(value, dict):
+            raise ConfigError("setting_not_text", name=name)
         if isinstance(value, list | tuple):
             value = ",".join(str(item) for item in value)
-        return tuple(part.strip() for part in str(value or "").split(",") if part.strip())
+        # Quotes around the whole or each part (no email or subject starts with one).
+        parts = (part.strip().strip("\"'").strip() for part in str(value or "").split(","))
+        return tuple(part for part in parts if part)
 
     def database(self, name: str) -> str:
         return database_location(name, self.text(name))

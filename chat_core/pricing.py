@@ -242,7 +242,10 @@ def _price(
 def _read_document(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(
-            Path(path).read_text(encoding="utf-8"), parse_float=Decimal, parse_int=Decimal
+            # utf-8-sig: a file a Windows editor saved starts with a byte-order mark.
+            Path(path).read_text(encoding="utf-8-sig"),
+            parse_float=Decimal,
+            parse_int=Decimal,
         )
     except (OSError, ValueError) as exc:
         raise ConfigError("prices_file_unreadable", path=str(path), reason=str(exc)) from exc

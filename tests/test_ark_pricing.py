@@ -175,6 +175,18 @@ def test_user_file_overrides_and_extends(tmp_path):
     assert quote(usage(), "ep-20250120174411-9h98m", table).unverified is False
 
 
+def _tiers(*bounds) -> str:
+    tiers = [{"input_up_to": bound, "input": 1, "output": 2} for bound in bounds]
+    return json.dumps({"models": {"m": {"tiers": tiers}}})
+
+
+def test_a_price_file_a_windows_editor_saved_is_read(tmp_path):
+    path = tmp_path / "prices.json"
+    text = json.dumps({"models": {"mystery-model": {"input": 1, "output": 2}}})
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())  # a byte-order mark first
+    assert cost(usage(), "mystery-model", load_prices(path)) is not None
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -183,6 +195,10 @@ def test_user_file_overrides_and_extends(tmp_path):
         '{"models": {"m": {"input": 1}}}',
         '{"models": {"m": {"input": -1, "output": 1}}}',
         '{"models": {"m": {"tiers": [{"input_up_to": 1.5, "input": 1, "output": 1}]}}}',
+        _tiers(32000, 128000, 64000),  # a tier below the one before could never apply
+        _tiers(32000, 32000),
+        _tiers(-5, None),
+        _tiers(0, None),
     ],
 )
 def test_a_broken_user_file_is_a_config_error(tmp_path, text):

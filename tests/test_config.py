@@ -158,3 +158,24 @@ def test_a_quoted_or_upper_case_postgresql_url_is_read_as_written_plainly(value)
 
 def test_a_quoted_sqlite_path_loses_its_quotes():
     assert load_settings(env={"CHAT_DB": "'/data/my chats.db'"}).db == "/data/my chats.db"
+
+
+def test_quoted_values_lose_their_quotes():
+    settings = load_settings(
+        env={
+            "ARK_API_KEY": '"test-key"',
+            "ARK_MODEL": "'ep-test'",
+            "CHAT_USAGE_ADMINS": '"boss@example.com", "sub-7"',
+        }
+    )
+    assert (settings.api_key, settings.model) == ("test-key", "ep-test")
+    assert settings.usage_admins == ("boss@example.com", "sub-7")
+
+
+@pytest.mark.parametrize("value", [["ep-a", "ep-b"], {"model": "ep-a"}])
+def test_a_list_or_table_in_the_secrets_is_no_text(value):
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env={}, secrets={"ARK_MODEL": value})
+    assert describe("en", refused.value) == (
+        "ARK_MODEL must be text (a list or table in the secrets file is not one)."
+    )

@@ -7,10 +7,9 @@
   imported chat tracks its reader. Images become plain links, unless their source is
   a raster `data:` URI or a file this app serves (`/media/…`, `/app/static/…`). No
   parser reads every text as the browser's renderer does (what is code, where alt text
-  ends), so none is trusted to tell that a "![" left is no image: each is broken up by
-  an invisible word joiner, in code too, unless it starts a plain image this app serves
-  or sits in a fenced code block outside any list, quote or footnote (code for every
-  reader).
+  ends, where a directive's `:::` closes a fence), so none is trusted to tell that a
+  "![" left is no image: each is broken up by an invisible word joiner, in code too,
+  unless it starts a plain image this app serves.
 - Code (fenced, indented or inline) is otherwise left exactly as it is.
 
 `stream_blocks()` cuts a reply into the pieces that streaming draws once each.
@@ -36,7 +35,8 @@ _MAY_HOLD_CODE = re.compile(r"`|~~~|    |\t")
 # Where markdown-it ends a line (it reads "\r" and "\r\n" as "\n").
 _LINE_END = re.compile(r"\r\n?|\n")
 # A run of backticks and the backslashes right before it (an odd number escapes one).
-_BACKTICKS = re.compile(r"(\\*)(`+)")
+# (Each run read from its start: read from inside one, a long run costs quadratic time.)
+_BACKTICKS = re.compile(r"(?<!\\)(\\*)(`+)")
 _BLANK_LINE = re.compile(r"(\n[ \t]*\n)")
 # LaTeX delimiters and what Streamlit's renderer takes instead.
 _LATEX = ((r"\[", r"\]", "$$", False), (r"\(", r"\)", "$", True))
@@ -51,7 +51,9 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@&])")
 # What pairs brackets: an escaped character (skipped), an opening bracket with the "!"
 # of an image or without, a closing one, a blank line (no label goes past it).
 _BRACKETS = re.compile(r"\\.|!?\[|\]|\n[ \t]*\n", re.DOTALL)
-_INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]*)")
+# A source the app serves is short: read no further (a text of "![a](" repeated would
+# read each to the end of the line, quadratic time).
+_INLINE_SOURCE = re.compile(r"\(\s*<?([^\s>)]{0,2048})")
 _LOCAL_SOURCE = re.compile(
     r"(?:data:image/(?:png|jpeg|gif|webp)[;,]|/(?:media|app/static)/[A-Za-z0-9_./-]+$)", re.I
 )
@@ -62,8 +64,6 @@ _IMAGE_START = re.compile(r"!\[")
 # else: plain alt text (no code, maths, link or escape that could hold its "]") and an
 # inline source alone.
 _PLAIN_LOCAL_IMAGE = re.compile(r"!\[[\w ,-]*\]\(([^\s()<>\\`$\[\]]+)\)")
-# A line that may open a block of maths ("$$" after indentation, quote or list markers).
-_MATHS_FENCE = re.compile(r"^[ \t>*+\-\d.)]*\$\$", re.MULTILINE)
 STREAM_BLOCK_CHARS = 4000  # a growing piece longer than this is cut, so redraws stay small
 _WORD_JOINER = "\u2060"
 _LINK_PARTS = re.compile(r"([.@])")
@@ -79,18 +79,12 @@ def for_display(text: str) -> str:
     before a "[" that could start a remote image is left (see `_unless_local`)."""
     if not _CHANGEABLE.search(text):
         return text  # no need to find its code
-    code, sure = _code_spans(text)
+    code = _code_spans(text)
     parts = _split_at_code(text, code, _remote_image_marks(text, code))
-    # After a "$$" line, the page may read a block of maths that runs past a fence.
-    after_maths = False
     for index, part in enumerate(parts):
-        in_code = index % 2 == 1  # parts alternate: outside code, code, outside, …
-        if not in_code:
+        if index % 2 == 0:  # parts alternate: outside code, code, outside, …
             part = _maths_converted(part)
-        if not in_code or after_maths or code[index // 2] not in sure:  # may be read as text
-            after_maths = after_maths or bool(_MATHS_FENCE.search(part))
-            part = _IMAGE_START.sub(_unless_local, part)
-        parts[index] = part
+        parts[index] = _IMAGE_START.sub(_unless_local, part)  # code may be read as text
     return "".join(parts)
 
 
@@ -198,31 +192,27 @@ def _split_at_code(text: str, code: list[Span], left_out: list[int]) -> list[str
     return parts[:-1]
 
 
-def _code_spans(text: str) -> tuple[list[Span], set[Span]]:
+def _code_spans(text: str) -> list[Span]:
     """Where the page's renderer shows code, in order: code blocks (fenced or indented,
-    found by markdown-it) and code spans in the text of the other blocks; and those of
-    them every reader takes as code, fenced blocks in no list, quote or footnote (what
-    counts as a code span, say, can differ: GFM takes "x.io/`" for a link)."""
+    found by markdown-it) and code spans in the text of the other blocks."""
     if not _MAY_HOLD_CODE.search(text):
-        return [], set()  # reading blocks takes time: ~0.2 s for 100,000 characters
+        return []  # reading blocks takes time: ~0.2 s for 100,000 characters
     starts = [0, *(match.end() for match in _LINE_END.finditer(text)), len(text)]
     try:
         tokens = _block_parser().parse(text)
     except RecursionError:
-        return [(0, len(text))], set()  # nested too deep to read: all left as it is
-    spans, sure, read = [], set(), set()
+        return [(0, len(text))]  # nested too deep to read: all left as it is
+    spans, read = [], set()
     for token in tokens:
         if token.map is None or tuple(token.map) in read:  # table cells share their row
             continue
         start, end = (starts[min(line, len(starts) - 1)] for line in token.map)
         if token.type in ("fence", "code_block"):
             spans.append((start, end))
-            if token.type == "fence" and token.level == 0:
-                sure.add((start, end))
         elif token.type == "inline":
             read.add(tuple(token.map))
             spans += _inline_code(text, start, end)
-    return sorted(spans), sure
+    return sorted(spans)
 
 
 def _inline_code(text: str, start: int, end: int) -> list[Span]:

@@ -303,8 +303,8 @@ MUTATIONS = [
         "An image in an answer is shown as a link: the browser never fetches a remote image "
         '(no other "![" that could start an image is left, in code too)',
         "chat_core/markdown.py",
-        "            part = _IMAGE_START.sub(_unless_local, part)",
-        "            pass",
+        "        parts[index] = _IMAGE_START.sub(_unless_local, part)  # code may be read as text",
+        "        parts[index] = part",
         (IMAGES,),
     ),
     M(

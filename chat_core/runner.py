@@ -100,10 +100,11 @@ class LiveReply:
             )
             return self._progress.message
 
-    def stop(self, shown: str | None = None) -> Message | None:
+    def stop(self, shown: str | None = None, *, reason: str | None = None) -> Message | None:
         """End the reply now and save it as interrupted with `shown`, the text the page
-        showed (by default what was last published). Returns the final row; a reply
-        that had already finished keeps its own end."""
+        showed (by default what was last published), and the error code `reason` when
+        it was not the user who stopped it. Returns the final row; a reply that had
+        already finished keeps its own end."""
         self._stop.set()
         current = self._progress
         if current.done or current.message is None:
@@ -121,6 +122,7 @@ class LiveReply:
                 status="complete" if unchanged else "interrupted",
                 latency_ms=round((time.monotonic() - current.started) * 1000),
                 first_token_ms=current.message.first_token_ms,
+                error_code=None if unchanged else reason,
             )
         except ReplyReplacedError:  # it finished (or was replaced) first
             return self.store.get_message(self.reply.session, current.message.id)
@@ -315,7 +317,7 @@ class ReplyRunner:
             leaving = list(self._leaving)
         for live in running:
             try:
-                live.stop()
+                live.stop(reason="reply_abandoned")  # said as the app stopping, not a Stop
             except ChatError as exc:
                 log.warning("could not save reply in chat %s at shutdown: %s", live.session_id, exc)
         deadline = time.monotonic() + grace

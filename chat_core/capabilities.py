@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .catalogue import ModelInfo, is_endpoint, model_info
-from .config import CACHE_MODES, REASONING_EFFORTS
+from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES
 from .errors import EndpointRequiredError, InvalidInputError
 from .provider import ARK
 
@@ -21,12 +21,15 @@ TEXT_ONLY = "unavailable_text_only"
 NO_EFFORT = "unavailable_no_effort"
 CONTEXT_NO_EFFORT = "unavailable_context_no_effort"
 SEARCH_NEEDS_RESPONSES = "unavailable_search_needs_responses"
+THINKING_MODE_UNAVAILABLE = "unavailable_thinking_mode"
+_FALLBACK_THINKING = ("disabled", "enabled", "auto")
 
 
 @dataclass(frozen=True)
 class Options:
     """What a chat may choose: each `…_reason` is None when the option is available,
-    else the key of the text that says why not."""
+    else the key of the text that says why not; `thinking_modes` are those the model
+    takes (a mode it lacks is named with THINKING_MODE_UNAVAILABLE)."""
 
     model: ModelInfo | None
     cache_modes: dict[str, str | None]
@@ -34,9 +37,18 @@ class Options:
     effort_reason: str | None
     search_reason: str | None
     images_reason: str | None
+    thinking_modes: tuple[str, ...]
 
     def mode_allowed(self, mode: str) -> bool:
         return self.cache_modes.get(mode, "") is None
+
+    def thinking_for(self, chosen: str) -> str:
+        """The thinking mode sent for `chosen`: itself where the model takes it, else the
+        first the model does in the order off, on, auto (off costs least: "auto" on a
+        model without it does not think)."""
+        if chosen in self.thinking_modes:
+            return chosen
+        return next(mode for mode in _FALLBACK_THINKING if mode in self.thinking_modes)
 
 
 def options(model: str, alias: str | None, cache_mode: str) -> Options:
@@ -57,6 +69,7 @@ def options(model: str, alias: str | None, cache_mode: str) -> Options:
         effort_reason=effort_reason,
         search_reason=None if cache_mode == "responses" else SEARCH_NEEDS_RESPONSES,
         images_reason=TEXT_ONLY if info is not None and not info.images else None,
+        thinking_modes=info.thinking_modes if info is not None else THINKING_MODES,
     )
 
 
@@ -86,3 +99,9 @@ def sent_effort(model: str, alias: str | None, cache_mode: str, effort: str | No
     if allowed.effort_reason is not None or effort not in allowed.effort_levels:
         return None
     return effort
+
+
+def sent_thinking(model: str, alias: str | None, thinking: str) -> str:
+    """The thinking mode to send: a stored or default mode the model cannot take is
+    never sent, one it takes is (see `Options.thinking_for`)."""
+    return options(model, alias, "off").thinking_for(thinking)

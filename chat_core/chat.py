@@ -17,7 +17,7 @@ from datetime import datetime
 from . import ark, titles
 from .ark import ContentDelta, ReasoningDelta, SearchProgress, TurnRequest, Usage
 from .ark.history import message_tokens
-from .capabilities import check_images, check_mode, reads_images, sent_effort
+from .capabilities import check_images, check_mode, reads_images, sent_effort, sent_thinking
 from .config import Settings
 from .conversation import context_window, model_view
 from .errors import (
@@ -100,7 +100,6 @@ def build_request(
         system_prompt=chosen["system_prompt"] or "",
         temperature=chosen["temperature"],
         max_tokens=settings.max_tokens,
-        thinking=chosen["thinking"],
         cache_mode=chosen["cache_mode"],
         context_id=session.ark_context_id if context_fits else None,
         context_expires_at=session.ark_context_expires_at if context_fits else None,
@@ -116,10 +115,11 @@ def build_request(
 
 
 def _options(chosen: dict) -> dict:
-    """The reasoning effort where the model and mode take it, and web search in the
-    Responses mode."""
+    """A thinking mode the model takes, the reasoning effort where the model and mode
+    take it, and web search in the Responses mode."""
     model, alias, mode = chosen["model"], chosen["model_alias"], chosen["cache_mode"]
     return {
+        "thinking": sent_thinking(model, alias, chosen["thinking"]),
         "reasoning_effort": sent_effort(model, alias, mode, chosen["reasoning_effort"]),
         "web_search": chosen["web_search"] and mode == "responses",
     }

@@ -19,6 +19,10 @@ from .config import CACHE_MODES, REASONING_EFFORTS, THINKING_MODES, Settings
 
 MAX_MODEL_CHARS = 200
 MAX_SYSTEM_PROMPT_CHARS = 20_000
+# A temperature preference meaning "the model's own default": no temperature is sent,
+# whatever the operator set. Stored as this text, which a version that does not know
+# it cannot read as a number and so ignores (the operator's value applies there).
+MODEL_DEFAULT = "default"
 _FLAGS = {"true": True, "false": False}
 
 
@@ -31,7 +35,7 @@ class Preferences:
     mode: str | None = None
     system_prompt: str | None = None
     thinking: str | None = None
-    temperature: float | None = None
+    temperature: float | str | None = None  # a number, or MODEL_DEFAULT
     generated_titles: bool | None = None
     reasoning_effort: str | None = None
     model_alias: str | None = None
@@ -79,18 +83,26 @@ _SETTING = {
 def apply(settings: Settings, preferences: Preferences) -> Settings:
     """`settings` with the owner's preferences over the operator's defaults."""
     known = {field.name for field in dataclasses.fields(Settings)}
-    changes = {_SETTING[name]: getattr(preferences, name) for name in NAMES}
-    return dataclasses.replace(
-        settings,
-        **{key: value for key, value in changes.items() if value is not None and key in known},
-    )
+    changes = {
+        _SETTING[name]: getattr(preferences, name)
+        for name in NAMES
+        if getattr(preferences, name) is not None and _SETTING[name] in known
+    }
+    if changes.get("temperature") == MODEL_DEFAULT:
+        changes["temperature"] = None  # the settings' way of sending none
+    return dataclasses.replace(settings, **changes)
 
 
 def operator_defaults(operator: Settings) -> dict[str, str | None]:
-    """The operator's settings as the preferences they stand beneath, stored alike."""
-    return to_stored(
+    """The operator's settings as the preferences they stand beneath, stored alike. An
+    operator who sets no temperature leaves the model's default: a user's choice of it
+    is no difference."""
+    defaults = to_stored(
         Preferences(**{name: getattr(operator, _SETTING[name], None) for name in NAMES})
     )
+    if operator.temperature is None:
+        defaults["temperature"] = MODEL_DEFAULT
+    return defaults
 
 
 # Chosen together: an endpoint, the catalogue model it serves and a mode it can run.
@@ -145,7 +157,9 @@ def _system_prompt(raw: str) -> str:
     return raw  # an empty prompt is a choice: none at all
 
 
-def _temperature(raw: str) -> float:
+def _temperature(raw: str) -> float | str:
+    if raw == MODEL_DEFAULT:
+        return raw
     value = float(raw)
     if not 0.0 <= value <= 2.0:
         raise ValueError(raw)

@@ -133,3 +133,23 @@ def test_the_default_mode_for_new_chats_offers_the_context_api_for_an_endpoint_o
     at.selectbox(key="preference-model").set_value("doubao-seed-2-1-pro-260628").run()
     assert context not in at.selectbox(key="preference-mode").options
     assert any("needs an endpoint id" in text for text in captions(at))
+
+
+def test_thinking_offers_only_the_modes_the_model_takes_and_sends_one_of_them(
+    db_path, emu, monkeypatch
+):
+    monkeypatch.setenv("ARK_THINKING", "auto")  # a default deepseek-v3.2 cannot take
+    at = choose_model(app().run(), "deepseek-v3-2-251201")
+    sid = param(at)
+    thinking = labelled(at.selectbox, "Thinking")
+    assert (thinking.options, thinking.value) == (["On", "Off"], "disabled")
+    assert "Thinking “Auto”: this model does not offer it." in captions(at)
+    at.button(key=f"settings-save-{sid}").click().run()
+    assert stored(db_path, sid).thinking is None  # untouched: the default still applies
+    emu.clear_requests()
+    at.chat_input(key="chat_input").set_value("hello").run()
+    assert not at.exception
+    (sent,) = [r.body for r in emu.requests if r.method == "POST"]
+    assert sent["thinking"] == {"type": "disabled"}
+    at = choose_model(at, "doubao-1-5-pro-32k-250115")
+    assert labelled(at.selectbox, "Thinking").options == ["Off"]

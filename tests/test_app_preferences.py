@@ -114,6 +114,42 @@ def test_a_save_keeps_only_what_differs_from_the_operators_settings(db_path, emu
     }
 
 
+def test_a_save_that_leaves_the_language_alone_leaves_it_to_the_operator(db_path, monkeypatch):
+    at = open_dialog(app().run())
+    assert at.selectbox(key="preference-language").value == "en"  # shown, not chosen
+    at.selectbox(key="preference-thinking").set_value("enabled")  # the only change
+    save_dialog(at)
+    assert not at.exception
+    assert stored(db_path) == {"thinking": "enabled"}
+    monkeypatch.setenv("CHAT_LANG", "zh")  # the operator's, later
+    assert app().run().sidebar.button(key="new_chat").label == "新建会话"
+
+
+def test_the_temperature_switched_off_sends_none_over_the_operators(db_path, emu, monkeypatch):
+    monkeypatch.setenv("ARK_TEMPERATURE", "0.75")
+    at = open_dialog(app().run())
+    assert at.toggle(key="preference-own_temperature").value  # the operator's 0.75
+    at.toggle(key="preference-own_temperature").set_value(False).run()
+    save_dialog(at)
+    assert not at.exception
+    assert stored(db_path) == {"temperature": "default"}
+    at.chat_input(key="chat_input").set_value("your own default").run()
+    assert "temperature" not in sent_for(emu, "your own default")
+    assert not open_dialog(at).toggle(key="preference-own_temperature").value
+
+
+def test_the_temperature_left_off_follows_the_operators_later_one(db_path, emu, monkeypatch):
+    at = open_dialog(app().run())
+    assert not at.toggle(key="preference-own_temperature").value  # no operator's
+    at.selectbox(key="preference-thinking").set_value("enabled")
+    save_dialog(at)
+    assert stored(db_path) == {"thinking": "enabled"}
+    monkeypatch.setenv("ARK_TEMPERATURE", "0.75")
+    at = app().run()
+    at.chat_input(key="chat_input").set_value("the operator's now").run()
+    assert sent_for(emu, "the operator's now")["temperature"] == 0.75
+
+
 def test_an_operators_system_prompt_longer_than_the_field_takes_survives_a_save(
     db_path, monkeypatch
 ):
@@ -148,3 +184,17 @@ def test_a_save_the_database_refuses_is_said_in_the_dialog(db_path, monkeypatch)
     assert [e.value for e in at.error if "busy" in e.value or "locked" in e.value]
     assert at.text_area(key="preference-system_prompt").value == "Answer like a pirate."
     assert stored(db_path) == {}
+
+
+def test_the_dialog_offers_the_thinking_modes_the_default_model_takes(db_path, monkeypatch):
+    monkeypatch.setenv("ARK_MODEL", "deepseek-v3-2-251201")  # on or off, no auto
+    monkeypatch.setenv("ARK_THINKING", "auto")
+    at = open_dialog(app().run())
+    thinking = at.selectbox(key="preference-thinking")
+    assert (thinking.options, thinking.value) == (["On", "Off"], "disabled")
+    save_dialog(at)
+    assert "thinking" not in stored(db_path)  # shown as what the model takes: left alone
+    at = open_dialog(at)
+    at.selectbox(key="preference-thinking").set_value("enabled")
+    save_dialog(at)
+    assert stored(db_path)["thinking"] == "enabled"

@@ -117,6 +117,26 @@ def test_reasoning_effort_is_sent_only_where_the_model_takes_it(
     assert store.get_messages(session)[-1].status == "complete"
 
 
+@pytest.mark.parametrize(
+    ("chosen", "sent"),
+    [
+        ({"model": "deepseek-v3-2-251201", "thinking": "auto"}, "disabled"),  # on or off only
+        ({"model": "doubao-1-5-pro-32k-250115", "thinking": "enabled"}, "disabled"),
+        ({"model": "doubao-1-5-pro-32k-250115"}, "disabled"),  # the default: disabled
+        ({"model": ENDPOINT, "model_alias": "doubao-seed-1-6-thinking-250715"}, "enabled"),
+        ({"model": READS_IMAGES, "thinking": "auto"}, "auto"),
+        ({"model": ENDPOINT, "thinking": "auto"}, "auto"),  # nothing known: as chosen
+    ],
+    ids=["no auto", "off only", "default", "endpoint of one on only", "takes all", "unknown"],
+)
+def test_only_a_thinking_mode_the_model_takes_is_sent(store, settings, client, emu, chosen, sent):
+    session = chat_with(store, **chosen)
+    finish(chat.send(store, settings, session, client, "think or not"))
+    (body,) = sent_bodies(emu)
+    assert body["thinking"] == {"type": sent}
+    assert store.get_messages(session)[-1].status == "complete"
+
+
 def test_the_context_api_without_an_endpoint_is_refused_before_anything_happens(
     store, settings, client, emu
 ):

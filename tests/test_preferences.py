@@ -45,6 +45,21 @@ def test_an_empty_system_prompt_is_a_preference_too():
     assert preferences.apply(settings, Preferences(system_prompt="")).system_prompt == ""
 
 
+def test_the_models_default_temperature_is_a_preference_over_the_operators(store):
+    store.set_preferences("alice", {"temperature": preferences.MODEL_DEFAULT})
+    chosen = preferences.read(store.preferences("alice"))
+    assert chosen.temperature == preferences.MODEL_DEFAULT
+    operator = load_settings(env={**OPERATOR, "ARK_TEMPERATURE": "0.75"})
+    assert preferences.apply(operator, chosen).temperature is None  # none is sent
+    kept = preferences.differences(chosen, preferences.operator_defaults(operator))
+    assert kept["temperature"] == preferences.MODEL_DEFAULT
+    # With no temperature of the operator's it is no difference: nothing is pinned.
+    without = preferences.operator_defaults(load_settings(env=OPERATOR))
+    assert preferences.differences(chosen, without)["temperature"] is None
+    with pytest.raises(ValueError):  # no number: a version without it ignores it
+        float(preferences.MODEL_DEFAULT)
+
+
 @pytest.mark.parametrize(
     ("name", "raw"),
     [
@@ -54,6 +69,8 @@ def test_an_empty_system_prompt_is_a_preference_too():
         ("temperature", "hot"),
         ("temperature", "2.5"),
         ("temperature", "nan"),
+        ("temperature", "Default"),
+        ("temperature", "auto"),
         ("generated_titles", "yes please"),
         ("reasoning_effort", "extreme"),
         ("model", "   "),

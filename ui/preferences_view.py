@@ -8,14 +8,15 @@ import streamlit as st
 
 import locales
 from chat_core import preferences
-from chat_core.config import THINKING_MODES, Settings
+from chat_core.capabilities import options
+from chat_core.config import Settings
 from chat_core.errors import ChatError
 from chat_core.preferences import Preferences
 
 from . import feedback
 from .runtime import LANG_CHOICE, PREFERRED_LANGUAGE, Visit, settings_or_stop, shared_store
 from .server_modes import choose_model, server_modes, thinking_note
-from .settings_view import cache_mode_choice
+from .settings_view import cache_mode_choice, thinking_choice
 from .text import t
 
 FIELD = "preference-{}"
@@ -101,13 +102,10 @@ def _dialog(visit: Visit) -> None:
         max_chars=max(preferences.MAX_SYSTEM_PROMPT_CHARS, len(operator.system_prompt or "")),
         key=FIELD.format("system_prompt"),
     )
-    thinking = st.selectbox(
-        t(lang, "thinking_mode"),
-        THINKING_MODES,
-        index=THINKING_MODES.index(operator.thinking),
-        format_func=lambda value: t(lang, f"thinking_{value}"),
-        key=FIELD.format("thinking"),
-    )
+    allowed = options(model, alias, mode)
+    thinking = thinking_choice(lang, allowed, operator.thinking, FIELD.format("thinking"))
+    if thinking == allowed.thinking_for(operator.thinking):
+        thinking = operator.thinking  # only shown as what this model takes: left alone
     thinking_note(visit)
     own_temperature = st.toggle(
         t(lang, "preferences_temperature"),
@@ -136,19 +134,24 @@ def _dialog(visit: Visit) -> None:
             mode=mode,
             system_prompt=system_prompt,
             thinking=thinking,
-            temperature=temperature if own_temperature else None,
+            temperature=temperature if own_temperature else preferences.MODEL_DEFAULT,
             generated_titles=titles,
             model_alias=alias,
         )
         defaults = preferences.operator_defaults(settings_or_stop())
         stored = preferences.differences(values, defaults)
         # Effort and web search are set per chat: a dialog that does not show them
-        # leaves them as they are.
+        # leaves them as they are. The language box has no "automatic" entry, so the
+        # language is saved only when changed: left alone, it stays as it was (the
+        # operator's, while the user never chose one).
         for name in ("reasoning_effort", "web_search"):
             stored.pop(name)
+        if language == lang:
+            stored.pop("language")
         if _save(visit, stored, defaults):
-            st.session_state[PREFERRED_LANGUAGE] = language
-            st.session_state.pop(LANG_CHOICE, None)  # the preference decides from now on
+            if language != lang:
+                st.session_state[PREFERRED_LANGUAGE] = language
+                st.session_state.pop(LANG_CHOICE, None)  # the preference decides now
             st.session_state.pop(DIALOG_OPEN, None)
             feedback.notice("preferences_saved")
             st.rerun()

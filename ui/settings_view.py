@@ -8,9 +8,11 @@ is not offered, and a caption says why. Nothing is stored before Save.
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
-from chat_core.capabilities import options
+from chat_core.capabilities import THINKING_MODE_UNAVAILABLE, options, sent_thinking
 from chat_core.chat import effective
 from chat_core.config import CACHE_MODES, THINKING_MODES
 from chat_core.errors import ChatError
@@ -23,16 +25,19 @@ from .server_modes import choose_model, server_modes, thinking_note
 from .text import t
 
 DEFAULT_EFFORT = "default"
-FIELDS = (
-    "model",
-    "alias",
-    "system_prompt",
-    "temperature",
-    "thinking",
-    "cache_mode",
-    "effort",
-    "web_search",
-)
+# Each widget, by the setting it edits.
+FIELDS = {
+    "model": "model",
+    "alias": "model_alias",
+    "system_prompt": "system_prompt",
+    "temperature": "temperature",
+    "thinking": "thinking",
+    "cache_mode": "cache_mode",
+    "effort": "reasoning_effort",
+    "web_search": "web_search",
+}
+# A generic server not asked yet whether it chains responses (see server_modes).
+CHECKING = "server_checking"
 
 
 def render_settings(visit: Visit, store, session: Session) -> None:
@@ -52,7 +57,7 @@ def _settings_panel(visit: Visit, session_id: str) -> None:
     if session is None:
         return
     lang, current = visit.lang, _current(session, visit.settings)
-    key = _keys(session.id)
+    key = _keys(session.id, current)
     model, alias = choose_model(
         visit, current["model"], current["model_alias"], key=key["model"], alias_key=key["alias"]
     )
@@ -76,13 +81,7 @@ def _settings_panel(visit: Visit, session_id: str) -> None:
         lang, model, alias, current["cache_mode"], key["cache_mode"], served
     )
     allowed = options(model, alias, cache_mode)
-    thinking = st.selectbox(
-        t(lang, "thinking_mode"),
-        THINKING_MODES,
-        index=THINKING_MODES.index(current["thinking"]),
-        format_func=lambda mode: t(lang, f"thinking_{mode}"),
-        key=key["thinking"],
-    )
+    thinking = thinking_choice(lang, allowed, current["thinking"], key["thinking"])
     thinking_note(visit)
     effort = _effort(lang, allowed, current["reasoning_effort"], key["effort"])
     web_search = st.toggle(
@@ -107,13 +106,38 @@ def _settings_panel(visit: Visit, session_id: str) -> None:
         _save(visit, store, session, current, chosen)
 
 
+def thinking_choice(lang: str, allowed, current: str, key: str) -> str:
+    """The thinking modes the model takes, starting from the one it would be sent for
+    `current`; those it lacks are named."""
+    modes = list(allowed.thinking_modes)
+    chosen = st.selectbox(
+        t(lang, "thinking_mode"),
+        modes,
+        index=modes.index(allowed.thinking_for(current)),
+        format_func=lambda mode: t(lang, f"thinking_{mode}"),
+        key=key,
+    )
+    for mode in THINKING_MODES:
+        if mode not in modes:
+            st.caption(t(lang, THINKING_MODE_UNAVAILABLE, option=t(lang, f"thinking_{mode}")))
+    return chosen
+
+
 def cache_mode_choice(
     lang: str, model: str, alias: str | None, current: str, key: str, served: dict
 ) -> str:
     """The conversation modes the model and the server can use; those they cannot are
-    named with why. The chat settings and the preferences both choose with it."""
+    named with why. The chat settings and the preferences both choose with it.
+
+    While a generic server is still being asked whether it chains responses, the current
+    mode stays on offer: a Save of anything else must not switch the chat away from it."""
     allowed = options(model, alias, current)
-    modes = [m for m in CACHE_MODES if allowed.mode_allowed(m) and served[m] is None]
+    modes = [
+        mode
+        for mode in CACHE_MODES
+        if allowed.mode_allowed(mode)
+        and (served[mode] is None or (mode == current and served[mode] == CHECKING))
+    ]
     chosen = st.selectbox(
         t(lang, "cache_mode"),
         modes,
@@ -156,24 +180,34 @@ def _notes(lang: str, allowed, cache_mode: str) -> None:
 
 
 def _save(visit: Visit, store, session: Session, current: dict, chosen: dict) -> None:
-    changes = _changes(current, chosen)
+    changes = _changes(session, current, chosen)
     if changes:
         try:
             store.update_settings(visit.owner, session.id, **changes)
         except ChatError as exc:
             feedback.error_here(visit.lang, exc)
             return
-    for name in _keys(session.id).values():
+    for name in _keys(session.id, current).values():
         st.session_state.pop(name, None)  # the next draft starts from what is stored
     notify("settings_saved")
     st.rerun()
 
 
-def _changes(current: dict, chosen: dict) -> dict:
-    """Only what the user changed, so an untouched temperature stays the model default."""
+def _changes(session: Session, current: dict, chosen: dict) -> dict:
+    """Only what the user changed, so an untouched temperature stays the model default
+    and an untouched thinking mode the chat's own (shown as the model takes it)."""
     changes = {key: value for key, value in chosen.items() if value != current[key]}
     if current["temperature"] is None and chosen["temperature"] == 1.0:
         changes.pop("temperature", None)
+    model, alias = chosen["model"], chosen["model_alias"]
+    if chosen["thinking"] == sent_thinking(model, alias, current["thinking"]):
+        changes.pop("thinking", None)
+    if {"model", "model_alias"} & changes.keys():
+        # Kept together, as the preferences keep them: a catalogue model stored without
+        # its endpoint would pair with the next default endpoint, and an endpoint stored
+        # without the model it serves would lose the one the default said.
+        stored = {"model": session.model, "model_alias": session.model_alias}
+        changes |= {name: chosen[name] for name, value in stored.items() if chosen[name] != value}
     return changes
 
 
@@ -187,5 +221,16 @@ def _current(session: Session, settings) -> dict:
     return {**chosen, **effective(session, settings)}
 
 
-def _keys(session_id: str) -> dict[str, str]:
-    return {name: f"settings-{name}-{session_id}" for name in FIELDS}
+def _keys(session_id: str, current: dict) -> dict[str, str]:
+    """Each widget's key names the stored value its draft started from. Streamlit keeps
+    a keyed widget's state and ignores a new `value=`, so when another tab or the
+    preferences change a setting, its widget gets a new key and starts again from the
+    stored value: a Save never writes a stale draft back over it."""
+    return {
+        name: f"settings-{name}-{session_id}-{_digest(current[setting])}"
+        for name, setting in FIELDS.items()
+    }
+
+
+def _digest(value) -> str:
+    return hashlib.blake2b(repr(value).encode(), digest_size=6).hexdigest()

@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable
 
 from .ark import Usage
-from .errors import ChatError, DatabaseLockedError, ReplyReplacedError
+from .errors import ChatError, DatabaseLockedError, DatabaseUnavailableError, ReplyReplacedError
 from .response import Response
 from .store import Message, Session, Store
 
 log = logging.getLogger(__name__)
 PROGRESS_SAVE_SECONDS = 1.0
 FINAL_SAVE_TRIES = 3
+UNAVAILABLE_WAIT_SECONDS = 2.0  # between final saves while the server is away
 
 
 class ReplyRecorder:
@@ -86,10 +87,13 @@ class ReplyRecorder:
             self._text_saved = bool(response.content or response.reasoning)
             try:
                 self._save(response, "streaming", None)
-            except DatabaseLockedError:
-                # Another writer held the database past the busy timeout: the reply
-                # goes on, and the next save (or the final one) writes what it missed.
-                log.warning("reply %s: a progress save waited out the busy timeout", self._id)
+            except (DatabaseLockedError, DatabaseUnavailableError) as exc:
+                # Another writer held the database past the busy timeout, or the server
+                # is away a moment (a restart): the reply goes on, and the next save (or
+                # the final one) writes what it missed. Not tried again at once: each
+                # try holds the reply up for the busy timeout.
+                log.warning("reply %s: a progress save failed (%s)", self._id, exc.code)
+                self._saved_at = time.monotonic() + UNAVAILABLE_WAIT_SECONDS
 
     def finish(self, response: Response, status: str, error: ChatError | None) -> None:
         """Save the final state, then the session's cache state.
@@ -112,6 +116,13 @@ class ReplyRecorder:
             log.exception("could not save the final state of reply %s", self._id)
             if status == "complete":
                 raise DatabaseLockedError("reply_end_busy") from exc
+        except DatabaseUnavailableError as exc:
+            log.exception("could not save the final state of reply %s", self._id)
+            if status == "complete" and exc.code == "database_unreachable":
+                # Not "nothing was saved": the chat keeps the text of the last save.
+                raise DatabaseUnavailableError("reply_end_unreachable") from exc
+            if status == "complete":
+                raise
         except ChatError:
             log.exception("could not save the final state of reply %s", self._id)
             if status == "complete":
@@ -138,8 +149,10 @@ class ReplyRecorder:
         for _ in range(FINAL_SAVE_TRIES - 1):
             try:
                 return self._save(response, status, error)
-            except DatabaseLockedError:
-                log.warning("reply %s: the final save waited out the busy timeout", self._id)
+            except (DatabaseLockedError, DatabaseUnavailableError) as exc:
+                log.warning("reply %s: the final save failed (%s)", self._id, exc.code)
+                if not isinstance(exc, DatabaseLockedError):
+                    time.sleep(UNAVAILABLE_WAIT_SECONDS)  # a lock waits in the try itself
         self._save(response, status, error)
 
     @property

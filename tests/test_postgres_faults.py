@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -369,7 +370,7 @@ def stream_and_stop(app, server, prompt: str, stop_when) -> tuple[ChatError, str
 def assert_told_the_database_failed(error: ChatError, logs) -> None:
     # A clear database error, not a psycopg one; the failed final save is only logged.
     assert isinstance(error, DatabaseUnavailableError)
-    assert "cannot be reached right now" in describe("en", error)
+    assert describe("en", error).startswith("The chat database could not be reached, so the end")
     assert "could not save the final state of reply" in logs.text
 
 
@@ -405,6 +406,24 @@ def test_a_reply_finishing_while_the_database_is_down(server, postgres_url, app,
     # The first text is saved at once, before the database went away; the rest is not.
     assert saved.status == "streaming" and text.startswith(saved.content)
     assert_never_shown(secrets_of(server, postgres_url), logs, error)
+
+
+def test_a_reply_goes_on_through_a_short_outage_and_is_saved_whole(server, app, logs):
+    prompt = "#tokens=150 a long answer"  # 3 s of tokens
+    session, _ = app.store.new_session("alice")
+    reply = chat.send(app.store, app.settings, session, app.client, prompt)
+    back = None
+    with reply:
+        for _ in reply:
+            if back is None and reply.message.content:  # a progress save has run
+                server.stop()
+                back = threading.Timer(1.5, server.start)  # back before the reply ends
+                back.start()
+    back.join()
+    _, saved = app.store.get_messages(session)
+    assert (saved.status, saved.content) == ("complete", reply.text)
+    assert saved.content.endswith("w150")
+    assert "a progress save failed (database_unreachable)" in logs.text
 
 
 def test_settings_never_show_the_url(postgres_server):

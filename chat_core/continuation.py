@@ -34,13 +34,16 @@ def continue_reply(
 ) -> Reply:
     """A `Reply` that carries on the cut answer `message_id` (by default the chat's
     last message) and appends to it. Raises `InvalidInputError` when that answer was
-    not cut by the token limit (or is being written)."""
+    not cut by the token limit (or is being written), or is no longer the last of the
+    chat's branch (the chat went on in another tab: its text would no longer follow)."""
     session = store.get_session(session.owner, session.id)
-    if message_id is None:
-        last = store.get_messages(session, limit=1)
-        answer = last[-1] if last else None
-    else:
-        answer = store.get_message(session, message_id)
+    last = store.get_messages(session, limit=1)
+    answer = last[-1] if last else None
+    if message_id is not None and (answer is None or answer.id != message_id):
+        found = store.get_message(session, message_id)
+        if found is not None and is_cut(found):
+            raise InvalidInputError("continue_not_last")
+        raise InvalidInputError("nothing_to_continue")
     if answer is None or not is_cut(answer):
         raise InvalidInputError("nothing_to_continue")
     messages = recent_messages(store, session, settings.history_tokens, before=answer.id)

@@ -19,7 +19,7 @@ from chat_core import chat, continuation
 from chat_core.ark import make_client, probe
 from chat_core.catalogue import parse_price
 from chat_core.config import load_settings
-from chat_core.conversation import left_out, model_view
+from chat_core.conversation import is_cut, left_out, model_view
 from chat_core.errors import (
     ChatError,
     InvalidInputError,
@@ -454,3 +454,17 @@ def test_a_continuation_stopped_before_new_text_leaves_the_answer_to_continue(
     emu.ttft = 0
     assert (final.status, final.finish_reason) == ("complete", "length")
     assert run(continuation.continue_reply(sqlite_store, settings, session, client)) == "w6 w7 w8"
+
+
+def test_continue_carries_on_only_the_answer_it_was_asked_for(store, env, client):
+    settings = cut_settings(env)
+    session, _ = store.new_session("alice")
+    run(chat.send(store, settings, session, client, "#tokens=8"))
+    shown = store.get_messages(session)[-1]  # cut: the page offers Continue under it
+    run(chat.send(store, settings, session, client, "#tokens=8 again"))  # another tab
+    with pytest.raises(InvalidInputError) as refused:
+        continuation.continue_reply(store, settings, session, client, shown.id)
+    assert refused.value.code == "continue_not_last"
+    later = store.get_messages(session)[-1]
+    assert later.content == "w1 w2 w3 w4 w5 " and is_cut(later)  # left as it was
+    assert run(continuation.continue_reply(store, settings, session, client, later.id))

@@ -296,7 +296,7 @@ def _reply_actions(visit: Visit, store, session, messages, watched) -> None:
             icon=":material/play_arrow:",
             type="primary",
             on_click=_queue,
-            args=("continue",),
+            args=("continue", last.id),  # this answer: the chat may go on in another tab
         )
     if watched is not None and watched.id == last.id:  # drawn by a watcher, bare
         message_actions.last_actions(Thread.of(visit, store, session, messages), last, row)

@@ -5,13 +5,18 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 import streamlit as st
 from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
+from chat_core import chat
+from chat_core.ark import make_client
+from chat_core.config import load_settings
 from chat_core.errors import ConfigError
 from chat_core.markdown import escape
+from chat_core.runner import ReplyRunner
 from chat_core.store import connect
 from locales import describe
 from tests.conftest import EMULATOR_KEY
@@ -927,3 +932,27 @@ def test_a_link_for_signed_in_users_says_where_signing_in_leads(env):
     assert [e.value for e in at.error if "signed-in users" in e.value]
     assert [b for b in at.button if b.key == "shared_log_in"]
     assert [c.value for c in at.caption if "open this link again afterwards" in c.value]
+
+
+def test_a_reply_another_process_writes_is_followed_with_its_thinking(env, emu):
+    at = app().run()
+    with connect(env) as other:  # another app process: its own store and runner
+        runner = ReplyRunner(other)
+        settings = load_settings()
+        session = other.get_session("local", param(at))
+        emu.reasoning = True
+        try:
+            with httpx.Client(trust_env=False) as http:
+                client = make_client(settings, http_client=http)
+                live = runner.start(chat.send(other, settings, session, client, "think"), "local")
+                live.begun()
+                at.run()  # the page follows it to its end
+                live.thread.join(30)
+        finally:
+            emu.reasoning = None
+            runner.shutdown()
+    assert not at.exception
+    (thinking,) = at.chat_message[-1].expander
+    assert thinking.label == "Thinking"
+    assert [m.value for m in thinking.markdown] == ["Thinking about: think"]
+    assert [m.value for m in at.chat_message[-1].markdown if m.value == "Echo: think"]

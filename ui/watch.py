@@ -85,9 +85,11 @@ def watch_live(live: LiveReply, lang: str, prices) -> Message | None:
 def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Message:
     """Follow a reply another process writes, through what it saves to the store."""
     with st.chat_message("assistant"):
-        signs, answer = st.empty(), BlockPainter()
+        signs, reasoning, answer = st.empty(), st.empty(), BlockPainter()
         signs.caption(t(lang, "written_elsewhere"))
+        thought = None
         while message.status == "streaming":
+            thought = _paint_thought(reasoning, message.reasoning_content, thought, lang)
             answer.paint(message.content)
             st.session_state[SHOWN] = (message.id, message.content)
             time.sleep(ELSEWHERE_POLL_SECONDS)
@@ -97,6 +99,7 @@ def watch_elsewhere(store, session, message: Message, lang: str, prices) -> Mess
             message = fresh
         signs.empty()
         st.session_state.pop(SHOWN, None)
+        _paint_thought(reasoning, message.reasoning_content, thought, lang)
         answer.finish(message.content)
         show_sources(message, lang)
         render_status(message, lang)
@@ -176,6 +179,15 @@ def _paint_reasoning(slot, text: str, progress: Progress, lang: str) -> None:
         st.expander(label, expanded=False, icon=":material/psychology:"),
     ):
         st.markdown(for_display(text))
+
+
+def _paint_thought(slot, text: str | None, shown: str | None, lang: str) -> str | None:
+    """The reasoning of a reply another process writes, collapsed, drawn again only when
+    it grew; returns what is shown."""
+    if text and text != shown:
+        with slot.container(), st.expander(t(lang, "thinking"), icon=":material/psychology:"):
+            st.markdown(for_display(text))
+    return text or shown
 
 
 def _usage(message: Message, lang: str, prices) -> None:

@@ -20,6 +20,7 @@ from .catalogue import model_info
 from .config import Settings
 from .provider import ARK
 from .store import Message, Session
+from .store.records import answered
 
 
 def model_view(messages: Sequence[Message]) -> list[tuple[str, str]]:
@@ -34,11 +35,6 @@ def model_view(messages: Sequence[Message]) -> list[tuple[str, str]]:
             view += [("user", question.content), ("assistant", message.content)]
             question = None
     return view
-
-
-def answered(message: Message) -> bool:
-    """Whether an assistant message holds an answer the model should see next turn."""
-    return message.status != "streaming" and bool(message.content.strip())
 
 
 def left_out(message: Message) -> bool:

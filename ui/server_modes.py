@@ -34,6 +34,10 @@ def choose_model(
     return model_picker(lang, current, key=key, served=listed), None
 
 
+# Why the Responses mode is not offered yet: the server is still being asked.
+CHECKING = "server_checking"
+
+
 def server_modes(visit: Visit, model: str) -> dict[str, str | None]:
     """Each mode, with None when the server serves it, else the key of a text that says
     why not (formatted with the mode's name as `option`)."""
@@ -44,7 +48,7 @@ def server_modes(visit: Visit, model: str) -> dict[str, str | None]:
     offered = modes_offered(settings.provider_kind, facts)
     reasons = {
         "context": "server_no_context",
-        "responses": "server_checking" if facts.chains_responses is None else "server_no_chaining",
+        "responses": CHECKING if facts.chains_responses is None else "server_no_chaining",
     }
     return {mode: None if mode in offered else reasons[mode] for mode in CACHE_MODES}
 

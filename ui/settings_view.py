@@ -21,7 +21,7 @@ from chat_core.store import Session
 
 from . import feedback
 from .runtime import Visit, notify, shared_store
-from .server_modes import choose_model, server_modes, thinking_note
+from .server_modes import CHECKING, choose_model, server_modes, thinking_note
 from .text import t
 
 DEFAULT_EFFORT = "default"
@@ -36,8 +36,6 @@ FIELDS = {
     "effort": "reasoning_effort",
     "web_search": "web_search",
 }
-# A generic server not asked yet whether it chains responses (see server_modes).
-CHECKING = "server_checking"
 
 
 def render_settings(visit: Visit, store, session: Session) -> None:

@@ -136,6 +136,11 @@ SESSION_SETTINGS = (
 )
 
 
+def answered(message: Message) -> bool:
+    """Whether an assistant message holds an answer the model should see next turn."""
+    return message.status != "streaming" and bool(message.content.strip())
+
+
 def params_to_text(params: Mapping[str, Any] | None) -> str | None:
     """Error parameters as the JSON text the `error_params` column holds."""
     if params is None:

@@ -25,7 +25,7 @@ from ..errors import InvalidInputError, ShareLinkError
 from ..identity import LOCAL_OWNER
 from ..images import Image
 from . import attachments
-from .records import Message, Session
+from .records import Message, Session, answered
 from .rules import utc_now
 
 AUDIENCES = ("owner", "signed_in", "anyone")
@@ -224,15 +224,10 @@ def _snapshot(messages: Iterable[Message], image_counts: dict[int, int]) -> str:
     for m in messages:
         if m.role == "user":
             question = m  # one that no answer follows is left out
-        elif m.role == "assistant" and question is not None and _answered(m):
+        elif m.role == "assistant" and question is not None and answered(m):
             kept += [_question(question, image_counts.get(question.id, 0)), _answer(m)]
             question = None
     return json.dumps({"version": SNAPSHOT_VERSION, "messages": kept}, ensure_ascii=False)
-
-
-def _answered(m: Message) -> bool:
-    """An answer the model sees next turn (as `chat_core.conversation.answered`)."""
-    return m.status != "streaming" and bool(m.content.strip())
 
 
 def _question(m: Message, images: int) -> dict:

@@ -24,6 +24,7 @@ from chat_core.ark import (
 from chat_core.config import Settings
 from locales import describe
 from tests.conftest import emulator_fixture
+from tests.http_stub import answering
 
 KEY = "3f6c2b1e-8d4a-4b7e-9c1d-2a5e6f7b8c9d"
 MODEL = "doubao-seed-1-6-250615"
@@ -277,41 +278,22 @@ def test_mapping_of_transport_and_in_stream_errors(exc, expected):
 def test_an_error_message_holding_half_a_character_is_saved_with_its_reply(store):
     # A server that cuts its message by UTF-16 length may end it with a lone surrogate.
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from chat_core import chat
     from chat_core.config import load_settings
 
-    class Refusing(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            data = b'{"error": {"code": "InvalidParameter", "param": "messages", '
-            data += b'"message": "The parameter messages is not valid: \\ud83d"}}'
-            self.send_response(400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base_url = f"http://127.0.0.1:{server.server_address[1]}/api/v3"
-    settings = load_settings(
-        env={"ARK_API_KEY": KEY, "ARK_BASE_URL": base_url, "ARK_MODEL": ENDPOINT}
-    )
+    data = b'{"error": {"code": "InvalidParameter", "param": "messages", '
+    data += b'"message": "The parameter messages is not valid: \\ud83d"}}'
     session, _ = store.new_session("alice")
-    try:
+    with answering(400, data) as address:
+        base_url = f"{address}/api/v3"
+        settings = load_settings(
+            env={"ARK_API_KEY": KEY, "ARK_BASE_URL": base_url, "ARK_MODEL": ENDPOINT}
+        )
         with client_for(base_url) as ark:
             reply = chat.send(store, settings, session, ark, "hello")
             with pytest.raises(errors.ChatError) as caught, reply:
                 list(reply)
-    finally:
-        server.shutdown()
-        server.server_close()
     _, answer = store.get_messages(session)
     assert (answer.status, answer.error_code) == ("error", caught.value.code)
     assert "\ufffd" in json.dumps(answer.error_params, ensure_ascii=False)

@@ -5,6 +5,7 @@ SDK against the emulator, in its strict generic (llama.cpp-like) mode where it m
 
 from __future__ import annotations
 
+import json
 import threading
 
 import httpx
@@ -17,6 +18,7 @@ from chat_core.ark.history import estimate_tokens
 from chat_core.config import Settings, load_settings
 from locales import describe
 from tests.conftest import EMULATOR_KEY
+from tests.http_stub import answering
 
 MODEL = "local-model"
 WORDS = "conversation " * 40  # 520 characters: about 130 tokens by the app's estimate
@@ -275,35 +277,12 @@ def test_a_404_on_a_route_the_server_lacks_names_the_path_not_the_model(generic)
 )
 def test_a_404_whose_body_names_the_model_is_model_not_found(body):
     # Ollama's and vLLM's words for an unknown model, from a plain HTTP server.
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class NotFound(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            data = json.dumps(body).encode()
-            self.send_response(404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        settings = Settings(api_key="k", base_url=base_url, max_retries=0, timeout=5)
+    with answering(404, json.dumps(body).encode()) as address:
+        settings = Settings(api_key="k", base_url=f"{address}/v1", max_retries=0, timeout=5)
         with make_client(settings, http_client=httpx.Client(trust_env=False)) as client:
             request = TurnRequest(model="qwen9", new_message="hi", provider="generic")
             with pytest.raises(errors.ChatError) as caught:
                 list(stream_turn(client, request))
-    finally:
-        server.shutdown()
-        server.server_close()
     assert type(caught.value) is errors.ModelNotFoundError
 
 

@@ -4,6 +4,9 @@ A chat is titled from its first message at once (`Store.start_turn`); once its f
 answer is complete, one small request to the chat's model names it better. Any failure
 (no key, a refused or slow request, an empty answer) keeps the first-message title, and
 a title the user chose is never replaced. Editing the first message starts again.
+
+The request turns thinking off where the model takes that (a title is a few words);
+a model that only thinks is asked in the mode it takes, and its reasoning is left out.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import re
 
 from . import ark
+from .capabilities import sent_thinking
 from .errors import ChatError
 from .store import Message, Session, Store
 
@@ -33,11 +37,13 @@ def generate_title(
     question: str,
     answer: str,
     provider: str = "ark",
+    alias: str | None = None,
 ) -> Session | None:
-    """Ask the model for a title and give it to the chat; None (the first-message title
-    stays) when that fails or the user has named the chat meanwhile."""
+    """Ask the model (serving `alias`, when it is an endpoint) for a title and give it to
+    the chat; None (the first-message title stays) when that fails or the user has named
+    the chat meanwhile."""
     try:
-        raw = ark.ask_title(client, model, question, answer, provider)
+        raw = _ask(client, model, alias, question, answer, provider)
     except ChatError as exc:
         log.info("No generated title (%s); the chat keeps its first-message title", exc.code)
         return None
@@ -50,3 +56,10 @@ def clean_title(raw: str) -> str:
     models like to add."""
     line = next((line for line in raw.splitlines() if line.strip()), "")
     return _WRAPPING.sub("", line.strip())
+
+
+def _ask(client, model: str, alias: str | None, question: str, answer: str, provider: str) -> str:
+    """The model's raw title: asked with thinking off, or, for a model that cannot turn
+    it off (it may refuse such a request), in the mode it takes."""
+    thinking = sent_thinking(model, alias, "disabled")
+    return ark.ask_title(client, model, question, answer, provider, thinking)

@@ -1,5 +1,6 @@
-"""A short title for a chat: one small request to the chat's model, with thinking off and
-a tight token limit, so it costs a few dozen tokens and arrives in well under a second.
+"""A short title for a chat: one small request to the chat's model, with thinking off
+(where the model allows it) and a tight token limit, so it costs a few dozen tokens and
+arrives in well under a second.
 """
 
 from __future__ import annotations
@@ -22,16 +23,25 @@ INSTRUCTION = (
 )
 
 
-def ask_title(client: Any, model: str, question: str, answer: str, provider: str = "ark") -> str:
+def ask_title(
+    client: Any,
+    model: str,
+    question: str,
+    answer: str,
+    provider: str = "ark",
+    thinking: str = "disabled",
+) -> str:
     """The model's title for a chat that starts with `question` and `answer` (raw text:
-    the caller cleans and shortens it). Raises a `ChatError` on any failure. The request
-    carries no nulls, nor Ark's thinking switch unless `provider` is Ark."""
+    the caller cleans and shortens it), asked in the `thinking` mode; its reasoning, if
+    any, is left out (`max_tokens` bounds the answer alone). Raises a `ChatError` on any
+    failure. The request carries no nulls, nor Ark's thinking switch unless `provider`
+    is Ark."""
     conversation = f"User: {question[:EXCERPT_CHARS]}\n\nAssistant: {answer[:EXCERPT_CHARS]}"
     messages = [
         {"role": "system", "content": INSTRUCTION},
         {"role": "user", "content": conversation},
     ]
-    options = {"max_tokens": TITLE_MAX_TOKENS, "thinking": {"type": "disabled"}}
+    options = {"max_tokens": TITLE_MAX_TOKENS, "thinking": {"type": thinking}}
     try:
         completion = client.chat.completions.create(
             model=model,

@@ -355,10 +355,17 @@ def send_first(
         return send(store, settings, fresh, client, text, only_if_unused=True, images=images)
 
 
-def reply_to_last(store: Store, settings: Settings, session: Session, client) -> Reply:
-    """A `Reply` to the last message of the chat's branch, which must be the user's."""
+def reply_to_last(
+    store: Store, settings: Settings, session: Session, client, question_id: int | None = None
+) -> Reply:
+    """A `Reply` to the last message of the chat's branch, which must be the user's.
+    With `question_id` (Retry under that question) it must be that one: when the chat
+    went on in another tab since, the answer is refused (`retry_not_last`) rather than
+    given to another question."""
     session = store.get_session(session.owner, session.id)
     messages = recent_messages(store, session, settings.history_tokens)
+    if question_id is not None:
+        _refuse_unless_last(store, session, messages[-1:], question_id)
     return _reply(store, settings, session, client, messages)
 
 
@@ -373,6 +380,7 @@ def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
     request = build_request(settings, session, messages, images)
     reply = begun(Reply(store, session, client, request, reply_to=question.id))
     if titles.wants_title(session, question, settings.generated_titles):
+        alias = effective(session, settings)["model_alias"]  # its thinking modes
         reply.after_complete.append(
             lambda done: titles.generate_title(
                 store,
@@ -382,6 +390,7 @@ def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
                 question.content,
                 done.text,
                 request.provider,
+                alias,
             )
         )
     return reply
@@ -423,11 +432,21 @@ def recent_messages(
 
 
 def regenerate(
-    store: Store, settings: Settings, session: Session, client, message_id: int | None = None
+    store: Store,
+    settings: Settings,
+    session: Session,
+    client,
+    message_id: int | None = None,
+    shown_end: int | None = None,
 ) -> Reply:
     """Answer again: a new version of the answer `message_id` (by default the branch's
     last reply, complete, failed or interrupted), beside the old one, which is kept.
-    A branch that ends with an unanswered question gets its answer."""
+    A branch that ends with an unanswered question gets its answer.
+
+    `shown_end` (Retry under a failed answer) is the last message of the chat as the
+    page showed it: when the branch no longer ends there (another tab added a turn or
+    answered again), the answer is refused (`retry_not_last`) rather than start a new
+    version of a chat the page never showed."""
     _refuse_while_streaming(store, session)
     session = store.get_session(session.owner, session.id)
     if message_id is None:
@@ -440,8 +459,23 @@ def regenerate(
         raise MessageNotFoundError("message_not_found")
     if answer.role != "assistant":
         raise InvalidInputError("nothing_to_answer")
+    if shown_end is not None:
+        _refuse_unless_last(store, session, store.get_messages(session, limit=1), shown_end)
     messages = recent_messages(store, session, settings.history_tokens, before=answer.id)
     return _reply(store, settings, session, client, messages)
+
+
+def _refuse_unless_last(
+    store: Store, session: Session, last: list[Message], message_id: int
+) -> None:
+    """Retry is for the chat as the page showed it: refused when message `message_id`
+    is gone, or is not `last`, the branch's last message now (the chat went on in
+    another tab)."""
+    if last and last[-1].id == message_id:
+        return
+    if store.get_message(session, message_id) is None:
+        raise MessageNotFoundError("message_not_found")
+    raise InvalidInputError("retry_not_last")
 
 
 def edit(

@@ -141,23 +141,25 @@ def _actions(thread: Thread, message: Message, row) -> None:
 
 def _regenerate_button(thread: Thread, message: Message, row, locked: bool) -> None:
     """Regenerate (an answer), Retry (a failed answer, or a question left without one
-    at the end of the branch)."""
+    at the end of the branch). Retry answers the message it is under, in the chat as
+    the page shows it: when the chat went on in another tab since, it is refused."""
     if message.role == "user":
-        key, icon, label, action = "retry", ":material/refresh:", "retry", ("answer",)
+        key, icon, label = "retry", ":material/refresh:", "retry"
+        click, args = queue, ("answer", message.id)
     elif message.status == "error":
         key, icon, label = "retry", ":material/refresh:", "retry"
-        action = ("regenerate", message.id)
+        click, args = _queue_retry, (thread.session.id, message.id)
     else:
         key, icon, label = "regenerate", ":material/autorenew:", "regenerate"
-        action = ("regenerate", message.id)
+        click, args = queue, ("regenerate", message.id)
     row.button(
         "",
         key=f"{key}-{message.id}",
         icon=icon,
         help=t(thread.visit.lang, label),
         disabled=locked,
-        on_click=queue,
-        args=action,
+        on_click=click,
+        args=args,
     )
 
 
@@ -226,6 +228,15 @@ def _edit_form(thread: Thread, message: Message) -> None:
 
 
 # --- callbacks ----------------------------------------------------------------------------
+
+
+def _queue_retry(session_id: str, message_id: int) -> None:
+    """Retry the failed answer `message_id`, with the chat's last message as the page
+    shows it when clicked (a button an earlier run drew may have newer messages below)."""
+    from .chat_view import SHOWN_END  # read at click time: chat_view imports this module
+
+    shown_chat, shown_end = st.session_state.get(SHOWN_END, (None, None))
+    queue("regenerate", message_id, shown_end if shown_chat == session_id else None)
 
 
 def _start_editing(message_id: int) -> None:

@@ -52,6 +52,8 @@ class ReplyRecorder:
         # Called with the row after every save: a watcher shows only what is stored.
         self.on_save: Callable[[Message], None] | None = None
         self.first_token_ms: int | None = None
+        # The (status, error) of an end `finish` could not save yet (None: nothing due).
+        self._end: tuple[str, ChatError | None] | None = None
         self._started = self._saved_at = 0.0
         self._text_saved = False
         self._stopped = False
@@ -106,27 +108,45 @@ class ReplyRecorder:
         self.finishing = True
         if status != "complete" and self.adds_nothing(response.text, response.reasoning_text):
             status, error = "complete", None  # the cut answer, as it was: continuable
+        self._end = (status, error)
         try:
             self._final_save(response, status, error)
             self.saved = True
             self._store_cache_state(response, status)
+            self._end = None
         except ReplyReplacedError:
+            self._end = None
             raise
-        except DatabaseLockedError as exc:
+        except ChatError as exc:
             log.exception("could not save the final state of reply %s", self._id)
-            if status == "complete":
-                raise DatabaseLockedError("reply_end_busy") from exc
-        except DatabaseUnavailableError as exc:
-            log.exception("could not save the final state of reply %s", self._id)
-            if status == "complete" and exc.code == "database_unreachable":
-                # Not "nothing was saved": the chat keeps the text of the last save.
-                raise DatabaseUnavailableError("reply_end_unreachable") from exc
-            if status == "complete":
+            said = end_not_saved(exc)
+            if status == "complete" and said is None:
                 raise
-        except ChatError:
-            log.exception("could not save the final state of reply %s", self._id)
             if status == "complete":
-                raise
+                raise said from exc
+
+    @property
+    def end_due(self) -> bool:
+        """True while the end that `finish` began is not all in the store (nor did Stop
+        save one): `save_end` tries it again."""
+        return self._end is not None and not self._stopped
+
+    def save_end(self, response: Response) -> None:
+        """Try once more to save the end `finish` could not (the final row, then the
+        session's cache state). Raises what the store raised: `ReplyReplacedError` when
+        the row is no longer this reply's."""
+        if not self.end_due:
+            return
+        status, error = self._end
+        try:
+            if not self.saved:
+                self._save(response, status, error)
+                self.saved = True
+            self._store_cache_state(response, status)
+        except ReplyReplacedError:
+            self._end = None
+            raise
+        self._end = None
 
     def stop_writing(self) -> None:
         """Stop saves the reply's end itself: nothing that arrives after is written (a
@@ -198,6 +218,17 @@ class ReplyRecorder:
         elif status != "complete" and self.cache_mode != "off":
             # The service may hold part of this turn; replay from the store next time.
             self.session = self.store.set_cache_state(self.session)
+
+
+def end_not_saved(exc: ChatError) -> ChatError | None:
+    """The error that says a reply's end was not saved because of the store's error
+    `exc`, when `exc` would say "nothing was saved" (the chat keeps the text of the last
+    save); None when `exc` says it well enough (a read-only database)."""
+    if isinstance(exc, DatabaseLockedError):
+        return DatabaseLockedError("reply_end_busy")
+    if isinstance(exc, DatabaseUnavailableError) and exc.code == "database_unreachable":
+        return DatabaseUnavailableError("reply_end_unreachable")
+    return None
 
 
 def usage_columns(usage: Usage | None) -> dict | None:

@@ -7,7 +7,10 @@ error) ends a reply early.
 
 The worker saves the reply about four times a second and publishes only what it has
 saved, so whatever a page shows is already in the store. Stop saves exactly the text
-the page showed. A maintenance thread tells the store that this process's replies are
+the page showed. A final save the store refuses (locked, read-only, its server away) is
+tried again for a while, and meanwhile pages show all the text that arrived; if it
+never goes in, the reply ends with that text and an error that says its end was not
+saved. A maintenance thread tells the store that this process's replies are
 still being written (a heartbeat), and finishes replies whose writer died: a killed
 process, or this one before a restart. A page on another process sees a reply's saved
 progress in the store, and its Stop ends the reply through the store as well.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -26,6 +30,7 @@ from dataclasses import dataclass, replace
 from .ark import ContentDelta, SearchProgress
 from .chat import Reply
 from .errors import ChatError, InvalidInputError, ReplyLimitError, ReplyReplacedError
+from .recording import end_not_saved
 from .store import Message, Session, Store
 from .store.rules import WRITER_SILENT_SECONDS
 
@@ -34,13 +39,18 @@ PUBLISH_SECONDS = 0.1  # how often a streaming reply is saved, and so shown
 BEAT_SECONDS = 5.0  # how often a live reply's row says its writer is alive
 SWEEP_SECONDS = 15.0
 SHUTDOWN_SECONDS = 3.0  # what a stopping process gives its replies' final saves
+# How long a final save the store refuses is tried again: less than a silent writer is
+# given, so no sweep takes the reply for abandoned meanwhile.
+END_RETRY_SECONDS = 20.0
+END_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)  # between tries, the last one repeated
 MAX_RUNNING = 32  # replies at once in one process
 MAX_PER_OWNER = 3  # replies at once for one user
 
 
 @dataclass(frozen=True)
 class Progress:
-    """What a page can show of a live reply: only what is saved, with its timings.
+    """What a page can show of a live reply: only what is saved (all that arrived once a
+    final save the store refused is tried again), with its timings.
 
     Times are `time.monotonic()` values of this process.
     """
@@ -185,12 +195,50 @@ class LiveReply:
         except Exception:  # a bug: the reply is saved as failed; keep the process alive
             log.exception("reply in chat %s failed", self.session_id)
         finally:
+            if self.reply.recorder.end_due:
+                error = self._retry_end(error)
             if not self._progress.done:  # Stop publishes its own end
-                stopped = self._stop.is_set()
-                message = self.reply.message
-                if isinstance(error, ReplyReplacedError) and message is not None:
-                    message = self._stored(message)  # ended elsewhere: that end
-                self._publish(message=message, done=True, error=None if stopped else error)
+                self._publish_end(error)
+
+    def _retry_end(self, error: ChatError | None) -> ChatError | None:
+        """Try the final save the store refused again, pausing a little longer each
+        time, for up to `END_RETRY_SECONDS`; pages meanwhile show all the text that
+        arrived. Returns the error the reply ends with: its own once the end is saved,
+        else why the end was not saved."""
+        recorder = self.reply.recorder
+        self._publish(message=self._arrived())
+        deadline = time.monotonic() + END_RETRY_SECONDS
+        for attempt in itertools.count():
+            time.sleep(END_RETRY_PAUSES[min(attempt, len(END_RETRY_PAUSES) - 1)])
+            try:
+                recorder.save_end(self.reply.response)
+            except ReplyReplacedError as exc:  # ended elsewhere (Stop on another page)
+                return exc
+            except ChatError as exc:
+                if time.monotonic() < deadline:
+                    continue
+                log.error("gave up saving the end of reply %s: %s", recorder.message.id, exc)
+                return end_not_saved(exc) or exc
+            # Saved: a complete reply's only error was its end not being saved.
+            return None if self.reply.status == "complete" else error
+
+    def _publish_end(self, error: ChatError | None) -> None:
+        message = self.reply.message
+        if self.reply.recorder.end_due:  # never saved: the page shows all that arrived
+            self._publish(message=self._arrived(), done=True, error=error)
+            return
+        if isinstance(error, ReplyReplacedError) and message is not None:
+            message = self._stored(message)  # ended elsewhere: that end
+        self._publish(message=message, done=True, error=None if self._stop.is_set() else error)
+
+    def _arrived(self) -> Message:
+        """The reply's row with all the text that arrived, saved or not."""
+        response = self.reply.response
+        return replace(
+            self.reply.message,
+            content=response.text,
+            reasoning_content=response.reasoning_text or None,
+        )
 
     def _note(self, event) -> None:
         now = time.monotonic()

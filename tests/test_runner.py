@@ -496,12 +496,15 @@ def test_a_reply_outlasting_a_lock_held_past_the_busy_timeout_is_saved_whole(
     assert stored.content == " ".join(f"w{n}" for n in range(1, 251))
 
 
-def test_a_final_save_the_lock_outlasts_says_the_end_was_not_saved(tmp_path, settings, client):
+def test_a_final_save_the_lock_outlasts_says_the_end_was_not_saved(
+    tmp_path, settings, client, monkeypatch
+):
+    monkeypatch.setattr(runner, "END_RETRY_SECONDS", 1.0)
     path = tmp_path / "chat.db"
     prompt = "#tokens=60 an answer"  # 0.6 s of tokens
     with reply_with_text_saved(path, settings, client, prompt) as (store, session, live):
         with locked_by_another_process(path):
-            final = wait_done(live)  # the final save tried three times meanwhile
+            final = wait_done(live)  # the final save tried again and again meanwhile
         stored = store.get_messages(session)[-1]
     assert final.error.code == "reply_end_busy"
     assert "end of this reply was not saved" in describe("en", final.error)

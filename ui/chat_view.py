@@ -19,7 +19,7 @@ from chat_core.runner import stop_elsewhere
 
 from . import clipboard, feedback, landing, media, message_actions
 from .landing import WINDOW, window_key
-from .message_actions import EDITING, PENDING, REDRAW, Thread
+from .message_actions import EDITING, PENDING, REDRAW, SHOWN_END, Thread
 from .runtime import (
     Visit,
     client,
@@ -30,15 +30,13 @@ from .runtime import (
     shared_store,
 )
 from .text import t
-from .watch import SHOWN, say_failed_continue, watch_elsewhere, watch_live
+from .watch import SHOWN, say_failed_continue, show_unsaved, watch_elsewhere, watch_live
 
 REFILL = "refill_input"  # text a refused message leaves in the input
 INPUT = "chat_input"
 SHOWED_EMPTY = "showed_empty_chat"
 RECEIVED = "input_received"  # the text of the last message this page received
 DRAWN = "history_drawn"  # (chat id, the last message id the full run drew)
-# (chat id, the last message id the page showed at the end of its last run, or None)
-SHOWN_END = "branch_shown"
 
 
 def history_area(visit: Visit, store, session) -> None:
@@ -108,7 +106,11 @@ def _chat(visit: Visit, session_id: str) -> None:
     if watching:
         _watch(visit, store, session, live, price_table)
         return
-    if messages and messages[-1].status == "streaming":  # written by another process
+    if messages and messages[-1].status == "streaming":
+        if show_unsaved(messages[-1], visit.lang):  # this page's reply, its end not saved
+            _after_reply(visit, store, session)
+            return
+        # Written by another process.
         shown = watch_elsewhere(store, session, messages[-1], visit.lang, price_table)
         _after_reply(visit, store, session, watched=shown)
         return

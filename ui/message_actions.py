@@ -31,6 +31,8 @@ EDITING = "editing_message"  # the id of the user message edited in place
 EDIT_REFILL = "edit_refill"  # the text of a refused edit, back in its editor
 CONFIRMING = "confirming_delete"  # the id of the message whose delete asks first
 REDRAW = "redraw_history"  # the history changed: the page is drawn again
+# (chat id, the last message id the page showed at the end of its last run, or None)
+SHOWN_END = "branch_shown"
 
 CSS = """
 <style>
@@ -233,8 +235,6 @@ def _edit_form(thread: Thread, message: Message) -> None:
 def _queue_retry(session_id: str, message_id: int) -> None:
     """Retry the failed answer `message_id`, with the chat's last message as the page
     shows it when clicked (a button an earlier run drew may have newer messages below)."""
-    from .chat_view import SHOWN_END  # read at click time: chat_view imports this module
-
     shown_chat, shown_end = st.session_state.get(SHOWN_END, (None, None))
     queue("regenerate", message_id, shown_end if shown_chat == session_id else None)
 

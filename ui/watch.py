@@ -10,9 +10,11 @@ PostgreSQL database) is followed through the store instead.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import streamlit as st
 
+from chat_core.errors import ChatError
 from chat_core.markdown import for_display, stream_blocks
 from chat_core.runner import LiveReply, Progress
 from chat_core.store import Message
@@ -24,6 +26,8 @@ from .text import t
 
 SHOWN = "reply_shown"  # (message id, text) last drawn: what Stop saves
 SAID = "failed_continue_said"  # the Continue whose failure the page has said
+# The end of a reply the store could not save: (its Progress, why, as an error dict).
+UNSAVED = "reply_unsaved"
 TICK_SECONDS = 0.25  # the page's refresh while nothing new arrives (elapsed seconds)
 ELSEWHERE_POLL_SECONDS = 0.5
 REASONING_PAINT_SECONDS = 0.5
@@ -112,9 +116,17 @@ def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
     signs.update(progress)  # done: the sign goes
     message = progress.message
     # The final row (with usage) from the store: the page shows what is stored.
-    final = message and live.store.get_message(live.reply.session, message.id)
-    if final is None or final.status == "streaming":
-        # The store could not record the reply (or its end): say why, once, here.
+    final = message and _stored(live, message)
+    if final is not None and final.status == "streaming":
+        # Its end could not be saved: all the text that arrived, and why, here and on
+        # the page's next runs (the row stays as it was last saved).
+        # The error as a dict: an exception would keep the frames it was raised through.
+        why = progress.error.as_dict() if progress.error is not None else None
+        st.session_state[UNSAVED] = (replace(progress, error=None), why)
+        _draw_unsaved(reasoning, answer, progress, why, lang)
+        return final
+    if final is None:
+        # The store could not record the reply: say why, once, here.
         if progress.error is not None:
             feedback.error_here(lang, progress.error)
         return final
@@ -127,6 +139,36 @@ def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
     say_failed_continue(live, lang, final)
     _usage(final, lang, prices)
     return final
+
+
+def show_unsaved(row: Message, lang: str) -> bool:
+    """Draw reply `row` as it ended on this page if the store could not save its end
+    (all the text that arrived, and why); False when it is not such a reply (another
+    app process writes it)."""
+    progress, why = st.session_state.get(UNSAVED, (None, None))
+    if progress is None or progress.message.id != row.id:
+        return False
+    with st.chat_message("assistant"):
+        _draw_unsaved(st.empty(), BlockPainter(), progress, why, lang)
+    return True
+
+
+def _draw_unsaved(reasoning, answer, progress: Progress, why: dict | None, lang: str) -> None:
+    message = progress.message
+    answer.finish(message.content)
+    if message.reasoning_content:
+        _paint_reasoning(reasoning, message.reasoning_content, progress, lang)
+    if why is not None:
+        feedback.error_here(lang, why)
+
+
+def _stored(live: LiveReply, message: Message) -> Message | None:
+    """The reply's row as stored, or as the reply last published it when the store
+    cannot be read (the database is away)."""
+    try:
+        return live.store.get_message(live.reply.session, message.id)
+    except ChatError:
+        return message
 
 
 def say_failed_continue(live: LiveReply, lang: str, final: Message | None = None) -> None:

@@ -43,6 +43,9 @@ SHUTDOWN_SECONDS = 3.0  # what a stopping process gives its replies' final saves
 # given, so no sweep takes the reply for abandoned meanwhile.
 END_RETRY_SECONDS = 20.0
 END_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)  # between tries, the last one repeated
+# How long an end the store never took stays shown from memory: until a sweep (of any
+# process) has surely finished the reply's row.
+UNSAVED_KEPT_SECONDS = WRITER_SILENT_SECONDS + 2 * SWEEP_SECONDS
 MAX_RUNNING = 32  # replies at once in one process
 MAX_PER_OWNER = 3  # replies at once for one user
 
@@ -88,6 +91,7 @@ class LiveReply:
         # A reply is begun (its row written) before it is handed to the runner.
         self._progress = Progress(version=0, started=time.monotonic(), message=reply.message)
         self._stop = threading.Event()
+        self._unsaved_since: float | None = None  # when it ended with its end unsaved
         self.thread = threading.Thread(
             target=self._write, name=f"reply-{self.session_id}", daemon=True
         )
@@ -148,6 +152,20 @@ class LiveReply:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def kept_unsaved(self) -> bool:
+        """True while an end the store never took is kept for pages to show: until a
+        sweep has finished its row for certain (it is then shown as stored)."""
+        if self._unsaved_since is None:
+            return False
+        return time.monotonic() - self._unsaved_since < UNSAVED_KEPT_SECONDS
+
+    @property
+    def end_unsaved(self) -> bool:
+        """True once the reply ended with an end the store never took: its progress
+        holds all the text that arrived, which any page of this process shows."""
+        return self._progress.done and self._unsaved_since is not None
 
     @property
     def writing(self) -> bool:
@@ -218,13 +236,27 @@ class LiveReply:
                 if time.monotonic() < deadline:
                     continue
                 log.error("gave up saving the end of reply %s: %s", recorder.message.id, exc)
+                if self.reply.status != "complete":
+                    return error  # the reply's own failure (moderation, a cut stream) first
                 return end_not_saved(exc) or exc
-            # Saved: a complete reply's only error was its end not being saved.
-            return None if self.reply.status == "complete" else error
+            if self.reply.status != "complete":
+                return error
+            # Saved: a complete reply's only error was its end not being saved; the
+            # steps after a complete answer (its chat's title) are still due.
+            self._after_complete()
+            return None
+
+    def _after_complete(self) -> None:
+        for step in self.reply.after_complete:
+            try:
+                step(self.reply)
+            except ChatError as exc:
+                log.info("a step after reply %s failed: %s", self.reply.message.id, exc)
 
     def _publish_end(self, error: ChatError | None) -> None:
         message = self.reply.message
         if self.reply.recorder.end_due:  # never saved: the page shows all that arrived
+            self._unsaved_since = time.monotonic()
             self._publish(message=self._arrived(), done=True, error=error)
             return
         if isinstance(error, ReplyReplacedError) and message is not None:
@@ -391,7 +423,7 @@ class ReplyRunner:
         # A page watching a finished reply keeps its own reference; new pages read the
         # store.
         for session_id, live in list(self._live.items()):
-            if live.progress.done and not live.thread.is_alive():
+            if live.progress.done and not live.thread.is_alive() and not live.kept_unsaved:
                 del self._live[session_id]
         self._leaving = [live for live in self._leaving if live.thread.is_alive()]
 

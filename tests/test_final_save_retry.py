@@ -18,7 +18,7 @@ from chat_core.runner import ReplyRunner
 from chat_core.store import connect
 from locales import describe
 from tests.conftest import EMULATOR_KEY, emulator_fixture
-from tests.test_app import app, close_clients, env, texts  # noqa: F401 (fixtures)
+from tests.test_app import app, close_clients, env, param, texts  # noqa: F401 (fixtures)
 from tests.test_database_errors import locked_by_another_process
 from tests.test_runner import reply_with_text_saved, wait_done, wait_for
 
@@ -82,6 +82,37 @@ def test_a_final_save_refused_for_good_ends_with_all_that_arrived(
     # The row keeps the text saved before the lock, untouched; the sweep finishes it later.
     assert stored.status == "streaming"
     assert stored.content and WHOLE.startswith(stored.content) and stored.content != WHOLE
+
+
+def test_a_reply_the_model_failed_keeps_its_own_error_when_its_end_is_not_saved(
+    tmp_path, settings, client, monkeypatch, emu
+):
+    monkeypatch.setattr(runner, "END_RETRY_SECONDS", 1.0)
+    emu.fail_next("content_filter", after_tokens=40)
+    path = tmp_path / "chat.db"
+    with (
+        reply_with_text_saved(path, settings, client, PROMPT) as (_, _, live),
+        locked_by_another_process(path),
+    ):
+        final = wait_done(live)
+    # Moderation stopped it: that is what the page says, with all that arrived.
+    assert final.error.code == "reply_filtered"
+    assert final.message.content.strip() == " ".join(f"w{n}" for n in range(1, 41))
+
+
+def test_a_first_answer_whose_end_goes_in_on_a_retry_gets_its_generated_title(
+    tmp_path, settings, client
+):
+    assert settings.generated_titles
+    path = tmp_path / "chat.db"
+    with reply_with_text_saved(path, settings, client, PROMPT) as (store, session, live):
+        with locked_by_another_process(path):
+            wait_for(lambda: live.progress.message.content == WHOLE)
+            time.sleep(1.0)  # past the first tries
+        final = wait_done(live)
+        titled = store.get_session(session.owner, session.id)
+    assert final.error is None
+    assert titled.title and titled.title != PROMPT  # the model's title, not the question
 
 
 def test_a_reply_ending_while_the_postgres_server_is_away_is_saved_when_it_returns(
@@ -154,11 +185,32 @@ def test_the_page_shows_a_reply_whose_end_was_not_saved_whole_and_as_its_own(db_
     assert not at.exception
     assert texts(at)[-1] == ("assistant", [WHOLE])
     assert [e.value for e in at.error if NOT_SAVED in e.value]
-    # Its row still says `streaming` (until the sweep), yet the page knows it as its own.
-    started = time.monotonic()
+    # Its row still says `streaming` (until the sweep), yet the page knows it as its own
+    # (followed as another process's, it would show the saved part alone, with a caption).
     at.run()
-    assert time.monotonic() - started < 10  # not followed as another process's reply
+    assert_shown_whole_as_unsaved(at)
+
+
+def assert_shown_whole_as_unsaved(at) -> None:
     assert not at.exception
     assert texts(at)[-1] == ("assistant", [WHOLE])
     assert [e.value for e in at.error if NOT_SAVED in e.value]
     assert not [c.value for c in at.caption if "another app process" in c.value]
+
+
+@pytest.mark.usefixtures("env")
+def test_another_page_of_the_process_shows_a_reply_whose_end_was_not_saved_whole(
+    db_path, monkeypatch
+):
+    """Another tab, a reload, or this tab back from another chat: the runner keeps the
+    reply's end for every page of the process, not only the one that watched it."""
+    monkeypatch.setattr(runner, "END_RETRY_SECONDS", 1.0)
+    monkeypatch.setattr(runner, "BEAT_SECONDS", 0.05)  # it forgets finished replies soon
+    monkeypatch.setenv("CHAT_BUSY_TIMEOUT", "0.2")
+    at = app().run()
+    with locked_once_text_is_saved(db_path):
+        at.chat_input(key="chat_input").set_value(PROMPT).run()
+    assert_shown_whole_as_unsaved(at)
+    time.sleep(0.5)  # many of the runner's rounds, which forget replies that are over
+    other = app(session=param(at)).run()
+    assert_shown_whole_as_unsaved(other)

@@ -107,7 +107,7 @@ def _chat(visit: Visit, session_id: str) -> None:
         _watch(visit, store, session, live, price_table)
         return
     if messages and messages[-1].status == "streaming":
-        if show_unsaved(messages[-1], visit.lang):  # this page's reply, its end not saved
+        if show_unsaved(messages[-1], live, visit.lang):  # this process's, its end unsaved
             _after_reply(visit, store, session)
             return
         # Written by another process.

@@ -141,11 +141,16 @@ def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
     return final
 
 
-def show_unsaved(row: Message, lang: str) -> bool:
-    """Draw reply `row` as it ended on this page if the store could not save its end
-    (all the text that arrived, and why); False when it is not such a reply (another
-    app process writes it)."""
-    progress, why = st.session_state.get(UNSAVED, (None, None))
+def show_unsaved(row: Message, live: LiveReply | None, lang: str) -> bool:
+    """Draw reply `row` as it ended if the store could not save its end (all the text
+    that arrived, and why): as this process's runner keeps it (`live`, for any page),
+    or as this page saw it end; False when it is not such a reply (another app process
+    writes it)."""
+    if live is not None and live.end_unsaved and live.progress.message.id == row.id:
+        error = live.progress.error
+        progress, why = live.progress, error.as_dict() if error is not None else None
+    else:
+        progress, why = st.session_state.get(UNSAVED, (None, None))
     if progress is None or progress.message.id != row.id:
         return False
     with st.chat_message("assistant"):

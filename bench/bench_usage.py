@@ -21,16 +21,19 @@ new Streamlit session, nothing cached), by its address again in a new tab of one
 the sidebar of the app's Shared links page (the page is switched inside the running
 app). The time runs until the three charts have drawn, the metric cards, the latency
 and status tables and the top chats are shown and the script run has finished. Target:
-1.5 s. Two baselines are timed the first way too: the app's empty Shared links page,
-what opening any page of the app by its address costs on the machine at that moment,
-and a bare Streamlit app of one title and one notice (no app code at all), what
-Streamlit itself costs there. Timings are printed, never asserted; a page that shows an
-exception or a server traceback exits with 1.
+1.5 s. Three baselines: the app's empty Shared links page, what opening any page of
+the app by its address costs on the machine at that moment; a bare Streamlit app of
+one title and one notice (no app code at all), what Streamlit itself costs there; and
+the default view, by its address and from the sidebar, from a second server whose
+usage queries answer from memory after their first run (`bench/usage_memo/`): what
+the page costs beyond its queries. Timings are printed, never asserted; a page that
+shows an exception or a server traceback exits with 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -72,6 +75,7 @@ CHARTS = 3  # cost, tokens, cache hits; latency and statuses are tables
 VIEWPORT = {"width": 1400, "height": 1000}
 BASELINE = "baseline, the empty Shared links page"
 FLOOR = "floor, a bare Streamlit app (a title and a notice)"
+MEMO = "Usage page, last 30 days, its figures already in memory"
 BARE_APP = 'import streamlit as st\n\nst.title("Bare")\nst.info("Nothing else.")\n'
 
 
@@ -184,32 +188,42 @@ def time_page(location: str, runs: int, work: Path) -> dict[str, list[float]]:
     the module's docstring), and for the empty Shared links page as a baseline."""
     env = server_env({"CHAT_DB": location, "ARK_API_KEY": "bench-key", "NO_PROXY": "*"})
     server = start_streamlit(ROOT / "streamlit_app.py", env, work, "usage")
+    remembering = start_streamlit(ROOT / "streamlit_app.py", memo_env(env), work, "memo")
     bare_app = work / "bare_app.py"
     bare_app.write_text(BARE_APP)
     bare = start_streamlit(bare_app, env, work, "bare")
-    targets = {BASELINE: (by_address("/links", links_drawn), True)}
+    targets = {BASELINE: (by_address("/links", links_drawn), True, server)}
     for view, (first, last) in views().items():
-        targets[f"Usage page, {view}"] = (by_address(f"/usage?from={first}&to={last}"), True)
+        targets[f"Usage page, {view}"] = (
+            by_address(f"/usage?from={first}&to={last}"),
+            True,
+            server,
+        )
     first, last = views()[f"last {DEFAULT_DAYS} days"]
+    default_view = by_address(f"/usage?from={first}&to={last}")
     targets[f"Usage page, last {DEFAULT_DAYS} days, returning visitor"] = (
-        by_address(f"/usage?from={first}&to={last}"),
+        default_view,
         False,
+        server,
     )
     targets[f"Usage page, last {DEFAULT_DAYS} days, opened from the sidebar"] = (
         from_sidebar,
         True,
+        server,
     )
+    targets[f"{MEMO}, by address"] = (default_view, True, remembering)
+    targets[f"{MEMO}, opened from the sidebar"] = (from_sidebar, True, remembering)
     samples: dict[str, list[float]] = {}
-    with launched_browser() as browser, running(server, bare):
+    with launched_browser() as browser, running(server, remembering, bare):
         floor = [bare_drawn(browser, bare.url) for _ in range(runs + 1)]
         samples[FLOOR] = floor[1:]  # the first load warms the server up: not counted
-        for name, (opened, fresh) in targets.items():
+        for name, (opened, fresh, app) in targets.items():
             kept = None if fresh else browser.new_context(viewport=VIEWPORT)
             times = []
             for _ in range(runs + 1):  # the first load warms the server up: not counted
                 context = kept or browser.new_context(viewport=VIEWPORT)
                 page = context.new_page()
-                times.append(opened(page, server.url))
+                times.append(opened(page, app.url))
                 if page.get_by_test_id("stException").count():
                     raise RuntimeError(f"{name}: the page shows an exception")
                 page.close()
@@ -218,9 +232,18 @@ def time_page(location: str, runs: int, work: Path) -> dict[str, list[float]]:
             if kept is not None:
                 kept.close()
             samples[name] = times[1:]
-        if server.traceback():
-            raise RuntimeError(server.traceback())
+        for app in (server, remembering):
+            if app.traceback():
+                raise RuntimeError(app.traceback())
     return samples
+
+
+def memo_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a server whose Usage queries answer from memory after their first run
+    (`bench/usage_memo/sitecustomize.py`): what the page costs beyond its queries."""
+    folder = str(ROOT / "bench" / "usage_memo")
+    paths = [folder, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**env, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def bare_drawn(browser, url: str) -> float:
@@ -318,7 +341,9 @@ def main() -> int:
         median = statistics.median(times)
         shown = ", ".join(f"{t:.2f}" for t in times)
         verdict = ""
-        if name not in (BASELINE, FLOOR):
+        if name.startswith(MEMO):
+            verdict = f", {median / baseline:.2f}x the empty page"
+        elif name not in (BASELINE, FLOOR):
             verdict = f", {median / baseline:.2f}x the empty page; target {TARGET_SECONDS} s "
             verdict += "ok" if median <= TARGET_SECONDS else "MISSED"
         print(f"{name}: drawn in {median:.2f} s median ({shown}){verdict}")

@@ -159,6 +159,7 @@ class Reply:
         request: TurnRequest,
         *,
         reply_to: int | None = None,
+        model_alias: str | None = None,
     ) -> None:
         self.client, self.request = client, request
         self.response = Response()
@@ -169,6 +170,7 @@ class Reply:
             cache_mode=request.cache_mode,
             save_every=PROGRESS_SAVE_SECONDS,
             reply_to=reply_to,
+            model_alias=model_alias,
         )
         self.status = "streaming"
         self.error: ChatError | None = None
@@ -378,9 +380,11 @@ def _reply(store, settings, session, client, messages: list[Message]) -> Reply:
     images = turn_images(store, session, messages)
     check_turn(settings, session, len(images.get(question.id, [])))
     request = build_request(settings, session, messages, images)
-    reply = begun(Reply(store, session, client, request, reply_to=question.id))
+    # The catalogue model the endpoint serves now: the reply is priced by it, and a
+    # title by its thinking modes.
+    alias = effective(session, settings)["model_alias"]
+    reply = begun(Reply(store, session, client, request, reply_to=question.id, model_alias=alias))
     if titles.wants_title(session, question, settings.generated_titles):
-        alias = effective(session, settings)["model_alias"]  # its thinking modes
         reply.after_complete.append(
             lambda done: titles.generate_title(
                 store,
@@ -513,7 +517,7 @@ def message_quote(message: Message, prices: PriceTable | None = None) -> Quote |
     a known price."""
     if message.prompt_tokens is None or message.completion_tokens is None:
         return None
-    return quote(message_usage(message), message.model, prices)
+    return quote(message_usage(message), message.model, prices, alias=message.model_alias)
 
 
 def chat_cost(
@@ -523,9 +527,10 @@ def chat_cost(
     settings: Settings | None = None,
 ) -> SessionCost:
     """The summed cost of a session's replies; `complete` is False when a price is unknown.
-    With `settings`, an endpoint the chat takes from them is priced as the model they
-    say it serves."""
-    turns = ((message_usage(m), m.model) for m in store.reply_usage(session))
+    A reply is priced as the model its endpoint served when it was asked; one older
+    than that record, as the model the chat (with `settings`, also an endpoint the chat
+    takes from them) says its endpoint serves now."""
+    turns = ((message_usage(m), m.model, m.model_alias) for m in store.reply_usage(session))
     alias = effective(session, settings)["model_alias"] if settings else session.model_alias
     return session_cost(turns, prices, alias=alias)
 
@@ -540,6 +545,7 @@ def chat_storage_cost(
             tokens=(m.prompt_tokens or 0) + (m.completion_tokens or 0) - (m.reasoning_tokens or 0),
             since=_epoch(m.created_at),
             model=m.model,
+            alias=m.model_alias,
         )
         for m in store.reply_usage(session)
     ]

@@ -62,12 +62,21 @@ def tier_lengths(usage: TokenCounts) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class PriceTable:
-    """The catalogue's prices with a user's own (`overrides`) over them."""
+    """The catalogue's prices with a user's own (`overrides`) over them, and endpoints
+    priced as the catalogue model a chat says they serve (`served`, see `serving`)."""
 
     overrides: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))
+    served: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))
 
     def price_for(self, model: str | None) -> Price | None:
-        """The price of `model` (any version of a catalogue model), or None."""
+        """The price of `model` (any version of a catalogue model, or an endpoint the
+        table serves), or None."""
+        found = self.own_price(model)
+        return found if found is not None or not model else self.served.get(model)
+
+    def own_price(self, model: str | None) -> Price | None:
+        """The price of `model` itself (any version of a catalogue model), or None: an
+        endpoint has one only when the user's prices name it."""
         if not model:
             return None
         info = find_model(model)
@@ -81,13 +90,14 @@ class PriceTable:
 
     def serving(self, endpoint: str | None, model: str | None) -> PriceTable:
         """This table with `endpoint` (which has no price of its own) priced as the
-        catalogue model it serves, so every reply of a chat on it gets a cost."""
+        catalogue model a chat says it serves now: a reply that says which model
+        served it is priced by that one (see `quote`), an older reply by this."""
         if not endpoint or not model or self.price_for(endpoint) is not None:
             return self
         price = self.price_for(model)
         if price is None:
             return self
-        return PriceTable(MappingProxyType({**self.overrides, endpoint: price}))
+        return PriceTable(self.overrides, MappingProxyType({**self.served, endpoint: price}))
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,7 @@ class HeldTokens:
     tokens: int
     since: float
     model: str | None
+    alias: str | None = None  # the catalogue model its endpoint served, when said
 
 
 def load_prices(path: Path | None = None) -> PriceTable:
@@ -136,7 +147,8 @@ def quote(
     """What a turn cost, or None when its price is unknown.
 
     The price is looked up for `model`, then `alias` (the catalogue model an endpoint
-    serves), then `usage.model` (the version that answered)."""
+    served for this turn), then the model the table says the endpoint serves now (see
+    `PriceTable.serving`), then `usage.model` (the version that answered)."""
     price = _price(prices or PriceTable(), model, alias, getattr(usage, "model", None))
     if price is None:
         return None
@@ -167,15 +179,16 @@ def cost(
 
 
 def session_cost(
-    turns: Iterable[tuple[TokenCounts, str | None]],
+    turns: Iterable[tuple[TokenCounts, str | None] | tuple[TokenCounts, str | None, str | None]],
     prices: PriceTable | None = None,
     *,
     alias: str | None = None,
 ) -> SessionCost:
-    """Sum the cost of (usage, model) pairs; unknown prices make the sum incomplete."""
+    """Sum the cost of (usage, model) turns, or (usage, model, alias) ones: a turn
+    without an alias of its own takes `alias`. Unknown prices make the sum incomplete."""
     total, complete, unverified, priced = Decimal(0), True, False, 0
-    for usage, model in turns:
-        found = quote(usage, model, prices, alias=alias)
+    for usage, model, *own in turns:
+        found = quote(usage, model, prices, alias=(own[0] if own else None) or alias)
         if found is None:
             complete = False
             continue
@@ -207,7 +220,7 @@ def storage_estimate(
     table = prices or PriceTable()
     token_hours = Decimal(0)
     for index, turn in enumerate(turns):
-        price = _price(table, turn.model, alias, None)
+        price = _price(table, turn.model, turn.alias or alias, None)
         if price is None or price.cache_storage is None:
             return None
         hours = _held_hours(turns, index, cache_mode, context_ttl)
@@ -232,8 +245,11 @@ def _held_hours(turns: list[HeldTokens], index: int, cache_mode: str, ttl: int) 
 def _price(
     table: PriceTable, model: str | None, alias: str | None, answered: str | None
 ) -> Price | None:
-    for name in (model, alias, answered):
-        price = table.price_for(name)
+    """The price of `model` itself, else of the model it served (`alias`), else of the
+    one the table serves it as, else of the version that answered."""
+    lookups = (table.own_price, table.price_for, table.price_for, table.price_for)
+    for lookup, name in zip(lookups, (model, alias, model, answered), strict=True):
+        price = lookup(name)
         if price is not None:
             return price
     return None

@@ -38,9 +38,13 @@ class ReplyRecorder:
         cache_mode: str,
         save_every: float = PROGRESS_SAVE_SECONDS,
         reply_to: int | None = None,
+        model_alias: str | None = None,
     ) -> None:
         self.store, self.session = store, session
         self.model, self.cache_mode, self.save_every = model, cache_mode, save_every
+        # The catalogue model the endpoint serves: a new row keeps it (a resumed one
+        # keeps its own).
+        self.model_alias = model_alias
         # The message this reply answers (None: the branch's last message).
         self.reply_to = reply_to
         # A cut reply this one carries on (its row streams again), instead of a new row.
@@ -65,7 +69,10 @@ class ReplyRecorder:
             self.message = self.store.reopen_reply(self.session, self.resumed.id)
         else:
             self.message = self.store.begin_reply(
-                self.session, model=self.model, reply_to=self.reply_to
+                self.session,
+                model=self.model,
+                reply_to=self.reply_to,
+                model_alias=self.model_alias,
             )
         if self.on_save is not None:
             self.on_save(self.message)

@@ -108,7 +108,8 @@ class TemporaryChat:
         request = build_request(settings, session, list(self.messages), self.images)
         reply = Reply(None, session, client, request)
         # The reply keeps its row here instead of in the store.
-        reply.recorder = MemoryRecorder(self, session, model=request.model)
+        alias = effective(session, settings)["model_alias"]
+        reply.recorder = MemoryRecorder(self, session, model=request.model, model_alias=alias)
         return reply
 
     def save(self, store: Store) -> Session:
@@ -157,8 +158,16 @@ class MemoryRecorder:
     """`ReplyRecorder`'s part for a temporary chat: the reply's message lives in the
     chat's list, updated as it streams and finished whatever happens."""
 
-    def __init__(self, chat: TemporaryChat, session: Session, *, model: str | None) -> None:
+    def __init__(
+        self,
+        chat: TemporaryChat,
+        session: Session,
+        *,
+        model: str | None,
+        model_alias: str | None = None,
+    ) -> None:
         self.chat, self.session, self.model = chat, session, model
+        self.model_alias = model_alias
         self.message: Message | None = None
         self.saved = False
         self.on_save = None
@@ -169,7 +178,11 @@ class MemoryRecorder:
     def begin(self) -> Message:
         self._started = time.monotonic()
         self.message = self.chat._append(
-            role="assistant", content="", status="streaming", model=self.model
+            role="assistant",
+            content="",
+            status="streaming",
+            model=self.model,
+            model_alias=self.model_alias,
         )
         return self.message
 

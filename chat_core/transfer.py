@@ -14,7 +14,8 @@ Import checks the whole file before it writes anything, and never overwrites:
 - Cleaned, because they only describe a message: a token count or latency that is not
   a whole number within 0..10**9 is dropped (None, never negative); a timestamp that is
   not ISO 8601, or before 1900 or from 9000 on, becomes the import time; a model name
-  that is not short text is dropped, and so is a finish reason the app does not know;
+  (or the name of the model a reply's endpoint served) that is not short text is
+  dropped, and so is a finish reason the app does not know;
   error parameters that are not a small object of strict JSON (no NaN or Infinity,
   which Python's parser takes) are dropped. Text that cannot be stored (NUL characters,
   lone UTF-16 surrogates, which JSON's `\\ud800` escapes make) is cleaned as typed text
@@ -87,6 +88,7 @@ _MESSAGE_FIELDS = (
     "status",
     "created_at",
     "model",
+    "model_alias",
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
@@ -203,9 +205,11 @@ def prepared(store: Store, owner: str, document: object) -> Chat:
     named = named and title is not None  # a title made here is no title the user chose
     title = title or next((make_title(m["content"]) for m in messages if m["role"] == "user"), None)
     session_id = _session_id(owner, title, named, settings, messages)
-    # A version of 2026-12-03 counted the tier lengths even when absent: a file it
-    # imported keeps the id it gave.
-    then = _session_id(owner, title, named, settings, messages, later=("finish_reason",))
+    # A version of 2026-12-03 counted the tier lengths even when absent (and knew no
+    # reply's alias): a file it imported keeps the id it gave.
+    then = _session_id(
+        owner, title, named, settings, messages, later=("finish_reason", "model_alias")
+    )
     if then != session_id and store.find_session(owner, then) is not None:
         session_id = then
     now = utc_now()  # after the id, so the id does not depend on when
@@ -364,9 +368,8 @@ def _cleaned(raw: dict[str, Any]) -> dict[str, Any]:
     for key in _TEXT_FIELDS:
         message[key] = clean_text(message[key]) if message[key] is not None else None
     message["content"] = message["content"] or ""
-    model = message["model"]
-    short = isinstance(model, str) and len(model) <= MAX_MODEL_CHARS
-    message["model"] = clean_text(model) if short else None
+    for key in ("model", "model_alias"):
+        message[key] = _model_name(message[key])
     for key in _INT_FIELDS:
         message[key] = _count(message[key])
     message["finish_reason"] = _finish_reason(message["finish_reason"])
@@ -377,6 +380,12 @@ def _cleaned(raw: dict[str, Any]) -> dict[str, Any]:
     message["created_at"] = _timestamp(message["created_at"])
     message.update(_error(message))
     return message
+
+
+def _model_name(value: object) -> str | None:
+    """A model or endpoint id as long as the settings form allows, else None."""
+    short = isinstance(value, str) and len(value) <= MAX_MODEL_CHARS
+    return clean_text(value) if short else None
 
 
 def _finish_reason(value: object) -> str | None:

@@ -104,7 +104,7 @@ def imported_media(raw: dict[str, Any], number: int) -> dict[str, Any]:
 
 
 # Fields exports gained later: a message without them counts exactly as before.
-_LATER_FIELDS = ("tier_prompt_tokens", "tier_completion_tokens", "finish_reason")
+_LATER_FIELDS = ("tier_prompt_tokens", "tier_completion_tokens", "finish_reason", "model_alias")
 
 
 def fingerprint(message: dict[str, Any], later: tuple[str, ...] = _LATER_FIELDS) -> dict[str, Any]:

@@ -33,7 +33,8 @@ def fill(store):
     chat, an unused chat, share links (one revoked) and preferences."""
     trip, _ = store.new_session("alice")
     store.start_turn(trip, "Plan a trip to Kyoto")
-    reply = store.begin_reply(trip, model="doubao-seed-1-6-250615")
+    # asked of an endpoint, which said it serves this model
+    reply = store.begin_reply(trip, model="ep-20250101-abc", model_alias="doubao-seed-1-6")
     store.save_reply(
         trip,
         reply.id,
@@ -141,6 +142,7 @@ def test_sqlite_to_postgres_to_sqlite_keeps_every_chat(tmp_path, postgres_url, c
     with connect(first) as store:
         trip = fill(store)
         original = snapshot(store)
+        assert "doubao-seed-1-6" in {m["model_alias"] for _, ms in original.values() for m in ms}
         original_extras = links_and_preferences(store)
         (public,) = store.share_links("alice", session_id=trip.id)
         assert cache_states(store) > {None}  # the source does hold a cache state

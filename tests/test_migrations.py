@@ -1,19 +1,22 @@
 """Schemas and migrations of both backends: exact columns, indexes, upgrades of old
 files, and refusal of a database written by a newer version."""
 
+import re
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 import sqlite_utils
 
 from chat_core.errors import DatabaseTooNewError
-from chat_core.store import connect, is_postgres_url, postgres_schema
-from chat_core.store.postgres_schema import MIGRATIONS_TABLE
+from chat_core.store import connect, is_postgres_url
+from chat_core.store import usage as usage_queries
 from chat_core.store.sqlite_schema import ensure_fts_triggers, migrations
 from chat_core.store.sqlite_tokens import MIGRATION_NAMES, register_functions
+from chat_core.store.usage import Bands, UsageFilter
 from locales import describe, error_text
-from tests.databases import run_sql
+from tests.databases import database_before, run_sql
 
 SESSION_COLUMNS = {
     "seq": int,
@@ -66,6 +69,7 @@ MESSAGE_COLUMNS = {
     "sources": str,
     "tier_prompt_tokens": int,
     "tier_completion_tokens": int,
+    "model_alias": str,
 }
 POSTGRES_TYPES = {
     "is_used": "boolean",
@@ -88,6 +92,7 @@ SQLITE_MIGRATIONS = [
     "m012_preferences_and_shares",
     "m013_usage_index",
     "m014_price_tier_lengths",
+    "m015_reply_model_alias",
 ]
 
 
@@ -268,22 +273,7 @@ UNMAPPED = "Rate limited (429). <b>**odd**</b>"
 
 def database_before_error_codes(location: str) -> None:
     """A database as the version before error codes left it, on either backend."""
-    if is_postgres_url(location):
-        import psycopg
-
-        with psycopg.connect(location, autocommit=True) as conn:
-            conn.execute(
-                f"CREATE TABLE {MIGRATIONS_TABLE} "
-                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            for name, sql in postgres_schema.MIGRATIONS[:2]:
-                conn.execute(sql)
-                conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)", [name])
-        return
-    db = sqlite_utils.Database(location)
-    register_functions(db.conn)
-    migrations.apply(db, stop_before="m007_error_codes")
-    db.close()
+    database_before(location, "p003_error_codes", "m007_error_codes")
 
 
 def test_old_error_sentences_become_codes_and_others_keep_their_text(db_location):
@@ -382,6 +372,7 @@ def test_postgres_migrations_apply_once(postgres_url):
         ("p009_usage_index",),
         ("p010_search_pending_lists",),
         ("p011_price_tier_lengths",),
+        ("p012_reply_model_alias",),
     ]
 
 
@@ -393,3 +384,49 @@ def test_a_postgres_database_from_a_newer_version_is_refused_untouched(postgres_
         connect(postgres_url)
     indexes = run_sql(postgres_url, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
     assert ("chat_session_owner_list",) not in indexes
+
+
+# --- a reply's alias: an older database gains it, its usage index still covers -----------
+
+
+def database_before_reply_aliases(location: str) -> None:
+    """A database as the version before replies kept their alias left it."""
+    database_before(location, "p012_reply_model_alias", "m015_reply_model_alias")
+
+
+def usage_index_columns(location: str) -> set[str]:
+    if is_postgres_url(location):
+        ((definition,),) = run_sql(
+            location, "SELECT indexdef FROM pg_indexes WHERE indexname = 'chat_message_usage'"
+        )
+        return set(re.findall(r"\w+", definition))
+    return {row[2] for row in run_sql(location, "PRAGMA index_info(idx_chat_message_usage)")}
+
+
+def test_an_older_database_gains_the_reply_alias_and_its_usage_index_covers_it(db_location):
+    database_before_reply_aliases(db_location)
+    when = "2026-03-02T10:00:00+00:00"
+    run_sql(
+        db_location,
+        "INSERT INTO chat_session (id, owner, title, is_used, created_at, updated_at, model, "
+        "model_alias) VALUES ('old', 'alice', 'old chat', TRUE, ?, ?, 'ep-x', 'served-b')",
+        (when, when),
+    )
+    run_sql(
+        db_location,
+        "INSERT INTO chat_message (session_id, role, content, status, created_at, model, "
+        "prompt_tokens, completion_tokens) "
+        "VALUES ('old', 'assistant', 'answer', 'complete', ?, 'ep-x', 10, 2)",
+        (when,),
+    )
+    with connect(db_location) as store:
+        (reply,) = store.get_messages(store.get_session("alice", "old"))
+        (group,) = store.usage_groups("alice", UsageFilter(), default_mode="off", bands=Bands())
+    assert reply.model_alias is None
+    assert group.alias == "served-b"  # an older reply: its chat's alias stands in
+    # Every column of a reply the usage queries read is in the index (the id is every
+    # SQLite index's; PostgreSQL's CSV export reads rows anyway), so they never read
+    # the rows, which hold the text.
+    read = set(re.findall(r"\bm\.(\w+)", Path(usage_queries.__file__).read_text())) - {"id"}
+    assert "model_alias" in read
+    assert read <= usage_index_columns(db_location)

@@ -64,8 +64,8 @@ def test_json_round_trip_creates_a_new_session(store, chat):
 
 def test_an_export_of_an_older_version_keeps_its_import_id(store):
     """The id a file imports as is made from its content: fields that exports gained
-    later (the tier lengths, the finish reason), absent, leave it as an older version
-    made it, so that file is still found as imported."""
+    later (the tier lengths, the finish reason, a reply's alias), absent, leave it as an
+    older version made it, so that file is still found as imported."""
     reply = {"role": "assistant", "content": "hi there", "status": "complete", "model": "m1"}
     reply.update(created_at="2026-01-02T03:04:06.000000+00:00", prompt_tokens=10)
     reply.update(completion_tokens=3, cached_tokens=0, reasoning_tokens=0)

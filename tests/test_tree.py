@@ -3,14 +3,10 @@ delete a branch; versions; paging along a branch; existing chats migrated into o
 branch each; owner scoping of every tree call."""
 
 import pytest
-import sqlite_utils
 
 from chat_core.errors import MessageNotFoundError, SessionNotFoundError
-from chat_core.store import connect, is_postgres_url, postgres_schema
-from chat_core.store.postgres_schema import MIGRATIONS_TABLE
-from chat_core.store.sqlite_schema import migrations
-from chat_core.store.sqlite_tokens import register_functions
-from tests.databases import run_sql
+from chat_core.store import connect
+from tests.databases import database_before, run_sql
 
 
 def answer(store, session, text, *, reply_to=None):
@@ -343,24 +339,7 @@ def test_preferences_follow_a_renamed_owner_key(store):
 
 def database_before_the_tree(location: str) -> None:
     """A database as the version before message trees left it, on either backend."""
-    if is_postgres_url(location):
-        import psycopg
-
-        with psycopg.connect(location, autocommit=True) as conn:
-            conn.execute(
-                f"CREATE TABLE {MIGRATIONS_TABLE} "
-                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            for name, step in postgres_schema.MIGRATIONS:
-                if name == "p005_message_tree":
-                    break
-                step(conn) if callable(step) else conn.execute(step)
-                conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)", [name])
-        return
-    db = sqlite_utils.Database(location)
-    register_functions(db.conn)
-    migrations.apply(db, stop_before="m009_message_tree")
-    db.close()
+    database_before(location, "p005_message_tree", "m009_message_tree")
 
 
 def test_existing_chats_migrate_into_one_branch_each_showing_the_same(db_location):

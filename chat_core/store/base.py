@@ -254,15 +254,28 @@ class Store(UsageFigures, ShareLinks):
         return Message.from_row(row)
 
     def begin_reply(
-        self, session: Session, model: str | None = None, *, reply_to: int | None = None
+        self,
+        session: Session,
+        model: str | None = None,
+        *,
+        reply_to: int | None = None,
+        model_alias: str | None = None,
     ) -> Message:
         """An empty assistant message with status `streaming`, filled in as tokens
         arrive. It answers `reply_to` (a message id: a new version beside that message's
         other answers), by default the current branch's last message, and becomes the
-        current branch's leaf. Refused as `start_turn` while another reply is written."""
+        current branch's leaf. It keeps `model_alias`, the catalogue model its endpoint
+        serves as it is asked, which prices it whatever its chat says later. Refused as
+        `start_turn` while another reply is written."""
         parent = LEAF if reply_to is None else reply_to
         row = self.backend.add_reply(
-            session.owner, session.id, model, utc_now(), parent, live_since=_live_since()
+            session.owner,
+            session.id,
+            model,
+            utc_now(),
+            parent,
+            live_since=_live_since(),
+            model_alias=model_alias,
         )
         if row is None:
             if reply_to is not None and self.find_session(session.owner, session.id):

@@ -11,12 +11,13 @@ version of the app: it is opened read-only and never upgraded, and its chats, wh
 have no owner, go to `--owner` (default `local`).
 
 What is copied: sessions with their ids, owners, titles, timestamps, pin and per-chat
-settings; messages with their statuses, usage, latency, errors, reasoning, web sources
-and images; share links with their tokens, audiences, snapshots and revocations (so a
-published link keeps working); every owner's preferences. Message ids are kept when
-none of a chat's ids is taken in TARGET (else that chat's messages are numbered anew,
-in order). The model cache state (Ark context id and expiry, last response id) is not
-copied: a copied chat starts a fresh cache, rebuilt from its history at its next turn.
+settings; messages with their statuses, usage (and the catalogue model a reply's
+endpoint served), latency, errors, reasoning, web sources and images; share links with
+their tokens, audiences, snapshots and revocations (so a published link keeps working);
+every owner's preferences. Message ids are kept when none of a chat's ids is taken in
+TARGET (else that chat's messages are numbered anew, in order). The model cache state
+(Ark context id and expiry, last response id) is not copied: a copied chat starts a
+fresh cache, rebuilt from its history at its next turn.
 
 Running it again copies only what is new: a chat already in TARGET gets the messages
 newer than its newest one there (and then SOURCE's title, pin and settings, with its

@@ -212,6 +212,20 @@ MIGRATIONS: list[tuple[str, str | Callable[[Any], None]]] = [
                 tier_prompt_tokens, tier_completion_tokens);
         """,
     ),
+    (
+        "p012_reply_model_alias",
+        """
+        -- The catalogue model a reply's endpoint served when it was asked (a chat's
+        -- alias may change later, or come from its owner's preferences); the usage
+        -- index carries it.
+        ALTER TABLE chat_message ADD COLUMN model_alias text;
+        DROP INDEX chat_message_usage;
+        CREATE INDEX chat_message_usage ON chat_message (session_id, role, created_at)
+            INCLUDE (status, model, error_code, prompt_tokens, cached_tokens,
+                completion_tokens, reasoning_tokens, first_token_ms, latency_ms,
+                tier_prompt_tokens, tier_completion_tokens, model_alias);
+        """,
+    ),
 ]
 
 

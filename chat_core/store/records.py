@@ -91,6 +91,10 @@ class Message:
     # one call.
     tier_prompt_tokens: int | None = None
     tier_completion_tokens: int | None = None
+    # The catalogue model the reply's endpoint served when it was asked (see
+    # `chat_core.chat.effective`), which prices it; None when not said, or for rows
+    # older than it (their chat's alias stands in).
+    model_alias: str | None = None
     latency_ms: int | None = None
     first_token_ms: int | None = None
     error: str | None = None

@@ -35,6 +35,7 @@ MESSAGE_COLUMNS = (
     "reasoning_tokens",
     "tier_prompt_tokens",
     "tier_completion_tokens",
+    "model_alias",
     "latency_ms",
     "first_token_ms",
     "parent_id",
@@ -442,10 +443,12 @@ class SqlBackend(ABC):
         parent: object = LEAF,
         *,
         live_since: str,
+        model_alias: str | None = None,
     ) -> dict | None:
         """An empty assistant message with status `streaming`, under `parent` (by default
-        the current leaf). None when the session is not the owner's or `parent` is gone;
-        refused while another reply is live (see `_refuse_live_reply`)."""
+        the current leaf), asked of `model` serving `model_alias`. None when the session
+        is not the owner's or `parent` is gone; refused while another reply is live (see
+        `_refuse_live_reply`)."""
         with self.writing() as tx:
             if not self._owned(tx, owner, session_id, locked=True):
                 return None
@@ -461,6 +464,7 @@ class SqlBackend(ABC):
                 "streaming",
                 parent,
                 model=model,
+                model_alias=model_alias,
                 heartbeat_at=now,
             )
 
@@ -729,7 +733,7 @@ class SqlBackend(ABC):
             return tx.query(
                 "SELECT m.id, m.session_id, m.role, '' AS content, m.created_at, m.model, "
                 "m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens, "
-                "m.tier_prompt_tokens, m.tier_completion_tokens "
+                "m.tier_prompt_tokens, m.tier_completion_tokens, m.model_alias "
                 "FROM chat_message m JOIN chat_session s ON s.id = m.session_id "
                 "WHERE m.session_id = ? AND s.owner = ? AND m.prompt_tokens IS NOT NULL",
                 [session_id, owner],

@@ -331,6 +331,22 @@ def m014_price_tier_lengths(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m015_reply_model_alias(db: sqlite_utils.Database) -> None:
+    """The catalogue model a reply's endpoint served when it was asked (a chat's alias
+    may change later, or come from its owner's preferences); the usage index carries
+    it, so the Usage page still reads that index alone."""
+    _run_each(
+        db,
+        "ALTER TABLE chat_message ADD COLUMN model_alias TEXT",
+        "DROP INDEX idx_chat_message_usage",
+        "CREATE INDEX idx_chat_message_usage ON chat_message(session_id, role, created_at, "
+        "status, model, error_code, prompt_tokens, cached_tokens, completion_tokens, "
+        "reasoning_tokens, first_token_ms, latency_ms, tier_prompt_tokens, "
+        "tier_completion_tokens, model_alias)",
+    )
+
+
 # What each searchable table indexes: (text column, rowid column, condition on a row).
 SEARCHABLE = {
     "chat_message": ("content", "id", "{row}.status <> 'streaming'"),

@@ -85,6 +85,7 @@ MIGRATION_NAMES = (
     "m012_preferences_and_shares",
     "m013_usage_index",
     "m014_price_tier_lengths",
+    "m015_reply_model_alias",
 )
 MIGRATIONS_TABLE = "_sqlite_migrations"
 MIGRATION_SET = "chat_core"

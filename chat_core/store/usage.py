@@ -71,7 +71,7 @@ class UsageGroup:
 
     day: str  # YYYY-MM-DD, UTC
     model: str  # as the reply stored it; "" when unknown
-    alias: str  # the catalogue model the chat's endpoint serves; "" when none
+    alias: str  # the catalogue model the reply's endpoint served; "" when none
     mode: str  # the chat's cache mode
     status: str  # complete, interrupted or error
     error_code: str  # "" for none
@@ -139,7 +139,7 @@ class UsageFigures:
         reply_band, reply_params = _band(_TIER_REPLY, bands.reply_bounds)
         sql = (
             f"SELECT {self.backend.UTC_DAY.format('m.created_at')} AS day, "
-            "COALESCE(m.model, '') AS model, COALESCE(s.model_alias, '') AS alias, "
+            f"COALESCE(m.model, '') AS model, {_ALIAS} AS alias, "
             f"COALESCE({mode}, ?) AS mode, m.status AS status, "
             "COALESCE(m.error_code, '') AS error_code, "
             f"{prompt_band} AS prompt_band, {reply_band} AS reply_band, "
@@ -217,7 +217,7 @@ class UsageFigures:
         # it has cached tokens) is unpriced, and a reply with no usage costs nothing.
         sql = (
             "WITH used AS (SELECT m.session_id AS session_id, COALESCE(m.model, '') AS model, "
-            "COALESCE(s.model_alias, '') AS alias, "
+            f"{_ALIAS} AS alias, "
             f"{prompt_band} AS prompt_band, {reply_band} AS reply_band, count(*) AS replies, "
             "count(m.prompt_tokens) AS with_usage, "
             f"COALESCE({total(f'm.prompt_tokens - {cached}')}, 0) AS fresh, "
@@ -272,7 +272,7 @@ class UsageFigures:
         with self.backend.reading() as tx:
             return tx.query(
                 "SELECT m.id, m.created_at, m.session_id, s.owner, COALESCE(m.model, '') AS model, "
-                f"COALESCE(s.model_alias, '') AS alias, {mode} AS mode, m.status, "
+                f"{_ALIAS} AS alias, {mode} AS mode, m.status, "
                 "COALESCE(m.error_code, '') AS error_code, m.prompt_tokens, m.cached_tokens, "
                 "m.completion_tokens, m.reasoning_tokens, m.first_token_ms, m.latency_ms, "
                 "m.tier_prompt_tokens, m.tier_completion_tokens "
@@ -287,6 +287,9 @@ _INT = "CAST(? AS INTEGER)"
 # reply among its calls (see `chat_core.pricing.tier_lengths`), else its own.
 _TIER_PROMPT = "COALESCE(m.tier_prompt_tokens, m.prompt_tokens)"
 _TIER_REPLY = "COALESCE(m.tier_completion_tokens, m.completion_tokens)"
+# The catalogue model a reply's endpoint served: as the reply was asked, else (a row
+# older than that) as its chat says now.
+_ALIAS = "COALESCE(m.model_alias, s.model_alias, '')"
 # A reply's cached tokens, never more than its prompt (a service may round them up).
 _CACHED = (
     "(CASE WHEN m.cached_tokens > m.prompt_tokens THEN m.prompt_tokens ELSE m.cached_tokens END)"

@@ -530,9 +530,22 @@ def chat_cost(
     A reply is priced as the model its endpoint served when it was asked; one older
     than that record, as the model the chat (with `settings`, also an endpoint the chat
     takes from them) says its endpoint serves now."""
-    turns = ((message_usage(m), m.model, m.model_alias) for m in store.reply_usage(session))
-    alias = effective(session, settings)["model_alias"] if settings else session.model_alias
-    return session_cost(turns, prices, alias=alias)
+    chosen = (
+        effective(session, settings)
+        if settings
+        else {"model": session.model, "model_alias": session.model_alias}
+    )
+    turns = (
+        (message_usage(m), m.model, m.model_alias or _chats_alias(m, chosen))
+        for m in store.reply_usage(session)
+    )
+    return session_cost(turns, prices)
+
+
+def _chats_alias(message: Message, chosen: Mapping) -> str | None:
+    """What the chat says its endpoint serves, for a reply older than replies keeping
+    their own: only one of the chat's model now (another endpoint's may be anything)."""
+    return chosen["model_alias"] if message.model == chosen["model"] else None
 
 
 def chat_storage_cost(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .ark import Event, Usage
-from .chat import Reply, begun, build_request, message_usage, recent_messages
+from .chat import Reply, begun, build_request, effective, message_usage, recent_messages
 from .config import Settings
 from .conversation import is_cut
 from .errors import InvalidInputError
@@ -54,7 +54,9 @@ def continue_reply(
     request = replace(
         build_request(settings, session, messages, images), continue_from=answer.content
     )
-    reply = Reply(store, session, client, request)
+    # An answer older than replies keeping their endpoint's model takes today's.
+    alias = effective(session, settings)["model_alias"]
+    reply = Reply(store, session, client, request, model_alias=alias)
     reply.response = CarriedResponse.of(answer)
     reply.recorder.resumed = answer
     return begun(reply)  # the answer streams again (refused while another is written)

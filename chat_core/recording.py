@@ -66,7 +66,9 @@ class ReplyRecorder:
         """Write the empty `streaming` row; the reply's latency counts from here."""
         self._started = self._saved_at = time.monotonic()
         if self.resumed is not None:
-            self.message = self.store.reopen_reply(self.session, self.resumed.id)
+            self.message = self.store.reopen_reply(
+                self.session, self.resumed.id, model_alias=self.model_alias
+            )
         else:
             self.message = self.store.begin_reply(
                 self.session,

@@ -385,7 +385,7 @@ def _cleaned(raw: dict[str, Any]) -> dict[str, Any]:
 def _model_name(value: object) -> str | None:
     """A model or endpoint id as long as the settings form allows, else None."""
     short = isinstance(value, str) and len(value) <= MAX_MODEL_CHARS
-    return clean_text(value) if short else None
+    return (clean_text(value) or None) if short else None
 
 
 def _finish_reason(value: object) -> str | None:

@@ -24,6 +24,7 @@ from chat_core.temporary import TemporaryChat
 from chat_core.transfer import export_json, import_json
 from chat_core.usage import band_rates, bands, dashboard, usage_csv
 from tests.conftest import EMULATOR_KEY
+from tests.databases import run_sql
 
 PRO = "doubao-seed-2-1-pro-260628"  # 6 in, 30 out per million
 MINI = "doubao-seed-2-0-mini-260428"  # 0.2 in, 2 out per million
@@ -166,6 +167,20 @@ def test_answers_again_take_the_alias_of_their_moment_and_a_continued_one_keeps_
     assert sqlite_store.get_message(session, cut.id).model_alias == PRO
 
 
+def test_continuing_an_answer_older_than_reply_aliases_gives_it_the_chats_alias_of_now(
+    sqlite_store, emu, db_path, client
+):
+    settings = settings_of(emu, db_path, ARK_MAX_TOKENS="5")
+    session, _ = sqlite_store.new_session("alice")
+    session = sqlite_store.update_settings("alice", session.id, model=ENDPOINT, model_alias=PRO)
+    run(chat.send(sqlite_store, settings, session, client, "#tokens=8"))
+    cut = last_reply(sqlite_store, session)
+    run_sql(str(db_path), "UPDATE chat_message SET model_alias = NULL WHERE id = ?", (cut.id,))
+    run(continuation.continue_reply(sqlite_store, settings, session, client))
+    continued = last_reply(sqlite_store, session)
+    assert continued.id == cut.id and continued.model_alias == PRO  # asked of it now
+
+
 def test_a_saved_temporary_chat_keeps_the_alias_its_reply_was_asked_with(
     sqlite_store, operator, client
 ):
@@ -236,6 +251,21 @@ def test_the_usage_page_prices_a_reply_by_its_own_alias_else_by_its_chats(store)
     assert top == [pytest.approx(float(first + second))]
     table = prices.serving("ep-x", "served-b")  # as the chat page prices it
     assert chat.chat_cost(store, session, table).total == first + second
+
+
+def test_an_older_reply_of_another_endpoint_is_not_priced_as_the_chats_endpoint_of_now(
+    store,
+):
+    # Its chat was moved from ep-x (nothing said of what it serves) to ep-y serving
+    # served-b: the reply, older than replies keeping their alias, was not served-b's.
+    settings = {"model": "ep-y", "model_alias": "served-b"}
+    store.import_session("alice", "moved", [ask(), answer()], settings=settings)
+    (session,) = store.list_sessions("alice")
+    prices = flat_prices()
+    total, top, rows = usage_costs(store, "alice", prices)
+    assert rows == [None] and total == 0 and top == []
+    spent = chat.chat_cost(store, session, prices.serving("ep-y", "served-b"))
+    assert spent.total == 0 and not spent.complete
 
 
 # --- export, import -----------------------------------------------------------------------

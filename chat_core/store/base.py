@@ -360,13 +360,21 @@ class Store(UsageFigures, ShareLinks):
             raise ReplyReplacedError("reply_replaced")
         return Message.from_row(row)
 
-    def reopen_reply(self, session: Session, message_id: int) -> Message:
+    def reopen_reply(
+        self, session: Session, message_id: int, *, model_alias: str | None = None
+    ) -> Message:
         """Make a complete reply that the token limit cut (`finish_reason` "length")
         stream again, to be continued; `InvalidInputError` when it is not such a reply
         (any more: continued in another tab, say), or not this owner's; refused as
-        `start_turn` while another reply of the chat is written."""
+        `start_turn` while another reply of the chat is written. A reply that kept no
+        `model_alias` (older than that record) takes this one."""
         row = self.backend.reopen_reply(
-            session.owner, session.id, message_id, utc_now(), live_since=_live_since()
+            session.owner,
+            session.id,
+            message_id,
+            utc_now(),
+            live_since=_live_since(),
+            model_alias=model_alias,
         )
         if row is None:
             raise InvalidInputError("nothing_to_continue")

@@ -546,7 +546,14 @@ class SqlBackend(ABC):
             return row
 
     def reopen_reply(
-        self, owner: str, session_id: str, message_id: int, now: str, *, live_since: str
+        self,
+        owner: str,
+        session_id: str,
+        message_id: int,
+        now: str,
+        *,
+        live_since: str,
+        model_alias: str | None = None,
     ) -> dict | None:
         """Set a complete reply cut by the token limit streaming again, without the
         Responses id of its cut turn; None when the row is not such a reply of the
@@ -558,11 +565,12 @@ class SqlBackend(ABC):
             return _first(
                 tx.query(
                     "UPDATE chat_message SET status = 'streaming', heartbeat_at = ?, "
-                    "response_id = NULL WHERE id = ? AND role = 'assistant' "
+                    "response_id = NULL, model_alias = COALESCE(model_alias, ?) "
+                    "WHERE id = ? AND role = 'assistant' "
                     "AND status = 'complete' "
                     "AND finish_reason = 'length' AND session_id = "
                     "(SELECT id FROM chat_session WHERE id = ? AND owner = ?) RETURNING *",
-                    [now, message_id, session_id, owner],
+                    [now, model_alias, message_id, session_id, owner],
                 )
             )
 

@@ -288,8 +288,10 @@ _INT = "CAST(? AS INTEGER)"
 _TIER_PROMPT = "COALESCE(m.tier_prompt_tokens, m.prompt_tokens)"
 _TIER_REPLY = "COALESCE(m.tier_completion_tokens, m.completion_tokens)"
 # The catalogue model a reply's endpoint served: as the reply was asked, else (a row
-# older than that) as its chat says now.
-_ALIAS = "COALESCE(m.model_alias, s.model_alias, '')"
+# older than that) as its chat says now, when the reply is of the chat's model still.
+_ALIAS = (
+    "COALESCE(NULLIF(m.model_alias, ''), CASE WHEN m.model = s.model THEN s.model_alias END, '')"
+)
 # A reply's cached tokens, never more than its prompt (a service may round them up).
 _CACHED = (
     "(CASE WHEN m.cached_tokens > m.prompt_tokens THEN m.prompt_tokens ELSE m.cached_tokens END)"

@@ -142,14 +142,19 @@ def test_changing_the_chats_model_leaves_its_earlier_replies_priced_as_they_were
     assert top == [pytest.approx(float(at_pro + at_mini))]
 
 
+def cut_answer(store, settings, client):
+    """A chat on ENDPOINT serving PRO, and its answer cut at the token limit."""
+    session, _ = store.new_session("alice")
+    session = store.update_settings("alice", session.id, model=ENDPOINT, model_alias=PRO)
+    run(chat.send(store, settings, session, client, "#tokens=8"))
+    return session, last_reply(store, session)
+
+
 def test_answers_again_take_the_alias_of_their_moment_and_a_continued_one_keeps_its_own(
     sqlite_store, emu, db_path, client
 ):
     settings = settings_of(emu, db_path, ARK_MAX_TOKENS="5")
-    session, _ = sqlite_store.new_session("alice")
-    session = sqlite_store.update_settings("alice", session.id, model=ENDPOINT, model_alias=PRO)
-    run(chat.send(sqlite_store, settings, session, client, "#tokens=8"))
-    cut = last_reply(sqlite_store, session)
+    session, cut = cut_answer(sqlite_store, settings, client)
     assert cut.finish_reason == "length" and cut.model_alias == PRO
     session = sqlite_store.update_settings("alice", session.id, model_alias=MINI)
     run(continuation.continue_reply(sqlite_store, settings, session, client))
@@ -171,10 +176,7 @@ def test_continuing_an_answer_older_than_reply_aliases_gives_it_the_chats_alias_
     sqlite_store, emu, db_path, client
 ):
     settings = settings_of(emu, db_path, ARK_MAX_TOKENS="5")
-    session, _ = sqlite_store.new_session("alice")
-    session = sqlite_store.update_settings("alice", session.id, model=ENDPOINT, model_alias=PRO)
-    run(chat.send(sqlite_store, settings, session, client, "#tokens=8"))
-    cut = last_reply(sqlite_store, session)
+    session, cut = cut_answer(sqlite_store, settings, client)
     run_sql(str(db_path), "UPDATE chat_message SET model_alias = NULL WHERE id = ?", (cut.id,))
     run(continuation.continue_reply(sqlite_store, settings, session, client))
     continued = last_reply(sqlite_store, session)

@@ -252,6 +252,11 @@ class Reply:
             self._record()
         if self.error is not None:
             raise self.error
+        self.run_after_complete()
+
+    def run_after_complete(self) -> None:
+        """The steps that follow a complete answer once its end is saved (its chat's
+        title)."""
         for step in self.after_complete:
             step(self)
 

@@ -183,13 +183,13 @@ class LiveReply:
             return
         if self.reply.recorder.finishing:
             return  # its own end, being saved: the steps after it (a title) are to come
-        ended = self._stored(message)
+        ended = self.stored(message)
         self._stop.set()
         self.reply.recorder.stop_writing()
         gone = None if ended else ReplyReplacedError("reply_replaced")
         self._publish(message=ended, done=True, error=gone)
 
-    def _stored(self, message: Message) -> Message | None:
+    def stored(self, message: Message) -> Message | None:
         """The reply's row as stored now (another process may have ended it)."""
         try:
             return self.store.get_message(self.reply.session, message.id)
@@ -243,15 +243,11 @@ class LiveReply:
                 return error
             # Saved: a complete reply's only error was its end not being saved; the
             # steps after a complete answer (its chat's title) are still due.
-            self._after_complete()
-            return None
-
-    def _after_complete(self) -> None:
-        for step in self.reply.after_complete:
             try:
-                step(self.reply)
+                self.reply.run_after_complete()
             except ChatError as exc:
-                log.info("a step after reply %s failed: %s", self.reply.message.id, exc)
+                log.info("a step after reply %s failed: %s", recorder.message.id, exc)
+            return None
 
     def _publish_end(self, error: ChatError | None) -> None:
         message = self.reply.message
@@ -260,7 +256,7 @@ class LiveReply:
             self._publish(message=self._arrived(), done=True, error=error)
             return
         if isinstance(error, ReplyReplacedError) and message is not None:
-            message = self._stored(message)  # ended elsewhere: that end
+            message = self.stored(message)  # ended elsewhere: that end
         self._publish(message=message, done=True, error=None if self._stop.is_set() else error)
 
     def _arrived(self) -> Message:

@@ -14,7 +14,6 @@ from dataclasses import replace
 
 import streamlit as st
 
-from chat_core.errors import ChatError
 from chat_core.markdown import for_display, stream_blocks
 from chat_core.runner import LiveReply, Progress
 from chat_core.store import Message
@@ -116,7 +115,7 @@ def _finish(live, progress: Progress, slots, lang, prices) -> Message | None:
     signs.update(progress)  # done: the sign goes
     message = progress.message
     # The final row (with usage) from the store: the page shows what is stored.
-    final = message and _stored(live, message)
+    final = message and live.stored(message)
     if final is not None and final.status == "streaming":
         # Its end could not be saved: all the text that arrived, and why, here and on
         # the page's next runs (the row stays as it was last saved).
@@ -165,15 +164,6 @@ def _draw_unsaved(reasoning, answer, progress: Progress, why: dict | None, lang:
         _paint_reasoning(reasoning, message.reasoning_content, progress, lang)
     if why is not None:
         feedback.error_here(lang, why)
-
-
-def _stored(live: LiveReply, message: Message) -> Message | None:
-    """The reply's row as stored, or as the reply last published it when the store
-    cannot be read (the database is away)."""
-    try:
-        return live.store.get_message(live.reply.session, message.id)
-    except ChatError:
-        return message
 
 
 def say_failed_continue(live: LiveReply, lang: str, final: Message | None = None) -> None:

@@ -121,6 +121,18 @@ def _postgres_unavailable(reason: str, log: str):
 
 
 @pytest.fixture
+def client(settings):
+    """An Ark client on the test module's own `settings`, over loopback (the machine's
+    proxy variables ignored)."""
+    import httpx
+
+    from chat_core.ark import make_client
+
+    with httpx.Client(trust_env=False) as http:
+        yield make_client(settings, http_client=http)
+
+
+@pytest.fixture
 def postgres_url(postgres_server):
     """The URL of a fresh, empty database (ctype C.UTF-8) for one test, dropped afterwards.
 

@@ -38,13 +38,6 @@ def settings(emu, db_path):
     )
 
 
-@pytest.fixture
-def client(settings):
-    http = httpx.Client(trust_env=False)
-    yield make_client(settings, http_client=http)
-    http.close()
-
-
 def run(reply):
     with reply:
         return "".join(event.text for event in reply if type(event).__name__ == "ContentDelta")

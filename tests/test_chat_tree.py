@@ -34,13 +34,6 @@ def settings(emu, db_path):
     )
 
 
-@pytest.fixture
-def client(settings):
-    http = httpx.Client(trust_env=False)
-    yield make_client(settings, http_client=http)
-    http.close()
-
-
 def run(reply):
     with reply:
         return "".join(e.text for e in reply if type(e).__name__ == "ContentDelta")

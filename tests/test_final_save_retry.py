@@ -8,11 +8,9 @@ import sqlite3
 import threading
 import time
 
-import httpx
 import pytest
 
 from chat_core import chat, runner
-from chat_core.ark import make_client
 from chat_core.config import load_settings
 from chat_core.runner import ReplyRunner
 from chat_core.store import connect
@@ -41,12 +39,6 @@ def settings(emu):
             "ARK_THINKING": "disabled",
         }
     )
-
-
-@pytest.fixture
-def client(settings):
-    with httpx.Client(trust_env=False) as http:
-        yield make_client(settings, http_client=http)
 
 
 # --- the runner -------------------------------------------------------------------------------

@@ -4,12 +4,10 @@ model that reads them, reasoning effort only where the model and the mode take i
 
 import io
 
-import httpx
 import pytest
 from PIL import Image as Pillow
 
 from chat_core import chat
-from chat_core.ark import make_client
 from chat_core.config import load_settings
 from chat_core.errors import EndpointRequiredError, InvalidInputError
 from chat_core.images import prepare_image
@@ -36,12 +34,6 @@ def settings(emu, db_path):
             "CHAT_TITLES": "off",
         }
     )
-
-
-@pytest.fixture
-def client(settings):
-    with httpx.Client(trust_env=False) as http:
-        yield make_client(settings, http_client=http)
 
 
 def photo():

@@ -41,13 +41,6 @@ def settings(env):
 
 
 @pytest.fixture
-def client(settings):
-    http = httpx.Client(trust_env=False)
-    yield make_client(settings, http_client=http)
-    http.close()
-
-
-@pytest.fixture
 def tabs(db_path):
     """Two tabs of the same chat app: two stores on one database file."""
     with connect(str(db_path)) as tab_a, connect(str(db_path)) as tab_b:

@@ -42,13 +42,6 @@ def settings(emu):
 
 
 @pytest.fixture
-def client(settings):
-    http = httpx.Client(trust_env=False)
-    yield make_client(settings, http_client=http)
-    http.close()
-
-
-@pytest.fixture
 def replies(store):
     started = ReplyRunner(store)
     yield started

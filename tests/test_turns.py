@@ -10,13 +10,12 @@ from dataclasses import replace
 from decimal import Decimal
 from types import MappingProxyType
 
-import httpx
 import pytest
 from PIL import Image as Pillow
 
 from ark_emulator import ArkEmulator
 from chat_core import chat, continuation
-from chat_core.ark import make_client, probe
+from chat_core.ark import probe
 from chat_core.catalogue import parse_price
 from chat_core.config import load_settings
 from chat_core.conversation import is_cut, left_out, model_view
@@ -91,13 +90,6 @@ def sqlite_store(db_path):
 @pytest.fixture
 def settings(env):
     return load_settings(env=env)
-
-
-@pytest.fixture
-def client(settings):
-    http = httpx.Client(trust_env=False)
-    yield make_client(settings, http_client=http)
-    http.close()
 
 
 def run(reply) -> str:

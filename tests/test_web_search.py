@@ -2,11 +2,9 @@
 emulator): pages watching the reply are told while the model searches, then see the
 answer, and the reply keeps the pages it cites."""
 
-import httpx
 import pytest
 
 from chat_core import chat
-from chat_core.ark import make_client
 from chat_core.config import load_settings
 from chat_core.runner import ReplyRunner
 from tests.conftest import EMULATOR_KEY, emulator_fixture
@@ -30,12 +28,6 @@ def settings(emu):
             "CHAT_TITLES": "off",
         }
     )
-
-
-@pytest.fixture
-def client(settings):
-    with httpx.Client(trust_env=False) as http:
-        yield make_client(settings, http_client=http)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """A reply cut at the token limit, in chromium as a person sees it: the chat says the
 answer stopped at the limit, a mouse click on Continue carries it on, and the rest joins
-the same answer, on screen and in the database."""
+the same answer, on screen and in the database. Retry under a failed answer acts on it,
+and says so when the chat went on in another tab instead of answering a later turn."""
 
 from __future__ import annotations
 
@@ -94,4 +95,37 @@ def test_a_continue_that_fails_before_new_text_says_why_and_can_be_clicked_again
     assert stored(page.server, session_of(page)) == [
         ("user", "#tokens=9", "complete", None),
         ("assistant", "w1 w2 w3 w4 w5 w6 w7 w8 w9", "complete", "stop"),
+    ]
+
+
+def test_retry_under_a_failed_answer_says_the_chat_went_on_in_another_tab(page, emu):
+    emu.fail_next("500", n=5)  # every try of the SDK's
+    try:
+        send(page, "first question")
+        main = page.get_by_test_id("stMain")
+        expect(main.get_by_text("The model service had an internal error")).to_be_visible(
+            timeout=30_000
+        )
+    finally:
+        emu.clear_faults()
+    chat_id = session_of(page)
+    other = page.context.new_page()  # the same chat in another tab goes on
+    other.goto(f"{page.server.url}/?session={chat_id}")
+    wait_for_app(other)
+    send(other, "second question")
+    expect(other.get_by_test_id("stChatMessage")).to_have_count(4, timeout=30_000)
+    expect(other.get_by_test_id("stChatMessage").last).to_contain_text("second", timeout=30_000)
+    # (a button with a tooltip also has a hidden copy in the page: the visible one)
+    retry = page.locator("[class*='st-key-retry-'] button").filter(visible=True)
+    retry.hover()
+    retry.click()
+    expect(page.get_by_text("The chat went on in another tab after this message")).to_be_visible(
+        timeout=30_000
+    )
+    # Nothing was answered again: the failed answer stays, the other tab's turn is last.
+    assert [(role, status) for role, _, status, _ in stored(page.server, chat_id)] == [
+        ("user", "complete"),
+        ("assistant", "error"),
+        ("user", "complete"),
+        ("assistant", "complete"),
     ]

@@ -9,7 +9,7 @@ from tests import test_chat
 from tests.test_attachments import picture
 from tests.test_model_rules import TEXT_ONLY
 
-settings, client, run = test_chat.settings, test_chat.client, test_chat.run  # fixtures
+settings, run = test_chat.settings, test_chat.run  # fixtures (client: conftest)
 
 TABLES = ("chat_session", "chat_message", "chat_attachment", "share_link", "owner_preference")
 
